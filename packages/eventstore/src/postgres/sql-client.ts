@@ -1,0 +1,56 @@
+import type { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
+import pg from 'pg';
+
+/**
+ * The little the event store needs from a PostgreSQL connection, so one adapter runs on
+ * node-postgres (a pool) and on PGlite (one in-process connection).
+ *
+ * Queries select int8 columns as `::text` and convert with BigInt(), so both drivers give
+ * the same types without global type-parser changes.
+ */
+export interface SqlClient {
+  readonly kind: 'pg' | 'pglite';
+  query<R>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  /** How many queries the client can usefully run at once (pool size; 1 on PGlite). */
+  readonly concurrencyMax: number;
+  /** LISTEN on a channel, for processes other than this one; absent on PGlite (single process). */
+  listen?(channel: string, onNotification: () => void, onError: (error: unknown) => void): Promise<() => Promise<void>>;
+  kysely(): Kysely<any>;
+}
+
+export function pgClient(pool: pg.Pool): SqlClient {
+  return {
+    kind: 'pg',
+    concurrencyMax: pool.options.max ?? 10,
+    async query<R>(text: string, params?: readonly unknown[]) {
+      const result = await pool.query(text, params as unknown[] | undefined);
+      return result.rows as R[];
+    },
+    async listen(channel, onNotification, onError) {
+      // A dedicated connection outside the pool: LISTEN is per session.
+      const client = new pg.Client(pool.options);
+      client.on('notification', onNotification);
+      client.on('error', onError);
+      await client.connect();
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      return async () => {
+        client.removeAllListeners('notification');
+        await client.end().catch(() => {});
+      };
+    },
+    kysely: () => new Kysely<any>({ dialect: new PostgresDialect({ pool }) }),
+  };
+}
+
+export function pgliteClient(pglite: PGlite): SqlClient {
+  return {
+    kind: 'pglite',
+    concurrencyMax: 1,
+    async query<R>(text: string, params?: readonly unknown[]) {
+      const result = await pglite.query<R>(text, params as unknown[] | undefined);
+      return result.rows;
+    },
+    kysely: () => new Kysely<any>({ dialect: new PGliteDialect({ pglite }) }),
+  };
+}

@@ -1,0 +1,401 @@
+import { chainHash, genesisHash } from '../hash.js';
+import { AppendSignal, startSubscription } from '../subscription.js';
+import {
+  type AppendResult,
+  type BadEvent,
+  type EventMetadata,
+  type EventStore,
+  type ExpectedVersion,
+  InvalidAppend,
+  type JsonValue,
+  limits,
+  type ReadAllOptions,
+  type RecordedEvent,
+  type StreamWrite,
+  type SubscribeOptions,
+  type Subscription,
+  type VerifyResult,
+  WrongExpectedVersion,
+} from '../types.js';
+import { type PreparedWrite, prepareAppend } from '../validate.js';
+import { migrateEventStore } from './migrations.js';
+import type { SqlClient } from './sql-client.js';
+
+export interface PostgresEventStoreOptions {
+  /** How many batches may be in flight at once; defaults to min(pool size, 8), 1 on PGlite. */
+  appendConcurrency?: number;
+  /** Most appends combined into one transaction. */
+  batchAppendsMax?: number;
+  /** Most events combined into one transaction (positions leave room for 65,536). */
+  batchEventsMax?: number;
+  /** Polling fallback for subscriptions when no NOTIFY arrives. */
+  pollIntervalMs?: number;
+  /** Run the schema migrations on open (default true). */
+  migrate?: boolean;
+  onListenError?: (error: unknown) => void;
+}
+
+const notifyChannel = 'es_appended';
+const verifyPageSize = 1000;
+
+interface EventRow {
+  global_position: string;
+  event_id: string;
+  stream_id: string;
+  stream_version: string;
+  type: string;
+  schema_version: number;
+  data: JsonValue;
+  metadata: EventMetadata;
+  recorded_at: string;
+  hash: string;
+}
+
+const eventColumns = `global_position::text, event_id::text, stream_id, stream_version::text, type,
+  schema_version, data, metadata,
+  to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recorded_at,
+  encode(hash, 'hex') AS hash`;
+
+// Positions below the oldest transaction still running are final: see migrations.ts.
+const visibleBelow = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)`;
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    eventId: row.event_id,
+    streamId: row.stream_id,
+    streamVersion: BigInt(row.stream_version),
+    globalPosition: BigInt(row.global_position),
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata,
+    recordedAt: row.recorded_at,
+    hash: row.hash,
+  };
+}
+
+function expectedText(expected: ExpectedVersion): string {
+  return typeof expected === 'bigint' ? expected.toString() : expected;
+}
+
+function parseExpected(text: string): ExpectedVersion {
+  return text === 'any' || text === 'no_stream' || text === 'exists' ? text : BigInt(text);
+}
+
+function checkLimit(limit: number | undefined, fallback: number): number {
+  const value = limit ?? fallback;
+  if (!Number.isInteger(value) || value < 1 || value > limits.readLimitMax) {
+    throw new RangeError(`limit must be an integer from 1 to ${limits.readLimitMax}`);
+  }
+  return value;
+}
+
+type BatchOutcome =
+  | { position: string; versions: string[] }
+  | { error: { streamId: string; expected: string; actual: string } };
+
+interface Pending {
+  writes: PreparedWrite[];
+  eventCount: number;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The PostgreSQL event store, on node-postgres or PGlite.
+ *
+ * Appends waiting while others are in flight are combined into one `es.append_batch`
+ * call: one transaction and one WAL flush for many appends, each still all-or-nothing
+ * with its own expected versions (group commit at the application level).
+ */
+export class PostgresEventStore implements EventStore {
+  readonly #sql: SqlClient;
+  readonly #signal = new AppendSignal();
+  readonly #queue: Pending[] = [];
+  readonly #appendConcurrency: number;
+  readonly #batchAppendsMax: number;
+  readonly #batchEventsMax: number;
+  readonly #pollIntervalMs: number;
+  #inFlight = 0;
+  #notifying = false;
+  #notifyAgain = false;
+  #unlisten: (() => Promise<void>) | undefined;
+  #subscriptions = new Set<Subscription>();
+  #closed = false;
+
+  private constructor(sql: SqlClient, options: PostgresEventStoreOptions) {
+    this.#sql = sql;
+    this.#appendConcurrency = options.appendConcurrency ?? Math.min(sql.concurrencyMax, 8);
+    this.#batchAppendsMax = options.batchAppendsMax ?? 64;
+    this.#batchEventsMax = options.batchEventsMax ?? 8192;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
+    if (this.#batchEventsMax > 65536 || this.#batchEventsMax < limits.eventsPerAppendMax) {
+      throw new RangeError(`batchEventsMax must be from ${limits.eventsPerAppendMax} to 65536`);
+    }
+  }
+
+  static async open(sql: SqlClient, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
+    if (options.migrate ?? true) await migrateEventStore(sql.kysely());
+    const store = new PostgresEventStore(sql, options);
+    if (sql.listen) {
+      const onError = options.onListenError ?? (() => {});
+      store.#unlisten = await sql.listen(notifyChannel, () => store.#signal.signal(), onError);
+    }
+    return store;
+  }
+
+  append(writes: readonly StreamWrite[]): Promise<AppendResult> {
+    if (this.#closed) return Promise.reject(new Error('event store is closed'));
+    let prepared: PreparedWrite[];
+    try {
+      prepared = prepareAppend(writes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const eventCount = prepared.reduce((n, w) => n + w.events.length, 0);
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.#queue.push({ writes: prepared, eventCount, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#inFlight < this.#appendConcurrency && this.#queue.length > 0) {
+      const batch: Pending[] = [];
+      let events = 0;
+      while (
+        this.#queue.length > 0 &&
+        batch.length < this.#batchAppendsMax &&
+        events + this.#queue[0]!.eventCount <= this.#batchEventsMax
+      ) {
+        const next = this.#queue.shift()!;
+        events += next.eventCount;
+        batch.push(next);
+      }
+      this.#inFlight++;
+      void this.#runBatch(batch).finally(() => {
+        this.#inFlight--;
+        this.#pump();
+      });
+    }
+  }
+
+  async #runBatch(batch: Pending[]): Promise<void> {
+    let outcomes: BatchOutcome[];
+    try {
+      outcomes = await this.#callAppendBatch(batch.map((p) => p.writes));
+    } catch (error) {
+      if (batch.length === 1 || isConnectionError(error)) {
+        for (const pending of batch) pending.reject(error);
+        return;
+      }
+      // One append broke the whole transaction (say, a duplicate event id): run each alone
+      // so only that one fails.
+      await Promise.all(
+        batch.map(async (pending) => {
+          try {
+            const [outcome] = await this.#callAppendBatch([pending.writes]);
+            this.#settle(pending, outcome!);
+          } catch (single) {
+            pending.reject(single);
+          }
+        }),
+      );
+      this.#notify();
+      return;
+    }
+    batch.forEach((pending, i) => this.#settle(pending, outcomes[i]!));
+    this.#notify();
+  }
+
+  #settle(pending: Pending, outcome: BatchOutcome): void {
+    if ('error' in outcome) {
+      const { streamId, expected, actual } = outcome.error;
+      pending.reject(
+        new WrongExpectedVersion(streamId, parseExpected(expected), actual === '-1' ? 'no_stream' : BigInt(actual)),
+      );
+      return;
+    }
+    pending.resolve({
+      position: BigInt(outcome.position),
+      streams: pending.writes.map((w, i) => ({ streamId: w.streamId, version: BigInt(outcome.versions[i]!) })),
+    });
+  }
+
+  async #callAppendBatch(appends: PreparedWrite[][]): Promise<BatchOutcome[]> {
+    const payload = appends.map((writes) => ({
+      w: writes.map((w) => ({
+        s: w.streamId,
+        sj: JSON.stringify(w.streamId),
+        e: expectedText(w.expectedVersion),
+        ev: w.events.map((e) => ({
+          i: e.eventId,
+          t: e.type,
+          tj: JSON.stringify(e.type),
+          sv: e.schemaVersion,
+          d: e.data,
+          m: e.metadata,
+        })),
+      })),
+    }));
+    try {
+      const rows = await this.#sql.query<{ r: BatchOutcome[] | string }>('SELECT es.append_batch($1::jsonb) AS r', [
+        JSON.stringify(payload),
+      ]);
+      const r = rows[0]!.r;
+      return typeof r === 'string' ? (JSON.parse(r) as BatchOutcome[]) : r;
+    } catch (error) {
+      if (isUniqueViolation(error, 'events_event_id_key')) {
+        throw new InvalidAppend('an event with this eventId is already stored', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** Tell subscribers, here and in other processes; many appends share one NOTIFY. */
+  #notify(): void {
+    this.#signal.signal();
+    if (!this.#sql.listen) return;
+    this.#notifyAgain = true;
+    if (this.#notifying) return;
+    this.#notifying = true;
+    const send = async () => {
+      while (this.#notifyAgain && !this.#closed) {
+        this.#notifyAgain = false;
+        await this.#sql.query(`SELECT pg_notify('${notifyChannel}', '')`).catch(() => {});
+      }
+      this.#notifying = false;
+    };
+    void send();
+  }
+
+  async readStream(streamId: string, options: { fromVersion?: bigint; limit?: number } = {}): Promise<RecordedEvent[]> {
+    const limit = checkLimit(options.limit, limits.readLimitDefault);
+    const rows = await this.#sql.query<EventRow>(
+      `SELECT ${eventColumns} FROM es.events WHERE stream_id = $1 AND stream_version >= $2
+       ORDER BY stream_version LIMIT $3`,
+      [streamId, (options.fromVersion ?? 0n).toString(), limit],
+    );
+    return rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    const limit = checkLimit(options.limit, limits.readLimitDefault);
+    if (typeof options.after !== 'bigint' || options.after < 0n) throw new RangeError('after must be a bigint ≥ 0n');
+    const rows = await this.#sql.query<EventRow>(
+      `SELECT ${eventColumns} FROM es.events
+        WHERE global_position > $1 AND global_position < ${visibleBelow}
+        ORDER BY global_position LIMIT $2`,
+      [options.after.toString(), limit],
+    );
+    return rows.map(toRecorded);
+  }
+
+  async headPosition(): Promise<bigint> {
+    const rows = await this.#sql.query<{ p: string | null }>(
+      `SELECT max(global_position)::text AS p FROM es.events WHERE global_position < ${visibleBelow}`,
+    );
+    return BigInt(rows[0]?.p ?? '0');
+  }
+
+  subscribe(options: SubscribeOptions): Subscription {
+    const subscription = startSubscription(
+      { readAll: (o) => this.readAll(o), signal: this.#signal, pollIntervalMs: this.#pollIntervalMs },
+      options,
+    );
+    this.#subscriptions.add(subscription);
+    subscription.done.finally(() => this.#subscriptions.delete(subscription)).catch(() => {});
+    return subscription;
+  }
+
+  /**
+   * Recomputes every stream's chain, in (stream, version) order, page by page.
+   * Reports the bad event with the lowest global position.
+   */
+  async verify(): Promise<VerifyResult> {
+    let checkedEvents = 0;
+    let firstBad: BadEvent | null = null;
+    const noteBad = (bad: BadEvent) => {
+      if (!firstBad || bad.globalPosition < firstBad.globalPosition) firstBad = bad;
+    };
+    let cursor: { streamId: string; version: string } | null = null;
+    let current: { streamId: string; nextVersion: bigint; hash: Buffer; broken: boolean; last: RecordedEvent } | null =
+      null;
+    const closeStream = async (stream: NonNullable<typeof current>) => {
+      if (stream.broken) return;
+      const [head] = await this.#sql.query<{ version: string; last_hash: string }>(
+        `SELECT version::text, encode(last_hash, 'hex') AS last_hash FROM es.streams WHERE stream_id = $1`,
+        [stream.streamId],
+      );
+      if (!head || BigInt(head.version) !== stream.last.streamVersion || head.last_hash !== stream.hash.toString('hex')) {
+        noteBad({ ...badOf(stream.last), reason: 'stream_head_mismatch' });
+      }
+    };
+    for (;;) {
+      const rows: EventRow[] = cursor
+        ? await this.#sql.query<EventRow>(
+            `SELECT ${eventColumns} FROM es.events WHERE (stream_id, stream_version) > ($1, $2::bigint)
+             ORDER BY stream_id, stream_version LIMIT ${verifyPageSize}`,
+            [cursor.streamId, cursor.version],
+          )
+        : await this.#sql.query<EventRow>(
+            `SELECT ${eventColumns} FROM es.events ORDER BY stream_id, stream_version LIMIT ${verifyPageSize}`,
+          );
+      for (const row of rows) {
+        const event = toRecorded(row);
+        checkedEvents++;
+        if (!current || current.streamId !== event.streamId) {
+          if (current) await closeStream(current);
+          current = { streamId: event.streamId, nextVersion: 0n, hash: genesisHash, broken: false, last: event };
+        }
+        current.last = event;
+        if (current.broken) continue;
+        if (event.streamVersion !== current.nextVersion) {
+          noteBad({ ...badOf(event), reason: 'version_gap' });
+          current.broken = true;
+          continue;
+        }
+        const expected = chainHash(current.hash, event);
+        if (expected.toString('hex') !== event.hash) {
+          noteBad({ ...badOf(event), reason: 'hash_mismatch' });
+          current.broken = true;
+          continue;
+        }
+        current.hash = expected;
+        current.nextVersion++;
+      }
+      if (rows.length < verifyPageSize) break;
+      const last = rows[rows.length - 1]!;
+      cursor = { streamId: last.stream_id, version: last.stream_version };
+    }
+    if (current) await closeStream(current);
+    return { ok: firstBad === null, checkedEvents, firstBadEvent: firstBad };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((s) => s.stop()));
+    while (this.#inFlight > 0 || this.#queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.#unlisten?.();
+  }
+}
+
+function badOf(event: RecordedEvent): Omit<BadEvent, 'reason'> {
+  return {
+    eventId: event.eventId,
+    streamId: event.streamId,
+    streamVersion: event.streamVersion,
+    globalPosition: event.globalPosition,
+  };
+}
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const e = error as { code?: string; constraint?: string; message?: string };
+  return e?.code === '23505' && (e.constraint === constraint || (e.message ?? '').includes(constraint));
+}
+
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? '';
+  return /^(08|57P)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code);
+}

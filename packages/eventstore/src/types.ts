@@ -1,0 +1,145 @@
+/**
+ * The event store port. Adapters: PostgreSQL (node-postgres or PGlite) and KurrentDB.
+ *
+ * Versions are 0-based, as KurrentDB revisions are: a stream's first event has
+ * `streamVersion` 0, and `expectedVersion: 0` means "the stream holds exactly one event".
+ * Global positions are opaque, strictly increasing bigints: they are sparse (gaps are
+ * normal) and comparable only with each other.
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export type ExpectedVersion = bigint | 'no_stream' | 'exists' | 'any';
+
+export interface EventMetadata {
+  correlationId?: string;
+  causationId?: string;
+  actorId?: string;
+  requestId?: string;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface NewEvent {
+  /** A UUID; generated when absent. */
+  eventId?: string;
+  type: string;
+  /** Version of the event's schema, for upcasting; defaults to 1. */
+  schemaVersion?: number;
+  data: unknown;
+  metadata?: EventMetadata;
+}
+
+export interface StreamWrite {
+  streamId: string;
+  expectedVersion: ExpectedVersion;
+  events: readonly NewEvent[];
+}
+
+export interface RecordedEvent {
+  eventId: string;
+  streamId: string;
+  streamVersion: bigint;
+  globalPosition: bigint;
+  type: string;
+  schemaVersion: number;
+  data: JsonValue;
+  metadata: EventMetadata;
+  /** ISO 8601 UTC, millisecond precision, as hashed. */
+  recordedAt: string;
+  /** sha256 hex of (previous hash of the stream ‖ canonical JSON of the event). */
+  hash: string;
+}
+
+export interface AppendResult {
+  /** Global position of the last event written by this append. */
+  position: bigint;
+  /** New version of each stream, in the order the writes were given. */
+  streams: { streamId: string; version: bigint }[];
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. `0n` reads from the start. */
+  after: bigint;
+  limit: number;
+}
+
+export interface SubscribeOptions {
+  /** Exclusive checkpoint: the last position already handled (0n for the start). */
+  after: bigint;
+  /** Called with each batch in position order; the next batch is read after it resolves. */
+  onEvents: (events: RecordedEvent[]) => Promise<void>;
+  batchSize?: number;
+  /** Called when the subscription stops because `onEvents` or a read failed. */
+  onError?: (error: unknown) => void;
+}
+
+export interface Subscription {
+  /** Last position handed to `onEvents` and resolved. */
+  readonly position: bigint;
+  /** Resolves once the subscription has read everything that was visible when it started. */
+  readonly caughtUp: Promise<void>;
+  /** Stops after the batch in hand (if any); resolves when stopped. */
+  stop(): Promise<void>;
+  /** Resolves when the subscription ends, by stop() or by an error (which it rejects with). */
+  readonly done: Promise<void>;
+}
+
+export interface BadEvent {
+  eventId: string;
+  streamId: string;
+  streamVersion: bigint;
+  globalPosition: bigint;
+  reason: 'hash_mismatch' | 'version_gap' | 'stream_head_mismatch';
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  checkedEvents: number;
+  /** The bad event with the lowest global position, or null. */
+  firstBadEvent: BadEvent | null;
+}
+
+export interface EventStore {
+  append(writes: readonly StreamWrite[]): Promise<AppendResult>;
+  /** Events of one stream from `fromVersion` (inclusive), at most `limit`. */
+  readStream(streamId: string, options?: { fromVersion?: bigint; limit?: number }): Promise<RecordedEvent[]>;
+  /** Events of all streams after a position, in position order; never skips a committed event. */
+  readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Position of the last event visible to readers (0n when empty). */
+  headPosition(): Promise<bigint>;
+  subscribe(options: SubscribeOptions): Subscription;
+  verify(): Promise<VerifyResult>;
+  close(): Promise<void>;
+}
+
+/** Limits of the store, TigerBeetle-style: named, with the unit last. */
+export const limits = {
+  streamIdLengthMax: 256,
+  eventTypeLengthMax: 128,
+  eventsPerAppendMax: 1000,
+  writesPerAppendMax: 64,
+  eventDataBytesMax: 1024 * 1024,
+  readLimitMax: 10_000,
+  readLimitDefault: 1000,
+  subscriptionBatchSizeMax: 10_000,
+} as const;
+
+export class WrongExpectedVersion extends Error {
+  override readonly name = 'WrongExpectedVersion';
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedVersion,
+    /** Current version, or 'no_stream'. */
+    readonly actual: bigint | 'no_stream',
+  ) {
+    super(
+      `Wrong expected version for stream "${streamId}": expected ${String(expected)}, actual ${String(actual)}`,
+    );
+  }
+}
+
+/** The caller gave the store something it cannot store as asked. Nothing was written. */
+export class InvalidAppend extends Error {
+  override readonly name = 'InvalidAppend';
+}

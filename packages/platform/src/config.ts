@@ -1,0 +1,165 @@
+import { z } from 'zod';
+
+/**
+ * Configuration, read once from the environment at start-up and validated; a bad value
+ * stops start-up with a message naming the variable (API.md, Operations).
+ */
+
+const rateLimitPattern = /^([1-9][0-9]{0,6})\/(second|minute|hour|day)$/;
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const optionalString = z
+  .string()
+  .transform((s) => s.trim())
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+const urlWithProtocols = (protocols: string[]) =>
+  optionalString.refine(
+    (value) => {
+      if (value === undefined) return true;
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const envSchema = z
+  .object({
+    PORT: z.coerce
+      .number({ message: 'must be an integer from 0 to 65535' })
+      .int('must be an integer from 0 to 65535')
+      .min(0, 'must be an integer from 0 to 65535')
+      .max(65535, 'must be an integer from 0 to 65535')
+      .default(3000),
+    HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+    DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
+    DATA_DIR: z.string().min(1, 'must not be empty').default('./.data'),
+    REDIS_URL: urlWithProtocols(['redis:', 'rediss:']),
+    JWT_SECRET: optionalString.refine((s) => s === undefined || s.length >= 32, {
+      message: 'must be at least 32 characters',
+    }),
+    SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']),
+    CORS_ORIGINS: optionalString.transform((value, ctx) => {
+      const origins = (value ?? '')
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        let ok = false;
+        try {
+          const url = new URL(origin);
+          ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin;
+        } catch {}
+        if (!ok) ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://bank.example` });
+      }
+      return origins;
+    }),
+    LOG_LEVEL: z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}` }).default('info'),
+    RATE_LIMITS: optionalString.transform((value, ctx) => {
+      if (value === undefined) return {} as Record<string, string>;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object like {"login": "5/minute"}' });
+        return z.NEVER;
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object like {"login": "5/minute"}' });
+        return z.NEVER;
+      }
+      const limits: Record<string, string> = {};
+      for (const [name, limit] of Object.entries(parsed)) {
+        if (typeof limit !== 'string' || !rateLimitPattern.test(limit)) {
+          ctx.addIssue({ code: 'custom', message: `"${name}" must be "<count>/<second|minute|hour|day>"` });
+          continue;
+        }
+        limits[name] = limit;
+      }
+      return limits;
+    }),
+    BANK_DIRECTOR_USERNAME: optionalString,
+    BANK_DIRECTOR_EMAIL: optionalString,
+    BANK_DIRECTOR_PASSWORD: optionalString,
+  })
+  .superRefine((env, ctx) => {
+    const director = [env.BANK_DIRECTOR_USERNAME, env.BANK_DIRECTOR_EMAIL, env.BANK_DIRECTOR_PASSWORD];
+    const set = director.filter((v) => v !== undefined).length;
+    if (set !== 0 && set !== 3) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BANK_DIRECTOR_USERNAME'],
+        message: 'BANK_DIRECTOR_USERNAME, BANK_DIRECTOR_EMAIL and BANK_DIRECTOR_PASSWORD go together: set all three or none',
+      });
+    }
+  });
+
+export interface RateLimit {
+  max: number;
+  timeWindowMs: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset: the embedded default, PGlite under dataDir. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Unset: in-process jobs and in-memory rate limits. */
+  redisUrl: string | undefined;
+  /** Unset: generated once and kept in dataDir. */
+  jwtSecret: string | undefined;
+  smtpUrl: string | undefined;
+  corsOrigins: string[];
+  logLevel: (typeof logLevels)[number];
+  /** Per-route overrides by name, parsed. */
+  rateLimits: Record<string, RateLimit>;
+  director: { username: string; email: string; password: string } | undefined;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+  }
+}
+
+const windowMs = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+
+export function parseRateLimit(text: string): RateLimit {
+  const match = rateLimitPattern.exec(text);
+  if (!match) throw new RangeError(`bad rate limit "${text}"`);
+  return { max: Number(match[1]), timeWindowMs: windowMs[match[2] as keyof typeof windowMs] };
+}
+
+/** Reads and validates the configuration; throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? 'environment'), message: issue.message })),
+    );
+  }
+  const e = result.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    jwtSecret: e.JWT_SECRET,
+    smtpUrl: e.SMTP_URL,
+    corsOrigins: e.CORS_ORIGINS,
+    logLevel: e.LOG_LEVEL,
+    rateLimits: Object.fromEntries(Object.entries(e.RATE_LIMITS).map(([k, v]) => [k, parseRateLimit(v)])),
+    director:
+      e.BANK_DIRECTOR_USERNAME && e.BANK_DIRECTOR_EMAIL && e.BANK_DIRECTOR_PASSWORD
+        ? { username: e.BANK_DIRECTOR_USERNAME, email: e.BANK_DIRECTOR_EMAIL, password: e.BANK_DIRECTOR_PASSWORD }
+        : undefined,
+  };
+}
