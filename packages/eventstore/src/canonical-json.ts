@@ -20,6 +20,7 @@ export class NotJsonSerializable extends Error {
 
 const depthMax = 64;
 // A lone surrogate, or U+0000: both refused by PostgreSQL's jsonb.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is what this looks for
 const badCharacters = /[\u0000]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function checkString(value: string, path: string): string {

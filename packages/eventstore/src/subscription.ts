@@ -74,11 +74,7 @@ export function startSubscription(source: SubscriptionSource, options: Subscribe
       resolveCaughtUp();
       const waitMs = retryMs === 0 ? source.pollIntervalMs : retryMs;
       const signalled = await source.signal.wait(waitMs, stopper.signal);
-      retryMs = signalled
-        ? retryFirstMs
-        : retryMs === 0
-          ? 0
-          : Math.min(retryMs * 2, source.pollIntervalMs);
+      retryMs = signalled ? retryFirstMs : retryMs === 0 ? 0 : Math.min(retryMs * 2, source.pollIntervalMs);
       if (retryMs >= source.pollIntervalMs) retryMs = 0;
     }
   };

@@ -20,6 +20,7 @@ export interface PreparedWrite {
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Control characters make stream ids unprintable in audits and logs.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this looks for
 const controlCharacters = /[\u0000-\u001f\u007f]/;
 
 function checkName(what: string, value: unknown, lengthMax: number): string {
@@ -56,7 +57,8 @@ function canonical(value: unknown, path: string): string {
  * and writes nothing.
  */
 export function prepareAppend(writes: readonly StreamWrite[]): PreparedWrite[] {
-  if (!Array.isArray(writes) || writes.length === 0) throw new InvalidAppend('an append needs at least one write');
+  if (!Array.isArray(writes) || writes.length === 0)
+    throw new InvalidAppend('an append needs at least one write');
   if (writes.length > limits.writesPerAppendMax) {
     throw new InvalidAppend(`an append takes at most ${limits.writesPerAppendMax} streams`);
   }

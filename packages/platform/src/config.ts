@@ -55,7 +55,8 @@ const envSchema = z
           const url = new URL(origin);
           ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin;
         } catch {}
-        if (!ok) ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://bank.example` });
+        if (!ok)
+          ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://bank.example` });
       }
       return origins;
     }),
@@ -94,7 +95,8 @@ const envSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['BANK_DIRECTOR_USERNAME'],
-        message: 'BANK_DIRECTOR_USERNAME, BANK_DIRECTOR_EMAIL and BANK_DIRECTOR_PASSWORD go together: set all three or none',
+        message:
+          'BANK_DIRECTOR_USERNAME, BANK_DIRECTOR_EMAIL and BANK_DIRECTOR_PASSWORD go together: set all three or none',
       });
     }
   });
@@ -142,7 +144,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = envSchema.safeParse(env);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? 'environment'), message: issue.message })),
+      result.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? 'environment'),
+        message: issue.message,
+      })),
     );
   }
   const e = result.data;
@@ -159,7 +164,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: Object.fromEntries(Object.entries(e.RATE_LIMITS).map(([k, v]) => [k, parseRateLimit(v)])),
     director:
       e.BANK_DIRECTOR_USERNAME && e.BANK_DIRECTOR_EMAIL && e.BANK_DIRECTOR_PASSWORD
-        ? { username: e.BANK_DIRECTOR_USERNAME, email: e.BANK_DIRECTOR_EMAIL, password: e.BANK_DIRECTOR_PASSWORD }
+        ? {
+            username: e.BANK_DIRECTOR_USERNAME,
+            email: e.BANK_DIRECTOR_EMAIL,
+            password: e.BANK_DIRECTOR_PASSWORD,
+          }
         : undefined,
   };
 }

@@ -1,4 +1,4 @@
 export { type Config, ConfigError, loadConfig, parseRateLimit, type RateLimit } from './config.js';
 export { type Database, dataPath, type OpenDatabaseOptions, openDatabase, withTimeout } from './database.js';
-export { createLogger, type Logger, redactedPaths } from './logger.js';
 export { onShutdown, shutdownTimeoutMs } from './lifecycle.js';
+export { createLogger, type Logger, redactedPaths } from './logger.js';

@@ -30,7 +30,10 @@ export const redactedPaths = [
   'BANK_DIRECTOR_PASSWORD',
 ];
 
-export function createLogger(options: { level: string; name: string }, destination?: DestinationStream): Logger {
+export function createLogger(
+  options: { level: string; name: string },
+  destination?: DestinationStream,
+): Logger {
   return pino(
     {
       name: options.name,

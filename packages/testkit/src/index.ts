@@ -8,6 +8,8 @@ import pg from 'pg';
  */
 export const testServerUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+const dropWaitMs = 3000;
+
 export interface TestDatabase {
   url: string;
   name: string;
@@ -32,6 +34,17 @@ export async function createTestDatabase(prefix = 'ledger_test'): Promise<TestDa
       const client = new pg.Client({ connectionString: testServerUrl });
       await client.connect();
       try {
+        // pg's pool.end() resolves before the server has seen every connection go: wait for
+        // them (bounded), so FORCE only ends connections a test really leaked.
+        const deadline = Date.now() + dropWaitMs;
+        while (Date.now() < deadline) {
+          const { rows } = await client.query(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+            [name],
+          );
+          if (rows[0].n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
       } finally {
         await client.end();

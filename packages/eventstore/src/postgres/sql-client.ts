@@ -15,7 +15,11 @@ export interface SqlClient {
   /** How many queries the client can usefully run at once (pool size; 1 on PGlite). */
   readonly concurrencyMax: number;
   /** LISTEN on a channel, for processes other than this one; absent on PGlite (single process). */
-  listen?(channel: string, onNotification: () => void, onError: (error: unknown) => void): Promise<() => Promise<void>>;
+  listen?(
+    channel: string,
+    onNotification: () => void,
+    onError: (error: unknown) => void,
+  ): Promise<() => Promise<void>>;
   kysely(): Kysely<any>;
 }
 

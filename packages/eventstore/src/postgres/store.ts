@@ -56,6 +56,8 @@ const eventColumns = `global_position::text, event_id::text, stream_id, stream_v
   to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recorded_at,
   encode(hash, 'hex') AS hash`;
 
+// Output columns are int8 as text under their own names: ORDER BY must name the table's
+// columns (e.x), or PostgreSQL would sort the text.
 // Positions below the oldest transaction still running are final: see migrations.ts.
 const visibleBelow = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)`;
 
@@ -204,7 +206,7 @@ export class PostgresEventStore implements EventStore {
       this.#notify();
       return;
     }
-    batch.forEach((pending, i) => this.#settle(pending, outcomes[i]!));
+    for (const [i, pending] of batch.entries()) this.#settle(pending, outcomes[i]!);
     this.#notify();
   }
 
@@ -212,13 +214,20 @@ export class PostgresEventStore implements EventStore {
     if ('error' in outcome) {
       const { streamId, expected, actual } = outcome.error;
       pending.reject(
-        new WrongExpectedVersion(streamId, parseExpected(expected), actual === '-1' ? 'no_stream' : BigInt(actual)),
+        new WrongExpectedVersion(
+          streamId,
+          parseExpected(expected),
+          actual === '-1' ? 'no_stream' : BigInt(actual),
+        ),
       );
       return;
     }
     pending.resolve({
       position: BigInt(outcome.position),
-      streams: pending.writes.map((w, i) => ({ streamId: w.streamId, version: BigInt(outcome.versions[i]!) })),
+      streams: pending.writes.map((w, i) => ({
+        streamId: w.streamId,
+        version: BigInt(outcome.versions[i]!),
+      })),
     });
   }
 
@@ -239,9 +248,10 @@ export class PostgresEventStore implements EventStore {
       })),
     }));
     try {
-      const rows = await this.#sql.query<{ r: BatchOutcome[] | string }>('SELECT es.append_batch($1::jsonb) AS r', [
-        JSON.stringify(payload),
-      ]);
+      const rows = await this.#sql.query<{ r: BatchOutcome[] | string }>(
+        'SELECT es.append_batch($1::jsonb) AS r',
+        [JSON.stringify(payload)],
+      );
       const r = rows[0]!.r;
       return typeof r === 'string' ? (JSON.parse(r) as BatchOutcome[]) : r;
     } catch (error) {
@@ -269,11 +279,14 @@ export class PostgresEventStore implements EventStore {
     void send();
   }
 
-  async readStream(streamId: string, options: { fromVersion?: bigint; limit?: number } = {}): Promise<RecordedEvent[]> {
+  async readStream(
+    streamId: string,
+    options: { fromVersion?: bigint; limit?: number } = {},
+  ): Promise<RecordedEvent[]> {
     const limit = checkLimit(options.limit, limits.readLimitDefault);
     const rows = await this.#sql.query<EventRow>(
-      `SELECT ${eventColumns} FROM es.events WHERE stream_id = $1 AND stream_version >= $2
-       ORDER BY stream_version LIMIT $3`,
+      `SELECT ${eventColumns} FROM es.events e WHERE stream_id = $1 AND stream_version >= $2
+       ORDER BY e.stream_version LIMIT $3`,
       [streamId, (options.fromVersion ?? 0n).toString(), limit],
     );
     return rows.map(toRecorded);
@@ -281,11 +294,12 @@ export class PostgresEventStore implements EventStore {
 
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
     const limit = checkLimit(options.limit, limits.readLimitDefault);
-    if (typeof options.after !== 'bigint' || options.after < 0n) throw new RangeError('after must be a bigint ≥ 0n');
+    if (typeof options.after !== 'bigint' || options.after < 0n)
+      throw new RangeError('after must be a bigint ≥ 0n');
     const rows = await this.#sql.query<EventRow>(
-      `SELECT ${eventColumns} FROM es.events
+      `SELECT ${eventColumns} FROM es.events e
         WHERE global_position > $1 AND global_position < ${visibleBelow}
-        ORDER BY global_position LIMIT $2`,
+        ORDER BY e.global_position LIMIT $2`,
       [options.after.toString(), limit],
     );
     return rows.map(toRecorded);
@@ -319,34 +333,49 @@ export class PostgresEventStore implements EventStore {
       if (!firstBad || bad.globalPosition < firstBad.globalPosition) firstBad = bad;
     };
     let cursor: { streamId: string; version: string } | null = null;
-    let current: { streamId: string; nextVersion: bigint; hash: Buffer; broken: boolean; last: RecordedEvent } | null =
-      null;
+    let current: {
+      streamId: string;
+      nextVersion: bigint;
+      hash: Buffer;
+      broken: boolean;
+      last: RecordedEvent;
+    } | null = null;
     const closeStream = async (stream: NonNullable<typeof current>) => {
       if (stream.broken) return;
       const [head] = await this.#sql.query<{ version: string; last_hash: string }>(
         `SELECT version::text, encode(last_hash, 'hex') AS last_hash FROM es.streams WHERE stream_id = $1`,
         [stream.streamId],
       );
-      if (!head || BigInt(head.version) !== stream.last.streamVersion || head.last_hash !== stream.hash.toString('hex')) {
+      if (
+        !head ||
+        BigInt(head.version) !== stream.last.streamVersion ||
+        head.last_hash !== stream.hash.toString('hex')
+      ) {
         noteBad({ ...badOf(stream.last), reason: 'stream_head_mismatch' });
       }
     };
     for (;;) {
       const rows: EventRow[] = cursor
         ? await this.#sql.query<EventRow>(
-            `SELECT ${eventColumns} FROM es.events WHERE (stream_id, stream_version) > ($1, $2::bigint)
-             ORDER BY stream_id, stream_version LIMIT ${verifyPageSize}`,
+            `SELECT ${eventColumns} FROM es.events e WHERE (stream_id, stream_version) > ($1, $2::bigint)
+             ORDER BY e.stream_id, e.stream_version LIMIT ${verifyPageSize}`,
             [cursor.streamId, cursor.version],
           )
         : await this.#sql.query<EventRow>(
-            `SELECT ${eventColumns} FROM es.events ORDER BY stream_id, stream_version LIMIT ${verifyPageSize}`,
+            `SELECT ${eventColumns} FROM es.events e ORDER BY e.stream_id, e.stream_version LIMIT ${verifyPageSize}`,
           );
       for (const row of rows) {
         const event = toRecorded(row);
         checkedEvents++;
         if (!current || current.streamId !== event.streamId) {
           if (current) await closeStream(current);
-          current = { streamId: event.streamId, nextVersion: 0n, hash: genesisHash, broken: false, last: event };
+          current = {
+            streamId: event.streamId,
+            nextVersion: 0n,
+            hash: genesisHash,
+            broken: false,
+            last: event,
+          };
         }
         current.last = event;
         if (current.broken) continue;

@@ -1,0 +1,461 @@
+import { randomUUID } from 'node:crypto';
+import type { Test } from 'tap';
+import { type EventStore, InvalidAppend, type RecordedEvent, WrongExpectedVersion } from './types.js';
+
+/**
+ * The contract every adapter keeps. Each adapter's test file calls this with a factory
+ * for a fresh, empty store; `openAnother` gives a second handle on the same store (its
+ * own connections), so concurrency goes through the database, not through one client.
+ */
+export interface ContractFixture {
+  store: EventStore;
+  openAnother?: () => Promise<EventStore>;
+  /** Changes the stored data of one event behind the store's back (an attacker with SQL). */
+  tamper?: (streamId: string, version: bigint) => Promise<void>;
+  cleanup: () => Promise<void>;
+  /** False where the store keeps event ids unique only per stream (KurrentDB). */
+  eventIdsUniqueAcrossStreams?: boolean;
+}
+
+const concurrentAppends = 64;
+const readerWriters = 8;
+const readerEventsTotal = 10_000;
+
+async function collectAll(store: EventStore, after = 0n): Promise<RecordedEvent[]> {
+  const events: RecordedEvent[] = [];
+  let position = after;
+  for (;;) {
+    const page = await store.readAll({ after: position, limit: 1000 });
+    if (page.length === 0) return events;
+    events.push(...page);
+    position = page[page.length - 1]!.globalPosition;
+  }
+}
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+export function eventStoreContract(t: Test, name: string, open: () => Promise<ContractFixture>): void {
+  const withStore = (title: string, body: (t: Test, fixture: ContractFixture) => Promise<void>) =>
+    t.test(`${name}: ${title}`, async (t) => {
+      const fixture = await open();
+      t.teardown(() => fixture.cleanup());
+      await body(t, fixture);
+    });
+
+  withStore('appends and reads a stream back with versions, positions and metadata', async (t, { store }) => {
+    const metadata = { correlationId: randomUUID(), actorId: 'user-1', requestId: 'req-1' };
+    const first = await store.append([
+      {
+        streamId: 'account-1',
+        expectedVersion: 'no_stream',
+        events: [{ type: 'Opened', data: { a: 1 }, metadata }],
+      },
+    ]);
+    t.same(first.streams, [{ streamId: 'account-1', version: 0n }]);
+    const second = await store.append([
+      {
+        streamId: 'account-1',
+        expectedVersion: 0n,
+        events: [
+          { type: 'Credited', data: { amount: '10.00' } },
+          { type: 'Debited', schemaVersion: 2, data: { amount: '2.50' } },
+        ],
+      },
+    ]);
+    t.same(second.streams, [{ streamId: 'account-1', version: 2n }]);
+    t.ok(second.position > first.position, 'positions grow');
+
+    const events = await store.readStream('account-1');
+    t.same(
+      events.map((e) => [e.type, e.streamVersion, e.schemaVersion]),
+      [
+        ['Opened', 0n, 1],
+        ['Credited', 1n, 1],
+        ['Debited', 2n, 2],
+      ],
+    );
+    t.same(events[0]!.data, { a: 1 });
+    t.same(events[0]!.metadata, metadata);
+    t.match(events[0]!.recordedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    t.match(events[0]!.hash, /^[0-9a-f]{64}$/);
+    t.equal(events[2]!.globalPosition, second.position, 'append answers the position of its last event');
+    t.same(await store.readStream('account-1', { fromVersion: 2n }), [events[2]]);
+    t.same(await store.readStream('nobody'), []);
+    t.equal(await store.headPosition(), second.position);
+  });
+
+  withStore('expected versions: no_stream, exists, any, exact', async (t, { store }) => {
+    const wrong = async (promise: Promise<unknown>, actual: bigint | 'no_stream') => {
+      const error = await rejectionOf(promise);
+      t.type(error, WrongExpectedVersion);
+      t.equal((error as WrongExpectedVersion).actual, actual);
+    };
+    const one = [{ type: 'E', data: {} }];
+    await wrong(store.append([{ streamId: 's', expectedVersion: 'exists', events: one }]), 'no_stream');
+    await wrong(store.append([{ streamId: 's', expectedVersion: 0n, events: one }]), 'no_stream');
+    await store.append([{ streamId: 's', expectedVersion: 'no_stream', events: one }]);
+    await wrong(store.append([{ streamId: 's', expectedVersion: 'no_stream', events: one }]), 0n);
+    await store.append([{ streamId: 's', expectedVersion: 'exists', events: one }]);
+    await store.append([{ streamId: 's', expectedVersion: 'any', events: one }]);
+    await wrong(store.append([{ streamId: 's', expectedVersion: 1n, events: one }]), 2n);
+    await store.append([{ streamId: 's', expectedVersion: 2n, events: one }]);
+    await store.append([{ streamId: 'fresh', expectedVersion: 'any', events: one }]);
+    t.equal((await store.readStream('s')).length, 4);
+    t.equal((await store.readStream('fresh')).length, 1);
+    const error = (await rejectionOf(
+      store.append([{ streamId: 's', expectedVersion: 7n, events: one }]),
+    )) as WrongExpectedVersion;
+    t.equal(error.streamId, 's');
+    t.equal(error.expected, 7n);
+    t.match(error.message, /stream "s".*expected 7.*actual 3/);
+  });
+
+  withStore(
+    `${concurrentAppends} concurrent appends at one expected version: exactly one wins`,
+    async (t, fixture) => {
+      const { store } = fixture;
+      await store.append([
+        { streamId: 'hot', expectedVersion: 'no_stream', events: [{ type: 'Opened', data: {} }] },
+      ]);
+      const handles = [store];
+      if (fixture.openAnother) for (let i = 0; i < 7; i++) handles.push(await fixture.openAnother());
+      const results = await Promise.allSettled(
+        Array.from({ length: concurrentAppends }, (_, i) =>
+          handles[i % handles.length]!.append([
+            { streamId: 'hot', expectedVersion: 0n, events: [{ type: 'Won', data: { by: i } }] },
+          ]),
+        ),
+      );
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r) => r.status === 'rejected');
+      t.equal(won.length, 1, 'one append wins');
+      t.equal(lost.length, concurrentAppends - 1);
+      t.ok(
+        lost.every((r) => r.reason instanceof WrongExpectedVersion && r.reason.actual === 1n),
+        'every other append gets WrongExpectedVersion(actual 1)',
+      );
+      t.equal((await store.readStream('hot')).length, 2, 'the stream holds the opening and one winner');
+      for (const handle of handles.slice(1)) await handle.close();
+    },
+  );
+
+  withStore("'any' appends to one hot stream serialise instead of failing", async (t, fixture) => {
+    const { store } = fixture;
+    const handles = [store];
+    if (fixture.openAnother) for (let i = 0; i < 3; i++) handles.push(await fixture.openAnother());
+    const count = 100;
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        handles[i % handles.length]!.append([
+          { streamId: 'busy', expectedVersion: 'any', events: [{ type: 'E', data: { i } }] },
+        ]),
+      ),
+    );
+    const events = await store.readStream('busy');
+    t.same(
+      events.map((e) => e.streamVersion),
+      Array.from({ length: count }, (_, i) => BigInt(i)),
+      'versions 0..n-1, no gaps, no duplicates',
+    );
+    t.ok((await store.verify()).ok, 'the chain is intact');
+    for (const handle of handles.slice(1)) await handle.close();
+  });
+
+  withStore(
+    'a multi-stream append is atomic: a conflict on the second stream writes nothing',
+    async (t, { store }) => {
+      await store.append([
+        { streamId: 'b', expectedVersion: 'no_stream', events: [{ type: 'Opened', data: {} }] },
+      ]);
+      const headBefore = await store.headPosition();
+      const error = await rejectionOf(
+        store.append([
+          { streamId: 'a', expectedVersion: 'no_stream', events: [{ type: 'Debited', data: {} }] },
+          { streamId: 'b', expectedVersion: 'no_stream', events: [{ type: 'Credited', data: {} }] },
+        ]),
+      );
+      t.type(error, WrongExpectedVersion);
+      t.equal((error as WrongExpectedVersion).streamId, 'b');
+      t.same(await store.readStream('a'), [], 'nothing written to the first stream');
+      t.equal((await store.readStream('b')).length, 1);
+      t.equal(await store.headPosition(), headBefore, 'the log did not move');
+      // And the stream is still new: no_stream succeeds on it afterwards.
+      await store.append([
+        { streamId: 'a', expectedVersion: 'no_stream', events: [{ type: 'Opened', data: {} }] },
+      ]);
+      t.equal((await store.readStream('a')).length, 1);
+
+      const ok = await store.append([
+        { streamId: 'a', expectedVersion: 0n, events: [{ type: 'Debited', data: {} }] },
+        { streamId: 'b', expectedVersion: 0n, events: [{ type: 'Credited', data: {} }] },
+        {
+          streamId: 'c',
+          expectedVersion: 'no_stream',
+          events: [
+            { type: 'T', data: {} },
+            { type: 'U', data: {} },
+          ],
+        },
+      ]);
+      t.same(
+        ok.streams.map((s) => [s.streamId, s.version]),
+        [
+          ['a', 1n],
+          ['b', 1n],
+          ['c', 1n],
+        ],
+      );
+    },
+  );
+
+  withStore('bad input fails with a clear error and writes nothing', async (t, fixture) => {
+    const { store } = fixture;
+    const cases: [string, unknown, RegExp][] = [
+      [
+        'empty stream id',
+        [{ streamId: '', expectedVersion: 'any', events: [{ type: 'E', data: {} }] }],
+        /streamId/,
+      ],
+      [
+        'a function in data',
+        [{ streamId: 's', expectedVersion: 'any', events: [{ type: 'E', data: { f: () => 1 } }] }],
+        /data\.f.*function/,
+      ],
+      [
+        'NaN in data',
+        [{ streamId: 's', expectedVersion: 'any', events: [{ type: 'E', data: { x: Number.NaN } }] }],
+        /finite/,
+      ],
+      [
+        'a bigint amount without the serializer',
+        [{ streamId: 's', expectedVersion: 'any', events: [{ type: 'E', data: { amount: 1250n } }] }],
+        /data\.amount.*bigint/,
+      ],
+      [
+        'a Date in data',
+        [{ streamId: 's', expectedVersion: 'any', events: [{ type: 'E', data: { at: new Date() } }] }],
+        /Date/,
+      ],
+      [
+        'U+0000 in a string',
+        [{ streamId: 's', expectedVersion: 'any', events: [{ type: 'E', data: { s: 'a\u0000b' } }] }],
+        /U\+0000/,
+      ],
+      [
+        'an empty event type',
+        [{ streamId: 's', expectedVersion: 'any', events: [{ type: '', data: {} }] }],
+        /type/,
+      ],
+      [
+        'a number as expected version',
+        [{ streamId: 's', expectedVersion: 1, events: [{ type: 'E', data: {} }] }],
+        /bigint/,
+      ],
+      [
+        'one stream twice',
+        [
+          { streamId: 's', expectedVersion: 'any', events: [{ type: 'E', data: {} }] },
+          { streamId: 's', expectedVersion: 'any', events: [{ type: 'E', data: {} }] },
+        ],
+        /twice/,
+      ],
+      [
+        'a non-UUID event id',
+        [{ streamId: 's', expectedVersion: 'any', events: [{ eventId: 'x', type: 'E', data: {} }] }],
+        /UUID/,
+      ],
+    ];
+    // A good write beside a bad one: the whole append must fail, the good part included.
+    const good = { streamId: 'good', expectedVersion: 'any', events: [{ type: 'E', data: {} }] };
+    for (const [what, writes, message] of cases) {
+      const error = await rejectionOf(store.append([good, ...(writes as never[])] as never));
+      t.type(error, InvalidAppend, what);
+      t.match((error as Error).message, message, `${what}: ${(error as Error).message}`);
+    }
+    t.match(
+      await rejectionOf(store.append([{ streamId: 's', expectedVersion: 'any', events: [] }])),
+      { name: 'InvalidAppend', message: /at least one event/ },
+      'no events at all',
+    );
+    t.match(
+      await rejectionOf(store.append([])),
+      { name: 'InvalidAppend', message: /at least one write/ },
+      'no writes',
+    );
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    t.type(
+      await rejectionOf(
+        store.append([{ streamId: 's', expectedVersion: 'any', events: [{ type: 'E', data: circular }] }]),
+      ),
+      InvalidAppend,
+      'a circular structure',
+    );
+    t.equal(await store.headPosition(), 0n, 'nothing was written');
+    t.same(await store.readStream('good'), []);
+    t.same(await store.readStream('s'), []);
+
+    if (fixture.eventIdsUniqueAcrossStreams === false) return;
+    const eventId = randomUUID();
+    await store.append([
+      { streamId: 'x', expectedVersion: 'any', events: [{ eventId, type: 'E', data: {} }] },
+    ]);
+    const duplicate = await rejectionOf(
+      store.append([{ streamId: 'y', expectedVersion: 'any', events: [{ eventId, type: 'E', data: {} }] }]),
+    );
+    t.type(duplicate, InvalidAppend, 'a duplicate event id');
+    t.same(await store.readStream('y'), [], 'the duplicate wrote nothing');
+  });
+
+  withStore(
+    `a $all reader during ${readerWriters} writers sees ${readerEventsTotal} events once each, in order`,
+    async (t, fixture) => {
+      const { store } = fixture;
+      const writers: EventStore[] = [];
+      for (let i = 0; i < readerWriters; i++)
+        writers.push(fixture.openAnother ? await fixture.openAnother() : store);
+      const perWriter = readerEventsTotal / readerWriters;
+      const written = new Set<string>();
+      let writing = true;
+      const writing$ = Promise.all(
+        writers.map(async (writer, w) => {
+          // Mix single appends, small batches and multi-stream appends so transactions of
+          // different sizes commit out of order.
+          let i = 0;
+          while (i < perWriter) {
+            const size = Math.min(1 + (i % 3), perWriter - i);
+            const events = Array.from({ length: size }, (_, k) => ({
+              eventId: randomUUID(),
+              type: 'Written',
+              data: { w, i: i + k },
+            }));
+            for (const e of events) written.add(e.eventId);
+            if (size === 3) {
+              await writer.append([
+                { streamId: `w${w}-a`, expectedVersion: 'any', events: events.slice(0, 2) },
+                { streamId: `w${w}-b-${i % 7}`, expectedVersion: 'any', events: events.slice(2) },
+              ]);
+            } else {
+              await writer.append([{ streamId: `w${w}-${i % 5}`, expectedVersion: 'any', events }]);
+            }
+            i += size;
+          }
+        }),
+      ).finally(() => {
+        writing = false;
+      });
+
+      const seen: RecordedEvent[] = [];
+      let position = 0n;
+      let emptyReadsAfterWriting = 0;
+      while (writing || emptyReadsAfterWriting < 2) {
+        const page = await store.readAll({ after: position, limit: 500 });
+        if (page.length === 0) {
+          if (!writing) emptyReadsAfterWriting++;
+          await new Promise((r) => setTimeout(r, 1));
+          continue;
+        }
+        seen.push(...page);
+        position = page[page.length - 1]!.globalPosition;
+      }
+      await writing$;
+      seen.push(...(await collectAll(store, position)));
+
+      const ids = seen.map((e) => e.eventId);
+      t.equal(seen.length, readerEventsTotal, 'every event seen');
+      t.equal(new Set(ids).size, readerEventsTotal, 'none seen twice');
+      t.ok(
+        ids.every((id) => written.has(id)),
+        'only events that were written',
+      );
+      let ordered = true;
+      for (let i = 1; i < seen.length; i++)
+        if (seen[i]!.globalPosition <= seen[i - 1]!.globalPosition) ordered = false;
+      t.ok(ordered, 'in strictly increasing position order');
+      for (const writer of writers) if (writer !== store) await writer.close();
+    },
+  );
+
+  withStore('a subscription catches up, goes live, and resumes from its checkpoint', async (t, { store }) => {
+    for (let i = 0; i < 30; i++) {
+      await store.append([
+        { streamId: `s-${i % 4}`, expectedVersion: 'any', events: [{ type: 'E', data: { i } }] },
+      ]);
+    }
+    const handled: bigint[] = [];
+    let checkpoint = 0n;
+    let failAfter = 45;
+    const run = () =>
+      store.subscribe({
+        after: checkpoint,
+        batchSize: 7,
+        onEvents: async (events) => {
+          // A crash mid-batch: the batch is not handled and the checkpoint does not move.
+          if (handled.length + events.length > failAfter) throw new Error('crash');
+          handled.push(...events.map((e) => e.globalPosition));
+          checkpoint = events[events.length - 1]!.globalPosition;
+        },
+      });
+    let subscription = run();
+    await subscription.caughtUp;
+    t.equal(handled.length, 30, 'caught up');
+    for (let i = 30; i < 60; i++) {
+      await store.append([
+        { streamId: `s-${i % 4}`, expectedVersion: 'any', events: [{ type: 'E', data: { i } }] },
+      ]);
+    }
+    const crashed = await rejectionOf(subscription.done);
+    t.match((crashed as Error)?.message, /crash/, 'the handler error ends the subscription');
+    t.ok(handled.length <= 45, 'stopped at the crash');
+    failAfter = Number.POSITIVE_INFINITY;
+    subscription = run();
+    const deadline = Date.now() + 10_000;
+    while (handled.length < 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await subscription.stop();
+    const all = (await collectAll(store)).map((e) => e.globalPosition);
+    t.same(handled, all, 'every event handled once, in order, across the crash');
+    t.equal(subscription.position, all[all.length - 1]);
+  });
+
+  withStore('the verifier passes an intact log and names a tampered event', async (t, { store, tamper }) => {
+    for (let i = 0; i < 5; i++) {
+      await store.append([
+        {
+          streamId: 'acc-1',
+          expectedVersion: 'any',
+          events: [{ type: 'Credited', data: { amount: `${i}.00`, é: 'ü\n"' } }],
+        },
+        {
+          streamId: 'acc-2',
+          expectedVersion: 'any',
+          events: [{ type: 'Debited', data: { amount: `${i}.00` } }],
+        },
+      ]);
+    }
+    const clean = await store.verify();
+    t.same(clean, { ok: true, checkedEvents: 10, firstBadEvent: null });
+    if (!tamper) {
+      t.comment('no tamper hook for this adapter');
+      return;
+    }
+    await tamper('acc-2', 2n);
+    const [target] = await store.readStream('acc-2', { fromVersion: 2n, limit: 1 });
+    const result = await store.verify();
+    t.equal(result.ok, false);
+    t.equal(result.checkedEvents, 10);
+    t.match(result.firstBadEvent, {
+      streamId: 'acc-2',
+      streamVersion: 2n,
+      eventId: target!.eventId,
+      globalPosition: target!.globalPosition,
+      reason: 'hash_mismatch',
+    });
+  });
+}

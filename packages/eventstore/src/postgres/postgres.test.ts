@@ -1,0 +1,193 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase } from '@ledger/testkit';
+import pg from 'pg';
+import t from 'tap';
+import { eventStoreContract } from '../contract.js';
+import type { EventStore } from '../types.js';
+import { pgClient } from './sql-client.js';
+import { PostgresEventStore } from './store.js';
+
+async function openFixture() {
+  const database = await createTestDatabase('es_test');
+  const pools: pg.Pool[] = [];
+  const stores: EventStore[] = [];
+  const openStore = async (options: Parameters<typeof PostgresEventStore.open>[1] = {}) => {
+    const pool = new pg.Pool({ connectionString: database.url, max: 8 });
+    pools.push(pool);
+    const store = await PostgresEventStore.open(pgClient(pool), options);
+    stores.push(store);
+    return { store, pool };
+  };
+  const { store, pool } = await openStore();
+  return {
+    store,
+    pool,
+    database,
+    // Another process's handle: its own pool, one append per transaction, so concurrent
+    // appends really meet in PostgreSQL.
+    openAnother: async () => (await openStore({ migrate: false, batchAppendsMax: 1 })).store,
+    openStore,
+    tamper: async (streamId: string, version: bigint) => {
+      await pool.query('ALTER TABLE es.events DISABLE TRIGGER events_append_only');
+      await pool.query(
+        `UPDATE es.events SET data = jsonb_set(data, '{amount}', '"999.00"') WHERE stream_id = $1 AND stream_version = $2`,
+        [streamId, version.toString()],
+      );
+      await pool.query('ALTER TABLE es.events ENABLE TRIGGER events_append_only');
+    },
+    cleanup: async () => {
+      for (const s of stores) await s.close();
+      for (const p of pools) await p.end();
+      await database.drop();
+    },
+  };
+}
+
+eventStoreContract(t, 'postgres', openFixture);
+
+t.test('postgres: the log refuses UPDATE, DELETE and TRUNCATE', async (t) => {
+  const f = await openFixture();
+  t.teardown(f.cleanup);
+  await f.store.append([{ streamId: 's', expectedVersion: 'any', events: [{ type: 'E', data: { a: 1 } }] }]);
+  for (const statement of [
+    `UPDATE es.events SET data = '{}'`,
+    'DELETE FROM es.events',
+    'TRUNCATE es.events',
+  ]) {
+    await t.rejects(f.pool.query(statement), /append-only/, statement);
+  }
+  t.equal((await f.store.readStream('s')).length, 1);
+});
+
+t.test('postgres: a subscription in another process is woken by NOTIFY, not only by polling', async (t) => {
+  const f = await openFixture();
+  t.teardown(f.cleanup);
+  // Polling every minute: only a NOTIFY can deliver within the deadline below.
+  const { store: listener } = await f.openStore({ migrate: false, pollIntervalMs: 60_000 });
+  const seen: string[] = [];
+  const subscription = listener.subscribe({
+    after: 0n,
+    onEvents: async (events) => {
+      seen.push(...events.map((e) => e.eventId));
+    },
+  });
+  await subscription.caughtUp;
+  const eventId = randomUUID();
+  await f.store.append([
+    { streamId: 's', expectedVersion: 'any', events: [{ eventId, type: 'E', data: {} }] },
+  ]);
+  const deadline = Date.now() + 10_000;
+  while (!seen.includes(eventId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  t.same(seen, [eventId]);
+  await subscription.stop();
+});
+
+t.test('postgres: without NOTIFY, the polling fallback still delivers', async (t) => {
+  const f = await openFixture();
+  t.teardown(f.cleanup);
+  const pool = new pg.Pool({ connectionString: f.database.url, max: 2 });
+  const { listen: _listen, ...noListen } = pgClient(pool);
+  const quiet = await PostgresEventStore.open(noListen, { migrate: false, pollIntervalMs: 50 });
+  const seen: string[] = [];
+  const subscription = quiet.subscribe({
+    after: 0n,
+    onEvents: async (events) => {
+      seen.push(...events.map((e) => e.eventId));
+    },
+  });
+  await subscription.caughtUp;
+  const eventId = randomUUID();
+  await f.store.append([
+    { streamId: 's', expectedVersion: 'any', events: [{ eventId, type: 'E', data: {} }] },
+  ]);
+  const deadline = Date.now() + 10_000;
+  while (!seen.includes(eventId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  t.same(seen, [eventId]);
+  await subscription.stop();
+  await quiet.close();
+  await pool.end();
+});
+
+t.test(
+  'postgres: a subscriber killed with SIGKILL and restarted from its checkpoint misses and repeats nothing',
+  async (t) => {
+    const f = await openFixture();
+    t.teardown(f.cleanup);
+    const subscriber = fileURLToPath(new URL('./fixtures/subscriber.ts', import.meta.url));
+    const children: ChildProcess[] = [];
+    t.teardown(() => {
+      for (const child of children) child.kill('SIGKILL');
+    });
+    const start = () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', subscriber], {
+        env: { ...process.env, DATABASE_URL: f.database.url },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      return child;
+    };
+    const seenCount = async () =>
+      Number(
+        (
+          await f.pool
+            .query('SELECT count(*)::int AS n FROM sub_test.seen')
+            .catch(() => ({ rows: [{ n: 0 }] }))
+        ).rows[0].n,
+      );
+    const waitFor = async (what: string, condition: () => Promise<boolean>, timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await condition())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+
+    const total = 3000;
+    let appended = 0;
+    const appending = (async () => {
+      for (let i = 0; i < total; i += 10) {
+        await f.store.append([
+          {
+            streamId: `s-${i % 13}`,
+            expectedVersion: 'any',
+            events: Array.from({ length: 10 }, (_, k) => ({ type: 'E', data: { i: i + k } })),
+          },
+        ]);
+        appended += 10;
+      }
+    })();
+
+    const first = start();
+    await waitFor('the first subscriber to handle some events', async () => (await seenCount()) >= 300);
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    const atKill = await seenCount();
+    t.ok(atKill >= 300 && appended > 0, `killed after ${atKill} events`);
+
+    start();
+    await appending;
+    await waitFor('the restarted subscriber to reach the head', async () => (await seenCount()) >= total);
+    // Let it run a little past the head: a repeat would show up as an extra row.
+    const head = (await f.store.headPosition()).toString();
+    await waitFor('its checkpoint to reach the head', async () => {
+      const r = await f.pool.query('SELECT position::text AS p FROM sub_test.checkpoint');
+      return r.rows[0]?.p === head;
+    });
+    const { rows } = await f.pool.query(
+      `SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d,
+            (SELECT count(*)::int FROM es.events) AS total,
+            (SELECT count(*)::int FROM es.events e WHERE NOT EXISTS
+               (SELECT 1 FROM sub_test.seen s WHERE s.event_id = e.event_id)) AS missing
+       FROM sub_test.seen`,
+    );
+    t.same(rows[0], { n: total, d: total, total, missing: 0 }, 'each event handled exactly once');
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+    }
+  },
+);
