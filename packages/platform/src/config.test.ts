@@ -1,0 +1,122 @@
+import t, { type Test } from 'tap';
+import { ConfigError, loadConfig } from './config.js';
+
+// loadConfig reads only the object it is given, so these tests never see the real environment.
+
+function problemsOf(env: Record<string, string>): { variable: string; message: string }[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+function assertRejected(t: Test, env: Record<string, string>, variable: string) {
+  const problems = problemsOf(env);
+  t.same(
+    problems.map((p) => p.variable),
+    [variable],
+    `${JSON.stringify(env)} is refused naming ${variable}`,
+  );
+  let message = '';
+  try {
+    loadConfig(env);
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  t.match(message, new RegExp(`^\\s+${variable}: `, 'm'), 'the message names it too');
+}
+
+t.test('defaults', async (t) => {
+  const config = loadConfig({});
+  t.match(config, {
+    port: 3000,
+    host: '127.0.0.1',
+    databaseUrl: undefined,
+    dataDir: './.data',
+    redisUrl: undefined,
+    jwtSecret: undefined,
+    corsOrigins: [],
+    logLevel: 'info',
+    rateLimits: {},
+    director: undefined,
+  });
+});
+
+t.test('PORT', async (t) => {
+  t.throws(() => loadConfig({ PORT: 'abc' }), ConfigError);
+  assertRejected(t, { PORT: 'abc' }, 'PORT');
+  assertRejected(t, { PORT: '70000' }, 'PORT');
+  assertRejected(t, { PORT: '-1' }, 'PORT');
+  assertRejected(t, { PORT: '80.5' }, 'PORT');
+  t.equal(loadConfig({ PORT: '0' }).port, 0, 'PORT=0: any free port');
+  t.equal(loadConfig({ PORT: '8080' }).port, 8080);
+});
+
+t.test('DATABASE_URL', async (t) => {
+  assertRejected(t, { DATABASE_URL: 'not a url' }, 'DATABASE_URL');
+  assertRejected(t, { DATABASE_URL: 'mysql://user@host/db' }, 'DATABASE_URL');
+  t.equal(loadConfig({ DATABASE_URL: 'postgres://u@h:5432/db' }).databaseUrl, 'postgres://u@h:5432/db');
+  t.equal(loadConfig({ DATABASE_URL: 'postgresql://u@h/db' }).databaseUrl, 'postgresql://u@h/db');
+  t.equal(loadConfig({ DATABASE_URL: '  ' }).databaseUrl, undefined, 'blank means unset: PGlite');
+});
+
+t.test('RATE_LIMITS', async (t) => {
+  assertRejected(t, { RATE_LIMITS: '{not json' }, 'RATE_LIMITS');
+  assertRejected(t, { RATE_LIMITS: '["login"]' }, 'RATE_LIMITS');
+  assertRejected(t, { RATE_LIMITS: '{"login": "5 per minute"}' }, 'RATE_LIMITS');
+  assertRejected(t, { RATE_LIMITS: '{"login": "0/minute"}' }, 'RATE_LIMITS');
+  assertRejected(t, { RATE_LIMITS: '{"login": 5}' }, 'RATE_LIMITS');
+  t.same(loadConfig({ RATE_LIMITS: '{"register": "1000/hour", "login": "100/minute"}' }).rateLimits, {
+    register: { max: 1000, timeWindowMs: 3_600_000 },
+    login: { max: 100, timeWindowMs: 60_000 },
+  });
+});
+
+t.test('CORS_ORIGINS', async (t) => {
+  assertRejected(t, { CORS_ORIGINS: 'bank.example' }, 'CORS_ORIGINS');
+  assertRejected(t, { CORS_ORIGINS: 'https://bank.example/app' }, 'CORS_ORIGINS');
+  assertRejected(t, { CORS_ORIGINS: 'ftp://bank.example' }, 'CORS_ORIGINS');
+  assertRejected(t, { CORS_ORIGINS: '*' }, 'CORS_ORIGINS');
+  t.same(loadConfig({ CORS_ORIGINS: ' https://bank.example , http://localhost:5173 ,' }).corsOrigins, [
+    'https://bank.example',
+    'http://localhost:5173',
+  ]);
+});
+
+t.test('other variables', async (t) => {
+  assertRejected(t, { REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL');
+  assertRejected(t, { SMTP_URL: 'mailto:x@y' }, 'SMTP_URL');
+  assertRejected(t, { JWT_SECRET: 'too-short' }, 'JWT_SECRET');
+  assertRejected(t, { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL');
+  assertRejected(t, { HOST: '' }, 'HOST');
+  assertRejected(t, { BANK_DIRECTOR_USERNAME: 'boss' }, 'BANK_DIRECTOR_USERNAME');
+  const director = { username: 'boss', email: 'boss@bank.example', password: 'a long enough password' };
+  t.same(
+    loadConfig({
+      BANK_DIRECTOR_USERNAME: director.username,
+      BANK_DIRECTOR_EMAIL: director.email,
+      BANK_DIRECTOR_PASSWORD: director.password,
+    }).director,
+    director,
+  );
+});
+
+t.test('every bad variable is reported at once', async (t) => {
+  const problems = problemsOf({ PORT: 'abc', DATABASE_URL: 'nope', CORS_ORIGINS: 'x' });
+  t.same(problems.map((p) => p.variable).sort(), ['CORS_ORIGINS', 'DATABASE_URL', 'PORT']);
+});
+
+t.test('secrets are not echoed in the message', async (t) => {
+  const secret = 'short-secret';
+  let message = '';
+  try {
+    loadConfig({ JWT_SECRET: secret });
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  t.match(message, /JWT_SECRET/);
+  t.notMatch(message, secret);
+});

@@ -1,0 +1,80 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import depsPlugin, { type ApiDeps } from './plugins/deps.js';
+import metricsPlugin from './plugins/metrics.js';
+import problemsPlugin, { toProblem } from './plugins/problems.js';
+import requestIdPlugin, { requestIdHeader, requestIdOf } from './plugins/request-id.js';
+import securityPlugin from './plugins/security.js';
+import swaggerPlugin from './plugins/swagger.js';
+import { sendProblem } from './problem.js';
+import healthRoutes from './routes/health/index.js';
+import metricsRoutes from './routes/metrics/index.js';
+import openapiRoutes from './routes/openapi/index.js';
+
+export type { ApiDeps } from './plugins/deps.js';
+
+/** Largest JSON body accepted; routes taking uploads raise it for themselves. */
+export const bodyLimitBytes = 1024 * 1024;
+/** Socket inactivity before the connection is dropped. */
+export const connectionTimeoutMs = 60_000;
+/** Whole request (headers and body) must arrive within this: slow-loris protection. */
+export const requestTimeoutMs = 30_000;
+/** Routing to reply sent; past it the client gets a 503 and request.signal aborts. */
+export const handlerTimeoutMs = 30_000;
+/** Idle keep-alive connections; above the usual 60 s of load balancers, so they close first. */
+export const keepAliveTimeoutMs = 72_000;
+
+/**
+ * Builds the HTTP API as fastify/demo does: infrastructure plugins first (fastify-plugin,
+ * so they decorate the root), then one encapsulated plugin per route folder. Tests call
+ * this and `app.inject()`; server.ts listens.
+ */
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // Typed as Fastify's logger interface so the app is a plain FastifyInstance.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    genReqId: requestIdOf,
+    bodyLimit: bodyLimitBytes,
+    connectionTimeout: connectionTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    handlerTimeout: handlerTimeoutMs,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    // Bodies like {"__proto__": ...} are refused (400), never merged into objects.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Errors met before routing (a malformed URL, an over-long path parameter) skip the
+    // hooks and the error handler: they get the same problem shape and request id here.
+    frameworkErrors: (error, request, reply) => {
+      const p = toProblem(error, request);
+      request.log.info(
+        { code: p.code, status: p.status, detail: p.detail },
+        'request rejected before routing',
+      );
+      reply.header(requestIdHeader, request.id);
+      sendProblem(reply, p);
+    },
+  });
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(depsPlugin, {
+    config: deps.config,
+    database: deps.database,
+    store: deps.store,
+    ...(deps.redis ? { redis: deps.redis } : {}),
+  });
+  await app.register(problemsPlugin);
+  await app.register(requestIdPlugin);
+  await app.register(metricsPlugin);
+  await app.register(securityPlugin, { corsOrigins: deps.config.corsOrigins });
+  await app.register(swaggerPlugin);
+
+  await app.register(healthRoutes, { prefix: '/health' });
+  await app.register(metricsRoutes);
+  await app.register(openapiRoutes);
+
+  return app;
+}

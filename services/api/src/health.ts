@@ -1,0 +1,101 @@
+import type { EventStore } from '@ledger/eventstore';
+import { readCheckpoints } from '@ledger/readmodel';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+
+/** Each readiness check (and each metrics refresh) gives up after this long. */
+export const checkTimeoutMs = 2_000;
+
+/** Probes and scrapes arrive every few seconds: their request lines would drown the log; failures still show. */
+export const probeLogLevel = 'warn';
+
+export interface CheckResult {
+  ok: boolean;
+  latencyMs: number;
+  /** A short, fixed reason when not ok; the cause itself goes to the log only. */
+  error?: 'timeout' | 'unreachable' | 'not_connected';
+}
+
+export interface ProjectionLag {
+  name: string;
+  /** Last position the projection has applied. */
+  position: bigint;
+  /** Store head minus `position`; 0n when caught up. Positions are sparse, so this is not an event count. */
+  lagPositions: bigint;
+  /** How long the projection has been behind: now minus its last checkpoint update; 0 when caught up. */
+  lagSeconds: number;
+}
+
+export class CheckTimeout extends Error {
+  override readonly name = 'CheckTimeout';
+}
+
+/** Rejects with CheckTimeout when `promise` has not settled within `ms`. */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CheckTimeout(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs `probe` with a time-out and measures it; never throws. */
+export async function timedCheck(
+  probe: () => Promise<unknown>,
+  onError: (error: unknown) => void,
+): Promise<CheckResult> {
+  const started = performance.now();
+  try {
+    await withDeadline(probe(), checkTimeoutMs, 'check');
+    return { ok: true, latencyMs: elapsedMs(started) };
+  } catch (error) {
+    onError(error);
+    return {
+      ok: false,
+      latencyMs: elapsedMs(started),
+      error: error instanceof CheckTimeout ? 'timeout' : 'unreachable',
+    };
+  }
+}
+
+function elapsedMs(started: number): number {
+  return Math.round((performance.now() - started) * 10) / 10;
+}
+
+export function checkPostgres(
+  ping: () => Promise<void>,
+  onError: (error: unknown) => void,
+): Promise<CheckResult> {
+  return timedCheck(ping, onError);
+}
+
+export function checkRedis(
+  redis: Redis | undefined,
+  onError: (error: unknown) => void,
+): Promise<CheckResult> {
+  if (!redis) {
+    // REDIS_URL is set but no client was handed in: a wiring mistake, reported rather than hidden.
+    return Promise.resolve({ ok: false, latencyMs: 0, error: 'not_connected' });
+  }
+  return timedCheck(() => redis.ping(), onError);
+}
+
+/** The store's head and every projection's lag behind it, as of `now`. */
+export async function projectionLags(
+  store: EventStore,
+  db: Kysely<any>,
+  now: Date = new Date(),
+): Promise<{ head: bigint; projections: ProjectionLag[] }> {
+  const head = await withDeadline(store.headPosition(), checkTimeoutMs, 'event store');
+  const checkpoints = await withDeadline(readCheckpoints(db), checkTimeoutMs, 'checkpoints');
+  const projections = checkpoints.map((c): ProjectionLag => {
+    const lagPositions = head > c.position ? head - c.position : 0n;
+    const lagSeconds = lagPositions > 0n ? Math.max(0, (now.getTime() - c.updatedAt.getTime()) / 1000) : 0;
+    return { name: c.name, position: c.position, lagPositions, lagSeconds };
+  });
+  return { head, projections };
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Config } from '@ledger/platform';
+
+export const jwtSecretFileName = 'jwt-secret';
+/** 48 random bytes: 384 bits, more than HS256 needs, 64 characters in base64url. */
+export const jwtSecretBytes = 48;
+/** Shortest secret accepted from the file, as loadConfig demands of JWT_SECRET. */
+export const jwtSecretLengthMin = 32;
+
+/**
+ * The secret that signs access tokens: JWT_SECRET when set; otherwise the one kept in
+ * `<DATA_DIR>/jwt-secret`, generated on first start, so tokens survive a restart.
+ *
+ * The file appears complete or not at all: the secret is written (mode 0600) and synced
+ * under a temporary name, then hard-linked into place. Unlike rename, link fails when the
+ * name exists, so when two processes start together the first one's secret wins and the
+ * other reads it, rather than silently replacing it and invalidating tokens already issued.
+ */
+export async function resolveJwtSecret(config: Pick<Config, 'jwtSecret' | 'dataDir'>): Promise<string> {
+  if (config.jwtSecret !== undefined) return config.jwtSecret;
+
+  const dir = resolve(config.dataDir);
+  const path = join(dir, jwtSecretFileName);
+  const existing = await readSecret(path);
+  if (existing !== undefined) return existing;
+
+  await mkdir(dir, { recursive: true });
+  const secret = randomBytes(jwtSecretBytes).toString('base64url');
+  const temp = join(dir, `.${jwtSecretFileName}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const file = await open(temp, 'wx', 0o600);
+  try {
+    await file.writeFile(`${secret}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await link(temp, path);
+    return secret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another process got there first: its secret is the one.
+    const winner = await readSecret(path);
+    if (winner === undefined) throw new Error(`${path} vanished while it was being created`);
+    return winner;
+  } finally {
+    await unlink(temp).catch(() => {});
+  }
+}
+
+async function readSecret(path: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const secret = text.trim();
+  if (secret.length < jwtSecretLengthMin) {
+    // Never replaced silently: a new secret would log everybody out; a human decides.
+    throw new Error(
+      `${path} holds a secret shorter than ${jwtSecretLengthMin} characters; delete it to generate a new one`,
+    );
+  }
+  return secret;
+}

@@ -1,0 +1,54 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+export interface SecurityOptions {
+  /** Exact origins allowed to call the API from a browser; none when empty. */
+  corsOrigins: readonly string[];
+}
+
+/** How long a browser may cache a preflight answer. */
+const corsMaxAgeSeconds = 600;
+
+/**
+ * Security headers and CORS. The CSP allows only this origin's scripts and styles, which is
+ * all Swagger UI at /docs needs (it ships no inline script); inline styles are allowed
+ * because Swagger UI sets some. `upgrade-insecure-requests` is off, since the embedded
+ * default serves plain HTTP on 127.0.0.1 and the upgrade would break /docs there.
+ */
+export default fp(
+  async function security(app: FastifyInstance, options: SecurityOptions) {
+    await app.register(helmet, {
+      global: true,
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          baseUri: ["'self'"],
+          connectSrc: ["'self'"],
+          fontSrc: ["'self'", 'data:'],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          imgSrc: ["'self'", 'data:'],
+          objectSrc: ["'none'"],
+          scriptSrc: ["'self'"],
+          scriptSrcAttr: ["'none'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+        },
+      },
+    });
+
+    await app.register(cors, {
+      // false: no Access-Control-* headers at all, so browsers of other origins are refused.
+      origin: options.corsOrigins.length > 0 ? [...options.corsOrigins] : false,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'X-Min-Position'],
+      exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location'],
+      // Bearer tokens, not cookies: nothing for the browser to attach.
+      credentials: false,
+      maxAge: corsMaxAgeSeconds,
+    });
+  },
+  { name: 'security' },
+);
