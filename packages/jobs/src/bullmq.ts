@@ -1,0 +1,165 @@
+import type { JsonObject } from '@ledger/eventstore';
+import { type ConnectionOptions, Queue, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import {
+  checkIntegerIn,
+  checkJob,
+  checkRetryPolicy,
+  type JobHandler,
+  type JobQueue,
+  jobLimits,
+  type RetryPolicy,
+} from './queue.js';
+
+export interface BullMqJobQueueOptions {
+  redisUrl: string;
+  /** Redis key prefix; tests use a unique one each. Default 'ledger'. */
+  prefix?: string;
+  retry?: RetryPolicy;
+  logger: Logger;
+  /** An enqueue that Redis does not acknowledge in time fails instead of hanging. */
+  enqueueTimeoutMs?: number;
+}
+
+const enqueueTimeoutMsDefault = 10_000;
+const workerLockDurationMs = 30_000;
+
+/**
+ * Jobs on Redis through BullMQ: durable, shared by every worker process, deduplicated by
+ * jobId for as long as finished jobs are kept (jobLimits.keepCompleted*).
+ *
+ * Connections: each Queue and Worker gets connection *options*, not a shared client, so
+ * BullMQ owns what it opens and close() releases all of it (a client passed in is not
+ * closed by worker.close(), and would keep the process alive).
+ */
+export class BullMqJobQueue implements JobQueue {
+  readonly #connection: ConnectionOptions;
+  readonly #prefix: string;
+  readonly #retry: RetryPolicy;
+  readonly #logger: Logger;
+  readonly #enqueueTimeoutMs: number;
+  readonly #queues = new Map<string, Queue>();
+  readonly #workers = new Map<string, Worker>();
+  #closed = false;
+
+  constructor(options: BullMqJobQueueOptions) {
+    // ioredis retries a command forever only with maxRetriesPerRequest null, which BullMQ
+    // workers require; enqueue is bounded by its own timeout instead.
+    this.#connection = { url: options.redisUrl, maxRetriesPerRequest: null };
+    this.#prefix = options.prefix ?? 'ledger';
+    this.#retry = options.retry ?? {
+      attempts: jobLimits.attemptsDefault,
+      backoffDelayMs: jobLimits.backoffDelayMsDefault,
+    };
+    checkRetryPolicy(this.#retry);
+    this.#logger = options.logger;
+    this.#enqueueTimeoutMs = options.enqueueTimeoutMs ?? enqueueTimeoutMsDefault;
+    checkIntegerIn('enqueueTimeoutMs', this.#enqueueTimeoutMs, 1, 600_000);
+  }
+
+  #queue(name: string): Queue {
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.#connection, prefix: this.#prefix });
+      queue.on('error', (error) =>
+        this.#logger.error({ err: error, queue: name }, 'job queue connection error'),
+      );
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async enqueue(queue: string, name: string, data: JsonObject, opts: { jobId: string }): Promise<void> {
+    checkJob(queue, name, data, opts.jobId);
+    if (this.#closed) throw new Error('job queue is closed');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `enqueue of ${opts.jobId} not acknowledged by Redis within ${this.#enqueueTimeoutMs} ms`,
+            ),
+          ),
+        this.#enqueueTimeoutMs,
+      );
+    });
+    try {
+      // An id already present returns the existing job: no second job is created.
+      await Promise.race([
+        this.#queue(queue).add(name, data, {
+          jobId: opts.jobId,
+          attempts: this.#retry.attempts,
+          backoff: { type: 'exponential', delay: this.#retry.backoffDelayMs },
+          removeOnComplete: { age: jobLimits.keepCompletedSeconds, count: jobLimits.keepCompletedCount },
+          removeOnFail: { age: jobLimits.keepFailedSeconds, count: jobLimits.keepFailedCount },
+        }),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async process(queue: string, handler: JobHandler, opts: { concurrency: number }): Promise<void> {
+    checkIntegerIn('concurrency', opts.concurrency, 1, jobLimits.concurrencyMax);
+    if (this.#closed) throw new Error('job queue is closed');
+    if (this.#workers.has(queue)) throw new Error(`queue "${queue}" already has a handler`);
+    const worker = new Worker(
+      queue,
+      async (job) => {
+        await handler({
+          id: job.id ?? '',
+          queue,
+          name: job.name,
+          data: job.data as JsonObject,
+          attempt: job.attemptsMade + 1,
+        });
+      },
+      {
+        connection: this.#connection,
+        prefix: this.#prefix,
+        concurrency: opts.concurrency,
+        autorun: true,
+        // A job whose worker died is taken back after its lock lapses, and run again once;
+        // a second stall fails it (then its attempts decide).
+        lockDuration: workerLockDurationMs,
+        stalledInterval: workerLockDurationMs,
+        maxStalledCount: 1,
+      },
+    );
+    worker.on('failed', (job, error) => {
+      // attemptsMade already counts the attempt that just failed.
+      const attempt = job?.attemptsMade ?? 0;
+      const final = attempt >= this.#retry.attempts;
+      this.#logger[final ? 'error' : 'warn'](
+        { err: error, queue, jobId: job?.id, job: job?.name, attempt },
+        final ? 'job failed; no attempts left' : 'job failed; will retry',
+      );
+    });
+    worker.on('error', (error) => this.#logger.error({ err: error, queue }, 'job worker error'));
+    this.#workers.set(queue, worker);
+    await worker.waitUntilReady();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all(
+      [...this.#workers.values()].map(async (worker) => {
+        // Let running jobs finish; past the bound, force: their lock expires and BullMQ
+        // hands them to another worker (a handler must be idempotent anyway).
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), jobLimits.closeTimeoutMs);
+        });
+        const forced = await Promise.race([worker.close().then(() => false), timedOut]);
+        clearTimeout(timer);
+        if (forced) await worker.close(true);
+      }),
+    );
+    await Promise.all([...this.#queues.values()].map((queue) => queue.close()));
+    this.#workers.clear();
+    this.#queues.clear();
+  }
+}

@@ -1,0 +1,92 @@
+import type { EventStore, JsonObject, RecordedEvent } from '@ledger/eventstore';
+import { type OpenLockSession, type RunningSubscriber, runCheckpointedSubscriber } from '@ledger/readmodel';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { JobQueue } from './queue.js';
+
+/** Turns each event of `eventType` into one job `job` on `queue`. */
+export interface DispatchRule {
+  eventType: string;
+  queue: string;
+  job: string;
+  toData(event: RecordedEvent): JsonObject;
+}
+
+export interface RunDispatcherOptions {
+  db: Kysely<any>;
+  store: EventStore;
+  jobs: JobQueue;
+  rules: readonly DispatchRule[];
+  logger: Logger;
+  batchSize?: number;
+  lockRetryMs?: number;
+  /** Sessions for the advisory lock: pgLockSessions(databaseUrl) in services. */
+  lockSessions?: OpenLockSession;
+}
+
+/** Checkpoint name (in readmodel.checkpoints) and lock key of the dispatcher. */
+export const dispatcherName = 'dispatcher';
+const dispatcherVersion = 1;
+const enqueueAttempts = 5;
+const enqueueRetryFirstMs = 100;
+
+/** The job id of `rule` for `event`: the same event always gives the same id, so BullMQ dedupes. */
+export function dispatchJobId(rule: DispatchRule, event: RecordedEvent): string {
+  return `${rule.job}-${event.eventId}`;
+}
+
+/**
+ * The outbox dispatcher (DESIGN §1): the event store is the outbox. A checkpointed
+ * subscription that enqueues every job of a batch, then moves its checkpoint, so a job is never lost (the checkpoint moves only after the enqueue) and
+ * never doubled (a batch redone after a crash enqueues the same job ids again, which the
+ * queue ignores). One active dispatcher per database (advisory lock; others on standby).
+ */
+export function runDispatcher(options: RunDispatcherOptions): RunningSubscriber {
+  const { jobs, logger } = options;
+  const byType = new Map<string, DispatchRule[]>();
+  const seen = new Set<string>();
+  for (const rule of options.rules) {
+    const key = `${rule.eventType}\u0000${rule.queue}\u0000${rule.job}`;
+    if (seen.has(key))
+      throw new RangeError(`duplicate dispatch rule ${rule.eventType} → ${rule.queue}/${rule.job}`);
+    seen.add(key);
+    byType.set(rule.eventType, [...(byType.get(rule.eventType) ?? []), rule]);
+  }
+
+  const enqueue = async (rule: DispatchRule, event: RecordedEvent) => {
+    const jobId = dispatchJobId(rule, event);
+    const data = rule.toData(event);
+    // Redis may blink: retry a few times with backoff before giving up loudly (the batch
+    // then rolls back and the dispatcher stops, to be restarted by its supervisor).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await jobs.enqueue(rule.queue, rule.job, data, { jobId });
+        return;
+      } catch (error) {
+        if (attempt >= enqueueAttempts || error instanceof RangeError) throw error;
+        const delayMs = enqueueRetryFirstMs * 2 ** (attempt - 1);
+        logger.warn({ err: error, jobId, attempt, delayMs }, 'enqueue failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  };
+
+  return runCheckpointedSubscriber({
+    db: options.db,
+    store: options.store,
+    name: dispatcherName,
+    version: dispatcherVersion,
+    logger,
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
+    ...(options.lockSessions === undefined ? {} : { lockSessions: options.lockSessions }),
+    // Outside the checkpoint's transaction: no database transaction stays open while Redis
+    // answers (on PGlite it would lock out every other query, job handlers' included).
+    beforeTransaction: async (events) => {
+      for (const event of events) {
+        for (const rule of byType.get(event.type) ?? []) await enqueue(rule, event);
+      }
+    },
+    handleBatch: async () => {},
+  });
+}

@@ -1,0 +1,17 @@
+export { BullMqJobQueue, type BullMqJobQueueOptions } from './bullmq.js';
+export {
+  type DispatchRule,
+  dispatcherName,
+  dispatchJobId,
+  type RunDispatcherOptions,
+  runDispatcher,
+} from './dispatcher.js';
+export { InProcessJobQueue, type InProcessJobQueueOptions } from './in-process.js';
+export {
+  backoffDelayMs,
+  type Job,
+  type JobHandler,
+  type JobQueue,
+  jobLimits,
+  type RetryPolicy,
+} from './queue.js';

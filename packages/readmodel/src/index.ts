@@ -1,0 +1,33 @@
+export {
+  advanceCheckpoint,
+  type Checkpoint,
+  CheckpointConflict,
+  checkpointSchema,
+  ensureCheckpoint,
+  migrateCheckpoints,
+  readCheckpoint,
+  readCheckpoints,
+  resetCheckpoint,
+  type StoredCheckpoint,
+} from './checkpoints.js';
+export { type OpenLockSession, pgLockSessions, type SessionConnection } from './lock.js';
+export { assertProjectionSchema, assertSchemaName, migrateSchema, schemaExists } from './migrate.js';
+export {
+  allEventTypes,
+  checkProjection,
+  type Projection,
+  type RebuildOptions,
+  type RebuildResult,
+  type RunningProjection,
+  type RunProjectionOptions,
+  rebuildProjection,
+  runProjection,
+} from './projection.js';
+export {
+  type CheckpointedSubscriberOptions,
+  type RunningSubscriber,
+  runCheckpointedSubscriber,
+  type SubscriberStatus,
+  SubscriberVersionMismatch,
+  subscriberLimits,
+} from './subscriber.js';

@@ -1,0 +1,399 @@
+import { type EventStore, PostgresEventStore, pgClient, type RecordedEvent } from '@ledger/eventstore';
+import { createTestDatabase } from '@ledger/testkit';
+import { type Kysely, sql } from 'kysely';
+import pg from 'pg';
+import pino from 'pino';
+import t, { type Test } from 'tap';
+import { migrateSchema, pgLockSessions, readCheckpoints } from './index.js';
+import { type Projection, rebuildProjection, runProjection } from './projection.js';
+
+const testTimeoutMs = 60_000;
+const waitMs = 10_000;
+
+/** Polls `condition` until it holds; fails after timeoutMs instead of hanging. */
+async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = waitMs,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function captureLogger() {
+  const lines: { level: number; msg: string; err?: { message: string } }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+/** A "process": its own pool, store and Kysely on the shared test database. */
+async function openProcess(url: string) {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // A connection terminated by a test (or the server) must not crash the test process.
+  pool.on('error', () => {});
+  const sqlClient = pgClient(pool);
+  const store = await PostgresEventStore.open(sqlClient);
+  const db = sqlClient.kysely();
+  return {
+    store,
+    db,
+    close: async () => {
+      await store.close();
+      await pool.end();
+    },
+  };
+}
+
+async function fixture(t: Test) {
+  const database = await createTestDatabase('readmodel_test');
+  const processes: Awaited<ReturnType<typeof openProcess>>[] = [];
+  const open = async () => {
+    const p = await openProcess(database.url);
+    processes.push(p);
+    return p;
+  };
+  const main = await open();
+  t.teardown(async () => {
+    for (const p of processes) await p.close();
+    await database.drop();
+  });
+  return { ...main, open, url: database.url };
+}
+
+async function appendEach(store: EventStore, types: string[]): Promise<bigint[]> {
+  const positions: bigint[] = [];
+  for (const [i, type] of types.entries()) {
+    const result = await store.append([
+      { streamId: `account-${i % 3}`, expectedVersion: 'any', events: [{ type, data: { i } }] },
+    ]);
+    positions.push(result.position);
+  }
+  return positions;
+}
+
+/** A small projection: one row per Deposited/Withdrawn event; fails on events `failOn` picks. */
+function linesProjection(
+  options: { version?: number; failOn?: (event: RecordedEvent) => boolean } = {},
+): Projection {
+  return {
+    name: 'lines',
+    version: options.version ?? 1,
+    schema: 'lines',
+    handles: ['Deposited', 'Withdrawn'],
+    migrate: (db, schema) =>
+      migrateSchema(db, schema, {
+        '0001': {
+          async up(db: Kysely<any>) {
+            await db.schema
+              .createTable('lines')
+              .addColumn('position', 'bigint', (c) => c.primaryKey())
+              .addColumn('type', 'text', (c) => c.notNull())
+              .execute();
+          },
+        },
+      }),
+    async apply(tx, event) {
+      await tx
+        .insertInto('lines')
+        .values({ position: event.globalPosition.toString(), type: event.type })
+        .execute();
+      if (options.failOn?.(event)) throw new Error(`poison event at ${event.globalPosition}`);
+    },
+  };
+}
+
+async function linePositions(db: Kysely<any>, schema = 'lines'): Promise<bigint[]> {
+  const { rows } = await sql<{
+    p: string;
+  }>`SELECT position::text AS p FROM ${sql.id(schema)}.lines ORDER BY position`.execute(db);
+  return rows.map((r) => BigInt(r.p));
+}
+
+async function checkpointOf(db: Kysely<any>, name: string): Promise<bigint | undefined> {
+  return (await readCheckpoints(db)).find((c) => c.name === name)?.position;
+}
+
+t.test('readCheckpoints is [] before any subscriber ran', { timeout: testTimeoutMs }, async (t) => {
+  const f = await fixture(t);
+  t.same(await readCheckpoints(f.db), []);
+});
+
+t.test(
+  'runProjection applies handled events once, moves the checkpoint past unhandled ones, resumes without repeats',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const { logger } = captureLogger();
+    const types = ['Deposited', 'Opened', 'Withdrawn', 'Deposited', 'Closed'];
+    const first = await appendEach(f.store, types);
+    const handled = (positions: bigint[], ts: string[]) =>
+      positions.filter((_, i) => ts[i] !== 'Opened' && ts[i] !== 'Closed');
+
+    const runner = runProjection({
+      db: f.db,
+      store: f.store,
+      projection: linesProjection(),
+      logger,
+      batchSize: 2,
+    });
+    t.ok(await runner.waitFor(first.at(-1)!, waitMs), 'reaches the last position');
+    t.same(await linePositions(f.db), handled(first, types), 'one row per handled event');
+    // The last event is not handled, yet the checkpoint is at it: nothing is re-read later.
+    t.equal(await checkpointOf(f.db, 'lines'), first.at(-1));
+    t.equal(runner.position(), first.at(-1));
+    t.equal(runner.status(), 'active');
+    await runner.stop();
+    t.equal(runner.status(), 'stopped');
+
+    const moreTypes = ['Withdrawn', 'Deposited'];
+    const more = await appendEach(f.store, moreTypes);
+    const again = runProjection({ db: f.db, store: f.store, projection: linesProjection(), logger });
+    t.teardown(() => again.stop());
+    t.ok(await again.waitFor(more.at(-1)!, waitMs));
+    // A repeat would have failed on the primary key and stopped the runner.
+    t.equal(again.status(), 'active');
+    t.same(
+      await linePositions(f.db),
+      [...handled(first, types), ...more],
+      'resumed from the checkpoint, no repeats',
+    );
+    t.equal(await checkpointOf(f.db, 'lines'), more.at(-1));
+
+    // Live: an append after catch-up is applied too.
+    const [live] = await appendEach(f.store, ['Deposited']);
+    t.ok(await again.waitFor(live!, waitMs));
+    t.equal((await linePositions(f.db)).at(-1), live);
+  },
+);
+
+t.test(
+  'an apply that throws mid-batch leaves neither the batch rows nor its checkpoint; a fixed version resumes',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const { logger, lines } = captureLogger();
+    const before = await appendEach(f.store, ['Deposited', 'Withdrawn']);
+    const good = runProjection({ db: f.db, store: f.store, projection: linesProjection(), logger });
+    t.ok(await good.waitFor(before.at(-1)!, waitMs));
+    await good.stop();
+
+    // One batch of four, the third is poison: the two before it were inserted in the same
+    // transaction and must be rolled back with it.
+    const batch = await appendEach(f.store, ['Deposited', 'Deposited', 'Withdrawn', 'Deposited']);
+    const poison = batch[2]!;
+    const broken = runProjection({
+      db: f.db,
+      store: f.store,
+      projection: linesProjection({ failOn: (e) => e.globalPosition === poison }),
+      logger,
+    });
+    await t.rejects(broken.done, /poison event/);
+    t.equal(broken.status(), 'failed');
+    t.notOk(await broken.waitFor(batch.at(-1)!, 100), 'a failed runner never reaches the position');
+    t.ok(
+      lines.some(
+        (l) => l.level === 50 && l.msg === 'stopped by an error' && /poison/.test(l.err?.message ?? ''),
+      ),
+      'the failure is logged as an error',
+    );
+    t.same(await linePositions(f.db), before, 'no row of the failed batch');
+    t.equal(await checkpointOf(f.db, 'lines'), before.at(-1), 'checkpoint still at the previous batch');
+    await broken.stop();
+
+    const fixed = runProjection({ db: f.db, store: f.store, projection: linesProjection(), logger });
+    t.teardown(() => fixed.stop());
+    t.ok(await fixed.waitFor(batch.at(-1)!, waitMs));
+    t.same(await linePositions(f.db), [...before, ...batch]);
+  },
+);
+
+t.test(
+  'a projection at another version is refused, or rebuilt from 0 with onVersionChange reset',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const { logger } = captureLogger();
+    const positions = await appendEach(f.store, ['Deposited', 'Withdrawn', 'Deposited']);
+    const v1 = runProjection({ db: f.db, store: f.store, projection: linesProjection(), logger });
+    t.ok(await v1.waitFor(positions.at(-1)!, waitMs));
+    await v1.stop();
+
+    const refused = runProjection({
+      db: f.db,
+      store: f.store,
+      projection: linesProjection({ version: 2 }),
+      logger,
+    });
+    await t.rejects(refused.done, { name: 'SubscriberVersionMismatch' });
+    t.same(await linePositions(f.db), positions, 'v1 rows untouched');
+
+    // Tamper with the v1 rows: a reset must drop them and rebuild from the events.
+    await sql`DELETE FROM lines.lines WHERE position = ${positions[0]!.toString()}::bigint`.execute(f.db);
+    const v2 = runProjection({
+      db: f.db,
+      store: f.store,
+      projection: linesProjection({ version: 2 }),
+      logger,
+      onVersionChange: 'reset',
+    });
+    t.teardown(() => v2.stop());
+    await until('v2 active', () => v2.status() === 'active');
+    t.ok(await v2.waitFor(positions.at(-1)!, waitMs));
+    t.same(await linePositions(f.db), positions, 'rebuilt from position 0');
+  },
+);
+
+for (const sessions of ['own pg client', 'pool connection'] as const) {
+  t.test(
+    `two runners of one projection (lock on ${sessions}): one active, the other on standby takes over when it stops`,
+    { timeout: testTimeoutMs },
+    async (t) => {
+      const f = await fixture(t);
+      const lock = sessions === 'own pg client' ? { lockSessions: pgLockSessions(f.url) } : {};
+      const other = await f.open();
+      const { logger } = captureLogger();
+      const first = await appendEach(f.store, ['Deposited', 'Withdrawn', 'Deposited']);
+
+      const a = runProjection({
+        db: f.db,
+        store: f.store,
+        projection: linesProjection(),
+        logger,
+        lockRetryMs: 50,
+        ...lock,
+      });
+      await until('a active', () => a.status() === 'active');
+      const b = runProjection({
+        db: other.db,
+        store: other.store,
+        projection: linesProjection(),
+        logger,
+        lockRetryMs: 50,
+        ...lock,
+      });
+      t.teardown(async () => {
+        await a.stop();
+        await b.stop();
+      });
+      await until('b on standby', () => b.status() === 'standby');
+      t.ok(await a.waitFor(first.at(-1)!, waitMs));
+      // The standby follows the checkpoint from the table (so its waitFor works too) but writes nothing.
+      t.ok(await b.waitFor(first.at(-1)!, waitMs));
+      t.equal(b.status(), 'standby', 'still on standby while a holds the lock');
+
+      await a.stop();
+      await until('b takes over', () => b.status() === 'active');
+      const second = await appendEach(other.store, ['Withdrawn', 'Deposited']);
+      t.ok(await b.waitFor(second.at(-1)!, waitMs));
+      t.same(
+        await linePositions(f.db),
+        [...first, ...second],
+        'every event applied exactly once across both',
+      );
+      t.equal(await checkpointOf(f.db, 'lines'), second.at(-1));
+    },
+  );
+}
+
+t.test(
+  'rebuildProjection replays into a fresh schema that equals the live one',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const { logger } = captureLogger();
+    const positions = await appendEach(f.store, [
+      'Deposited',
+      'Opened',
+      'Withdrawn',
+      'Deposited',
+      'Withdrawn',
+    ]);
+    const live = runProjection({ db: f.db, store: f.store, projection: linesProjection(), logger });
+    t.teardown(() => live.stop());
+    t.ok(await live.waitFor(positions.at(-1)!, waitMs));
+
+    const result = await rebuildProjection({
+      db: f.db,
+      store: f.store,
+      projection: linesProjection(),
+      schema: 'lines_rebuild',
+      batchSize: 2,
+      to: positions.at(-1)!,
+    });
+    t.equal(result.position, positions.at(-1));
+    t.equal(result.eventsApplied, 4);
+    t.same(await linePositions(f.db, 'lines_rebuild'), await linePositions(f.db, 'lines'));
+    await t.rejects(
+      rebuildProjection({ db: f.db, store: f.store, projection: linesProjection(), schema: 'lines_rebuild' }),
+      /exists/,
+      'refuses a schema that exists',
+    );
+    await t.rejects(
+      rebuildProjection({ db: f.db, store: f.store, projection: linesProjection(), schema: 'lines' }),
+      /live schema/,
+    );
+
+    // `to` bounds the replay, for a comparison at the live checkpoint.
+    const partial = await rebuildProjection({
+      db: f.db,
+      store: f.store,
+      projection: linesProjection(),
+      schema: 'lines_upto',
+      to: positions[2]!,
+    });
+    t.equal(partial.position, positions[2]);
+    t.same(await linePositions(f.db, 'lines_upto'), [positions[0], positions[2]]);
+  },
+);
+
+t.test(
+  'an active runner whose lock session dies stops loudly, and the standby takes over',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const other = await f.open();
+    const { logger, lines } = captureLogger();
+    const first = await appendEach(f.store, ['Deposited', 'Withdrawn']);
+    const a = runProjection({
+      db: f.db,
+      store: f.store,
+      projection: linesProjection(),
+      logger,
+      lockRetryMs: 50,
+      lockSessions: pgLockSessions(f.url),
+    });
+    await until('a active', () => a.status() === 'active');
+    const b = runProjection({
+      db: other.db,
+      store: other.store,
+      projection: linesProjection(),
+      logger,
+      lockRetryMs: 50,
+      lockSessions: pgLockSessions(f.url),
+    });
+    t.teardown(async () => {
+      await a.stop();
+      await b.stop();
+    });
+    await until('b on standby', () => b.status() === 'standby');
+    t.ok(await a.waitFor(first.at(-1)!, waitMs));
+
+    // The server ends a's lock session (a failover, an admin, a network cut): a must notice.
+    const { rows } = await sql<{ pid: number }>`
+      SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database =
+        (SELECT oid FROM pg_database WHERE datname = current_database())`.execute(f.db);
+    t.equal(rows.length, 1, 'one advisory lock held: the active runner');
+    await sql`SELECT pg_terminate_backend(${rows[0]!.pid})`.execute(f.db);
+    await t.rejects(a.done, 'a stops with an error');
+    t.equal(a.status(), 'failed');
+    t.ok(lines.some((l) => l.level === 50 && l.msg === 'stopped by an error'));
+
+    await until('b takes over', () => b.status() === 'active');
+    const second = await appendEach(other.store, ['Deposited']);
+    t.ok(await b.waitFor(second.at(-1)!, waitMs));
+    t.same(await linePositions(f.db), [...first, ...second], 'still exactly once');
+  },
+);

@@ -1,0 +1,107 @@
+/**
+ * `pnpm start`: API + projector + worker in one process. With no DATABASE_URL this is the
+ * embedded default: PGlite under DATA_DIR and the in-process job queue (a PGlite database
+ * belongs to one process, so this is the only way to run it). With DATABASE_URL and
+ * REDIS_URL the same three run against PostgreSQL and BullMQ.
+ */
+import { closeRedis, connectRedis, startApi } from '@ledger/api';
+import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
+import {
+  type Config,
+  ConfigError,
+  createLogger,
+  type Database,
+  loadConfig,
+  onShutdown,
+  openDatabase,
+} from '@ledger/platform';
+import { type Projector, startProjector } from '@ledger/projector';
+import { pgLockSessions } from '@ledger/readmodel';
+import { startWorker, type Worker } from '@ledger/worker';
+import type { Redis } from 'ioredis';
+
+function configOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+const config = configOrExit();
+const logger = createLogger({ level: config.logLevel, name: 'ledger' });
+
+let database: Database | undefined;
+let store: EventStore | undefined;
+let redis: Redis | undefined;
+let projector: Projector | undefined;
+let worker: Worker | undefined;
+let stopApi: (() => Promise<void>) | undefined;
+let closing: Promise<void> | undefined;
+
+// In the order that loses nothing: stop taking requests, stop the dispatcher and jobs,
+// stop the projections (each after its batch), then the store, Redis and the database.
+const close = () => {
+  closing ??= (async () => {
+    await stopApi?.();
+    await worker?.stop();
+    await projector?.stop();
+    await store?.close();
+    if (redis) await closeRedis(redis);
+    await database?.close();
+  })();
+  return closing;
+};
+
+try {
+  database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    applicationName: 'ledger',
+  });
+  store = await PostgresEventStore.open(database.sql, {
+    onListenError: (error) => logger.warn({ err: error }, 'event store LISTEN connection failed'),
+  });
+  const lockSessions = config.databaseUrl
+    ? { lockSessions: pgLockSessions(config.databaseUrl, 'ledger-lock') }
+    : {};
+  projector = startProjector({
+    db: database.db,
+    store,
+    logger: logger.child({ service: 'projector' }),
+    ...lockSessions,
+  });
+  worker = await startWorker({
+    db: database.db,
+    store,
+    logger: logger.child({ service: 'worker' }),
+    redisUrl: config.redisUrl,
+    smtpUrl: config.smtpUrl,
+    ...lockSessions,
+  });
+  if (config.redisUrl) redis = await connectRedis(config.redisUrl, logger);
+  const api = await startApi({ config, database, store, ...(redis ? { redis } : {}), logger });
+  stopApi = api.stop;
+  onShutdown(logger, close);
+  // A failed projection or dispatcher is a broken invariant: stop and exit non-zero.
+  for (const [name, done] of [
+    ['projector', projector.done],
+    ['worker', worker.done],
+  ] as const) {
+    done.catch(async (error: unknown) => {
+      logger.fatal({ err: error }, `${name} failed; exiting`);
+      await close().catch(() => {});
+      process.exit(1);
+    });
+  }
+  logger.info(
+    { database: database.kind, jobs: config.redisUrl ? 'bullmq' : 'in-process', docs: `${api.url}/docs` },
+    `Ledger is running (${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`}). API docs: ${api.url}/docs`,
+  );
+} catch (error) {
+  logger.fatal({ err: error }, 'start-up failed');
+  await close().catch(() => {});
+  process.exit(1);
+}

@@ -1,0 +1,81 @@
+import type { EventStore } from '@ledger/eventstore';
+import type { Logger } from '@ledger/platform';
+import { auditProjection } from '@ledger/projection-audit';
+import {
+  type OpenLockSession,
+  type Projection,
+  type RunningProjection,
+  runProjection,
+  type SubscriberStatus,
+} from '@ledger/readmodel';
+import type { Kysely } from 'kysely';
+
+/** Every read model the projector runs by default. */
+export const defaultProjections: readonly Projection[] = [auditProjection];
+
+export interface StartProjectorOptions {
+  db: Kysely<any>;
+  store: EventStore;
+  logger: Logger;
+  projections?: readonly Projection[];
+  batchSize?: number;
+  lockRetryMs?: number;
+  /** Sessions for the projections' advisory locks: pgLockSessions(databaseUrl) on PostgreSQL. */
+  lockSessions?: OpenLockSession;
+  /** What a projection whose version changed does: 'fail' (default) or 'reset' (rebuild in place from 0). */
+  onVersionChange?: 'fail' | 'reset';
+}
+
+export interface Projector {
+  /** Stops every projection (each after its batch in hand) and releases their locks. */
+  stop(): Promise<void>;
+  /** True once every projection's checkpoint is ≥ position (read-your-writes); false after timeoutMs. */
+  waitFor(position: bigint, timeoutMs: number): Promise<boolean>;
+  /** Each projection's state: 'active', or 'standby' while another instance holds its lock, ... */
+  status(): Record<string, SubscriberStatus>;
+  /** Resolves when all are stopped; rejects as soon as one fails (its error is logged). */
+  readonly done: Promise<void>;
+}
+
+/**
+ * Runs each projection into its PostgreSQL read model (DESIGN §6). Returns at once; each
+ * projection migrates, then becomes active or waits on standby on its own.
+ */
+export function startProjector(options: StartProjectorOptions): Projector {
+  const projections = options.projections ?? defaultProjections;
+  const names = new Set<string>();
+  for (const projection of projections) {
+    if (names.has(projection.name)) throw new RangeError(`two projections named "${projection.name}"`);
+    names.add(projection.name);
+  }
+  const running = new Map<string, RunningProjection>();
+  for (const projection of projections) {
+    running.set(
+      projection.name,
+      runProjection({
+        db: options.db,
+        store: options.store,
+        projection,
+        logger: options.logger,
+        ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+        ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
+        ...(options.onVersionChange === undefined ? {} : { onVersionChange: options.onVersionChange }),
+        ...(options.lockSessions === undefined ? {} : { lockSessions: options.lockSessions }),
+      }),
+    );
+  }
+  const runners = [...running.values()];
+  const done = Promise.all(runners.map((r) => r.done)).then(() => {});
+  done.catch(() => {});
+  return {
+    async stop() {
+      await Promise.all(runners.map((r) => r.stop()));
+    },
+    async waitFor(position, timeoutMs) {
+      const reached = await Promise.all(runners.map((r) => r.waitFor(position, timeoutMs)));
+      return reached.every(Boolean);
+    },
+    status: () => Object.fromEntries([...running].map(([name, r]) => [name, r.status()])),
+    done,
+  };
+}

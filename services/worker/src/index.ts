@@ -1,0 +1,135 @@
+import type { EventStore } from '@ledger/eventstore';
+import {
+  BullMqJobQueue,
+  type DispatchRule,
+  InProcessJobQueue,
+  type JobHandler,
+  type JobQueue,
+  type RetryPolicy,
+  runDispatcher,
+} from '@ledger/jobs';
+import { type Database, type Logger, withTimeout } from '@ledger/platform';
+import type { OpenLockSession, RunningSubscriber } from '@ledger/readmodel';
+import { Redis } from 'ioredis';
+
+/** Which events become which jobs, in production. Empty until the first worker feature lands. */
+export const dispatchRules: readonly DispatchRule[] = [];
+
+/** A handler for one queue. */
+export interface Processor {
+  queue: string;
+  concurrency: number;
+  handler: JobHandler;
+}
+
+/** The production processors. Empty until the first worker feature lands. */
+export const processors: readonly Processor[] = [];
+
+export interface StartWorkerOptions {
+  db: Database['db'];
+  store: EventStore;
+  logger: Logger;
+  /** Set: BullMQ on this Redis. Unset: the in-process queue (embedded default). */
+  redisUrl?: string | undefined;
+  /** For the notification processors (nodemailer), once they exist. */
+  smtpUrl?: string | undefined;
+  /** Default dispatchRules / processors; tests pass their own. */
+  rules?: readonly DispatchRule[];
+  processors?: readonly Processor[];
+  /** BullMQ key prefix (default 'ledger'); tests use a unique one. */
+  redisPrefix?: string;
+  retry?: RetryPolicy;
+  lockRetryMs?: number;
+  /** Sessions for the dispatcher's advisory lock: pgLockSessions(databaseUrl) on PostgreSQL. */
+  lockSessions?: OpenLockSession;
+}
+
+export interface Worker {
+  jobs: JobQueue;
+  /** Stops the dispatcher (after its batch in hand), then the queue (after running jobs, bounded). */
+  stop(): Promise<void>;
+  /** Rejects when the dispatcher stops on an error (logged); resolves once stopped. */
+  readonly done: Promise<void>;
+  dispatcher: RunningSubscriber;
+}
+
+const redisPingTimeoutMs = 5_000;
+
+/** Fails fast, with a clear message, when REDIS_URL points nowhere. */
+async function checkRedis(redisUrl: string): Promise<void> {
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: redisPingTimeoutMs,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    await withTimeout(
+      redis.connect().then(() => redis.ping()),
+      redisPingTimeoutMs,
+      'Redis',
+    );
+  } catch (error) {
+    const where = new URL(redisUrl);
+    where.password = '';
+    throw new Error(`Redis at ${where.host} did not answer: ${(error as Error).message}`, { cause: error });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The worker (DESIGN §1): the dispatcher turns events into jobs (one active instance per
+ * database), and this process consumes them: BullMQ with REDIS_URL (any number of worker
+ * processes), else an in-process queue.
+ */
+export async function startWorker(options: StartWorkerOptions): Promise<Worker> {
+  const { logger } = options;
+  let jobs: JobQueue;
+  if (options.redisUrl) {
+    await checkRedis(options.redisUrl);
+    jobs = new BullMqJobQueue({
+      redisUrl: options.redisUrl,
+      logger,
+      ...(options.redisPrefix === undefined ? {} : { prefix: options.redisPrefix }),
+      ...(options.retry === undefined ? {} : { retry: options.retry }),
+    });
+  } else {
+    jobs = new InProcessJobQueue({
+      logger,
+      ...(options.retry === undefined ? {} : { retry: options.retry }),
+    });
+  }
+  try {
+    for (const processor of options.processors ?? processors) {
+      await jobs.process(processor.queue, processor.handler, { concurrency: processor.concurrency });
+    }
+  } catch (error) {
+    await jobs.close();
+    throw error;
+  }
+  const dispatcher = runDispatcher({
+    db: options.db,
+    store: options.store,
+    jobs,
+    rules: options.rules ?? dispatchRules,
+    logger,
+    ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
+    ...(options.lockSessions === undefined ? {} : { lockSessions: options.lockSessions }),
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    jobs,
+    dispatcher,
+    done: dispatcher.done,
+    stop() {
+      stopping ??= (async () => {
+        // The dispatcher first: nothing is enqueued into a closing queue.
+        await dispatcher.stop();
+        await jobs.close();
+      })();
+      return stopping;
+    },
+  };
+}

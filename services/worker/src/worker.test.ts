@@ -1,0 +1,183 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
+import type { DispatchRule, Job } from '@ledger/jobs';
+import { createLogger, openDatabase } from '@ledger/platform';
+import { createTestDatabase, testRedisUrl, uniquePrefix } from '@ledger/testkit';
+import { Redis } from 'ioredis';
+import t, { type Test } from 'tap';
+import { dispatchRules, type Processor, startWorker } from './index.js';
+
+const testTimeoutMs = 60_000;
+const waitMs = 10_000;
+const exitWaitMs = 10_000;
+const logger = createLogger({ level: 'silent', name: 'worker-test' });
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+async function until(what: string, condition: () => boolean, timeoutMs = waitMs): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function fixture(t: Test) {
+  const testDatabase = await createTestDatabase('worker_test');
+  const database = await openDatabase({
+    databaseUrl: testDatabase.url,
+    dataDir: '/nonexistent',
+    applicationName: 'test',
+  });
+  const store = await PostgresEventStore.open(database.sql);
+  t.teardown(async () => {
+    await store.close();
+    await database.close();
+    await testDatabase.drop();
+  });
+  return { db: database.db, store, url: testDatabase.url };
+}
+
+async function append(store: EventStore, types: string[]): Promise<bigint> {
+  let last = 0n;
+  for (const type of types) {
+    last = (
+      await store.append([{ streamId: 'kyc-1', expectedVersion: 'any', events: [{ type, data: { type } }] }])
+    ).position;
+  }
+  return last;
+}
+
+const rules: DispatchRule[] = [
+  { eventType: 'KycSubmitted', queue: 'ocr', job: 'ocr-scan', toData: (e) => ({ streamId: e.streamId }) },
+];
+
+function recordingProcessor(seen: Job[]): Processor {
+  return {
+    queue: 'ocr',
+    concurrency: 2,
+    handler: async (job) => {
+      seen.push(job);
+    },
+  };
+}
+
+t.test('the production dispatch rules are well formed (empty for now)', async (t) => {
+  t.same(dispatchRules, []);
+});
+
+for (const mode of ['bullmq', 'in-process'] as const) {
+  t.test(
+    `startWorker (${mode}): dispatched events are processed once; stop closes everything`,
+    { timeout: testTimeoutMs },
+    async (t) => {
+      const f = await fixture(t);
+      const prefix = uniquePrefix('worker-test');
+      if (mode === 'bullmq') {
+        t.teardown(async () => {
+          const redis = new Redis(testRedisUrl);
+          const keys = await redis.keys(`${prefix}*`);
+          if (keys.length > 0) await redis.del(...keys);
+          await redis.quit();
+        });
+      }
+      const seen: Job[] = [];
+      const worker = await startWorker({
+        db: f.db,
+        store: f.store,
+        logger,
+        ...(mode === 'bullmq' ? { redisUrl: testRedisUrl, redisPrefix: prefix } : {}),
+        rules,
+        processors: [recordingProcessor(seen)],
+      });
+      t.teardown(() => worker.stop());
+      t.equal(worker.jobs.constructor.name, mode === 'bullmq' ? 'BullMqJobQueue' : 'InProcessJobQueue');
+      const last = await append(f.store, ['KycSubmitted', 'KycVerified', 'KycSubmitted']);
+      t.ok(await worker.dispatcher.waitFor(last, waitMs));
+      await until('two jobs', () => seen.length === 2);
+      t.same(seen.map((j) => [j.queue, j.name, j.data]).sort(), [
+        ['ocr', 'ocr-scan', { streamId: 'kyc-1' }],
+        ['ocr', 'ocr-scan', { streamId: 'kyc-1' }],
+      ]);
+      t.equal(new Set(seen.map((j) => j.id)).size, 2);
+      await worker.stop();
+      t.equal(worker.dispatcher.status(), 'stopped');
+      await t.resolves(worker.done);
+    },
+  );
+}
+
+t.test('startWorker fails fast when REDIS_URL points nowhere', { timeout: testTimeoutMs }, async (t) => {
+  const f = await fixture(t);
+  await t.rejects(
+    startWorker({ db: f.db, store: f.store, logger, redisUrl: 'redis://127.0.0.1:1' }),
+    /Redis|ECONNREFUSED/,
+  );
+});
+
+async function spawnService(t: Test, env: Record<string, string>, startedMessage: string) {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'services/worker/src/main.ts'], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  if (startedMessage) {
+    const deadline = Date.now() + 20_000;
+    while (!out.split('\n').some((line) => line.includes(`"msg":"${startedMessage}"`))) {
+      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before starting:\n${out}`);
+      if (Date.now() > deadline) throw new Error(`no "${startedMessage}" within 20 s:\n${out}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  return { child, exit, output: () => out };
+}
+
+async function exitWithin(exit: Promise<number | null>, ms: number): Promise<number | null | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  const result = await Promise.race([exit, timeout]);
+  clearTimeout(timer);
+  return result;
+}
+
+t.test(
+  'pnpm start:worker starts on PostgreSQL and Redis and exits 0 on SIGTERM',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const service = await spawnService(t, { DATABASE_URL: f.url, REDIS_URL: testRedisUrl }, 'worker started');
+    t.match(service.output(), /"queue":"bullmq"/);
+    service.child.kill('SIGTERM');
+    const code = await exitWithin(service.exit, exitWaitMs);
+    if (code !== 0) t.comment(service.output());
+    t.equal(code, 0, `exits 0 within ${exitWaitMs} ms`);
+  },
+);
+
+t.test(
+  'pnpm start:worker refuses a bad configuration with a message and exit 1',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const service = await spawnService(
+      t,
+      { DATABASE_URL: 'postgres://127.0.0.1/x', REDIS_URL: 'http://nope' },
+      '',
+    );
+    t.equal(await exitWithin(service.exit, exitWaitMs), 1);
+    t.match(service.output(), /REDIS_URL: must be a URL starting with redis:\/\//);
+    t.notMatch(service.output(), /\n\s+at /, 'no stack trace');
+  },
+);
