@@ -49,105 +49,114 @@ const m0001: string[] = [
    * es.append_batch: several independent appends in one transaction (one commit, one WAL
    * flush). Each append is all-or-nothing: every expected version is checked, under the
    * stream row locks, before any of its events is written; an append that fails its check
-   * writes nothing and the others go on.
+   * writes nothing and the others go on. The streams of one batch are disjoint (the client
+   * batches that way), so each append's check is independent of the others.
    *
-   * Input: [{ w: [{ s: streamId, sj: JSON string of streamId, e: expected,
-   *               ev: [{ i: uuid, t: type, tj: JSON string of type, sv: schemaVersion,
-   *                      d: canonical JSON of data, m: canonical JSON of metadata }] }] }]
-   * Output: [{ position, versions: [..] } | { error: { streamId, expected, actual } }]
+   * Set-based, so its cost per append stays small: one statement locks (or creates) every
+   * stream row in stream-id order, one statement checks, chains, inserts and updates.
+   *
+   * p_writes: [{ a: append index, wi: write index, s: streamId, e: expected }]
+   * p_events: [{ a, s, n: index in its write, i: uuid, t: type, sj / tj: JSON strings of
+   *              streamId / type, sv: schemaVersion, d / m: canonical JSON of data / metadata }]
+   * Returns, per append in order: { position, versions: [..] } or
+   *   { error: { streamId, expected, actual } } (actual -1: no stream).
    *
    * The hash is sha256(previous hash ‖ RFC 8785 JSON of {data, eventId, metadata,
    * recordedAt, schemaVersion, streamId, streamVersion, type}); keys are written here in
-   * RFC 8785 order, from pieces the client canonicalised.
+   * RFC 8785 order, from pieces the client canonicalised. hash.ts is its twin.
    */
-  `CREATE FUNCTION es.append_batch(p_appends jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+  `CREATE FUNCTION es.append_batch(p_writes jsonb, p_events jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
    DECLARE
      v_xid xid8 := pg_current_xact_id();
      v_base bigint := (v_xid::text::bigint) << 16;
      v_next bigint;
      v_now timestamptz := date_trunc('milliseconds', statement_timestamp());
      v_ts text := to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
-     v_results jsonb := '[]';
-     v_append jsonb;
-     v_write jsonb;
-     v_event jsonb;
-     v_sid text;
-     v_version bigint;
-     v_hash bytea;
-     v_expected text;
-     v_error jsonb;
-     v_versions jsonb;
-     v_touched text[];
-     v_ok boolean;
+     v_ids text[];
+     v_versions bigint[];
+     v_hashes bytea[];
+     v_result jsonb;
    BEGIN
      -- Several calls in one transaction continue the same position range.
      SELECT coalesce(max(global_position) + 1, v_base) INTO v_next FROM es.events
       WHERE global_position >= v_base AND global_position < v_base + 65536;
-
-     -- Lock every stream of the batch in one global order, so two batches never deadlock.
-     SELECT array_agg(DISTINCT w->>'s' ORDER BY w->>'s') INTO v_touched
-       FROM jsonb_array_elements(p_appends) a, jsonb_array_elements(a->'w') w;
-     FOREACH v_sid IN ARRAY v_touched LOOP
-       PERFORM 1 FROM es.streams WHERE stream_id = v_sid FOR UPDATE;
-       IF NOT FOUND THEN
-         INSERT INTO es.streams (stream_id, version, last_hash) VALUES (v_sid, -1, '') ON CONFLICT DO NOTHING;
-         IF NOT FOUND THEN
-           PERFORM 1 FROM es.streams WHERE stream_id = v_sid FOR UPDATE;
-         END IF;
-       END IF;
-     END LOOP;
-
-     FOR v_append IN SELECT value FROM jsonb_array_elements(p_appends) LOOP
-       v_error := NULL;
-       FOR v_write IN SELECT value FROM jsonb_array_elements(v_append->'w') LOOP
-         SELECT version INTO v_version FROM es.streams WHERE stream_id = v_write->>'s';
-         v_expected := v_write->>'e';
-         -- (a CASE inside IF would end at its first THEN: plpgsql reads IF up to THEN)
-         v_ok := CASE v_expected
-             WHEN 'any' THEN true
-             WHEN 'no_stream' THEN v_version = -1
-             WHEN 'exists' THEN v_version >= 0
-             ELSE v_version = v_expected::bigint
-           END;
-         IF NOT v_ok THEN
-           v_error := jsonb_build_object('streamId', v_write->>'s', 'expected', v_expected, 'actual', v_version::text);
-           EXIT;
-         END IF;
-       END LOOP;
-       IF v_error IS NOT NULL THEN
-         v_results := v_results || jsonb_build_array(jsonb_build_object('error', v_error));
-         CONTINUE;
-       END IF;
-
-       v_versions := '[]';
-       FOR v_write IN SELECT value FROM jsonb_array_elements(v_append->'w') LOOP
-         SELECT version, last_hash INTO v_version, v_hash FROM es.streams WHERE stream_id = v_write->>'s';
-         FOR v_event IN SELECT value FROM jsonb_array_elements(v_write->'ev') LOOP
-           v_version := v_version + 1;
-           v_hash := sha256(v_hash || convert_to(
-             '{"data":' || (v_event->>'d') || ',"eventId":"' || (v_event->>'i') ||
-             '","metadata":' || (v_event->>'m') || ',"recordedAt":"' || v_ts ||
-             '","schemaVersion":' || (v_event->>'sv') || ',"streamId":' || (v_write->>'sj') ||
-             ',"streamVersion":' || v_version || ',"type":' || (v_event->>'tj') || '}', 'UTF8'));
-           INSERT INTO es.events (global_position, transaction_id, event_id, stream_id, stream_version,
-                                  type, schema_version, data, metadata, recorded_at, hash)
-           VALUES (v_next, v_xid, (v_event->>'i')::uuid, v_write->>'s', v_version, v_event->>'t',
-                   (v_event->>'sv')::integer, (v_event->>'d')::jsonb, (v_event->>'m')::jsonb, v_now, v_hash);
-           v_next := v_next + 1;
-         END LOOP;
-         UPDATE es.streams SET version = v_version, last_hash = v_hash WHERE stream_id = v_write->>'s';
-         v_versions := v_versions || to_jsonb(v_version::text);
-       END LOOP;
-       v_results := v_results || jsonb_build_array(
-         jsonb_build_object('position', (v_next - 1)::text, 'versions', v_versions));
-     END LOOP;
-
-     IF v_next > v_base + 65536 THEN
+     IF v_next + jsonb_array_length(p_events) > v_base + 65536 THEN
        RAISE EXCEPTION 'more than 65536 events in one transaction' USING ERRCODE = 'program_limit_exceeded';
      END IF;
-     -- Rows locked for streams that got no event go away again.
-     DELETE FROM es.streams WHERE stream_id = ANY (v_touched) AND version = -1;
-     RETURN v_results;
+
+     -- Lock every stream of the batch, in one global order so two batches never deadlock;
+     -- a new stream gets a placeholder row (version -1) that holds its lock.
+     WITH locked AS (
+       INSERT INTO es.streams AS st (stream_id, version, last_hash)
+       SELECT s, -1, ''::bytea
+         FROM (SELECT DISTINCT w->>'s' AS s FROM jsonb_array_elements(p_writes) w) ids
+        ORDER BY s COLLATE "C"
+       ON CONFLICT (stream_id) DO UPDATE SET version = st.version
+       RETURNING st.stream_id, st.version, st.last_hash)
+     SELECT array_agg(stream_id), array_agg(version), array_agg(last_hash)
+       INTO v_ids, v_versions, v_hashes FROM locked;
+
+     WITH RECURSIVE
+     cur AS (SELECT * FROM unnest(v_ids, v_versions, v_hashes) AS c(s, version, last_hash)),
+     w AS (
+       SELECT x.a, x.wi, x.s, x.e, cur.version
+         FROM jsonb_to_recordset(p_writes) AS x(a integer, wi integer, s text, e text) JOIN cur USING (s)),
+     bad AS (
+       SELECT DISTINCT ON (a) a, s, e, version FROM w
+        WHERE NOT CASE e
+                WHEN 'any' THEN true
+                WHEN 'no_stream' THEN version = -1
+                WHEN 'exists' THEN version >= 0
+                ELSE version = e::bigint
+              END
+        ORDER BY a, wi),
+     ev AS (
+       SELECT x.*, row_number() OVER (ORDER BY x.a, x.s COLLATE "C", x.n) - 1 AS k
+         FROM jsonb_to_recordset(p_events)
+              AS x(a integer, s text, n integer, i uuid, t text, sj text, tj text, sv integer, d text, m text)
+        WHERE x.a NOT IN (SELECT a FROM bad)),
+     chain AS (
+       SELECT ev.s, ev.n, sha256(cur.last_hash || convert_to(
+           '{"data":' || ev.d || ',"eventId":"' || ev.i || '","metadata":' || ev.m ||
+           ',"recordedAt":"' || v_ts || '","schemaVersion":' || ev.sv || ',"streamId":' || ev.sj ||
+           ',"streamVersion":' || (cur.version + 1) || ',"type":' || ev.tj || '}', 'UTF8')) AS h
+         FROM ev JOIN cur USING (s) WHERE ev.n = 0
+       UNION ALL
+       SELECT ev.s, ev.n, sha256(chain.h || convert_to(
+           '{"data":' || ev.d || ',"eventId":"' || ev.i || '","metadata":' || ev.m ||
+           ',"recordedAt":"' || v_ts || '","schemaVersion":' || ev.sv || ',"streamId":' || ev.sj ||
+           ',"streamVersion":' || (cur.version + ev.n + 1) || ',"type":' || ev.tj || '}', 'UTF8'))
+         FROM chain JOIN ev ON ev.s = chain.s AND ev.n = chain.n + 1 JOIN cur ON cur.s = ev.s),
+     ins AS (
+       INSERT INTO es.events (global_position, transaction_id, event_id, stream_id, stream_version,
+                              type, schema_version, data, metadata, recorded_at, hash)
+       SELECT v_next + ev.k, v_xid, ev.i, ev.s, cur.version + ev.n + 1, ev.t, ev.sv, ev.d::jsonb,
+              ev.m::jsonb, v_now, chain.h
+         FROM ev JOIN chain USING (s, n) JOIN cur USING (s)
+       RETURNING stream_id, stream_version, hash),
+     heads AS (
+       SELECT DISTINCT ON (stream_id) stream_id, stream_version, hash FROM ins
+        ORDER BY stream_id, stream_version DESC),
+     upd AS (
+       UPDATE es.streams st SET version = heads.stream_version, last_hash = heads.hash
+         FROM heads WHERE st.stream_id = heads.stream_id RETURNING 1),
+     -- Placeholders of streams that got no event go away again.
+     del AS (
+       DELETE FROM es.streams st USING cur
+        WHERE st.stream_id = cur.s AND cur.version = -1
+          AND NOT EXISTS (SELECT 1 FROM ev WHERE ev.s = cur.s) RETURNING 1),
+     counts AS (SELECT s, count(*) AS k, max(v_next + ev.k) AS last FROM ev GROUP BY s)
+     SELECT jsonb_agg(r ORDER BY a) INTO v_result FROM (
+       SELECT ap.a, CASE WHEN bad.a IS NOT NULL THEN
+           jsonb_build_object('error', jsonb_build_object(
+             'streamId', bad.s, 'expected', bad.e, 'actual', bad.version::text))
+         ELSE jsonb_build_object(
+           'position', (SELECT max(counts.last)::text FROM w JOIN counts USING (s) WHERE w.a = ap.a),
+           'versions', (SELECT jsonb_agg((w.version + coalesce(counts.k, 0))::text ORDER BY w.wi)
+                          FROM w LEFT JOIN counts USING (s) WHERE w.a = ap.a))
+         END AS r
+         FROM (SELECT DISTINCT a FROM w) ap LEFT JOIN bad USING (a)) results;
+     RETURN v_result;
    END $$`,
 ];
 

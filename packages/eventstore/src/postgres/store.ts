@@ -36,6 +36,8 @@ export interface PostgresEventStoreOptions {
 }
 
 const notifyChannel = 'es_appended';
+// How far down the queue one batch looks for appends on streams it does not hold yet.
+const batchScanMax = 1024;
 const verifyPageSize = 1000;
 
 interface EventRow {
@@ -163,17 +165,28 @@ export class PostgresEventStore implements EventStore {
 
   #pump(): void {
     while (this.#inFlight < this.#appendConcurrency && this.#queue.length > 0) {
+      // A batch holds each stream at most once, so every append in it is checked against
+      // the stream as it was before the batch. An append that shares a stream with one
+      // already taken waits for the next batch, behind it: per stream, order is kept.
       const batch: Pending[] = [];
+      const streams = new Set<string>();
       let events = 0;
-      while (
-        this.#queue.length > 0 &&
-        batch.length < this.#batchAppendsMax &&
-        events + this.#queue[0]!.eventCount <= this.#batchEventsMax
-      ) {
-        const next = this.#queue.shift()!;
+      let scanned = 0;
+      for (let i = 0; i < this.#queue.length && scanned < batchScanMax; scanned++) {
+        const next = this.#queue[i]!;
+        if (batch.length >= this.#batchAppendsMax || events + next.eventCount > this.#batchEventsMax) break;
+        if (next.writes.some((w) => streams.has(w.streamId))) {
+          // Later appends to the same streams must stay behind this one.
+          for (const w of next.writes) streams.add(w.streamId);
+          i++;
+          continue;
+        }
+        for (const w of next.writes) streams.add(w.streamId);
         events += next.eventCount;
         batch.push(next);
+        this.#queue.splice(i, 1);
       }
+      if (batch.length === 0) return;
       this.#inFlight++;
       void this.#runBatch(batch).finally(() => {
         this.#inFlight--;
@@ -232,25 +245,32 @@ export class PostgresEventStore implements EventStore {
   }
 
   async #callAppendBatch(appends: PreparedWrite[][]): Promise<BatchOutcome[]> {
-    const payload = appends.map((writes) => ({
-      w: writes.map((w) => ({
-        s: w.streamId,
-        sj: JSON.stringify(w.streamId),
-        e: expectedText(w.expectedVersion),
-        ev: w.events.map((e) => ({
-          i: e.eventId,
-          t: e.type,
-          tj: JSON.stringify(e.type),
-          sv: e.schemaVersion,
-          d: e.data,
-          m: e.metadata,
-        })),
-      })),
-    }));
+    const writes: unknown[] = [];
+    const events: unknown[] = [];
+    appends.forEach((append, a) => {
+      append.forEach((write, wi) => {
+        writes.push({ a, wi, s: write.streamId, e: expectedText(write.expectedVersion) });
+        const sj = JSON.stringify(write.streamId);
+        write.events.forEach((event, n) => {
+          events.push({
+            a,
+            s: write.streamId,
+            n,
+            i: event.eventId,
+            t: event.type,
+            sj,
+            tj: JSON.stringify(event.type),
+            sv: event.schemaVersion,
+            d: event.data,
+            m: event.metadata,
+          });
+        });
+      });
+    });
     try {
       const rows = await this.#sql.query<{ r: BatchOutcome[] | string }>(
-        'SELECT es.append_batch($1::jsonb) AS r',
-        [JSON.stringify(payload)],
+        'SELECT es.append_batch($1::jsonb, $2::jsonb) AS r',
+        [JSON.stringify(writes), JSON.stringify(events)],
       );
       const r = rows[0]!.r;
       return typeof r === 'string' ? (JSON.parse(r) as BatchOutcome[]) : r;
