@@ -22,7 +22,11 @@ import { migrateEventStore } from './migrations.js';
 import type { SqlClient } from './sql-client.js';
 
 export interface PostgresEventStoreOptions {
-  /** How many batches may be in flight at once; defaults to min(pool size, 8), 1 on PGlite. */
+  /**
+   * How many batches may be in flight at once; default 2 (1 on PGlite). Fewer, larger batches
+   * cost PostgreSQL less per append (one commit, one statement each) than many small ones;
+   * two keep one batch filling while the other commits.
+   */
   appendConcurrency?: number;
   /** Most appends combined into one transaction. */
   batchAppendsMax?: number;
@@ -36,6 +40,8 @@ export interface PostgresEventStoreOptions {
 }
 
 const notifyChannel = 'es_appended';
+const notifyIntervalMinMs = 5;
+const appendConcurrencyDefault = 2;
 // How far down the queue one batch looks for appends on streams it does not hold yet.
 const batchScanMax = 1024;
 const verifyPageSize = 1000;
@@ -129,7 +135,8 @@ export class PostgresEventStore implements EventStore {
 
   private constructor(sql: SqlClient, options: PostgresEventStoreOptions) {
     this.#sql = sql;
-    this.#appendConcurrency = options.appendConcurrency ?? Math.min(sql.concurrencyMax, 8);
+    this.#appendConcurrency =
+      options.appendConcurrency ?? Math.min(sql.concurrencyMax, appendConcurrencyDefault);
     this.#batchAppendsMax = options.batchAppendsMax ?? 64;
     this.#batchEventsMax = options.batchEventsMax ?? 8192;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
@@ -293,6 +300,8 @@ export class PostgresEventStore implements EventStore {
       while (this.#notifyAgain && !this.#closed) {
         this.#notifyAgain = false;
         await this.#sql.query(`SELECT pg_notify('${notifyChannel}', '')`).catch(() => {});
+        // Each NOTIFY is a transaction of its own: under load, one per interval is enough.
+        await new Promise((resolve) => setTimeout(resolve, notifyIntervalMinMs));
       }
       this.#notifying = false;
     };
