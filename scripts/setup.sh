@@ -37,17 +37,20 @@ apt_install() {
 }
 
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+pg_cluster() { pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main "$1"; }
+if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+  say "installing PostgreSQL"
+  apt_install postgresql
+  # Tests connect as postgres over loopback without a password, as on the dev machines.
+  for hba in /etc/postgresql/*/main/pg_hba.conf; do
+    sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+  done
+  # The package may have started the cluster before that edit: make it read the file again.
+  if pg_up; then pg_cluster reload || true; fi
+fi
 if ! pg_up; then
-  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
-    say "installing PostgreSQL"
-    apt_install postgresql
-    # Tests connect as postgres over loopback without a password, as on the dev machines.
-    for hba in /etc/postgresql/*/main/pg_hba.conf; do
-      sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
-    done
-  fi
   say "starting PostgreSQL"
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start || true
+  pg_cluster start || true
   for _ in $(seq 1 60); do pg_up && break; sleep 0.5; done
   pg_up || { say "PostgreSQL did not start"; exit 1; }
 fi
