@@ -6,31 +6,13 @@
  */
 import { closeRedis, connectRedis, startApi } from '@ledger/api';
 import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
-import {
-  type Config,
-  ConfigError,
-  createLogger,
-  type Database,
-  loadConfig,
-  onShutdown,
-  openDatabase,
-} from '@ledger/platform';
+import { createLogger, type Database, loadConfigOrExit, onShutdown, openDatabase } from '@ledger/platform';
 import { type Projector, startProjector } from '@ledger/projector';
 import { pgLockSessions } from '@ledger/readmodel';
 import { startWorker, type Worker } from '@ledger/worker';
 import type { Redis } from 'ioredis';
 
-function configOrExit(): Config {
-  try {
-    return loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
-  }
-}
-
-const config = configOrExit();
+const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, name: 'ledger' });
 
 let database: Database | undefined;
