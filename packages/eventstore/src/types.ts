@@ -21,7 +21,7 @@ export interface EventMetadata {
 }
 
 export interface NewEvent {
-  /** A UUID; generated when absent. */
+  /** A UUID; when absent, the store makes a time-ordered one (UUIDv7). */
   eventId?: string;
   type: string;
   /** Version of the event's schema, for upcasting; defaults to 1. */

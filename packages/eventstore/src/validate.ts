@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { canonicalJson, NotJsonSerializable } from './canonical-json.js';
 import { type ExpectedVersion, InvalidAppend, limits, type NewEvent, type StreamWrite } from './types.js';
+import { uuidv7 } from './uuid.js';
 
 /** An event ready to store: validated, canonicalised, with its id. */
 export interface PreparedEvent {
@@ -73,7 +73,7 @@ export function prepareAppend(writes: readonly StreamWrite[]): PreparedWrite[] {
     eventCount += write.events.length;
     const events = (write.events as readonly NewEvent[]).map((event, index): PreparedEvent => {
       const at = `${streamId}[${index}]`;
-      const eventId = event.eventId ?? randomUUID();
+      const eventId = event.eventId ?? uuidv7();
       if (typeof eventId !== 'string' || !uuidPattern.test(eventId)) {
         throw new InvalidAppend(`eventId of ${at} must be a UUID`);
       }
