@@ -1,17 +1,27 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { bcryptHasher } from './auth/passwords.js';
+import { bootstrapDirector } from './bootstrap.js';
+import { resolveJwtSecret } from './jwt-secret.js';
+import authPlugin from './plugins/auth.js';
 import depsPlugin, { type ApiDeps } from './plugins/deps.js';
 import metricsPlugin from './plugins/metrics.js';
 import problemsPlugin, { toProblem } from './plugins/problems.js';
+import rateLimitPlugin from './plugins/rate-limit.js';
 import requestIdPlugin, { requestIdHeader, requestIdOf } from './plugins/request-id.js';
 import securityPlugin from './plugins/security.js';
 import swaggerPlugin from './plugins/swagger.js';
 import { sendProblem } from './problem.js';
+import adminRoutes from './routes/admin/index.js';
+import authRoutes from './routes/auth/index.js';
 import healthRoutes from './routes/health/index.js';
 import metricsRoutes from './routes/metrics/index.js';
 import openapiRoutes from './routes/openapi/index.js';
 
 export type { ApiDeps } from './plugins/deps.js';
+
+/** Prefix of this app's Redis keys (rate limits, revoked tokens); shared by every replica. */
+export const defaultKeyPrefix = 'ledger:';
 
 /** Largest JSON body accepted; routes taking uploads raise it for themselves. */
 export const bodyLimitBytes = 1024 * 1024;
@@ -71,10 +81,36 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(metricsPlugin);
   await app.register(securityPlugin, { corsOrigins: deps.config.corsOrigins });
   await app.register(swaggerPlugin);
+  const keyPrefix = deps.auth?.keyPrefix ?? defaultKeyPrefix;
+  await app.register(rateLimitPlugin, {
+    limits: deps.config.rateLimits,
+    redis: deps.redis,
+    nameSpace: `${keyPrefix}rl:`,
+  });
+  const hasher = deps.auth?.hasher ?? bcryptHasher();
+  const clock = deps.auth?.clock ?? (() => new Date());
+  await app.register(authPlugin, {
+    jwtSecret: await resolveJwtSecret(deps.config),
+    hasher,
+    clock,
+    keyPrefix,
+  });
 
   await app.register(healthRoutes, { prefix: '/health' });
   await app.register(metricsRoutes);
   await app.register(openapiRoutes);
+  await app.register(authRoutes, { prefix: '/api/auth' });
+  await app.register(adminRoutes, { prefix: '/api/admin' });
+
+  if (deps.config.director) {
+    await bootstrapDirector({
+      director: deps.config.director,
+      store: deps.store,
+      hasher,
+      logger: deps.logger,
+      now: clock(),
+    });
+  }
 
   return app;
 }

@@ -1,6 +1,7 @@
 import type { EventStore } from '@ledger/eventstore';
 import type { Logger } from '@ledger/platform';
 import { auditProjection } from '@ledger/projection-audit';
+import { usersProjection } from '@ledger/projection-users';
 import {
   type OpenLockSession,
   type Projection,
@@ -11,7 +12,7 @@ import {
 import type { Kysely } from 'kysely';
 
 /** Every read model the projector runs by default. */
-export const defaultProjections: readonly Projection[] = [auditProjection];
+export const defaultProjections: readonly Projection[] = [auditProjection, usersProjection];
 
 export interface StartProjectorOptions {
   db: Kysely<any>;

@@ -3,6 +3,7 @@ import type { Config, Database, Logger } from '@ledger/platform';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
+import type { PasswordHasher } from '../auth/passwords.js';
 
 /** What the API is built from. Its owner (main.ts or the all-in-one launcher) opens and closes them. */
 export interface ApiDeps {
@@ -12,6 +13,13 @@ export interface ApiDeps {
   /** Present when REDIS_URL is configured. */
   redis?: Redis;
   logger: Logger;
+  /** Overrides for tests; production uses the defaults (bcrypt cost 12, the real clock). */
+  auth?: {
+    hasher?: PasswordHasher;
+    clock?: () => Date;
+    /** Redis key prefix for rate limits and revocations; tests give each app its own. */
+    keyPrefix?: string;
+  };
 }
 
 declare module 'fastify' {

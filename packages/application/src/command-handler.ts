@@ -1,0 +1,104 @@
+import {
+  type EventMetadata,
+  type EventStore,
+  type NewEvent,
+  type StreamWrite,
+  WrongExpectedVersion,
+} from '@ledger/eventstore';
+
+/**
+ * The generic command handler (Emmett's CommandHandler): load one stream, fold it, decide,
+ * append the decided events with the version read as the expected version. When another
+ * writer got there first the whole thing is re-run on the fresh state, a bounded number of
+ * times, for commands that are safe to decide again (all of ours are: decide is pure).
+ */
+
+export interface Aggregate<S, E extends { type: string; data: unknown }> {
+  initialState(): S;
+  evolve(state: S, event: E): S;
+  /** Turns a stored event back into a domain event (parses and checks its data). */
+  parse(type: string, data: unknown): E;
+  schemaVersion: number;
+}
+
+export interface DecisionOf<E, R> {
+  events: E[];
+  rejection?: R;
+}
+
+export interface HandleOptions<S, E extends { type: string; data: unknown }, R> {
+  store: EventStore;
+  streamId: string;
+  aggregate: Aggregate<S, E>;
+  /** May be async: the caller may verify secrets against the state first (a password hash, a TOTP secret). */
+  decide(state: S): DecisionOf<E, R> | Promise<DecisionOf<E, R>>;
+  /** Streams written in the same atomic append (reservations), given the decided events. */
+  alsoWrite?: (events: E[], state: S) => StreamWrite[];
+  metadata: EventMetadata;
+  /** Attempts after the first on WrongExpectedVersion of the main stream; 0 = no retry. */
+  retriesMax?: number;
+}
+
+export interface HandleResult<S, E, R> {
+  state: S;
+  events: E[];
+  rejection: R | undefined;
+  /** Global position of the append, or null when nothing was appended. */
+  position: bigint | null;
+}
+
+export const retriesMaxDefault = 3;
+const retryJitterMsMax = 5;
+/** Upper bound for any caller: contention beyond this is a bug or an attack, not bad luck. */
+export const retriesMaxLimit = 10;
+
+export async function loadStream<S, E extends { type: string; data: unknown }>(
+  store: EventStore,
+  streamId: string,
+  aggregate: Aggregate<S, E>,
+): Promise<{ state: S; version: bigint | 'no_stream' }> {
+  const recorded = await store.readStream(streamId);
+  let state = aggregate.initialState();
+  for (const event of recorded) state = aggregate.evolve(state, aggregate.parse(event.type, event.data));
+  const last = recorded[recorded.length - 1];
+  return { state, version: last ? last.streamVersion : 'no_stream' };
+}
+
+export async function handleCommand<S, E extends { type: string; data: unknown }, R>(
+  options: HandleOptions<S, E, R>,
+): Promise<HandleResult<S, E, R>> {
+  const retriesMax = Math.min(options.retriesMax ?? retriesMaxDefault, retriesMaxLimit);
+  for (let attempt = 0; ; attempt++) {
+    const { state, version } = await loadStream(options.store, options.streamId, options.aggregate);
+    const decision = await options.decide(state);
+    if (decision.events.length === 0) {
+      return { state, events: [], rejection: decision.rejection, position: null };
+    }
+    const toNew = (event: E): NewEvent => ({
+      type: event.type,
+      schemaVersion: options.aggregate.schemaVersion,
+      data: event.data,
+      metadata: options.metadata,
+    });
+    const writes: StreamWrite[] = [
+      { streamId: options.streamId, expectedVersion: version, events: decision.events.map(toNew) },
+      ...(options.alsoWrite?.(decision.events, state) ?? []),
+    ];
+    try {
+      const result = await options.store.append(writes);
+      const next = decision.events.reduce(options.aggregate.evolve, state);
+      return {
+        state: next,
+        events: decision.events,
+        rejection: decision.rejection,
+        position: result.position,
+      };
+    } catch (error) {
+      const retry =
+        error instanceof WrongExpectedVersion && error.streamId === options.streamId && attempt < retriesMax;
+      if (!retry) throw error;
+      // A little random back-off, so writers racing on one stream spread out instead of colliding again.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * retryJitterMsMax * (attempt + 1)));
+    }
+  }
+}

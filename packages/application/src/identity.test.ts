@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { userStreamId } from '@ledger/contracts';
+import { decideUser } from '@ledger/domain';
+import { PostgresEventStore } from '@ledger/eventstore';
+import { openDatabase } from '@ledger/platform';
+import { createTestDatabase } from '@ledger/testkit';
+import t from 'tap';
+import { findUserId, handleUserCommand, type RegisterCommand, registerUser } from './identity.js';
+
+// The command handler against a real PostgreSQL event store.
+
+const testDb = await createTestDatabase('application_identity');
+const database = await openDatabase({
+  databaseUrl: testDb.url,
+  dataDir: '/nonexistent',
+  applicationName: 'test',
+});
+const store = await PostgresEventStore.open(database.sql);
+t.teardown(async () => {
+  await store.close();
+  await database.close();
+  await testDb.drop();
+});
+
+const register = (username: string, email: string): RegisterCommand => ({
+  type: 'Register',
+  now: new Date(),
+  userId: randomUUID(),
+  username,
+  email,
+  passwordHash: '$2b$04$notarealhashnotarealhashnotarealhashnotarealhashnota',
+  role: 'customer',
+  profile: { firstName: null, lastName: null, dateOfBirth: null, phone: null },
+  via: 'self',
+});
+
+t.test('registration reserves username and email atomically, case-insensitively', async (t) => {
+  const first = await registerUser(store, register('Alice', 'alice@example.com'), {});
+  t.ok(first.ok);
+  t.same(await registerUser(store, register('ALICE', 'other@example.com'), {}), {
+    ok: false,
+    code: 'username_taken',
+  });
+  t.same(await registerUser(store, register('bob', 'Alice@Example.com'), {}), {
+    ok: false,
+    code: 'email_taken',
+  });
+  t.equal(await findUserId(store, { username: 'bob' }), null, 'the refused append wrote nothing');
+  t.ok(first.ok && first.state.status === 'registered');
+  if (first.ok && first.state.status === 'registered') {
+    t.equal(await findUserId(store, { username: 'aLiCe' }), first.state.id);
+    t.equal(await findUserId(store, { email: 'ALICE@example.com' }), first.state.id);
+  }
+});
+
+t.test('concurrent commands on one user are retried until each is appended once', async (t) => {
+  const command = register('carol', 'carol@example.com');
+  t.ok((await registerUser(store, command, {})).ok);
+  const results = await Promise.all(
+    Array.from({ length: 8 }, () =>
+      handleUserCommand(
+        store,
+        command.userId,
+        (state) => decideUser({ type: 'RecordLogout', now: new Date(), familyId: null }, state),
+        { actorId: command.userId },
+      ),
+    ),
+  );
+  t.ok(results.every((r) => r.position !== null && r.rejection === undefined));
+  const events = await store.readStream(userStreamId(command.userId));
+  t.equal(events.length, 9);
+  t.same(
+    events.map((e) => e.streamVersion),
+    Array.from({ length: 9 }, (_, i) => BigInt(i)),
+  );
+});

@@ -1,0 +1,19 @@
+export {
+  type Aggregate,
+  type DecisionOf,
+  type HandleOptions,
+  type HandleResult,
+  handleCommand,
+  loadStream,
+  retriesMaxDefault,
+  retriesMaxLimit,
+} from './command-handler.js';
+export {
+  findUserId,
+  handleUserCommand,
+  loadUser,
+  type RegisterCommand,
+  type RegisterResult,
+  registerUser,
+  userAggregate,
+} from './identity.js';

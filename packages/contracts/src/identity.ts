@@ -1,0 +1,240 @@
+import { z } from 'zod';
+
+/**
+ * Identity: the events of `user-<id>` streams and of the username/email reservation
+ * streams (versioned: `schemaVersion` 1), and the HTTP bodies of /api/auth and
+ * /api/admin/users (API.md, Auth and Admin). The one source of these types.
+ */
+
+export const roles = ['customer', 'agent', 'manager', 'director', 'auditor'] as const;
+export type Role = (typeof roles)[number];
+export const roleSchema = z.enum(roles);
+
+/** Staff = agent, manager, director; rights grow in that order (API.md, Conventions). */
+export const staffRoles = ['agent', 'manager', 'director'] as const satisfies readonly Role[];
+
+export const kycStatuses = ['none', 'submitted', 'verified', 'rejected', 'needs_review'] as const;
+export type KycStatus = (typeof kycStatuses)[number];
+
+export const identityLimits = {
+  passwordLengthMin: 12,
+  passwordLengthMax: 128,
+  usernameLengthMin: 3,
+  usernameLengthMax: 32,
+  /**
+   * RFC 5321 allows 254, but `email-<address>` must fit the event store's 256-character
+   * stream ids; nobody has a real address between 251 and 254 characters.
+   */
+  emailLengthMax: 250,
+  nameLengthMax: 100,
+  /** Five failed logins within the window lock the user for lockDurationMs. */
+  failedLoginsMax: 5,
+  failedLoginWindowMs: 15 * 60_000,
+  lockDurationMs: 15 * 60_000,
+} as const;
+
+export const identityEventSchemaVersion = 1;
+
+export const userStreamId = (userId: string) => `user-${userId}`;
+/** Reservation streams are case-insensitive: one per lower-cased name. */
+export const usernameStreamId = (username: string) => `username-${username.toLowerCase()}`;
+export const emailStreamId = (email: string) => `email-${email.toLowerCase()}`;
+
+const isoTime = z.iso.datetime();
+const isoDate = z.iso.date();
+
+/** A TOTP secret as stored in an event: AES-256-GCM, never in clear. */
+export const encryptedSecretSchema = z.object({
+  alg: z.literal('A256GCM'),
+  /** Which derived key sealed it, so the key can rotate. */
+  keyId: z.string(),
+  iv: z.string(),
+  tag: z.string(),
+  ciphertext: z.string(),
+});
+export type EncryptedSecret = z.infer<typeof encryptedSecretSchema>;
+
+export const loginFailureReasons = [
+  'invalid_credentials',
+  'otp_required',
+  'invalid_otp',
+  'account_locked',
+] as const;
+
+export const identityEventSchemas = {
+  UserRegistered: z.object({
+    userId: z.uuid(),
+    username: z.string(),
+    email: z.string(),
+    passwordHash: z.string(),
+    role: roleSchema,
+    firstName: z.string().nullable(),
+    lastName: z.string().nullable(),
+    dateOfBirth: isoDate.nullable(),
+    phone: z.string().nullable(),
+    registeredAt: isoTime,
+    /** 'self' (POST /register), 'staff' (POST /api/admin/users), 'bootstrap' (BANK_DIRECTOR_*). */
+    via: z.enum(['self', 'staff', 'bootstrap']),
+  }),
+  UsernameReserved: z.object({ userId: z.uuid(), username: z.string() }),
+  EmailReserved: z.object({ userId: z.uuid(), email: z.string() }),
+  ProfileUpdated: z.object({
+    userId: z.uuid(),
+    at: isoTime,
+    firstName: z.string().nullable().optional(),
+    lastName: z.string().nullable().optional(),
+    dateOfBirth: isoDate.nullable().optional(),
+    phone: z.string().nullable().optional(),
+  }),
+  LoginSucceeded: z.object({ userId: z.uuid(), at: isoTime, otpTimeStep: z.number().int().nullable() }),
+  LoginFailed: z.object({ userId: z.uuid(), at: isoTime, reason: z.enum(loginFailureReasons) }),
+  UserLocked: z.object({
+    userId: z.uuid(),
+    at: isoTime,
+    /** null: until a manager unlocks. */
+    until: isoTime.nullable(),
+    reason: z.enum(['too_many_failed_logins', 'staff']),
+  }),
+  UserUnlocked: z.object({ userId: z.uuid(), at: isoTime, reason: z.enum(['staff']) }),
+  TwoFactorSetupStarted: z.object({ userId: z.uuid(), at: isoTime, secret: encryptedSecretSchema }),
+  TwoFactorEnabled: z.object({ userId: z.uuid(), at: isoTime, otpTimeStep: z.number().int() }),
+  TwoFactorDisabled: z.object({ userId: z.uuid(), at: isoTime, otpTimeStep: z.number().int() }),
+  RoleChanged: z.object({ userId: z.uuid(), at: isoTime, from: roleSchema, to: roleSchema }),
+  KycStatusChanged: z.object({ userId: z.uuid(), at: isoTime, status: z.enum(kycStatuses) }),
+  RefreshTokenReused: z.object({ userId: z.uuid(), at: isoTime, familyId: z.uuid() }),
+  LoggedOut: z.object({ userId: z.uuid(), at: isoTime, familyId: z.uuid().nullable() }),
+} as const;
+
+export type IdentityEventType = keyof typeof identityEventSchemas;
+export type IdentityEvent = {
+  [K in IdentityEventType]: { type: K; data: z.infer<(typeof identityEventSchemas)[K]> };
+}[IdentityEventType];
+export type UserEvent = Exclude<IdentityEvent, { type: 'UsernameReserved' | 'EmailReserved' }>;
+
+/** Parses a stored event's data by its type; throws on a shape this version does not know. */
+export function parseIdentityEvent(type: string, data: unknown): IdentityEvent {
+  const schema = identityEventSchemas[type as IdentityEventType];
+  if (!schema) throw new RangeError(`not an identity event type: ${type}`);
+  return { type, data: schema.parse(data) } as IdentityEvent;
+}
+
+// ---------------------------------------------------------------- HTTP bodies
+
+// Letters, digits and . _ - only: a username is shown in back-office pages and logs.
+export const usernameSchema = z
+  .string()
+  .min(identityLimits.usernameLengthMin)
+  .max(identityLimits.usernameLengthMax)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+export const emailSchema = z.email().max(identityLimits.emailLengthMax);
+/** Checked before any hashing: a 1 MB password is a 400 that costs nothing. */
+export const passwordSchema = z
+  .string()
+  .min(identityLimits.passwordLengthMin)
+  .max(identityLimits.passwordLengthMax);
+// No control characters: PostgreSQL refuses NUL in text and jsonb, and none belongs in a name.
+const nameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(identityLimits.nameLengthMax)
+  .regex(/^\P{Cc}+$/u, 'no control characters');
+const phoneSchema = z.string().regex(/^\+?[0-9][0-9 ()-]{3,22}$/, 'a phone number such as +213 555 12 34 56');
+export const otpSchema = z.string().regex(/^[0-9]{6}$/, 'six digits');
+
+export const userSchema = z
+  .object({
+    id: z.uuid(),
+    username: z.string(),
+    email: z.string(),
+    firstName: z.string().nullable(),
+    lastName: z.string().nullable(),
+    dateOfBirth: z.string().nullable().meta({ description: 'YYYY-MM-DD' }),
+    phone: z.string().nullable(),
+    role: roleSchema,
+    twoFactorEnabled: z.boolean(),
+    kycStatus: z.enum(kycStatuses),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'User' });
+export type UserView = z.infer<typeof userSchema>;
+
+export const registerBodySchema = z.object({
+  username: usernameSchema,
+  email: emailSchema,
+  password: passwordSchema,
+  firstName: nameSchema.optional(),
+  lastName: nameSchema.optional(),
+  dateOfBirth: isoDate.optional(),
+  phone: phoneSchema.optional(),
+});
+
+export const loginBodySchema = z
+  .object({
+    // What registration accepts: anything else cannot be a user, and never reaches a query.
+    username: usernameSchema.optional(),
+    email: emailSchema.optional(),
+    // Login checks length only: the policy is the register's, and a wrong one is just wrong.
+    password: z.string().min(1).max(identityLimits.passwordLengthMax),
+    otp: otpSchema.optional(),
+  })
+  .refine((b) => (b.username === undefined) !== (b.email === undefined), {
+    message: 'give either username or email',
+    path: ['username'],
+  });
+
+export const tokenPairSchema = z.object({
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  tokenType: z.literal('Bearer'),
+  expiresIn: z.number().int(),
+});
+export const loginResponseSchema = tokenPairSchema.extend({ user: userSchema });
+
+export const refreshBodySchema = z.object({ refreshToken: z.string().min(1).max(256) });
+export const logoutBodySchema = z.object({ refreshToken: z.string().min(1).max(256).optional() });
+
+export const patchMeBodySchema = z.object({
+  firstName: nameSchema.nullable().optional(),
+  lastName: nameSchema.nullable().optional(),
+  dateOfBirth: isoDate.nullable().optional(),
+  phone: phoneSchema.nullable().optional(),
+});
+
+export const twoFactorSetupResponseSchema = z.object({ secret: z.string(), otpauthUrl: z.string() });
+export const otpBodySchema = z.object({ otp: otpSchema });
+
+export const adminUserSchema = userSchema
+  .extend({ locked: z.boolean(), lockedUntil: z.string().nullable() })
+  .meta({ id: 'AdminUser' });
+export type AdminUserView = z.infer<typeof adminUserSchema>;
+
+export const createStaffBodySchema = z.object({
+  username: usernameSchema,
+  email: emailSchema,
+  password: passwordSchema,
+  role: z.enum(['agent', 'manager', 'director', 'auditor']),
+  firstName: nameSchema.optional(),
+  lastName: nameSchema.optional(),
+});
+
+export const patchUserBodySchema = z
+  .object({ role: roleSchema.optional(), locked: z.boolean().optional() })
+  .refine((b) => b.role !== undefined || b.locked !== undefined, { message: 'give role or locked' });
+
+export const listLimits = { limitMin: 1, limitMax: 200, limitDefault: 50 } as const;
+
+export const listUsersQuerySchema = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(listLimits.limitMin)
+    .max(listLimits.limitMax)
+    .default(listLimits.limitDefault),
+  cursor: z.string().max(128).optional(),
+  role: roleSchema.optional(),
+});
+export const userPageSchema = z.object({
+  items: z.array(adminUserSchema),
+  nextCursor: z.string().nullable(),
+});

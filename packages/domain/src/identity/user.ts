@@ -1,0 +1,153 @@
+import {
+  type EncryptedSecret,
+  identityLimits,
+  type KycStatus,
+  type Role,
+  type UserEvent,
+} from '@ledger/contracts';
+
+/**
+ * The user aggregate (`user-<id>` stream): state and evolve. Pure: no clock, no I/O.
+ * Times are ISO 8601 strings as recorded in the events.
+ */
+
+export type TwoFactor =
+  | { status: 'off' }
+  /** Set up, not yet confirmed with a code: login does not ask for one. */
+  | { status: 'pending'; secret: EncryptedSecret }
+  | { status: 'on'; secret: EncryptedSecret };
+
+export interface Profile {
+  firstName: string | null;
+  lastName: string | null;
+  dateOfBirth: string | null;
+  phone: string | null;
+}
+
+export interface RegisteredUser {
+  status: 'registered';
+  id: string;
+  username: string;
+  email: string;
+  passwordHash: string;
+  role: Role;
+  profile: Profile;
+  createdAt: string;
+  kycStatus: KycStatus;
+  twoFactor: TwoFactor;
+  /** RFC 6238 time step of the last code accepted: a code is single-use. */
+  lastOtpTimeStep: number | null;
+  /** Times of failed logins since the last success or lock, oldest first (bounded). */
+  failedLoginsAt: string[];
+  /** null: not locked; until null: locked until staff unlocks. */
+  lock: { until: string | null } | null;
+}
+
+export type UserState = { status: 'unregistered' } | RegisteredUser;
+
+export const initialUserState = (): UserState => ({ status: 'unregistered' });
+
+function registered(state: UserState, type: string): RegisteredUser {
+  // An event other than UserRegistered on a new stream is a corrupt stream, not a user error.
+  if (state.status !== 'registered') throw new Error(`${type} on a user stream without UserRegistered`);
+  return state;
+}
+
+export function evolveUser(state: UserState, event: UserEvent): UserState {
+  switch (event.type) {
+    case 'UserRegistered': {
+      const d = event.data;
+      return {
+        status: 'registered',
+        id: d.userId,
+        username: d.username,
+        email: d.email,
+        passwordHash: d.passwordHash,
+        role: d.role,
+        profile: { firstName: d.firstName, lastName: d.lastName, dateOfBirth: d.dateOfBirth, phone: d.phone },
+        createdAt: d.registeredAt,
+        kycStatus: 'none',
+        twoFactor: { status: 'off' },
+        lastOtpTimeStep: null,
+        failedLoginsAt: [],
+        lock: null,
+      };
+    }
+    case 'ProfileUpdated': {
+      const s = registered(state, event.type);
+      const { userId: _userId, at: _at, ...changes } = event.data;
+      const profile = { ...s.profile };
+      for (const key of ['firstName', 'lastName', 'dateOfBirth', 'phone'] as const) {
+        const value = changes[key];
+        if (value !== undefined) profile[key] = value;
+      }
+      return { ...s, profile };
+    }
+    case 'LoginSucceeded': {
+      const s = registered(state, event.type);
+      return {
+        ...s,
+        failedLoginsAt: [],
+        lastOtpTimeStep: event.data.otpTimeStep ?? s.lastOtpTimeStep,
+      };
+    }
+    case 'LoginFailed': {
+      const s = registered(state, event.type);
+      if (!countsAsFailure(event.data.reason)) return s;
+      return {
+        ...s,
+        failedLoginsAt: [...s.failedLoginsAt, event.data.at].slice(-identityLimits.failedLoginsMax),
+      };
+    }
+    case 'UserLocked':
+      return { ...registered(state, event.type), lock: { until: event.data.until }, failedLoginsAt: [] };
+    case 'UserUnlocked':
+      return { ...registered(state, event.type), lock: null, failedLoginsAt: [] };
+    case 'TwoFactorSetupStarted':
+      return {
+        ...registered(state, event.type),
+        twoFactor: { status: 'pending', secret: event.data.secret },
+      };
+    case 'TwoFactorEnabled': {
+      const s = registered(state, event.type);
+      if (s.twoFactor.status === 'off') throw new Error('TwoFactorEnabled without a secret');
+      return {
+        ...s,
+        twoFactor: { status: 'on', secret: s.twoFactor.secret },
+        lastOtpTimeStep: event.data.otpTimeStep,
+      };
+    }
+    case 'TwoFactorDisabled':
+      return {
+        ...registered(state, event.type),
+        twoFactor: { status: 'off' },
+        lastOtpTimeStep: event.data.otpTimeStep,
+      };
+    case 'RoleChanged':
+      return { ...registered(state, event.type), role: event.data.to };
+    case 'KycStatusChanged':
+      return { ...registered(state, event.type), kycStatus: event.data.status };
+    case 'RefreshTokenReused':
+    case 'LoggedOut':
+      return registered(state, event.type);
+    default: {
+      const unexpected: never = event;
+      throw new Error(`unhandled user event ${(unexpected as { type: string }).type}`);
+    }
+  }
+}
+
+/** Wrong password or wrong code count towards the lockout; refusals of a locked account do not. */
+export function countsAsFailure(reason: string): boolean {
+  return reason === 'invalid_credentials' || reason === 'invalid_otp';
+}
+
+/** Whether the user is locked at `now` (a timed lock ends by itself). */
+export function isLocked(state: RegisteredUser, now: Date): boolean {
+  if (state.lock === null) return false;
+  return state.lock.until === null || now.getTime() < Date.parse(state.lock.until);
+}
+
+export function foldUser(events: readonly UserEvent[]): UserState {
+  return events.reduce(evolveUser, initialUserState());
+}

@@ -1,0 +1,4 @@
+export { usersMigrations } from './migrations.js';
+export { usersProjection, usersProjectionHandles } from './projection.js';
+export { InvalidUserCursor, listUsers, type UserPage, type UserQuery, userQueryLimits } from './queries.js';
+export type { UsersDatabase, UsersTable } from './schema.js';

@@ -1,0 +1,96 @@
+import type { AdminUserView, KycStatus, Role } from '@ledger/contracts';
+import { assertProjectionSchema } from '@ledger/readmodel';
+import { type Kysely, sql } from 'kysely';
+import { usersProjection } from './projection.js';
+import type { UsersDatabase } from './schema.js';
+
+export const userQueryLimits = { limitMin: 1, limitMax: 200 } as const;
+
+export interface UserQuery {
+  limit: number;
+  cursor?: string;
+  role?: Role;
+  /** Timed locks end by themselves: `locked` is computed at this time. */
+  now: Date;
+  schema?: string;
+}
+
+export interface UserPage {
+  items: AdminUserView[];
+  nextCursor: string | null;
+}
+
+/** A cursor listUsers did not make: a client error (400). */
+export class InvalidUserCursor extends RangeError {
+  override readonly name = 'InvalidUserCursor';
+}
+
+const cursorPattern = /^u1:([1-9][0-9]{0,18})$/;
+
+function decodeCursor(cursor: string): string {
+  const match = cursor.length <= 64 ? cursorPattern.exec(Buffer.from(cursor, 'base64url').toString()) : null;
+  if (!match) throw new InvalidUserCursor('invalid cursor');
+  return match[1]!;
+}
+
+/** One page of users in registration order, keyset-paginated (stable while users register). */
+export async function listUsers(db: Kysely<any>, query: UserQuery): Promise<UserPage> {
+  const { limit } = query;
+  if (!Number.isInteger(limit) || limit < userQueryLimits.limitMin || limit > userQueryLimits.limitMax) {
+    throw new RangeError(
+      `limit must be an integer from ${userQueryLimits.limitMin} to ${userQueryLimits.limitMax}`,
+    );
+  }
+  const schema = query.schema ?? usersProjection.schema;
+  assertProjectionSchema(schema);
+  let select = (db.withSchema(schema) as Kysely<UsersDatabase>)
+    .selectFrom('users')
+    .select([
+      sql<string>`id::text`.as('id'),
+      sql<string>`seq::text`.as('seq'),
+      'username',
+      'email',
+      'first_name',
+      'last_name',
+      'date_of_birth',
+      'phone',
+      'role',
+      'two_factor_enabled',
+      'kyc_status',
+      'locked',
+      'locked_until',
+      'created_at',
+    ]);
+  if (query.role !== undefined) select = select.where('role', '=', query.role);
+  if (query.cursor !== undefined) {
+    select = select.where(sql<boolean>`seq > ${decodeCursor(query.cursor)}::bigint`);
+  }
+  const rows = await select
+    .orderBy('seq', 'asc')
+    .limit(limit + 1)
+    .execute();
+  const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();
+  const items = rows.slice(0, limit).map((row): AdminUserView => {
+    const lockedUntil = row.locked_until === null ? null : iso(row.locked_until);
+    return {
+      id: row.id,
+      username: row.username,
+      email: row.email,
+      firstName: row.first_name,
+      lastName: row.last_name,
+      dateOfBirth: row.date_of_birth,
+      phone: row.phone,
+      role: row.role as Role,
+      twoFactorEnabled: row.two_factor_enabled,
+      kycStatus: row.kyc_status as KycStatus,
+      createdAt: iso(row.created_at),
+      locked: row.locked && (lockedUntil === null || Date.parse(lockedUntil) > query.now.getTime()),
+      lockedUntil,
+    };
+  });
+  const last = rows[limit - 1];
+  return {
+    items,
+    nextCursor: rows.length > limit && last ? Buffer.from(`u1:${last.seq}`).toString('base64url') : null,
+  };
+}

@@ -1,0 +1,239 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { migrateSchema } from '@ledger/readmodel';
+import type { Redis } from 'ioredis';
+import { type Kysely, sql } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+/**
+ * Refresh tokens and revocations (API.md, Auth). Refresh tokens are opaque random strings;
+ * only their sha256 is stored (schema `auth`, with its own migration table), so a copy of
+ * the table cannot be replayed. Each login starts a family; each refresh spends a token and
+ * issues its successor in the family; presenting a spent token again revokes the family
+ * (OAuth 2.0 Security BCP §4.14: a stolen token and its legitimate use cannot both go on).
+ *
+ * Revoked access tokens (by jti) and families are also kept in a revocation list checked on
+ * every request: Redis keys with TTL = the access token's remaining life when REDIS_URL is
+ * set, else rows in `auth.revocations`.
+ */
+
+export const accessTokenTtlSeconds = 3600;
+export const refreshTokenTtlMs = 30 * 24 * 3600 * 1000;
+const refreshTokenBytes = 32;
+const refreshTokenPattern = /^rt_[A-Za-z0-9_-]{43}$/;
+
+export const authSchema = 'auth';
+
+export const authMigrations: Record<string, Migration> = {
+  '0001_refresh_tokens': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('token_families')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('user_id', 'uuid', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('revoked_at', 'timestamptz')
+        .addColumn('revoked_reason', 'text')
+        .execute();
+      await db.schema
+        .createTable('refresh_tokens')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('family_id', 'uuid', (c) => c.notNull().references('token_families.id'))
+        .addColumn('user_id', 'uuid', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('spent_at', 'timestamptz')
+        .execute();
+      await db.schema
+        .createIndex('refresh_tokens_family_idx')
+        .on('refresh_tokens')
+        .column('family_id')
+        .execute();
+      await db.schema
+        .createTable('revocations')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export type RotateResult =
+  | { status: 'rotated'; userId: string; familyId: string; refreshToken: string }
+  | { status: 'reused'; userId: string; familyId: string }
+  | { status: 'invalid' };
+
+export interface RevocationList {
+  revoke(key: string, ttlSeconds: number, now: Date): Promise<void>;
+  anyRevoked(keys: readonly string[], now: Date): Promise<boolean>;
+}
+
+export function redisRevocations(redis: Redis, prefix: string): RevocationList {
+  return {
+    async revoke(key, ttlSeconds) {
+      await redis.set(prefix + key, '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)));
+    },
+    async anyRevoked(keys) {
+      if (keys.length === 0) return false;
+      const values = await redis.mget(...keys.map((k) => prefix + k));
+      return values.some((v) => v !== null);
+    },
+  };
+}
+
+export function databaseRevocations(db: Kysely<any>, ready: () => Promise<void>): RevocationList {
+  const table = () => db.withSchema(authSchema);
+  return {
+    async revoke(key, ttlSeconds, now) {
+      await ready();
+      const expiresAt = new Date(now.getTime() + Math.max(1, ttlSeconds) * 1000);
+      await table()
+        .insertInto('revocations')
+        .values({ key, expires_at: expiresAt })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ expires_at: expiresAt }))
+        .execute();
+    },
+    async anyRevoked(keys, now) {
+      if (keys.length === 0) return false;
+      await ready();
+      const row = await table()
+        .selectFrom('revocations')
+        .select('key')
+        .where('key', 'in', [...keys])
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+  };
+}
+
+export const jtiKey = (jti: string) => `jti:${jti}`;
+export const familyKey = (familyId: string) => `fam:${familyId}`;
+
+/**
+ * Migrates the `auth` schema once, on first use rather than at start-up, so the API starts
+ * (and reports itself unready) while PostgreSQL is down. A failed attempt is retried later.
+ */
+export function authTablesReady(db: Kysely<any>): () => Promise<void> {
+  let migrated: Promise<void> | undefined;
+  return () => {
+    migrated ??= migrateSchema(db, authSchema, authMigrations).catch((error: unknown) => {
+      migrated = undefined;
+      throw error;
+    });
+    return migrated;
+  };
+}
+
+export class RefreshTokens {
+  constructor(
+    private readonly db: Kysely<any>,
+    readonly revocations: RevocationList,
+    private readonly ready: () => Promise<void>,
+  ) {}
+
+  private get t() {
+    return this.db.withSchema(authSchema);
+  }
+
+  /** Starts a family (a login) and returns its first refresh token. */
+  async startFamily(userId: string, now: Date): Promise<{ familyId: string; refreshToken: string }> {
+    await this.ready();
+    const familyId = randomUUID();
+    const refreshToken = newRefreshToken();
+    await this.db.transaction().execute(async (tx) => {
+      const t = tx.withSchema(authSchema);
+      await t
+        .insertInto('token_families')
+        .values({ id: familyId, user_id: userId, created_at: now })
+        .execute();
+      await t
+        .insertInto('refresh_tokens')
+        .values(tokenRow(refreshToken, familyId, userId, now))
+        .execute();
+    });
+    return { familyId, refreshToken };
+  }
+
+  /**
+   * Spends a refresh token and issues its successor, atomically: of two concurrent uses of
+   * one token, one rotates and the other is a reuse.
+   */
+  async rotate(refreshToken: string, now: Date): Promise<RotateResult> {
+    if (!refreshTokenPattern.test(refreshToken)) return { status: 'invalid' };
+    await this.ready();
+    const hash = sha256(refreshToken);
+    const rotated = await this.db.transaction().execute(async (tx) => {
+      const { rows } = await sql<{ family_id: string; user_id: string }>`
+        UPDATE auth.refresh_tokens r SET spent_at = ${now}
+        FROM auth.token_families f
+        WHERE r.token_hash = ${hash} AND r.spent_at IS NULL AND r.expires_at > ${now}
+          AND f.id = r.family_id AND f.revoked_at IS NULL
+        RETURNING r.family_id::text AS family_id, r.user_id::text AS user_id`.execute(tx);
+      const row = rows[0];
+      if (!row) return null;
+      const next = newRefreshToken();
+      await tx
+        .withSchema(authSchema)
+        .insertInto('refresh_tokens')
+        .values(tokenRow(next, row.family_id, row.user_id, now))
+        .execute();
+      return { status: 'rotated' as const, userId: row.user_id, familyId: row.family_id, refreshToken: next };
+    });
+    if (rotated) return rotated;
+    const known = await this.t
+      .selectFrom('refresh_tokens')
+      .select([
+        sql<string>`family_id::text`.as('family_id'),
+        sql<string>`user_id::text`.as('user_id'),
+        'spent_at',
+      ])
+      .where('token_hash', '=', hash)
+      .executeTakeFirst();
+    if (known && known.spent_at !== null) {
+      await this.revokeFamily(known.family_id, 'reuse', now);
+      return { status: 'reused', userId: known.user_id, familyId: known.family_id };
+    }
+    return { status: 'invalid' };
+  }
+
+  /** The family of a live token of this user, or null. */
+  async familyOf(refreshToken: string, userId: string): Promise<string | null> {
+    if (!refreshTokenPattern.test(refreshToken)) return null;
+    await this.ready();
+    const row = await this.t
+      .selectFrom('refresh_tokens')
+      .select(sql<string>`family_id::text`.as('family_id'))
+      .where('token_hash', '=', sha256(refreshToken))
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row?.family_id ?? null;
+  }
+
+  /** No token of the family refreshes again, and its access tokens stop working at once. */
+  async revokeFamily(familyId: string, reason: 'reuse' | 'logout', now: Date): Promise<void> {
+    await this.ready();
+    await this.t
+      .updateTable('token_families')
+      .set({ revoked_at: now, revoked_reason: reason })
+      .where('id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await this.revocations.revoke(familyKey(familyId), accessTokenTtlSeconds, now);
+  }
+}
+
+function newRefreshToken(): string {
+  return `rt_${randomBytes(refreshTokenBytes).toString('base64url')}`;
+}
+
+function tokenRow(token: string, familyId: string, userId: string, now: Date) {
+  return {
+    token_hash: sha256(token),
+    family_id: familyId,
+    user_id: userId,
+    created_at: now,
+    expires_at: new Date(now.getTime() + refreshTokenTtlMs),
+  };
+}

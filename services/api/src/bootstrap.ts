@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { findUserId, registerUser } from '@ledger/application';
+import { emailSchema, passwordSchema, usernameSchema } from '@ledger/contracts';
+import type { EventStore } from '@ledger/eventstore';
+import type { Config, Logger } from '@ledger/platform';
+import type { PasswordHasher } from './auth/passwords.js';
+
+/**
+ * The first director (API.md, Operations): when BANK_DIRECTOR_USERNAME, _EMAIL and
+ * _PASSWORD are all set and that username does not exist, create it with role director.
+ * Idempotent (an existing user is left alone, whatever its role), safe when several API
+ * processes start together (the reservation stream lets one win), and there is no default
+ * password: with the variables unset nothing is created.
+ */
+export async function bootstrapDirector(options: {
+  director: NonNullable<Config['director']>;
+  store: EventStore;
+  hasher: PasswordHasher;
+  logger: Logger;
+  now: Date;
+}): Promise<'created' | 'exists'> {
+  const { director, store, logger } = options;
+  if ((await findUserId(store, { username: director.username })) !== null) {
+    logger.info({ username: director.username }, 'first director: the user exists, nothing to do');
+    return 'exists';
+  }
+  for (const [variable, schema, value] of [
+    ['BANK_DIRECTOR_USERNAME', usernameSchema, director.username],
+    ['BANK_DIRECTOR_EMAIL', emailSchema, director.email],
+    ['BANK_DIRECTOR_PASSWORD', passwordSchema, director.password],
+  ] as const) {
+    // The message names the rule, never the value (it may be the password).
+    const issue = schema.safeParse(value).error?.issues[0];
+    if (issue) throw new Error(`${variable}: ${issue.message}`);
+  }
+  const userId = randomUUID();
+  const result = await registerUser(
+    store,
+    {
+      type: 'Register',
+      now: options.now,
+      userId,
+      username: director.username,
+      email: director.email,
+      passwordHash: await options.hasher.hash(director.password),
+      role: 'director',
+      profile: { firstName: null, lastName: null, dateOfBirth: null, phone: null },
+      via: 'bootstrap',
+    },
+    { actorId: 'system:bootstrap', correlationId: userId, causationId: userId },
+  );
+  if (!result.ok) {
+    if (result.code === 'username_taken') return 'exists'; // another process created it just now
+    throw new Error(`BANK_DIRECTOR_EMAIL ${director.email} belongs to another user: pick another email`);
+  }
+  logger.info({ username: director.username, userId }, 'first director created');
+  return 'created';
+}

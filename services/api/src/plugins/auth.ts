@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import fastifyJwt from '@fastify/jwt';
+import { loadUser } from '@ledger/application';
+import { type Role, roles, type UserView } from '@ledger/contracts';
+import { isLocked, type RegisteredUser } from '@ledger/domain';
+import type { EventMetadata } from '@ledger/eventstore';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { PasswordHasher } from '../auth/passwords.js';
+import {
+  accessTokenTtlSeconds,
+  authTablesReady,
+  databaseRevocations,
+  familyKey,
+  jtiKey,
+  RefreshTokens,
+  redisRevocations,
+} from '../auth/tokens.js';
+import { type SecretBox, secretBox } from '../auth/totp.js';
+import type { Principal } from '../policy.js';
+import { problem } from '../problem.js';
+
+/**
+ * Authentication and the policy hook. Access tokens: JWT HS256 only (`alg: none`, RS256 and
+ * every other algorithm refused, so no key confusion), issuer and audience checked, 1 hour,
+ * claims sub, role, jti and fam (the refresh family, so revoking a family stops its access
+ * tokens too). Every authenticated request also checks the revocation list and the user's
+ * stream: a locked user's tokens stop working at once, and the role used is the current one.
+ */
+
+export const tokenIssuer = 'ledger';
+export const tokenAudience = 'ledger-api';
+const userAgentLengthMax = 256;
+
+export interface AccessClaims {
+  sub: string;
+  role: Role;
+  jti: string;
+  fam?: string;
+  iat?: number;
+  exp?: number;
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: AccessClaims;
+    user: AccessClaims;
+  }
+}
+
+export interface AuthOptions {
+  jwtSecret: string;
+  hasher: PasswordHasher;
+  clock: () => Date;
+  /** Redis key prefix of the revocation list. */
+  keyPrefix: string;
+}
+
+export interface Auth {
+  readonly hasher: PasswordHasher;
+  readonly box: SecretBox;
+  readonly refreshTokens: RefreshTokens;
+  now(): Date;
+  /** A token pair for a user: a new family, or the next token of one (refresh). */
+  issue(
+    user: RegisteredUser,
+    family: { familyId: string; refreshToken: string },
+  ): { accessToken: string; refreshToken: string; tokenType: 'Bearer'; expiresIn: number };
+  /** Event metadata: who, from where, under which request (the audit trail's columns). */
+  metadata(request: FastifyRequest, actorId?: string): EventMetadata;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    auth: Auth;
+  }
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function userView(user: RegisteredUser): UserView {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    firstName: user.profile.firstName,
+    lastName: user.profile.lastName,
+    dateOfBirth: user.profile.dateOfBirth,
+    phone: user.profile.phone,
+    role: user.role,
+    twoFactorEnabled: user.twoFactor.status === 'on',
+    kycStatus: user.kycStatus,
+    createdAt: user.createdAt,
+  };
+}
+
+const unauthorized = () => problem(401, 'unauthorized', 'A valid access token is required');
+
+export default fp(
+  async function auth(app: FastifyInstance, options: AuthOptions) {
+    await app.register(fastifyJwt, {
+      secret: options.jwtSecret,
+      sign: {
+        algorithm: 'HS256',
+        iss: tokenIssuer,
+        aud: tokenAudience,
+        expiresIn: accessTokenTtlSeconds, // seconds: @fastify/jwt converts
+      },
+      verify: {
+        algorithms: ['HS256'],
+        allowedIss: tokenIssuer,
+        allowedAud: tokenAudience,
+        requiredClaims: ['sub', 'jti', 'exp', 'iat', 'iss', 'aud'],
+      },
+    });
+
+    const ready = authTablesReady(app.database.db);
+    const revocations = app.redis
+      ? redisRevocations(app.redis, `${options.keyPrefix}revoked:`)
+      : databaseRevocations(app.database.db, ready);
+    const refreshTokens = new RefreshTokens(app.database.db, revocations, ready);
+    const box = secretBox(options.jwtSecret);
+
+    app.decorate('auth', {
+      hasher: options.hasher,
+      box,
+      refreshTokens,
+      now: options.clock,
+      issue(user, family) {
+        const claims: AccessClaims = {
+          sub: user.id,
+          role: user.role,
+          jti: randomUUID(),
+          fam: family.familyId,
+        };
+        return {
+          accessToken: app.jwt.sign(claims),
+          refreshToken: family.refreshToken,
+          tokenType: 'Bearer',
+          expiresIn: accessTokenTtlSeconds,
+        };
+      },
+      metadata(request, actorId) {
+        const userAgent = request.headers['user-agent'];
+        return {
+          requestId: request.id,
+          correlationId: request.id,
+          causationId: request.id,
+          ...(actorId === undefined ? {} : { actorId }),
+          ip: request.ip,
+          userAgent: typeof userAgent === 'string' ? userAgent.slice(0, userAgentLengthMax) : null,
+        };
+      },
+    } satisfies Auth);
+
+    async function authenticate(request: FastifyRequest): Promise<Principal> {
+      const header = request.headers.authorization;
+      if (typeof header !== 'string' || !header.startsWith('Bearer ')) throw unauthorized();
+      let claims: AccessClaims;
+      try {
+        claims = await request.jwtVerify<AccessClaims>();
+      } catch {
+        throw unauthorized();
+      }
+      const { sub, jti, fam, exp } = claims;
+      if (
+        typeof sub !== 'string' ||
+        !uuidPattern.test(sub) ||
+        typeof jti !== 'string' ||
+        typeof exp !== 'number' ||
+        (fam !== undefined && (typeof fam !== 'string' || !uuidPattern.test(fam))) ||
+        !roles.includes(claims.role)
+      ) {
+        throw unauthorized();
+      }
+      const now = options.clock();
+      const keys = fam === undefined ? [jtiKey(jti)] : [jtiKey(jti), familyKey(fam)];
+      if (await revocations.anyRevoked(keys, now)) throw unauthorized();
+      const user = await loadUser(app.store, sub);
+      if (user.status !== 'registered' || isLocked(user, now)) throw unauthorized();
+      return { userId: sub, role: user.role, jti, familyId: fam ?? null, exp };
+    }
+
+    app.decorateRequest('principal', null);
+
+    // The policy hook (policy.ts): before validation, so an unauthenticated caller learns
+    // nothing about the body it should send, and a forbidden field is a 403, not a 400.
+    app.addHook('preValidation', async (request) => {
+      const policy = request.routeOptions.config.policy;
+      if (!policy) return;
+      const principal = await authenticate(request);
+      request.principal = principal;
+      if (policy.roles !== 'authenticated' && !policy.roles.includes(principal.role)) {
+        throw problem(403, 'forbidden', 'Your role does not allow this');
+      }
+      if (policy.fields) {
+        const body = request.body;
+        for (const [field, allowed] of Object.entries(policy.fields)) {
+          const present = typeof body === 'object' && body !== null && Object.hasOwn(body, field);
+          if (present && !allowed.includes(principal.role)) {
+            throw problem(403, 'forbidden', `Your role may not set ${field}`);
+          }
+        }
+      }
+      if (policy.owner?.roles.includes(principal.role)) {
+        const owner = await policy.owner.ownerOf(request);
+        if (owner !== principal.userId) throw problem(404, 'not_found', 'Not found');
+      }
+    });
+  },
+  { name: 'auth', dependencies: ['deps'] },
+);

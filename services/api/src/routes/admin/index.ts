@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import { findUserId, handleUserCommand, registerUser } from '@ledger/application';
+import {
+  type AdminUserView,
+  adminUserSchema,
+  createStaffBodySchema,
+  listUsersQuerySchema,
+  patchUserBodySchema,
+  userPageSchema,
+} from '@ledger/contracts';
+import { type Decision, decideUser, evolveUser, isLocked, type RegisteredUser } from '@ledger/domain';
+import { InvalidUserCursor, listUsers, usersProjection } from '@ledger/projection-users';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { rejectionProblem } from '../../auth/problems.js';
+import { userView } from '../../plugins/auth.js';
+import { directorOnly, managerPlus, type Policy, principalOf, staffOrAuditor } from '../../policy.js';
+import { problem, problemSchema } from '../../problem.js';
+import { minPositionOf, minPositionSchema, waitForProjection } from '../../read-your-writes.js';
+
+const listPolicy: Policy = { roles: staffOrAuditor };
+const createPolicy: Policy = { roles: directorOnly };
+/** API.md, Admin: `role` director only; `locked` manager and up. */
+const patchPolicy: Policy = { roles: managerPlus, fields: { role: directorOnly, locked: managerPlus } };
+const bearer = [{ bearerAuth: [] }];
+const adminUserBody = z.object({
+  user: adminUserSchema,
+  position: z.string().nullable().describe('Global position of the change (null: nothing changed)'),
+});
+
+function adminView(user: RegisteredUser, now: Date): AdminUserView {
+  return {
+    ...userView(user),
+    locked: isLocked(user, now),
+    lockedUntil: user.lock?.until ?? null,
+  };
+}
+
+const admin: FastifyPluginAsyncZod = async (app) => {
+  const tags = ['admin'];
+
+  app.get(
+    '/users',
+    {
+      config: { policy: listPolicy },
+      schema: {
+        tags,
+        summary: 'Users, in registration order (read model: may lag the commands by a moment)',
+        security: bearer,
+        querystring: listUsersQuerySchema.extend({ minPosition: minPositionSchema }),
+        response: { 200: userPageSchema, 400: problemSchema, 401: problemSchema, 403: problemSchema },
+      },
+    },
+    async (request) => {
+      const minPosition = minPositionOf(request, request.query.minPosition);
+      if (minPosition !== undefined)
+        await waitForProjection(app.database.db, usersProjection.name, minPosition);
+      try {
+        return await listUsers(app.database.db, {
+          limit: request.query.limit,
+          now: app.auth.now(),
+          ...(request.query.cursor === undefined ? {} : { cursor: request.query.cursor }),
+          ...(request.query.role === undefined ? {} : { role: request.query.role }),
+        });
+      } catch (error) {
+        if (error instanceof InvalidUserCursor) {
+          throw problem(400, 'validation_failed', 'The request querystring is not valid', {
+            errors: [{ path: 'querystring.cursor', message: 'invalid cursor' }],
+          });
+        }
+        throw error;
+      }
+    },
+  );
+
+  app.post(
+    '/users',
+    {
+      config: { policy: createPolicy },
+      schema: {
+        tags,
+        summary: 'Create a staff or auditor user (director)',
+        security: bearer,
+        body: createStaffBodySchema,
+        response: {
+          201: adminUserBody,
+          400: problemSchema,
+          401: problemSchema,
+          403: problemSchema,
+          409: problemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      if ((await findUserId(app.store, { username: body.username })) !== null) {
+        throw problem(409, 'username_taken', 'This username is taken');
+      }
+      if ((await findUserId(app.store, { email: body.email })) !== null) {
+        throw problem(409, 'email_taken', 'This email is already registered');
+      }
+      const now = app.auth.now();
+      const result = await registerUser(
+        app.store,
+        {
+          type: 'Register',
+          now,
+          userId: randomUUID(),
+          username: body.username,
+          email: body.email,
+          passwordHash: await app.auth.hasher.hash(body.password),
+          role: body.role,
+          profile: {
+            firstName: body.firstName ?? null,
+            lastName: body.lastName ?? null,
+            dateOfBirth: null,
+            phone: null,
+          },
+          via: 'staff',
+        },
+        app.auth.metadata(request, principalOf(request).userId),
+      );
+      if (!result.ok) throw problem(409, result.code, 'This username or email is taken');
+      if (result.state.status !== 'registered') throw new Error('registered user has no state');
+      reply.code(201);
+      return { user: adminView(result.state, now), position: result.position.toString() };
+    },
+  );
+
+  app.patch(
+    '/users/:id',
+    {
+      config: { policy: patchPolicy },
+      schema: {
+        tags,
+        summary: 'Change a user’s role (director) or lock/unlock it (manager+)',
+        security: bearer,
+        params: z.object({ id: z.uuid() }),
+        body: patchUserBodySchema,
+        response: {
+          200: adminUserBody,
+          400: problemSchema,
+          401: problemSchema,
+          403: problemSchema,
+          404: problemSchema,
+          422: problemSchema,
+        },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const { id } = request.params;
+      if (id === principal.userId) {
+        // Nobody promotes, demotes or locks themselves: it takes a second person.
+        throw problem(422, 'self_modification', 'Another staff member must change your role or lock');
+      }
+      const now = app.auth.now();
+      const { role, locked } = request.body;
+      const result = await handleUserCommand(
+        app.store,
+        id,
+        (state): Decision => {
+          const decisions: Decision[] = [];
+          let current = state;
+          for (const command of [
+            role === undefined ? null : ({ type: 'ChangeRole', now, role } as const),
+            locked === undefined ? null : ({ type: 'SetLocked', now, locked } as const),
+          ]) {
+            if (command === null) continue;
+            const decision = decideUser(command, current);
+            if (decision.rejection !== undefined) return decision;
+            decisions.push(decision);
+            current = decision.events.reduce(evolveUser, current);
+          }
+          return { events: decisions.flatMap((d) => d.events) };
+        },
+        app.auth.metadata(request, principal.userId),
+      );
+      if (result.rejection === 'user_not_found') throw problem(404, 'not_found', 'No such user');
+      if (result.rejection !== undefined) throw rejectionProblem(result.rejection);
+      if (result.state.status !== 'registered') throw problem(404, 'not_found', 'No such user');
+      return { user: adminView(result.state, now), position: result.position?.toString() ?? null };
+    },
+  );
+};
+
+export default admin;
