@@ -215,6 +215,44 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
     },
   );
 
+  withStore('appends in flight together succeed or fail each on its own', async (t, { store }) => {
+    await store.append([
+      { streamId: 'old', expectedVersion: 'no_stream', events: [{ type: 'E', data: {} }] },
+    ]);
+    // Issued together, so a batching adapter puts them in one transaction.
+    const results = await Promise.allSettled([
+      store.append([
+        { streamId: 'x', expectedVersion: 'no_stream', events: [{ type: 'E', data: { n: 1 } }] },
+      ]),
+      store.append([
+        { streamId: 'y', expectedVersion: 5n, events: [{ type: 'E', data: {} }] },
+        { streamId: 'old', expectedVersion: 0n, events: [{ type: 'E', data: {} }] },
+      ]),
+      store.append([
+        {
+          streamId: 'z',
+          expectedVersion: 'no_stream',
+          events: [
+            { type: 'E', data: {} },
+            { type: 'F', data: {} },
+          ],
+        },
+      ]),
+      store.append([{ streamId: 'old', expectedVersion: 7n, events: [{ type: 'E', data: {} }] }]),
+    ]);
+    t.same(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'rejected'],
+    );
+    t.same(
+      await Promise.all(['x', 'y', 'z', 'old'].map(async (s) => (await store.readStream(s)).length)),
+      [1, 0, 2, 1],
+    );
+    // The failed append left no trace on the new stream it named.
+    await store.append([{ streamId: 'y', expectedVersion: 'no_stream', events: [{ type: 'E', data: {} }] }]);
+    t.ok((await store.verify()).ok);
+  });
+
   withStore('bad input fails with a clear error and writes nothing', async (t, fixture) => {
     const { store } = fixture;
     const cases: [string, unknown, RegExp][] = [

@@ -72,6 +72,7 @@ const m0001: string[] = [
      v_next bigint;
      v_now timestamptz := date_trunc('milliseconds', statement_timestamp());
      v_ts text := to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+     v_wanted text[];
      v_ids text[];
      v_versions bigint[];
      v_hashes bytea[];
@@ -84,17 +85,37 @@ const m0001: string[] = [
        RAISE EXCEPTION 'more than 65536 events in one transaction' USING ERRCODE = 'program_limit_exceeded';
      END IF;
 
-     -- Lock every stream of the batch, in one global order so two batches never deadlock;
-     -- a new stream gets a placeholder row (version -1) that holds its lock.
-     WITH locked AS (
-       INSERT INTO es.streams AS st (stream_id, version, last_hash)
-       SELECT s, -1, ''::bytea
-         FROM (SELECT DISTINCT w->>'s' AS s FROM jsonb_array_elements(p_writes) w) ids
-        ORDER BY s COLLATE "C"
-       ON CONFLICT (stream_id) DO UPDATE SET version = st.version
-       RETURNING st.stream_id, st.version, st.last_hash)
-     SELECT array_agg(stream_id), array_agg(version), array_agg(last_hash)
-       INTO v_ids, v_versions, v_hashes FROM locked;
+     -- Lock every stream of the batch in one global order (stream id, bytewise), so two
+     -- batches never wait on each other in a cycle. Existing streams first, with a row lock
+     -- (no new row version); a new stream gets a placeholder row (version -1) holding its lock.
+     SELECT array_agg(s ORDER BY s COLLATE "C") INTO v_wanted
+       FROM (SELECT DISTINCT w->>'s' AS s FROM jsonb_array_elements(p_writes) w) ids;
+     WITH l AS (
+       SELECT stream_id, version, last_hash FROM es.streams
+        WHERE stream_id = ANY (v_wanted) ORDER BY stream_id COLLATE "C" FOR UPDATE)
+     SELECT coalesce(array_agg(stream_id), '{}'), coalesce(array_agg(version), '{}'),
+            coalesce(array_agg(last_hash), '{}')
+       INTO v_ids, v_versions, v_hashes FROM l;
+     IF cardinality(v_ids) < cardinality(v_wanted) THEN
+       WITH created AS (
+         INSERT INTO es.streams (stream_id, version, last_hash)
+         SELECT s, -1, ''::bytea FROM unnest(v_wanted) AS s
+          WHERE s <> ALL (v_ids) ORDER BY s COLLATE "C"
+         ON CONFLICT (stream_id) DO NOTHING
+         RETURNING stream_id, version, last_hash)
+       SELECT v_ids || coalesce(array_agg(stream_id), '{}'), v_versions || coalesce(array_agg(version), '{}'),
+              v_hashes || coalesce(array_agg(last_hash), '{}')
+         INTO v_ids, v_versions, v_hashes FROM created;
+       IF cardinality(v_ids) < cardinality(v_wanted) THEN
+         -- Created by another transaction since: lock them as they are now.
+         WITH l AS (
+           SELECT stream_id, version, last_hash FROM es.streams
+            WHERE stream_id = ANY (v_wanted) AND stream_id <> ALL (v_ids)
+            ORDER BY stream_id COLLATE "C" FOR UPDATE)
+         SELECT v_ids || array_agg(stream_id), v_versions || array_agg(version), v_hashes || array_agg(last_hash)
+           INTO v_ids, v_versions, v_hashes FROM l;
+       END IF;
+     END IF;
 
      WITH RECURSIVE
      cur AS (SELECT * FROM unnest(v_ids, v_versions, v_hashes) AS c(s, version, last_hash)),
@@ -140,22 +161,22 @@ const m0001: string[] = [
      upd AS (
        UPDATE es.streams st SET version = heads.stream_version, last_hash = heads.hash
          FROM heads WHERE st.stream_id = heads.stream_id RETURNING 1),
-     -- Placeholders of streams that got no event go away again.
-     del AS (
-       DELETE FROM es.streams st USING cur
-        WHERE st.stream_id = cur.s AND cur.version = -1
-          AND NOT EXISTS (SELECT 1 FROM ev WHERE ev.s = cur.s) RETURNING 1),
-     counts AS (SELECT s, count(*) AS k, max(v_next + ev.k) AS last FROM ev GROUP BY s)
-     SELECT jsonb_agg(r ORDER BY a) INTO v_result FROM (
-       SELECT ap.a, CASE WHEN bad.a IS NOT NULL THEN
-           jsonb_build_object('error', jsonb_build_object(
-             'streamId', bad.s, 'expected', bad.e, 'actual', bad.version::text))
-         ELSE jsonb_build_object(
-           'position', (SELECT max(counts.last)::text FROM w JOIN counts USING (s) WHERE w.a = ap.a),
-           'versions', (SELECT jsonb_agg((w.version + coalesce(counts.k, 0))::text ORDER BY w.wi)
-                          FROM w LEFT JOIN counts USING (s) WHERE w.a = ap.a))
-         END AS r
-         FROM (SELECT DISTINCT a FROM w) ap LEFT JOIN bad USING (a)) results;
+     counts AS (SELECT s, count(*) AS k, max(v_next + ev.k) AS last FROM ev GROUP BY s),
+     per_append AS (
+       SELECT w.a, max(counts.last) AS position,
+              jsonb_agg((w.version + coalesce(counts.k, 0))::text ORDER BY w.wi) AS versions
+         FROM w LEFT JOIN counts USING (s) GROUP BY w.a)
+     SELECT jsonb_agg(CASE WHEN bad.a IS NOT NULL THEN
+              jsonb_build_object('error', jsonb_build_object(
+                'streamId', bad.s, 'expected', bad.e, 'actual', bad.version::text))
+            ELSE jsonb_build_object('position', pa.position::text, 'versions', pa.versions)
+            END ORDER BY pa.a)
+       INTO v_result
+       FROM per_append pa LEFT JOIN bad USING (a);
+     -- Placeholders of new streams that got no event (their append failed) go away again.
+     IF -1 = ANY (v_versions) THEN
+       DELETE FROM es.streams WHERE stream_id = ANY (v_ids) AND version = -1;
+     END IF;
      RETURN v_result;
    END $$`,
 ];
