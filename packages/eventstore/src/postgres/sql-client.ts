@@ -11,7 +11,8 @@ import pg from 'pg';
  */
 export interface SqlClient {
   readonly kind: 'pg' | 'pglite';
-  query<R>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  /** `name` makes it a prepared statement where the driver has them (parsed and planned once per connection). */
+  query<R>(text: string, params?: readonly unknown[], name?: string): Promise<R[]>;
   /** How many queries the client can usefully run at once (pool size; 1 on PGlite). */
   readonly concurrencyMax: number;
   /** LISTEN on a channel, for processes other than this one; absent on PGlite (single process). */
@@ -27,8 +28,10 @@ export function pgClient(pool: pg.Pool): SqlClient {
   return {
     kind: 'pg',
     concurrencyMax: pool.options.max ?? 10,
-    async query<R>(text: string, params?: readonly unknown[]) {
-      const result = await pool.query(text, params as unknown[] | undefined);
+    async query<R>(text: string, params?: readonly unknown[], name?: string) {
+      const result = await pool.query(
+        name ? { name, text, values: params as unknown[] } : { text, values: params as unknown[] },
+      );
       return result.rows as R[];
     },
     async listen(channel, onNotification, onError) {

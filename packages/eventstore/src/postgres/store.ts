@@ -278,6 +278,7 @@ export class PostgresEventStore implements EventStore {
       const rows = await this.#sql.query<{ r: BatchOutcome[] | string }>(
         'SELECT es.append_batch($1::jsonb, $2::jsonb) AS r',
         [JSON.stringify(writes), JSON.stringify(events)],
+        'es_append_batch',
       );
       const r = rows[0]!.r;
       return typeof r === 'string' ? (JSON.parse(r) as BatchOutcome[]) : r;
