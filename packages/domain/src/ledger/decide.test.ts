@@ -1,0 +1,757 @@
+import t, { type Test } from 'tap';
+import {
+  type Account,
+  type AccountEvent,
+  type AccountState,
+  availableBalanceOf,
+  balanceOf,
+  evolveAccount,
+  foldAccount,
+} from './account.js';
+import {
+  type AccountCommand,
+  type Decision,
+  decideAccount,
+  decideTransfer,
+  type LedgerRejection,
+  type LedgerRejectionCode,
+  ledgerRejectionCodes,
+  pendingTimeoutSecondsMax,
+  type TransferCommand,
+  type TransferWrites,
+} from './decide.js';
+import {
+  accountIn,
+  bigints,
+  given,
+  type Ledger,
+  type LedgerCommand,
+  run,
+  statesFor,
+  transferIn,
+} from './fixtures.js';
+import { evolveTransfer, foldTransfer, type TransferEvent } from './transfer.js';
+
+// Given commands (or events) / when a command / then events or a rejection.
+
+const t0 = new Date('2026-03-01T09:00:00.000Z');
+const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
+const iso = t0.toISOString();
+
+const alice = 'acc-alice';
+const bob = 'acc-bob';
+const carol = 'acc-carol-usd';
+const cash = 'acc-cash-eur';
+const fees = 'acc-fees-eur';
+
+const openAlice: AccountCommand = {
+  type: 'OpenCustomerAccount',
+  accountId: alice,
+  ownerId: 'user-alice',
+  accountType: 'checking',
+  currency: 'EUR',
+  now: t0,
+};
+const openBob: AccountCommand = { ...openAlice, accountId: bob, ownerId: 'user-bob', accountType: 'savings' };
+const openCarol: AccountCommand = { ...openAlice, accountId: carol, ownerId: 'user-carol', currency: 'USD' };
+const openCash: AccountCommand = {
+  type: 'OpenBankAccount',
+  accountId: cash,
+  accountType: 'cash',
+  currency: 'EUR',
+  now: t0,
+};
+const openFees: AccountCommand = { ...openCash, accountId: fees, accountType: 'fee-income' };
+
+const create = (
+  transferId: string,
+  fields: Partial<TransferCommand & { type: 'CreateTransfer' }> = {},
+): TransferCommand => ({
+  type: 'CreateTransfer',
+  transferId,
+  debitAccountId: alice,
+  creditAccountId: bob,
+  amount: 100_00n,
+  currency: 'EUR',
+  code: 'transfer',
+  mode: 'single-phase',
+  now: t0,
+  ...fields,
+});
+const deposit = (transferId: string, accountId: string, amount: bigint): TransferCommand =>
+  create(transferId, { debitAccountId: cash, creditAccountId: accountId, amount, code: 'deposit' });
+const hold = (transferId: string, amount: bigint, timeoutSeconds = 0): TransferCommand =>
+  create(transferId, { amount, mode: 'two-phase', timeoutSeconds });
+const post = (transferId: string, amount?: bigint, now = t0): TransferCommand =>
+  amount === undefined
+    ? { type: 'PostPendingTransfer', transferId, now }
+    : { type: 'PostPendingTransfer', transferId, amount, now };
+const voidIt = (transferId: string): TransferCommand => ({
+  type: 'VoidPendingTransfer',
+  transferId,
+  now: t0,
+});
+const expire = (transferId: string, now: Date): TransferCommand => ({
+  type: 'ExpirePendingTransfer',
+  transferId,
+  now,
+});
+const reverse = (transferId: string, originalTransferId: string, reason = 'disputed'): TransferCommand => ({
+  type: 'ReverseTransfer',
+  transferId,
+  originalTransferId,
+  reason,
+  now: t0,
+});
+const freeze = (accountId: string): AccountCommand => ({
+  type: 'FreezeAccount',
+  accountId,
+  reason: 'aml',
+  now: t0,
+});
+const unfreeze = (accountId: string): AccountCommand => ({
+  type: 'UnfreezeAccount',
+  accountId,
+  reason: 'cleared',
+  now: t0,
+});
+const close = (accountId: string): AccountCommand => ({ type: 'CloseAccount', accountId, now: t0 });
+
+/** Alice holds 500.00 EUR; Bob, Carol (USD), the cash desk and fee income exist. */
+const funded = (...more: LedgerCommand[]) =>
+  given(openAlice, openBob, openCarol, openCash, openFees, deposit('dep-1', alice, 500_00n), ...more);
+
+function account(ledger: Ledger, id: string): Account {
+  const state = accountIn(ledger, id);
+  if (state.status === 'none') throw new Error(`no account ${id}`);
+  return state;
+}
+
+/** Runs a command that must be refused, and checks that nothing changed. */
+function rejection(t: Test, ledger: Ledger, command: LedgerCommand): LedgerRejection {
+  const before = structuredClone(ledger);
+  const decision = run(ledger, command);
+  t.same(ledger, before, 'a rejection changes no state');
+  if (decision.status !== 'rejected') throw new Error(`${command.type} was ${decision.status}, not rejected`);
+  return decision.rejection;
+}
+
+function accepted<W>(decision: Decision<W>): W {
+  if (decision.status !== 'accepted')
+    throw new Error(`expected accepted, got ${JSON.stringify(decision, bigints)}`);
+  return decision.events;
+}
+
+function writes(ledger: Ledger, command: LedgerCommand): TransferWrites {
+  return accepted(run(ledger, command)) as TransferWrites;
+}
+
+const seen = new Set<LedgerRejectionCode>();
+function expectCode(t: Test, ledger: Ledger, command: LedgerCommand, code: LedgerRejectionCode) {
+  const refused = rejection(t, ledger, command);
+  t.equal(refused.code, code, `${command.type} → ${code}`);
+  seen.add(refused.code);
+  return refused;
+}
+
+t.test('accounts', async (t) => {
+  t.test('open a customer account: active, zero totals, no-overdraft flag', async (t) => {
+    const decision = decideAccount({ ...openAlice, overdraftLimit: 50_00n }, { status: 'none' });
+    const events = accepted(decision);
+    t.same(events, [
+      {
+        type: 'AccountOpened',
+        data: {
+          accountId: alice,
+          kind: 'customer',
+          accountType: 'checking',
+          ownerId: 'user-alice',
+          currency: 'EUR',
+          debitsMustNotExceedCredits: true,
+          overdraftLimit: '5000',
+          openedAt: iso,
+        },
+      },
+    ]);
+    const state = foldAccount(events);
+    t.match(state, {
+      status: 'active',
+      flags: { debitsMustNotExceedCredits: true, overdraftLimit: 50_00n },
+      debitsPosted: 0n,
+      creditsPosted: 0n,
+      debitsPending: 0n,
+      creditsPending: 0n,
+    });
+  });
+
+  t.test('open a bank-owned account: no owner, may go below zero', async (t) => {
+    const [event] = accepted(decideAccount(openCash, { status: 'none' }));
+    t.match(event, {
+      data: {
+        kind: 'bank',
+        accountType: 'cash',
+        ownerId: null,
+        debitsMustNotExceedCredits: false,
+        overdraftLimit: null,
+      },
+    });
+    const ledger = funded();
+    t.equal(balanceOf(account(ledger, cash)), -500_00n, 'the cash desk is debited by deposits');
+  });
+
+  t.test('open twice: same body is a replay, another body account_exists', async (t) => {
+    const ledger = given(openAlice);
+    t.same(run(ledger, openAlice), { status: 'replayed' });
+    t.same(expectCode(t, ledger, { ...openAlice, currency: 'USD' }, 'account_exists'), {
+      code: 'account_exists',
+      accountId: alice,
+    });
+    expectCode(t, ledger, { ...openAlice, overdraftLimit: 1n }, 'account_exists');
+  });
+
+  t.test('an overdraft limit is ≥ 0 and bounded', async (t) => {
+    t.match(expectCode(t, given(), { ...openAlice, overdraftLimit: -1n }, 'invalid_amount'), {
+      reason: 'not_positive',
+    });
+    t.match(expectCode(t, given(), { ...openAlice, overdraftLimit: 10n ** 17n }, 'invalid_amount'), {
+      reason: 'too_large',
+    });
+  });
+
+  t.test('freeze and unfreeze; repeating either changes nothing', async (t) => {
+    const ledger = given(openAlice);
+    t.same(accepted(run(ledger, freeze(alice))), [
+      { type: 'AccountFrozen', data: { accountId: alice, reason: 'aml', at: iso } },
+    ]);
+    t.equal(account(ledger, alice).status, 'frozen');
+    t.same(accepted(run(ledger, freeze(alice))), []);
+    t.same(accepted(run(ledger, unfreeze(alice))), [
+      { type: 'AccountUnfrozen', data: { accountId: alice, reason: 'cleared', at: iso } },
+    ]);
+    t.equal(account(ledger, alice).status, 'active');
+    t.same(accepted(run(ledger, unfreeze(alice))), []);
+  });
+
+  t.test('unknown and closed accounts cannot be frozen, unfrozen or closed', async (t) => {
+    expectCode(t, given(), freeze(alice), 'account_not_found');
+    expectCode(t, given(), unfreeze(alice), 'account_not_found');
+    expectCode(t, given(), close(alice), 'account_not_found');
+    const ledger = given(openAlice, close(alice));
+    expectCode(t, ledger, freeze(alice), 'account_closed');
+    expectCode(t, ledger, unfreeze(alice), 'account_closed');
+    t.same(accepted(run(ledger, close(alice))), [], 'closing a closed account changes nothing');
+  });
+
+  t.test('close needs a zero balance and no holds either way', async (t) => {
+    t.same(expectCode(t, funded(), close(alice), 'balance_not_zero'), {
+      code: 'balance_not_zero',
+      accountId: alice,
+      balance: 500_00n,
+    });
+    expectCode(t, funded(), close(cash), 'balance_not_zero');
+    expectCode(t, funded(hold('h', 10_00n)), close(bob), 'pending_transfers');
+    const drained = funded(hold('h', 500_00n));
+    t.equal(balanceOf(account(drained, alice)), 500_00n);
+    expectCode(t, drained, close(alice), 'balance_not_zero');
+    const ledger = funded(create('out', { amount: 500_00n }));
+    t.same(accepted(run(ledger, close(alice))), [
+      { type: 'AccountClosed', data: { accountId: alice, at: iso } },
+    ]);
+    t.equal(account(ledger, alice).status, 'closed');
+  });
+
+  t.test('a frozen account can be closed when empty', async (t) => {
+    const ledger = given(openAlice, freeze(alice));
+    accepted(run(ledger, close(alice)));
+    t.equal(account(ledger, alice).status, 'closed');
+  });
+});
+
+t.test('single-phase transfers', async (t) => {
+  t.test('post at once: one event per stream, totals move on both accounts', async (t) => {
+    const ledger = funded();
+    const events = writes(ledger, create('t1', { amount: 120_50n, reference: 'rent' }));
+    const leg = { transferId: 't1', code: 'transfer', at: iso };
+    t.same(events, {
+      transfer: [
+        {
+          type: 'TransferPosted',
+          data: {
+            transferId: 't1',
+            debitAccountId: alice,
+            creditAccountId: bob,
+            amount: '12050',
+            currency: 'EUR',
+            code: 'transfer',
+            reference: 'rent',
+            reversalOf: null,
+            at: iso,
+          },
+        },
+      ],
+      debit: [
+        {
+          type: 'AccountLegPosted',
+          data: {
+            accountId: alice,
+            ...leg,
+            side: 'debit',
+            counterpartyAccountId: bob,
+            amount: '12050',
+            releasedPending: '0',
+          },
+        },
+      ],
+      credit: [
+        {
+          type: 'AccountLegPosted',
+          data: {
+            accountId: bob,
+            ...leg,
+            side: 'credit',
+            counterpartyAccountId: alice,
+            amount: '12050',
+            releasedPending: '0',
+          },
+        },
+      ],
+      original: [],
+    });
+    t.match(account(ledger, alice), { debitsPosted: 120_50n, creditsPosted: 500_00n });
+    t.equal(balanceOf(account(ledger, bob)), 120_50n);
+    t.match(transferIn(ledger, 't1'), { status: 'posted', postedAmount: 120_50n, reversedBy: null });
+  });
+
+  t.test('deposit, withdrawal and fee go through the bank-owned accounts', async (t) => {
+    const ledger = funded(
+      create('w', { debitAccountId: alice, creditAccountId: cash, amount: 200_00n, code: 'withdrawal' }),
+      create('f', { debitAccountId: alice, creditAccountId: fees, amount: 2_50n, code: 'fee' }),
+    );
+    t.equal(balanceOf(account(ledger, alice)), 297_50n);
+    t.equal(balanceOf(account(ledger, cash)), -300_00n);
+    t.equal(balanceOf(account(ledger, fees)), 2_50n);
+  });
+
+  t.test('amounts are > 0 and at most 999999999999999.99: invalid_amount', async (t) => {
+    t.match(expectCode(t, funded(), create('t', { amount: 0n }), 'invalid_amount'), {
+      reason: 'not_positive',
+    });
+    expectCode(t, funded(), create('t', { amount: -1n }), 'invalid_amount');
+    t.match(expectCode(t, funded(), create('t', { amount: 10n ** 17n }), 'invalid_amount'), {
+      reason: 'too_large',
+    });
+    // 999999999999999.99 is allowed by the amount rule (then refused for funds).
+    expectCode(t, funded(), create('t', { amount: 10n ** 17n - 1n }), 'insufficient_funds');
+  });
+
+  t.test('same_account', async (t) => {
+    expectCode(t, funded(), create('t', { creditAccountId: alice }), 'same_account');
+  });
+
+  t.test('account_not_found, for either side', async (t) => {
+    t.same(expectCode(t, funded(), create('t', { debitAccountId: 'ghost' }), 'account_not_found'), {
+      code: 'account_not_found',
+      accountId: 'ghost',
+    });
+    t.same(expectCode(t, funded(), create('t', { creditAccountId: 'ghost' }), 'account_not_found'), {
+      code: 'account_not_found',
+      accountId: 'ghost',
+    });
+  });
+
+  t.test('currency_mismatch: both accounts must hold the command currency', async (t) => {
+    t.same(expectCode(t, funded(), create('t', { creditAccountId: carol }), 'currency_mismatch'), {
+      code: 'currency_mismatch',
+      accountId: carol,
+      accountCurrency: 'USD',
+    });
+    expectCode(t, funded(), create('t', { currency: 'USD' }), 'currency_mismatch');
+  });
+
+  t.test('account_frozen, either side; unfrozen works again', async (t) => {
+    expectCode(t, funded(freeze(alice)), create('t'), 'account_frozen');
+    t.same(expectCode(t, funded(freeze(bob)), create('t'), 'account_frozen'), {
+      code: 'account_frozen',
+      accountId: bob,
+    });
+    writes(funded(freeze(bob), unfreeze(bob)), create('t'));
+  });
+
+  t.test('account_closed: a closed account takes no legs, either side', async (t) => {
+    const ledger = funded(close(bob));
+    expectCode(t, ledger, create('t'), 'account_closed');
+    expectCode(t, ledger, create('t', { debitAccountId: bob, creditAccountId: alice }), 'account_closed');
+    expectCode(t, ledger, hold('h', 1n), 'account_closed');
+  });
+
+  t.test('insufficient_funds: available = balance − outgoing holds (+ overdraft)', async (t) => {
+    writes(funded(), create('t', { amount: 500_00n }));
+    t.same(expectCode(t, funded(), create('t', { amount: 500_01n }), 'insufficient_funds'), {
+      code: 'insufficient_funds',
+      accountId: alice,
+      available: 500_00n,
+    });
+    const held = funded(hold('h', 300_00n));
+    t.equal(availableBalanceOf(account(held, alice)), 200_00n);
+    expectCode(t, held, create('t', { amount: 200_01n }), 'insufficient_funds');
+    writes(held, create('t', { amount: 200_00n }));
+    // An incoming hold is not money yet.
+    const incoming = funded(
+      create('in', { debitAccountId: alice, creditAccountId: bob, amount: 50_00n, mode: 'two-phase' }),
+    );
+    expectCode(
+      t,
+      incoming,
+      create('t', { debitAccountId: bob, creditAccountId: alice, amount: 1n }),
+      'insufficient_funds',
+    );
+  });
+
+  t.test('an overdraft limit lets available go down to −limit, not below', async (t) => {
+    const ledger = given(openCash, { ...openAlice, overdraftLimit: 100_00n }, openBob);
+    t.match(expectCode(t, ledger, create('t', { amount: 100_01n }), 'insufficient_funds'), {
+      available: 100_00n,
+    });
+    writes(ledger, create('t', { amount: 100_00n }));
+    t.equal(availableBalanceOf(account(ledger, alice)), -100_00n);
+    expectCode(t, ledger, create('t2', { amount: 1n }), 'insufficient_funds');
+  });
+
+  t.test('limit_exceeded names the limit it hit', async (t) => {
+    t.same(
+      expectCode(
+        t,
+        funded(),
+        create('t', { amount: 100_01n, limits: { transferAmountMax: 100_00n } }),
+        'limit_exceeded',
+      ),
+      { code: 'limit_exceeded', limit: 'transfer_amount_max', max: 100_00n },
+    );
+    writes(funded(), create('t', { amount: 100_00n, limits: { transferAmountMax: 100_00n } }));
+    const daily = { dailyDebit: { max: 1_000_00n, usedToday: 950_00n } };
+    t.same(expectCode(t, funded(), create('t', { amount: 50_01n, limits: daily }), 'limit_exceeded'), {
+      code: 'limit_exceeded',
+      limit: 'daily_debit_max',
+      max: 1_000_00n,
+    });
+    writes(funded(), create('t', { amount: 50_00n, limits: daily }));
+  });
+
+  t.test('the same id with the same body is a replay; with another body transfer_exists', async (t) => {
+    const ledger = funded(create('t1', { reference: 'x' }));
+    const before = structuredClone(ledger);
+    t.same(
+      run(ledger, create('t1', { reference: 'x', now: at(60) })),
+      { status: 'replayed' },
+      'now is no part of it',
+    );
+    t.same(ledger, before);
+    t.same(expectCode(t, ledger, create('t1', { reference: 'y' }), 'transfer_exists'), {
+      code: 'transfer_exists',
+      transferId: 't1',
+    });
+    expectCode(t, ledger, create('t1', { amount: 1n, reference: 'x' }), 'transfer_exists');
+    expectCode(t, ledger, create('t1', { mode: 'two-phase', reference: 'x' }), 'transfer_exists');
+    // A replay is answered even when the first one left no funds for a second.
+    const drained = funded(create('all', { amount: 500_00n }));
+    t.same(run(drained, create('all', { amount: 500_00n })), { status: 'replayed' });
+  });
+});
+
+t.test('two-phase transfers', async (t) => {
+  t.test('a hold reserves the amount on both accounts, balance unchanged', async (t) => {
+    const ledger = funded();
+    const events = writes(ledger, hold('h', 80_00n, 3600));
+    t.match(events.transfer, [
+      {
+        type: 'TransferPending',
+        data: {
+          transferId: 'h',
+          amount: '8000',
+          timeoutSeconds: 3600,
+          expiresAt: at(3600).toISOString(),
+          at: iso,
+        },
+      },
+    ]);
+    t.match(events.debit, [
+      { type: 'AccountLegPending', data: { accountId: alice, side: 'debit', amount: '8000' } },
+    ]);
+    t.match(events.credit, [
+      { type: 'AccountLegPending', data: { accountId: bob, side: 'credit', amount: '8000' } },
+    ]);
+    t.match(account(ledger, alice), { debitsPending: 80_00n, debitsPosted: 0n });
+    t.equal(balanceOf(account(ledger, alice)), 500_00n);
+    t.equal(availableBalanceOf(account(ledger, alice)), 420_00n);
+    t.match(account(ledger, bob), { creditsPending: 80_00n, creditsPosted: 0n });
+    t.match(transferIn(ledger, 'h'), { status: 'pending', expiresAt: at(3600).toISOString() });
+    writes(ledger, hold('forever', 1n));
+    t.match(transferIn(ledger, 'forever'), { status: 'pending', timeoutSeconds: 0, expiresAt: null });
+  });
+
+  t.test('invalid_timeout: whole seconds, ≥ 0, bounded, two-phase only', async (t) => {
+    expectCode(t, funded(), hold('h', 1n, -1), 'invalid_timeout');
+    expectCode(t, funded(), hold('h', 1n, 1.5), 'invalid_timeout');
+    expectCode(t, funded(), hold('h', 1n, pendingTimeoutSecondsMax + 1), 'invalid_timeout');
+    expectCode(t, funded(), create('t', { timeoutSeconds: 60 }), 'invalid_timeout');
+    writes(funded(), hold('h', 1n, pendingTimeoutSecondsMax));
+  });
+
+  t.test('post the full amount', async (t) => {
+    const ledger = funded(hold('h', 80_00n));
+    const events = writes(ledger, post('h'));
+    t.same(events.transfer, [
+      { type: 'PendingTransferPosted', data: { transferId: 'h', amount: '8000', at: iso } },
+    ]);
+    t.match(events.debit, [
+      { type: 'AccountLegPosted', data: { side: 'debit', amount: '8000', releasedPending: '8000' } },
+    ]);
+    t.match(events.credit, [
+      { type: 'AccountLegPosted', data: { side: 'credit', amount: '8000', releasedPending: '8000' } },
+    ]);
+    t.match(account(ledger, alice), { debitsPending: 0n, debitsPosted: 80_00n });
+    t.match(account(ledger, bob), { creditsPending: 0n, creditsPosted: 80_00n });
+    t.match(transferIn(ledger, 'h'), { status: 'posted', postedAmount: 80_00n });
+  });
+
+  t.test('post part: the rest of the hold is released in the same step', async (t) => {
+    const ledger = funded(hold('h', 80_00n));
+    const events = writes(ledger, post('h', 30_00n));
+    t.match(events.debit, [{ data: { amount: '3000', releasedPending: '8000' } }]);
+    t.match(account(ledger, alice), { debitsPending: 0n, debitsPosted: 30_00n });
+    t.equal(availableBalanceOf(account(ledger, alice)), 470_00n);
+    t.match(transferIn(ledger, 'h'), { status: 'posted', amount: 80_00n, postedAmount: 30_00n });
+  });
+
+  t.test('amount_exceeds_pending, invalid_amount on post', async (t) => {
+    t.same(expectCode(t, funded(hold('h', 80_00n)), post('h', 80_01n), 'amount_exceeds_pending'), {
+      code: 'amount_exceeds_pending',
+      transferId: 'h',
+      pending: 80_00n,
+    });
+    expectCode(t, funded(hold('h', 80_00n)), post('h', 0n), 'invalid_amount');
+  });
+
+  t.test('a hold ends once: transfer_not_pending after post, void or expiry', async (t) => {
+    for (const end of [post('h'), voidIt('h'), expire('h', at(60))]) {
+      const ledger = funded(hold('h', 80_00n, 60), end);
+      for (const again of [post('h'), voidIt('h'), expire('h', at(120))]) {
+        t.match(expectCode(t, ledger, again, 'transfer_not_pending'), { transferId: 'h' });
+      }
+    }
+    t.match(expectCode(t, funded(create('t')), voidIt('t'), 'transfer_not_pending'), { status: 'posted' });
+  });
+
+  t.test('transfer_not_found for post, void, expire and reverse', async (t) => {
+    for (const command of [post('nope'), voidIt('nope'), expire('nope', t0), reverse('r', 'nope')]) {
+      t.same(expectCode(t, funded(), command, 'transfer_not_found'), {
+        code: 'transfer_not_found',
+        transferId: 'nope',
+      });
+    }
+  });
+
+  t.test('void releases the whole hold, even on a frozen account', async (t) => {
+    const ledger = funded(hold('h', 80_00n), freeze(alice));
+    const events = writes(ledger, voidIt('h'));
+    t.same(events.transfer, [
+      { type: 'PendingTransferVoided', data: { transferId: 'h', reason: null, at: iso } },
+    ]);
+    t.match(events.debit, [{ type: 'AccountLegReleased', data: { amount: '8000', reason: 'voided' } }]);
+    t.match(account(ledger, alice), { debitsPending: 0n, debitsPosted: 0n });
+    t.match(account(ledger, bob), { creditsPending: 0n, creditsPosted: 0n });
+    t.match(transferIn(ledger, 'h'), { status: 'voided' });
+  });
+
+  t.test('posting moves money: account_frozen on either side', async (t) => {
+    expectCode(t, funded(hold('h', 80_00n), freeze(alice)), post('h'), 'account_frozen');
+    expectCode(t, funded(hold('h', 80_00n), freeze(bob)), post('h'), 'account_frozen');
+  });
+
+  t.test('expiry: only once its time has come; then posting is refused', async (t) => {
+    const ledger = funded(hold('h', 80_00n, 60));
+    expectCode(t, ledger, expire('h', at(59)), 'transfer_not_expired');
+    t.same(expectCode(t, ledger, post('h', undefined, at(60)), 'transfer_expired'), {
+      code: 'transfer_expired',
+      transferId: 'h',
+    });
+    writes(funded(hold('h', 80_00n, 60)), post('h', undefined, at(59)));
+    const events = writes(ledger, expire('h', at(60)));
+    t.same(events.transfer, [
+      { type: 'PendingTransferExpired', data: { transferId: 'h', at: at(60).toISOString() } },
+    ]);
+    t.match(events.credit, [
+      { type: 'AccountLegReleased', data: { side: 'credit', amount: '8000', reason: 'expired' } },
+    ]);
+    t.match(account(ledger, alice), { debitsPending: 0n });
+    t.match(transferIn(ledger, 'h'), { status: 'expired' });
+    expectCode(t, funded(hold('h', 1n)), expire('h', at(10 ** 9)), 'transfer_not_expired');
+  });
+});
+
+t.test('reversals', async (t) => {
+  t.test('a new transfer the other way, recorded on the original in the same append', async (t) => {
+    const ledger = funded(create('t1', { amount: 70_00n }));
+    const events = writes(ledger, reverse('r1', 't1', 'wrong payee'));
+    t.same(events.transfer, [
+      {
+        type: 'TransferPosted',
+        data: {
+          transferId: 'r1',
+          debitAccountId: bob,
+          creditAccountId: alice,
+          amount: '7000',
+          currency: 'EUR',
+          code: 'reversal',
+          reference: 'wrong payee',
+          reversalOf: 't1',
+          at: iso,
+        },
+      },
+    ]);
+    t.same(events.original, [
+      { type: 'TransferReversed', data: { transferId: 't1', reversalTransferId: 'r1', at: iso } },
+    ]);
+    t.match(events.debit, [
+      { type: 'AccountLegPosted', data: { accountId: bob, side: 'debit', code: 'reversal' } },
+    ]);
+    t.match(events.credit, [{ type: 'AccountLegPosted', data: { accountId: alice, side: 'credit' } }]);
+    t.equal(balanceOf(account(ledger, alice)), 500_00n);
+    t.equal(balanceOf(account(ledger, bob)), 0n);
+    t.match(
+      account(ledger, alice),
+      { debitsPosted: 70_00n, creditsPosted: 570_00n },
+      'history is kept, not undone',
+    );
+    t.match(transferIn(ledger, 't1'), { status: 'posted', reversedBy: 'r1' });
+  });
+
+  t.test('a partly posted hold is reversed by what was posted', async (t) => {
+    const ledger = funded(hold('h', 80_00n), post('h', 30_00n));
+    t.match(writes(ledger, reverse('r', 'h')).transfer, [{ data: { amount: '3000' } }]);
+    t.equal(balanceOf(account(ledger, alice)), 500_00n);
+  });
+
+  t.test('replay, transfer_exists, transfer_already_reversed', async (t) => {
+    const ledger = funded(create('t1'), reverse('r1', 't1'));
+    t.same(run(ledger, reverse('r1', 't1')), { status: 'replayed' });
+    expectCode(t, ledger, reverse('r1', 't1', 'another reason'), 'transfer_exists');
+    expectCode(t, ledger, create('r1'), 'transfer_exists');
+    t.same(expectCode(t, ledger, reverse('r2', 't1'), 'transfer_already_reversed'), {
+      code: 'transfer_already_reversed',
+      transferId: 't1',
+      reversedBy: 'r1',
+    });
+    writes(ledger, reverse('r3', 'r1', 'reversed in error'));
+    t.equal(balanceOf(account(ledger, bob)), 100_00n, 'a reversal can itself be reversed');
+  });
+
+  t.test('transfer_not_posted: holds and ended holds are voided, not reversed', async (t) => {
+    t.match(expectCode(t, funded(hold('h', 1n)), reverse('r', 'h'), 'transfer_not_posted'), {
+      status: 'pending',
+    });
+    t.match(expectCode(t, funded(hold('h', 1n), voidIt('h')), reverse('r', 'h'), 'transfer_not_posted'), {
+      status: 'voided',
+    });
+  });
+
+  t.test('a reversal keeps the account rules: funds, frozen, closed', async (t) => {
+    const spent = funded(
+      create('t1'),
+      create('t2', { debitAccountId: bob, creditAccountId: fees, amount: 60_00n }),
+    );
+    t.match(expectCode(t, spent, reverse('r', 't1'), 'insufficient_funds'), {
+      accountId: bob,
+      available: 40_00n,
+    });
+    expectCode(t, funded(create('t1'), freeze(alice)), reverse('r', 't1'), 'account_frozen');
+    const closed = funded(
+      create('t1'),
+      create('t2', { debitAccountId: bob, creditAccountId: alice }),
+      close(bob),
+    );
+    expectCode(t, closed, reverse('r', 't1'), 'account_closed');
+  });
+});
+
+t.test('programmer errors are assertions that throw', async (t) => {
+  const opened = accepted(decideAccount(openAlice, { status: 'none' }));
+  const leg: AccountEvent = {
+    type: 'AccountLegPosted',
+    data: {
+      accountId: alice,
+      transferId: 't',
+      side: 'credit',
+      counterpartyAccountId: bob,
+      code: 'deposit',
+      amount: '100',
+      releasedPending: '0',
+      at: iso,
+    },
+  };
+  t.throws(() => foldAccount([leg]), /without AccountOpened/);
+  t.throws(() => foldAccount([...opened, ...opened]), /existing account/);
+  t.throws(() => foldAccount([...opened, { ...leg, data: { ...leg.data, accountId: bob } }]), /for acc-bob/);
+  t.throws(() => foldAccount([...opened, { ...leg, data: { ...leg.data, amount: '1.00' } }]), /malformed/);
+  t.throws(() => foldAccount([...opened, { ...leg, data: { ...leg.data, amount: '0' } }]), /positive/);
+  const closed: AccountState = evolveAccount(foldAccount(opened), {
+    type: 'AccountClosed',
+    data: { accountId: alice, at: iso },
+  });
+  t.throws(() => evolveAccount(closed, leg), /closed account/);
+  const withMoney = foldAccount([...opened, leg]);
+  t.throws(
+    () => evolveAccount(withMoney, { type: 'AccountClosed', data: { accountId: alice, at: iso } }),
+    /money/,
+  );
+  t.throws(
+    () =>
+      evolveAccount(withMoney, {
+        type: 'AccountLegReleased',
+        data: { ...leg.data, side: 'debit', reason: 'voided' },
+      }),
+    /debitsPending/,
+  );
+  t.throws(() =>
+    evolveAccount(withMoney, { type: 'AccountUnfrozen', data: { accountId: alice, reason: '', at: iso } }),
+  );
+
+  const ledger = funded(create('t1'));
+  const posted = transferIn(ledger, 't1');
+  const endedTwice: TransferEvent = {
+    type: 'PendingTransferVoided',
+    data: { transferId: 't1', reason: null, at: iso },
+  };
+  t.throws(() => evolveTransfer(posted, endedTwice), /on posted transfer/);
+  t.throws(() => foldTransfer([endedTwice]), /never created/);
+  const reversed: TransferEvent = {
+    type: 'TransferReversed',
+    data: { transferId: 't1', reversalTransferId: 'r', at: iso },
+  };
+  t.throws(() => evolveTransfer(evolveTransfer(posted, reversed), reversed), /reversed twice/);
+
+  // The handler must load the streams the command names.
+  const states = statesFor(ledger, create('t2'));
+  t.throws(
+    () => decideTransfer(create('t2'), { ...states, debit: accountIn(ledger, cash) }),
+    /another account/,
+  );
+  t.throws(() => decideAccount(freeze(bob), accountIn(ledger, alice)), /another account/);
+  t.throws(() =>
+    decideTransfer(reverse('r', 't1'), {
+      ...statesFor(ledger, reverse('r', 't1')),
+      original: undefined,
+    } as never),
+  );
+  const sneaky = { ...create('t3'), code: 'reversal' } as unknown as TransferCommand;
+  t.throws(() => decideTransfer(sneaky, statesFor(ledger, sneaky)), /ReverseTransfer/);
+  const pending = funded(hold('h', 1n));
+  t.throws(
+    () => decideTransfer(post('h'), { ...statesFor(pending, post('h')), credit: { status: 'none' } }),
+    /missing/,
+  );
+});
+
+t.test('every rejection code has a test above', async (t) => {
+  t.same([...seen].sort(), [...ledgerRejectionCodes].sort());
+});

@@ -1,0 +1,597 @@
+import assert from 'node:assert/strict';
+import {
+  type Account,
+  type AccountEvent,
+  type AccountState,
+  availableBalanceOf,
+  type BankAccountType,
+  balanceOf,
+  type CustomerAccountType,
+  type LegSide,
+  type TransferCode,
+} from './account.js';
+import { amountMaxMinor, type Currency, toMinorUnits } from './money.js';
+import type { Transfer, TransferEvent, TransferMode, TransferState } from './transfer.js';
+
+/**
+ * Commands and the pure deciders of the ledger. The clock (`now`), ids and the context
+ * (limits from settings and KYC, what the account already sent today) come in on the
+ * command. Expected failures are values (`LedgerRejection`); a state that cannot happen
+ * (a leg on a closed account, states of the wrong accounts) is an assertion that throws.
+ */
+
+/** Longest a two-phase hold may wait for its post or void: 30 days. */
+export const pendingTimeoutSecondsMax = 30 * 24 * 60 * 60;
+
+export type TransferLimitName = 'transfer_amount_max' | 'daily_debit_max';
+
+/**
+ * Expected failures, a closed union. Each maps to one API error code at the edge
+ * (`transfer_exists` → 409 `idempotency_conflict`; the others keep their name).
+ */
+export type LedgerRejection =
+  | { code: 'invalid_amount'; reason: 'not_positive' | 'too_large' }
+  | { code: 'invalid_timeout' }
+  | { code: 'same_account' }
+  | { code: 'currency_mismatch'; accountId: string; accountCurrency: Currency }
+  | { code: 'account_not_found'; accountId: string }
+  | { code: 'account_exists'; accountId: string }
+  | { code: 'account_frozen'; accountId: string }
+  | { code: 'account_closed'; accountId: string }
+  /** `available` includes the overdraft: the most this debit could have been. */
+  | { code: 'insufficient_funds'; accountId: string; available: bigint }
+  | { code: 'limit_exceeded'; limit: TransferLimitName; max: bigint }
+  | { code: 'balance_not_zero'; accountId: string; balance: bigint }
+  | { code: 'pending_transfers'; accountId: string }
+  | { code: 'transfer_exists'; transferId: string }
+  | { code: 'transfer_not_found'; transferId: string }
+  | { code: 'transfer_not_pending'; transferId: string; status: Transfer['status'] }
+  | { code: 'transfer_expired'; transferId: string }
+  | { code: 'transfer_not_expired'; transferId: string }
+  | { code: 'amount_exceeds_pending'; transferId: string; pending: bigint }
+  | { code: 'transfer_not_posted'; transferId: string; status: Transfer['status'] }
+  | { code: 'transfer_already_reversed'; transferId: string; reversedBy: string };
+
+export type LedgerRejectionCode = LedgerRejection['code'];
+
+export const ledgerRejectionCodes = [
+  'invalid_amount',
+  'invalid_timeout',
+  'same_account',
+  'currency_mismatch',
+  'account_not_found',
+  'account_exists',
+  'account_frozen',
+  'account_closed',
+  'insufficient_funds',
+  'limit_exceeded',
+  'balance_not_zero',
+  'pending_transfers',
+  'transfer_exists',
+  'transfer_not_found',
+  'transfer_not_pending',
+  'transfer_expired',
+  'transfer_not_expired',
+  'amount_exceeds_pending',
+  'transfer_not_posted',
+  'transfer_already_reversed',
+] as const satisfies readonly LedgerRejectionCode[];
+
+// The list above names every code once: adding a code to the union without it fails here.
+type Missing = Exclude<LedgerRejectionCode, (typeof ledgerRejectionCodes)[number]>;
+const _everyCodeListed: Missing extends never ? true : Missing = true;
+
+/**
+ * `accepted`: append these events (possibly none: freezing a frozen account changes
+ * nothing). `replayed`: the same request already happened; answer with what is stored.
+ */
+export type Decision<Writes> =
+  | { status: 'accepted'; events: Writes }
+  | { status: 'replayed' }
+  | { status: 'rejected'; rejection: LedgerRejection };
+
+const accept = <W>(events: W): Decision<W> => ({ status: 'accepted', events });
+const reject = (rejection: LedgerRejection): { status: 'rejected'; rejection: LedgerRejection } => ({
+  status: 'rejected',
+  rejection,
+});
+const replayed = { status: 'replayed' } as const;
+
+// ---------------------------------------------------------------------------------------
+// Accounts
+
+export type AccountCommand =
+  | {
+      type: 'OpenCustomerAccount';
+      accountId: string;
+      ownerId: string;
+      accountType: CustomerAccountType;
+      currency: Currency;
+      /** Minor units the available balance may go below zero; 0n or absent = none. */
+      overdraftLimit?: bigint;
+      now: Date;
+    }
+  | {
+      type: 'OpenBankAccount';
+      accountId: string;
+      accountType: BankAccountType;
+      currency: Currency;
+      now: Date;
+    }
+  | { type: 'FreezeAccount'; accountId: string; reason: string; now: Date }
+  | { type: 'UnfreezeAccount'; accountId: string; reason: string; now: Date }
+  /** Requires a zero balance and no holds either way. */
+  | { type: 'CloseAccount'; accountId: string; now: Date };
+
+function openedEvent(command: AccountCommand & { type: 'OpenCustomerAccount' | 'OpenBankAccount' }) {
+  const at = command.now.toISOString();
+  const event: AccountEvent =
+    command.type === 'OpenCustomerAccount'
+      ? {
+          type: 'AccountOpened',
+          data: {
+            accountId: command.accountId,
+            kind: 'customer',
+            accountType: command.accountType,
+            ownerId: command.ownerId,
+            currency: command.currency,
+            debitsMustNotExceedCredits: true,
+            overdraftLimit: toMinorUnits(command.overdraftLimit ?? 0n),
+            openedAt: at,
+          },
+        }
+      : {
+          type: 'AccountOpened',
+          data: {
+            accountId: command.accountId,
+            kind: 'bank',
+            accountType: command.accountType,
+            ownerId: null,
+            currency: command.currency,
+            debitsMustNotExceedCredits: false,
+            overdraftLimit: null,
+            openedAt: at,
+          },
+        };
+  return event;
+}
+
+export function decideAccount(command: AccountCommand, state: AccountState): Decision<AccountEvent[]> {
+  if (state.status !== 'none') assert.equal(state.id, command.accountId, 'account state of another account');
+  const at = command.now.toISOString();
+  switch (command.type) {
+    case 'OpenCustomerAccount':
+    case 'OpenBankAccount': {
+      const event = openedEvent(command);
+      if (state.status !== 'none') {
+        const d = event.data;
+        const same =
+          state.kind === d.kind &&
+          state.accountType === d.accountType &&
+          state.ownerId === d.ownerId &&
+          state.currency === d.currency &&
+          state.flags.overdraftLimit ===
+            (command.type === 'OpenCustomerAccount' ? (command.overdraftLimit ?? 0n) : 0n);
+        return same ? replayed : reject({ code: 'account_exists', accountId: command.accountId });
+      }
+      if (command.type === 'OpenCustomerAccount' && command.overdraftLimit !== undefined) {
+        const limit = command.overdraftLimit;
+        if (limit < 0n) return reject({ code: 'invalid_amount', reason: 'not_positive' });
+        if (limit > amountMaxMinor(command.currency))
+          return reject({ code: 'invalid_amount', reason: 'too_large' });
+      }
+      return accept([event]);
+    }
+    case 'FreezeAccount':
+    case 'UnfreezeAccount': {
+      if (state.status === 'none') return reject({ code: 'account_not_found', accountId: command.accountId });
+      if (state.status === 'closed') return reject({ code: 'account_closed', accountId: state.id });
+      const data = { accountId: state.id, reason: command.reason, at };
+      if (command.type === 'FreezeAccount') {
+        return accept(state.status === 'frozen' ? [] : [{ type: 'AccountFrozen', data }]);
+      }
+      return accept(state.status === 'active' ? [] : [{ type: 'AccountUnfrozen', data }]);
+    }
+    case 'CloseAccount': {
+      if (state.status === 'none') return reject({ code: 'account_not_found', accountId: command.accountId });
+      if (state.status === 'closed') return accept([]);
+      const balance = balanceOf(state);
+      if (balance !== 0n) return reject({ code: 'balance_not_zero', accountId: state.id, balance });
+      if (state.debitsPending !== 0n || state.creditsPending !== 0n) {
+        return reject({ code: 'pending_transfers', accountId: state.id });
+      }
+      return accept([{ type: 'AccountClosed', data: { accountId: state.id, at } }]);
+    }
+    default: {
+      const unexpected: never = command;
+      throw new assert.AssertionError({ message: `unhandled account command ${JSON.stringify(unexpected)}` });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Transfers
+
+/** Context the handler loads: settings, KYC level, what the debit account sent today. */
+export interface TransferLimits {
+  transferAmountMax?: bigint;
+  dailyDebit?: { max: bigint; usedToday: bigint };
+}
+
+export type TransferCommand =
+  | {
+      type: 'CreateTransfer';
+      /** Derived by the caller from (caller, Idempotency-Key). */
+      transferId: string;
+      debitAccountId: string;
+      creditAccountId: string;
+      amount: bigint;
+      currency: Currency;
+      /** Reversals are made by ReverseTransfer only. */
+      code: Exclude<TransferCode, 'reversal'>;
+      mode: TransferMode;
+      /** Two-phase only; absent or 0: the hold waits until posted or voided. */
+      timeoutSeconds?: number;
+      reference?: string | null;
+      limits?: TransferLimits;
+      now: Date;
+    }
+  /** Posts `amount` (default: all) of a hold; the rest is released in the same step. */
+  | { type: 'PostPendingTransfer'; transferId: string; amount?: bigint; now: Date }
+  | { type: 'VoidPendingTransfer'; transferId: string; reason?: string | null; now: Date }
+  /** Sent by the scheduled job once `expiresAt` has passed. */
+  | { type: 'ExpirePendingTransfer'; transferId: string; now: Date }
+  /** A new single-phase transfer moving the original's posted amount back. */
+  | { type: 'ReverseTransfer'; transferId: string; originalTransferId: string; reason: string; now: Date };
+
+/**
+ * The streams one transfer command touches. For CreateTransfer and ReverseTransfer the
+ * accounts are those the new transfer debits and credits (for a reversal: the original's
+ * credit and debit accounts); otherwise those of the existing transfer.
+ */
+export interface TransferStates {
+  transfer: TransferState;
+  debit: AccountState;
+  credit: AccountState;
+  /** ReverseTransfer only: the transfer being reversed. */
+  original?: TransferState;
+}
+
+/** What to append, atomically: one list per stream; `original` is non-empty for reversals only. */
+export interface TransferWrites {
+  transfer: TransferEvent[];
+  debit: AccountEvent[];
+  credit: AccountEvent[];
+  original: TransferEvent[];
+}
+
+function checkAmount(amount: bigint, currency: Currency): LedgerRejection | null {
+  if (amount <= 0n) return { code: 'invalid_amount', reason: 'not_positive' };
+  if (amount > amountMaxMinor(currency)) return { code: 'invalid_amount', reason: 'too_large' };
+  return null;
+}
+
+/** A new leg may land on an open, active account of the transfer's currency. */
+function checkTakesLeg(account: Account, currency: Currency): LedgerRejection | null {
+  if (account.status === 'closed') return { code: 'account_closed', accountId: account.id };
+  if (account.status === 'frozen') return { code: 'account_frozen', accountId: account.id };
+  if (account.currency !== currency) {
+    return { code: 'currency_mismatch', accountId: account.id, accountCurrency: account.currency };
+  }
+  return null;
+}
+
+/** debitsMustNotExceedCredits: available − amount ≥ −overdraftLimit. */
+function checkFunds(debit: Account, amount: bigint): LedgerRejection | null {
+  if (!debit.flags.debitsMustNotExceedCredits) return null;
+  const available = availableBalanceOf(debit) + debit.flags.overdraftLimit;
+  return amount > available ? { code: 'insufficient_funds', accountId: debit.id, available } : null;
+}
+
+function checkLimits(amount: bigint, limits: TransferLimits | undefined): LedgerRejection | null {
+  if (limits?.transferAmountMax !== undefined && amount > limits.transferAmountMax) {
+    return { code: 'limit_exceeded', limit: 'transfer_amount_max', max: limits.transferAmountMax };
+  }
+  if (limits?.dailyDebit !== undefined && limits.dailyDebit.usedToday + amount > limits.dailyDebit.max) {
+    return { code: 'limit_exceeded', limit: 'daily_debit_max', max: limits.dailyDebit.max };
+  }
+  return null;
+}
+
+function checkTimeout(mode: TransferMode, timeoutSeconds: number): LedgerRejection | null {
+  const valid =
+    Number.isSafeInteger(timeoutSeconds) &&
+    timeoutSeconds >= 0 &&
+    timeoutSeconds <= pendingTimeoutSecondsMax &&
+    (mode === 'two-phase' || timeoutSeconds === 0);
+  return valid ? null : { code: 'invalid_timeout' };
+}
+
+function accountOf(state: AccountState, id: string, role: string): Account {
+  // The handler loads the accounts the transfer names; anything else is its bug.
+  assert(state.status !== 'none', `${role} account ${id} of an existing transfer is missing`);
+  assert.equal(state.id, id, `${role} account state is of another account`);
+  return state;
+}
+
+interface Leg {
+  transfer: Pick<Transfer, 'id' | 'debitAccountId' | 'creditAccountId' | 'code'>;
+  at: string;
+}
+
+function legData({ transfer, at }: Leg, side: LegSide) {
+  return {
+    accountId: side === 'debit' ? transfer.debitAccountId : transfer.creditAccountId,
+    transferId: transfer.id,
+    side,
+    counterpartyAccountId: side === 'debit' ? transfer.creditAccountId : transfer.debitAccountId,
+    code: transfer.code,
+    at,
+  };
+}
+
+function bothLegs(make: (side: LegSide) => AccountEvent): Pick<TransferWrites, 'debit' | 'credit'> {
+  return { debit: [make('debit')], credit: [make('credit')] };
+}
+
+function sameRequest(transfer: Transfer, command: TransferCommand & { type: 'CreateTransfer' }): boolean {
+  return (
+    transfer.debitAccountId === command.debitAccountId &&
+    transfer.creditAccountId === command.creditAccountId &&
+    transfer.amount === command.amount &&
+    transfer.currency === command.currency &&
+    transfer.code === command.code &&
+    transfer.mode === command.mode &&
+    transfer.timeoutSeconds === (command.timeoutSeconds ?? 0) &&
+    transfer.reference === (command.reference ?? null) &&
+    transfer.reversalOf === null
+  );
+}
+
+function createTransfer(
+  command: TransferCommand & { type: 'CreateTransfer' },
+  states: TransferStates,
+): Decision<TransferWrites> {
+  assert.notEqual(command.code, 'reversal', 'reversals are made by ReverseTransfer');
+  const { transfer } = states;
+  if (transfer.status !== 'none') {
+    return sameRequest(transfer, command)
+      ? replayed
+      : reject({ code: 'transfer_exists', transferId: command.transferId });
+  }
+  const { amount, currency } = command;
+  const timeoutSeconds = command.timeoutSeconds ?? 0;
+  const invalid =
+    checkAmount(amount, currency) ??
+    (command.debitAccountId === command.creditAccountId ? { code: 'same_account' } : null) ??
+    checkTimeout(command.mode, timeoutSeconds);
+  if (invalid !== null) return reject(invalid);
+
+  const { debit, credit } = states;
+  if (debit.status === 'none')
+    return reject({ code: 'account_not_found', accountId: command.debitAccountId });
+  if (credit.status === 'none')
+    return reject({ code: 'account_not_found', accountId: command.creditAccountId });
+  assert.equal(debit.id, command.debitAccountId, 'debit account state is of another account');
+  assert.equal(credit.id, command.creditAccountId, 'credit account state is of another account');
+  const refused =
+    checkTakesLeg(debit, currency) ??
+    checkTakesLeg(credit, currency) ??
+    checkLimits(amount, command.limits) ??
+    checkFunds(debit, amount);
+  if (refused !== null) return reject(refused);
+
+  const at = command.now.toISOString();
+  const data = {
+    transferId: command.transferId,
+    debitAccountId: command.debitAccountId,
+    creditAccountId: command.creditAccountId,
+    amount: toMinorUnits(amount),
+    currency,
+    code: command.code,
+    reference: command.reference ?? null,
+    reversalOf: null,
+  };
+  const leg: Leg = {
+    transfer: {
+      id: command.transferId,
+      debitAccountId: command.debitAccountId,
+      creditAccountId: command.creditAccountId,
+      code: command.code,
+    },
+    at,
+  };
+  if (command.mode === 'single-phase') {
+    return accept({
+      transfer: [{ type: 'TransferPosted', data: { ...data, at } }],
+      ...bothLegs((side) => ({
+        type: 'AccountLegPosted',
+        data: { ...legData(leg, side), amount: data.amount, releasedPending: '0' },
+      })),
+      original: [],
+    });
+  }
+  const expiresAt =
+    timeoutSeconds === 0 ? null : new Date(command.now.getTime() + timeoutSeconds * 1000).toISOString();
+  return accept({
+    transfer: [{ type: 'TransferPending', data: { ...data, timeoutSeconds, expiresAt, at } }],
+    ...bothLegs((side) => ({
+      type: 'AccountLegPending',
+      data: { ...legData(leg, side), amount: data.amount },
+    })),
+    original: [],
+  });
+}
+
+function isPastExpiry(transfer: Transfer & { status: 'pending' }, now: Date): boolean {
+  return transfer.expiresAt !== null && now.getTime() >= Date.parse(transfer.expiresAt);
+}
+
+/** Post, void and expire: the transfer must be pending; its accounts must be loaded. */
+function endHold(
+  command: TransferCommand & {
+    type: 'PostPendingTransfer' | 'VoidPendingTransfer' | 'ExpirePendingTransfer';
+  },
+  states: TransferStates,
+): Decision<TransferWrites> {
+  const { transfer } = states;
+  if (transfer.status === 'none')
+    return reject({ code: 'transfer_not_found', transferId: command.transferId });
+  assert.equal(transfer.id, command.transferId, 'transfer state of another transfer');
+  if (transfer.status !== 'pending') {
+    return reject({ code: 'transfer_not_pending', transferId: transfer.id, status: transfer.status });
+  }
+  const debit = accountOf(states.debit, transfer.debitAccountId, 'debit');
+  const credit = accountOf(states.credit, transfer.creditAccountId, 'credit');
+  // Close requires no holds, so an account with a hold on it is never closed.
+  assert(debit.status !== 'closed' && credit.status !== 'closed', 'a pending transfer on a closed account');
+  const at = command.now.toISOString();
+  const leg: Leg = { transfer, at };
+  const held = toMinorUnits(transfer.amount);
+
+  switch (command.type) {
+    case 'PostPendingTransfer': {
+      if (isPastExpiry(transfer, command.now))
+        return reject({ code: 'transfer_expired', transferId: transfer.id });
+      const amount = command.amount ?? transfer.amount;
+      const invalid = checkAmount(amount, transfer.currency);
+      if (invalid !== null) return reject(invalid);
+      if (amount > transfer.amount) {
+        return reject({ code: 'amount_exceeds_pending', transferId: transfer.id, pending: transfer.amount });
+      }
+      // Posting moves money, so a freeze stops it; the funds were reserved when the hold was made.
+      for (const account of [debit, credit]) {
+        if (account.status === 'frozen') return reject({ code: 'account_frozen', accountId: account.id });
+      }
+      const posted = toMinorUnits(amount);
+      return accept({
+        transfer: [{ type: 'PendingTransferPosted', data: { transferId: transfer.id, amount: posted, at } }],
+        ...bothLegs((side) => ({
+          type: 'AccountLegPosted',
+          data: { ...legData(leg, side), amount: posted, releasedPending: held },
+        })),
+        original: [],
+      });
+    }
+    // Releasing a hold moves no money: allowed on frozen accounts, and always possible.
+    case 'VoidPendingTransfer':
+      return accept({
+        transfer: [
+          {
+            type: 'PendingTransferVoided',
+            data: { transferId: transfer.id, reason: command.reason ?? null, at },
+          },
+        ],
+        ...bothLegs((side) => ({
+          type: 'AccountLegReleased',
+          data: { ...legData(leg, side), amount: held, reason: 'voided' },
+        })),
+        original: [],
+      });
+    case 'ExpirePendingTransfer':
+      if (!isPastExpiry(transfer, command.now)) {
+        return reject({ code: 'transfer_not_expired', transferId: transfer.id });
+      }
+      return accept({
+        transfer: [{ type: 'PendingTransferExpired', data: { transferId: transfer.id, at } }],
+        ...bothLegs((side) => ({
+          type: 'AccountLegReleased',
+          data: { ...legData(leg, side), amount: held, reason: 'expired' },
+        })),
+        original: [],
+      });
+    default: {
+      const unexpected: never = command;
+      throw new assert.AssertionError({ message: `unhandled hold command ${JSON.stringify(unexpected)}` });
+    }
+  }
+}
+
+function reverseTransfer(
+  command: TransferCommand & { type: 'ReverseTransfer' },
+  states: TransferStates,
+): Decision<TransferWrites> {
+  assert(states.original !== undefined, 'ReverseTransfer needs the original transfer state');
+  const { transfer, original } = states;
+  if (transfer.status !== 'none') {
+    const same = transfer.reversalOf === command.originalTransferId && transfer.reference === command.reason;
+    return same ? replayed : reject({ code: 'transfer_exists', transferId: command.transferId });
+  }
+  if (original.status === 'none') {
+    return reject({ code: 'transfer_not_found', transferId: command.originalTransferId });
+  }
+  assert.equal(original.id, command.originalTransferId, 'original transfer state of another transfer');
+  if (original.status !== 'posted') {
+    return reject({ code: 'transfer_not_posted', transferId: original.id, status: original.status });
+  }
+  if (original.reversedBy !== null) {
+    return reject({
+      code: 'transfer_already_reversed',
+      transferId: original.id,
+      reversedBy: original.reversedBy,
+    });
+  }
+  // The reversal debits what the original credited, and credits what it debited.
+  const debit = accountOf(states.debit, original.creditAccountId, 'debit');
+  const credit = accountOf(states.credit, original.debitAccountId, 'credit');
+  const amount = original.postedAmount;
+  const refused =
+    checkTakesLeg(debit, original.currency) ??
+    checkTakesLeg(credit, original.currency) ??
+    checkFunds(debit, amount);
+  if (refused !== null) return reject(refused);
+
+  const at = command.now.toISOString();
+  const reversal = {
+    id: command.transferId,
+    debitAccountId: debit.id,
+    creditAccountId: credit.id,
+    code: 'reversal' as const,
+  };
+  const leg: Leg = { transfer: reversal, at };
+  const moved = toMinorUnits(amount);
+  return accept({
+    transfer: [
+      {
+        type: 'TransferPosted',
+        data: {
+          transferId: reversal.id,
+          debitAccountId: reversal.debitAccountId,
+          creditAccountId: reversal.creditAccountId,
+          amount: moved,
+          currency: original.currency,
+          code: 'reversal',
+          reference: command.reason,
+          reversalOf: original.id,
+          at,
+        },
+      },
+    ],
+    ...bothLegs((side) => ({
+      type: 'AccountLegPosted',
+      data: { ...legData(leg, side), amount: moved, releasedPending: '0' },
+    })),
+    original: [
+      { type: 'TransferReversed', data: { transferId: original.id, reversalTransferId: reversal.id, at } },
+    ],
+  });
+}
+
+export function decideTransfer(command: TransferCommand, states: TransferStates): Decision<TransferWrites> {
+  switch (command.type) {
+    case 'CreateTransfer':
+      return createTransfer(command, states);
+    case 'PostPendingTransfer':
+    case 'VoidPendingTransfer':
+    case 'ExpirePendingTransfer':
+      return endHold(command, states);
+    case 'ReverseTransfer':
+      return reverseTransfer(command, states);
+    default: {
+      const unexpected: never = command;
+      throw new assert.AssertionError({
+        message: `unhandled transfer command ${JSON.stringify(unexpected)}`,
+      });
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The ledger's pure deciders (DESIGN.md §4): money, accounts, transfers. No I/O, no
+ * clock, no randomness: `now` and ids come in on the commands.
+ */
+export {
+  type Account,
+  type AccountEvent,
+  type AccountEventType,
+  type AccountFlags,
+  type AccountState,
+  type AccountType,
+  availableBalanceOf,
+  type BankAccountType,
+  balanceOf,
+  bankAccountTypes,
+  type CustomerAccountType,
+  customerAccountTypes,
+  evolveAccount,
+  foldAccount,
+  initialAccountState,
+  type LegSide,
+  type TransferCode,
+  transferCodes,
+} from './account.js';
+export {
+  type AccountCommand,
+  type Decision,
+  decideAccount,
+  decideTransfer,
+  type LedgerRejection,
+  type LedgerRejectionCode,
+  ledgerRejectionCodes,
+  pendingTimeoutSecondsMax,
+  type TransferCommand,
+  type TransferLimitName,
+  type TransferLimits,
+  type TransferStates,
+  type TransferWrites,
+} from './decide.js';
+export {
+  type AmountError,
+  amountIntegerDigitsMax,
+  amountMaxMinor,
+  amountTextLengthMax,
+  type Currency,
+  currencies,
+  currencyExponents,
+  exponentOf,
+  formatAmount,
+  fromMinorUnits,
+  isCurrency,
+  type MinorUnits,
+  type ParsedAmount,
+  parseAmount,
+  toMinorUnits,
+} from './money.js';
+export {
+  evolveTransfer,
+  foldTransfer,
+  initialTransferState,
+  type Transfer,
+  type TransferBody,
+  type TransferBodyData,
+  type TransferEvent,
+  type TransferEventType,
+  type TransferMode,
+  type TransferState,
+} from './transfer.js';

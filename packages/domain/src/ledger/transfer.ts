@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import type { TransferCode } from './account.js';
+import { type Currency, fromMinorUnits, type MinorUnits } from './money.js';
+
+/**
+ * The transfer aggregate (`transfer-<id>` stream): events, state, evolve. Pure.
+ *
+ * A transfer is created once (the stream is appended with expected `no_stream`) and is
+ * never edited: a two-phase transfer ends once (posted, voided or expired), and a
+ * correction is a new reversal transfer, of which the original only records the id.
+ */
+
+export type TransferMode = 'single-phase' | 'two-phase';
+
+/** What identifies a transfer's request: a replay must carry the same body. */
+export interface TransferBodyData {
+  transferId: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  amount: MinorUnits;
+  currency: Currency;
+  code: TransferCode;
+  reference: string | null;
+  /** The transfer this one reverses (code `reversal` only). */
+  reversalOf: string | null;
+}
+
+export type TransferEvent =
+  /** Single-phase: posted at once. */
+  | { type: 'TransferPosted'; data: TransferBodyData & { at: string } }
+  /** Two-phase: `amount` held on both accounts until posted, voided or expired. */
+  | {
+      type: 'TransferPending';
+      data: TransferBodyData & {
+        /** 0: no timeout. */
+        timeoutSeconds: number;
+        expiresAt: string | null;
+        at: string;
+      };
+    }
+  | { type: 'PendingTransferPosted'; data: { transferId: string; amount: MinorUnits; at: string } }
+  | { type: 'PendingTransferVoided'; data: { transferId: string; reason: string | null; at: string } }
+  | { type: 'PendingTransferExpired'; data: { transferId: string; at: string } }
+  /** Recorded on the original in the same append as the reversal: at most one per transfer. */
+  | { type: 'TransferReversed'; data: { transferId: string; reversalTransferId: string; at: string } };
+
+export type TransferEventType = TransferEvent['type'];
+
+export interface TransferBody {
+  id: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  amount: bigint;
+  currency: Currency;
+  code: TransferCode;
+  reference: string | null;
+  reversalOf: string | null;
+  mode: TransferMode;
+  timeoutSeconds: number;
+  createdAt: string;
+}
+
+export type Transfer =
+  | (TransferBody & { status: 'pending'; expiresAt: string | null })
+  | (TransferBody & {
+      status: 'posted';
+      /** ≤ amount: a hold may be posted partially. */
+      postedAmount: bigint;
+      postedAt: string;
+      reversedBy: string | null;
+    })
+  | (TransferBody & { status: 'voided' | 'expired'; endedAt: string });
+
+export type TransferState = { status: 'none' } | Transfer;
+
+export const initialTransferState = (): TransferState => ({ status: 'none' });
+
+function body(data: TransferBodyData, mode: TransferMode, timeoutSeconds: number, at: string): TransferBody {
+  return {
+    id: data.transferId,
+    debitAccountId: data.debitAccountId,
+    creditAccountId: data.creditAccountId,
+    amount: fromMinorUnits(data.amount),
+    currency: data.currency,
+    code: data.code,
+    reference: data.reference,
+    reversalOf: data.reversalOf,
+    mode,
+    timeoutSeconds,
+    createdAt: at,
+  };
+}
+
+function existing(state: TransferState, event: TransferEvent): Transfer {
+  assert(state.status !== 'none', `${event.type} on a transfer stream that was never created`);
+  assert(state.id === event.data.transferId, `${event.type} for ${event.data.transferId} on ${state.id}`);
+  return state;
+}
+
+function pending(state: TransferState, event: TransferEvent): Extract<Transfer, { status: 'pending' }> {
+  const transfer = existing(state, event);
+  // Ending a hold twice would free or move its money twice.
+  assert(transfer.status === 'pending', `${event.type} on ${transfer.status} transfer ${transfer.id}`);
+  return transfer;
+}
+
+export function evolveTransfer(state: TransferState, event: TransferEvent): TransferState {
+  switch (event.type) {
+    case 'TransferPosted': {
+      assert(state.status === 'none', `TransferPosted on existing transfer ${event.data.transferId}`);
+      const b = body(event.data, 'single-phase', 0, event.data.at);
+      return { ...b, status: 'posted', postedAmount: b.amount, postedAt: event.data.at, reversedBy: null };
+    }
+    case 'TransferPending': {
+      assert(state.status === 'none', `TransferPending on existing transfer ${event.data.transferId}`);
+      const d = event.data;
+      return { ...body(d, 'two-phase', d.timeoutSeconds, d.at), status: 'pending', expiresAt: d.expiresAt };
+    }
+    case 'PendingTransferPosted': {
+      const { expiresAt: _expiresAt, ...b } = pending(state, event);
+      const postedAmount = fromMinorUnits(event.data.amount);
+      assert(postedAmount > 0n && postedAmount <= b.amount, `posted ${postedAmount} of a ${b.amount} hold`);
+      return { ...b, status: 'posted', postedAmount, postedAt: event.data.at, reversedBy: null };
+    }
+    case 'PendingTransferVoided': {
+      const { expiresAt: _expiresAt, ...b } = pending(state, event);
+      return { ...b, status: 'voided', endedAt: event.data.at };
+    }
+    case 'PendingTransferExpired': {
+      const { expiresAt: _expiresAt, ...b } = pending(state, event);
+      return { ...b, status: 'expired', endedAt: event.data.at };
+    }
+    case 'TransferReversed': {
+      const transfer = existing(state, event);
+      assert(transfer.status === 'posted', `TransferReversed on ${transfer.status} transfer ${transfer.id}`);
+      assert(transfer.reversedBy === null, `transfer ${transfer.id} reversed twice`);
+      return { ...transfer, reversedBy: event.data.reversalTransferId };
+    }
+    default: {
+      const unexpected: never = event;
+      throw new assert.AssertionError({ message: `unhandled transfer event ${JSON.stringify(unexpected)}` });
+    }
+  }
+}
+
+export function foldTransfer(events: readonly TransferEvent[]): TransferState {
+  return events.reduce(evolveTransfer, initialTransferState());
+}
