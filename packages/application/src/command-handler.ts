@@ -52,16 +52,25 @@ const retryJitterMsMax = 5;
 /** Upper bound for any caller: contention beyond this is a bug or an attack, not bad luck. */
 export const retriesMaxLimit = 10;
 
+/** Events read per round trip when folding a stream. */
+export const loadPageSize = 1000;
+
 export async function loadStream<S, E extends { type: string; data: unknown }>(
   store: EventStore,
   streamId: string,
   aggregate: Aggregate<S, E>,
 ): Promise<{ state: S; version: bigint | 'no_stream' }> {
-  const recorded = await store.readStream(streamId);
+  // Page through the whole stream: a read stops at its limit, and a state folded from the
+  // first page only would be wrong (and its version would never match again).
   let state = aggregate.initialState();
-  for (const event of recorded) state = aggregate.evolve(state, aggregate.parse(event.type, event.data));
-  const last = recorded[recorded.length - 1];
-  return { state, version: last ? last.streamVersion : 'no_stream' };
+  let version: bigint | 'no_stream' = 'no_stream';
+  for (;;) {
+    const fromVersion = version === 'no_stream' ? 0n : version + 1n;
+    const page = await store.readStream(streamId, { fromVersion, limit: loadPageSize });
+    for (const event of page) state = aggregate.evolve(state, aggregate.parse(event.type, event.data));
+    if (page.length > 0) version = page[page.length - 1]!.streamVersion;
+    if (page.length < loadPageSize) return { state, version };
+  }
 }
 
 export async function handleCommand<S, E extends { type: string; data: unknown }, R>(

@@ -5,6 +5,7 @@ import { PostgresEventStore } from '@ledger/eventstore';
 import { openDatabase } from '@ledger/platform';
 import { createTestDatabase } from '@ledger/testkit';
 import t from 'tap';
+import { loadPageSize, loadStream } from './command-handler.js';
 import { findUserId, handleUserCommand, type RegisterCommand, registerUser } from './identity.js';
 
 // The command handler against a real PostgreSQL event store.
@@ -73,4 +74,27 @@ t.test('concurrent commands on one user are retried until each is appended once'
     events.map((e) => e.streamVersion),
     Array.from({ length: 9 }, (_, i) => BigInt(i)),
   );
+});
+
+t.test('loadStream folds a stream longer than one read page', async (t) => {
+  const total = loadPageSize * 2 + 7;
+  for (let i = 0; i < total; i += 500) {
+    const n = Math.min(500, total - i);
+    await store.append([
+      {
+        streamId: 'counter-1',
+        expectedVersion: 'any',
+        events: Array.from({ length: n }, () => ({ type: 'Ticked', data: {} })),
+      },
+    ]);
+  }
+  const counter = {
+    initialState: () => 0,
+    evolve: (state: number) => state + 1,
+    parse: (type: string, data: unknown) => ({ type, data }),
+    schemaVersion: 1,
+  };
+  const loaded = await loadStream(store, 'counter-1', counter as never);
+  t.equal(loaded.state, total, 'every event folded');
+  t.equal(loaded.version, BigInt(total - 1));
 });
