@@ -59,3 +59,4 @@ export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:637
 export function uniquePrefix(name: string): string {
   return `${name}:${Date.now().toString(36)}:${randomBytes(4).toString('hex')}:`;
 }
+export { exitWithin, repoRoot, type SpawnedService, spawnService } from './process.js';

@@ -1,21 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
 import { createLogger, openDatabase } from '@ledger/platform';
 import { auditProjection, listAuditEvents } from '@ledger/projection-audit';
 import { migrateSchema, type Projection, readCheckpoints } from '@ledger/readmodel';
-import { createTestDatabase } from '@ledger/testkit';
-import t, { type Test } from 'tap';
+import { createTestDatabase, exitWithin, spawnService } from '@ledger/testkit';
+import t from 'tap';
 import { startProjector } from './index.js';
 
 const testTimeoutMs = 60_000;
 const waitMs = 10_000;
 const exitWaitMs = 10_000;
 const logger = createLogger({ level: 'silent', name: 'projector-test' });
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 async function append(store: EventStore, count: number): Promise<bigint> {
   let last = 0n;
@@ -110,48 +107,6 @@ t.test(
 );
 
 /** Runs `pnpm start:<name>`'s entry; resolves with the child once it logs "<name> started". */
-async function spawnService(
-  t: Test,
-  entry: string,
-  env: Record<string, string>,
-  startedMessage: string,
-): Promise<{ child: ChildProcess; exit: Promise<number | null>; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  if (startedMessage) {
-    const deadline = Date.now() + 20_000;
-    while (!out.split('\n').some((line) => line.includes(`"msg":"${startedMessage}"`))) {
-      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before starting:\n${out}`);
-      if (Date.now() > deadline) throw new Error(`no "${startedMessage}" within 20 s:\n${out}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  return { child, exit, output: () => out };
-}
-
-async function exitWithin(exit: Promise<number | null>, ms: number): Promise<number | null | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  const result = await Promise.race([exit, timeout]);
-  clearTimeout(timer);
-  return result;
-}
 
 t.test(
   'pnpm start:projector starts on PostgreSQL and exits 0 on SIGTERM',
@@ -159,12 +114,12 @@ t.test(
   async (t) => {
     const testDatabase = await createTestDatabase('projector_proc');
     t.teardown(() => testDatabase.drop());
-    const service = await spawnService(
-      t,
-      'services/projector/src/main.ts',
-      { DATABASE_URL: testDatabase.url },
-      'projector started',
-    );
+    const service = await spawnService({
+      entry: 'services/projector/src/main.ts',
+      env: { DATABASE_URL: testDatabase.url },
+      startedMessage: 'projector started',
+      teardown: (fn) => t.teardown(fn),
+    });
     service.child.kill('SIGTERM');
     const code = await exitWithin(service.exit, exitWaitMs);
     if (code !== 0) t.comment(service.output());
@@ -177,12 +132,11 @@ t.test(
   'pnpm start:projector refuses a bad configuration with a message and exit 1',
   { timeout: testTimeoutMs },
   async (t) => {
-    const service = await spawnService(
-      t,
-      'services/projector/src/main.ts',
-      { DATABASE_URL: 'mysql://nope' },
-      '',
-    );
+    const service = await spawnService({
+      entry: 'services/projector/src/main.ts',
+      env: { DATABASE_URL: 'mysql://nope' },
+      teardown: (fn) => t.teardown(fn),
+    });
     t.equal(await exitWithin(service.exit, exitWaitMs), 1);
     t.match(service.output(), /DATABASE_URL: must be a URL starting with postgres:\/\//);
     t.notMatch(service.output(), /\n\s+at /, 'no stack trace');

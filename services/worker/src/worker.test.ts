@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
 import type { DispatchRule, Job } from '@ledger/jobs';
 import { createLogger, openDatabase } from '@ledger/platform';
-import { createTestDatabase, testRedisUrl, uniquePrefix } from '@ledger/testkit';
+import { createTestDatabase, exitWithin, spawnService, testRedisUrl, uniquePrefix } from '@ledger/testkit';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { dispatchRules, type Processor, startWorker } from './index.js';
@@ -12,7 +10,6 @@ const testTimeoutMs = 60_000;
 const waitMs = 10_000;
 const exitWaitMs = 10_000;
 const logger = createLogger({ level: 'silent', name: 'worker-test' });
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 async function until(what: string, condition: () => boolean, timeoutMs = waitMs): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -115,50 +112,17 @@ t.test('startWorker fails fast when REDIS_URL points nowhere', { timeout: testTi
   );
 });
 
-async function spawnService(t: Test, env: Record<string, string>, startedMessage: string) {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'services/worker/src/main.ts'], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  if (startedMessage) {
-    const deadline = Date.now() + 20_000;
-    while (!out.split('\n').some((line) => line.includes(`"msg":"${startedMessage}"`))) {
-      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before starting:\n${out}`);
-      if (Date.now() > deadline) throw new Error(`no "${startedMessage}" within 20 s:\n${out}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  return { child, exit, output: () => out };
-}
-
-async function exitWithin(exit: Promise<number | null>, ms: number): Promise<number | null | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  const result = await Promise.race([exit, timeout]);
-  clearTimeout(timer);
-  return result;
-}
-
 t.test(
   'pnpm start:worker starts on PostgreSQL and Redis and exits 0 on SIGTERM',
   { timeout: testTimeoutMs },
   async (t) => {
     const f = await fixture(t);
-    const service = await spawnService(t, { DATABASE_URL: f.url, REDIS_URL: testRedisUrl }, 'worker started');
+    const service = await spawnService({
+      entry: 'services/worker/src/main.ts',
+      env: { DATABASE_URL: f.url, REDIS_URL: testRedisUrl },
+      startedMessage: 'worker started',
+      teardown: (fn) => t.teardown(fn),
+    });
     t.match(service.output(), /"queue":"bullmq"/);
     service.child.kill('SIGTERM');
     const code = await exitWithin(service.exit, exitWaitMs);
@@ -171,11 +135,11 @@ t.test(
   'pnpm start:worker refuses a bad configuration with a message and exit 1',
   { timeout: testTimeoutMs },
   async (t) => {
-    const service = await spawnService(
-      t,
-      { DATABASE_URL: 'postgres://127.0.0.1/x', REDIS_URL: 'http://nope' },
-      '',
-    );
+    const service = await spawnService({
+      entry: 'services/worker/src/main.ts',
+      env: { DATABASE_URL: 'postgres://127.0.0.1/x', REDIS_URL: 'http://nope' },
+      teardown: (fn) => t.teardown(fn),
+    });
     t.equal(await exitWithin(service.exit, exitWaitMs), 1);
     t.match(service.output(), /REDIS_URL: must be a URL starting with redis:\/\//);
     t.notMatch(service.output(), /\n\s+at /, 'no stack trace');
