@@ -127,6 +127,7 @@ export class PostgresEventStore implements EventStore {
   readonly #batchEventsMax: number;
   readonly #pollIntervalMs: number;
   #inFlight = 0;
+  #pumpScheduled = false;
   #notifying = false;
   #notifyAgain = false;
   #unlisten: (() => Promise<void>) | undefined;
@@ -166,7 +167,16 @@ export class PostgresEventStore implements EventStore {
     const eventCount = prepared.reduce((n, w) => n + w.events.length, 0);
     return new Promise<AppendResult>((resolve, reject) => {
       this.#queue.push({ writes: prepared, eventCount, resolve, reject });
-      this.#pump();
+      // Not at once: the callers woken by one batch's answer append again in the same
+      // microtask run; pumping after them puts them in one batch instead of a batch of one
+      // followed by the rest.
+      if (!this.#pumpScheduled) {
+        this.#pumpScheduled = true;
+        queueMicrotask(() => {
+          this.#pumpScheduled = false;
+          this.#pump();
+        });
+      }
     });
   }
 
