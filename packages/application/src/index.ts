@@ -17,3 +17,4 @@ export {
   registerUser,
   userAggregate,
 } from './identity.js';
+export * from './ledger.js';

@@ -12,11 +12,13 @@ import requestIdPlugin, { requestIdHeader, requestIdOf } from './plugins/request
 import securityPlugin from './plugins/security.js';
 import swaggerPlugin from './plugins/swagger.js';
 import { sendProblem } from './problem.js';
+import accountRoutes from './routes/accounts/index.js';
 import adminRoutes from './routes/admin/index.js';
 import authRoutes from './routes/auth/index.js';
 import healthRoutes from './routes/health/index.js';
 import metricsRoutes from './routes/metrics/index.js';
 import openapiRoutes from './routes/openapi/index.js';
+import transactionRoutes from './routes/transactions/index.js';
 
 export type { ApiDeps } from './plugins/deps.js';
 
@@ -101,6 +103,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(openapiRoutes);
   await app.register(authRoutes, { prefix: '/api/auth' });
   await app.register(adminRoutes, { prefix: '/api/admin' });
+  await app.register(accountRoutes, { prefix: '/api/accounts' });
+  await app.register(transactionRoutes, { prefix: '/api/transactions' });
 
   if (deps.config.director) {
     await bootstrapDirector({

@@ -1,5 +1,6 @@
 import type { EventStore } from '@ledger/eventstore';
 import type { Logger } from '@ledger/platform';
+import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { auditProjection } from '@ledger/projection-audit';
 import { usersProjection } from '@ledger/projection-users';
 import {
@@ -12,7 +13,12 @@ import {
 import type { Kysely } from 'kysely';
 
 /** Every read model the projector runs by default. */
-export const defaultProjections: readonly Projection[] = [auditProjection, usersProjection];
+export const defaultProjections: readonly Projection[] = [
+  auditProjection,
+  usersProjection,
+  accountsProjection,
+  transactionsProjection,
+];
 
 export interface StartProjectorOptions {
   db: Kysely<any>;

@@ -46,7 +46,11 @@ t.test(
     const first = await append(store, 5);
     const projector = startProjector({ db: database.db, store, logger });
     t.ok(await projector.waitFor(first, waitMs));
-    t.same(projector.status(), { audit: 'active', users: 'active' }, 'no lock to wait for on PGlite');
+    t.same(
+      projector.status(),
+      { audit: 'active', users: 'active', accounts: 'active', transactions: 'active' },
+      'no lock to wait for on PGlite',
+    );
     t.equal((await listAuditEvents(database.db, { limit: 200 })).items.length, 5);
     await projector.stop();
     await projector.done;

@@ -1,0 +1,274 @@
+import { randomUUID } from 'node:crypto';
+import { balanceOf, type TransferCommand } from '@ledger/domain/ledger';
+import { PostgresEventStore } from '@ledger/eventstore';
+import { openDatabase } from '@ledger/platform';
+import { createTestDatabase } from '@ledger/testkit';
+import t from 'tap';
+import {
+  accountNumberLength,
+  bankAccountId,
+  checkDigits,
+  customerAccountIds,
+  ensureBankAccounts,
+  findAccountIdByNumber,
+  loadAccount,
+  makeAccountNumber,
+  openCustomerAccount,
+  parseAccountNumber,
+  runAccountCommand,
+  runTransferCommand,
+  transferIdFor,
+  uuidv5,
+} from './ledger.js';
+
+// The ledger's command handlers against a real PostgreSQL event store.
+
+const testDb = await createTestDatabase('application_ledger');
+const database = await openDatabase({
+  databaseUrl: testDb.url,
+  dataDir: '/nonexistent',
+  applicationName: 'test',
+});
+const store = await PostgresEventStore.open(database.sql);
+t.teardown(async () => {
+  await store.close();
+  await database.close();
+  await testDb.drop();
+});
+
+const meta = { actorId: 'test' };
+const now = () => new Date();
+
+async function open(ownerId = randomUUID(), kycVerified = false) {
+  const result = await openCustomerAccount(
+    store,
+    { ownerId, accountType: 'checking', currency: 'EUR', kycVerified, now: now() },
+    meta,
+  );
+  if (!result.ok) throw new Error(result.code);
+  return result;
+}
+
+const deposit = (accountId: string, amount: bigint, key = randomUUID()): TransferCommand => ({
+  type: 'CreateTransfer',
+  transferId: transferIdFor('teller', key),
+  debitAccountId: bankAccountId('EUR', 'cash'),
+  creditAccountId: accountId,
+  amount,
+  currency: 'EUR',
+  code: 'deposit',
+  mode: 'single-phase',
+  now: now(),
+});
+
+const transfer = (
+  from: string,
+  to: string,
+  amount: bigint,
+  extra: Partial<Extract<TransferCommand, { type: 'CreateTransfer' }>> = {},
+): Extract<TransferCommand, { type: 'CreateTransfer' }> => ({
+  type: 'CreateTransfer',
+  transferId: randomUUID(),
+  debitAccountId: from,
+  creditAccountId: to,
+  amount,
+  currency: 'EUR',
+  code: 'transfer',
+  mode: 'single-phase',
+  now: now(),
+  ...extra,
+});
+
+t.test('uuidv5 matches RFC 9562 and transfer ids are scoped to the caller', async (t) => {
+  // RFC 9562 appendix A.4: DNS namespace, "www.example.com".
+  t.equal(
+    uuidv5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com'),
+    '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+  );
+  const key = randomUUID();
+  t.equal(transferIdFor('a', key), transferIdFor('a', key));
+  t.not(transferIdFor('a', key), transferIdFor('b', key));
+});
+
+t.test('account numbers carry ISO 7064 mod-97 check digits that catch typos', async (t) => {
+  for (let i = 0; i < 50; i++) {
+    const number = makeAccountNumber();
+    t.equal(number.length, accountNumberLength);
+    t.same(parseAccountNumber(number), { ok: true, accountNumber: number });
+    const digits = number.split('');
+    const at = 4 + (i % 12);
+    digits[at] = String((Number(digits[at]) + 1 + (i % 9)) % 10);
+    t.same(parseAccountNumber(digits.join('')), { ok: false, reason: 'check_digits' }, 'one digit changed');
+    const swapped = number.split('');
+    if (swapped[5] !== swapped[6]) {
+      [swapped[5], swapped[6]] = [swapped[6]!, swapped[5]!];
+      t.same(
+        parseAccountNumber(swapped.join('')),
+        { ok: false, reason: 'check_digits' },
+        'neighbours swapped',
+      );
+    }
+  }
+  // GB82 WEST 1234 5698 7654 32, rearranged as IBANs are checked: WEST…GB → digits, check 82.
+  t.equal(checkDigits('32142829123456987654321611'), '82', 'the check digits of a known IBAN');
+  t.same(parseAccountNumber('7300 12'), { ok: false, reason: 'malformed' });
+  t.same(parseAccountNumber('12ab'), { ok: false, reason: 'malformed' });
+  const number = makeAccountNumber();
+  t.same(parseAccountNumber(number.replace(/(\d{4})/g, '$1 ').trim()), { ok: true, accountNumber: number });
+});
+
+t.test('bank accounts are opened once per currency', async (t) => {
+  await ensureBankAccounts(store, 'USD', now(), meta);
+  const head = await store.headPosition();
+  await ensureBankAccounts(store, 'USD', now(), meta);
+  t.equal(await store.headPosition(), head);
+  const cash = await loadAccount(store, bankAccountId('USD', 'cash'));
+  t.equal(cash.state.status, 'active');
+  t.equal(cash.version, 0n);
+});
+
+t.test('a second account needs verified KYC; the number finds the account', async (t) => {
+  const owner = randomUUID();
+  const first = await open(owner);
+  t.equal(await findAccountIdByNumber(store, first.accountNumber), first.account.id);
+  const second = await openCustomerAccount(
+    store,
+    { ownerId: owner, accountType: 'savings', currency: 'EUR', kycVerified: false, now: now() },
+    meta,
+  );
+  t.same(second, { ok: false, code: 'kyc_required' });
+  await open(owner, true);
+  t.equal((await customerAccountIds(store, owner)).length, 2);
+});
+
+t.test('concurrent first accounts of one unverified customer: exactly one opens', async (t) => {
+  const owner = randomUUID();
+  const results = await Promise.all(
+    Array.from({ length: 10 }, () =>
+      openCustomerAccount(
+        store,
+        { ownerId: owner, accountType: 'checking', currency: 'EUR', kycVerified: false, now: now() },
+        meta,
+      ),
+    ),
+  );
+  t.equal(results.filter((r) => r.ok).length, 1);
+});
+
+t.test('200 concurrent transfers of 1.00 from 50.00: exactly 50 posted', async (t) => {
+  const from = await open();
+  const to = await open();
+  t.equal((await runTransferCommand(store, deposit(from.account.id, 5000n), meta)).status, 'accepted');
+  const results = await Promise.all(
+    Array.from({ length: 200 }, () =>
+      runTransferCommand(store, transfer(from.account.id, to.account.id, 100n), meta),
+    ),
+  );
+  t.equal(results.filter((r) => r.status === 'accepted').length, 50);
+  t.equal(
+    results.filter((r) => r.status === 'rejected' && r.rejection.code === 'insufficient_funds').length,
+    150,
+  );
+  const a = (await loadAccount(store, from.account.id)).state;
+  const b = (await loadAccount(store, to.account.id)).state;
+  t.ok(a.status === 'active' && balanceOf(a) === 0n);
+  t.ok(b.status === 'active' && balanceOf(b) === 5000n);
+});
+
+t.test('same id: a replay answers the first result; another body is transfer_exists', async (t) => {
+  const from = await open();
+  const to = await open();
+  await runTransferCommand(store, deposit(from.account.id, 1000n), meta);
+  const command = transfer(from.account.id, to.account.id, 100n);
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () => runTransferCommand(store, command, meta)),
+  );
+  t.equal(results.filter((r) => r.status === 'accepted').length, 1);
+  const first = results.find((r) => r.status === 'accepted');
+  for (const r of results) {
+    t.ok(r.status !== 'rejected');
+    if (r.status !== 'rejected' && first?.status === 'accepted') {
+      t.equal(r.position, first.position, 'same position');
+      t.same(r.transfer, first.transfer, 'same transfer');
+    }
+  }
+  const other = await runTransferCommand(store, { ...command, amount: 200n }, meta);
+  t.match(other, { status: 'rejected', rejection: { code: 'transfer_exists' } });
+});
+
+t.test('two-phase: concurrent post and void, exactly one wins; then reverse', async (t) => {
+  const from = await open();
+  const to = await open();
+  await runTransferCommand(store, deposit(from.account.id, 1000n), meta);
+  const hold = transfer(from.account.id, to.account.id, 300n, { mode: 'two-phase' });
+  t.equal((await runTransferCommand(store, hold, meta)).status, 'accepted');
+  const [post, voided] = await Promise.all([
+    runTransferCommand(store, { type: 'PostPendingTransfer', transferId: hold.transferId, now: now() }, meta),
+    runTransferCommand(store, { type: 'VoidPendingTransfer', transferId: hold.transferId, now: now() }, meta),
+  ]);
+  const winners = [post, voided].filter((r) => r.status === 'accepted');
+  t.equal(winners.length, 1);
+  t.match(
+    [post, voided].find((r) => r.status === 'rejected'),
+    { rejection: { code: 'transfer_not_pending' } },
+  );
+  const a = (await loadAccount(store, from.account.id)).state;
+  t.ok(a.status === 'active' && a.debitsPending === 0n);
+
+  const single = transfer(from.account.id, to.account.id, 100n);
+  await runTransferCommand(store, single, meta);
+  const reversalId = randomUUID();
+  const reverse = await runTransferCommand(
+    store,
+    {
+      type: 'ReverseTransfer',
+      transferId: reversalId,
+      originalTransferId: single.transferId,
+      reason: 'oops',
+      now: now(),
+    },
+    meta,
+  );
+  t.match(reverse, { status: 'accepted', transfer: { code: 'reversal', reversalOf: single.transferId } });
+  const again = await runTransferCommand(
+    store,
+    {
+      type: 'ReverseTransfer',
+      transferId: randomUUID(),
+      originalTransferId: single.transferId,
+      reason: 'x',
+      now: now(),
+    },
+    meta,
+  );
+  t.match(again, { status: 'rejected', rejection: { code: 'transfer_already_reversed' } });
+});
+
+t.test('freeze blocks transfers; close needs a zero balance', async (t) => {
+  const from = await open();
+  const to = await open();
+  await runTransferCommand(store, deposit(from.account.id, 100n), meta);
+  const frozen = await runAccountCommand(
+    store,
+    { type: 'FreezeAccount', accountId: to.account.id, reason: 'r', now: now() },
+    meta,
+  );
+  t.match(frozen, { ok: true, account: { status: 'frozen' } });
+  t.match(await runTransferCommand(store, transfer(from.account.id, to.account.id, 1n), meta), {
+    rejection: { code: 'account_frozen' },
+  });
+  t.match(
+    await runAccountCommand(store, { type: 'CloseAccount', accountId: from.account.id, now: now() }, meta),
+    {
+      ok: false,
+      rejection: { code: 'balance_not_zero' },
+    },
+  );
+  t.match(
+    await runAccountCommand(store, { type: 'CloseAccount', accountId: to.account.id, now: now() }, meta),
+    {
+      ok: true,
+      account: { status: 'closed' },
+    },
+  );
+});

@@ -1,0 +1,602 @@
+import assert from 'node:assert/strict';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
+import {
+  type Account,
+  type AccountCommand,
+  type AccountEvent,
+  type AccountState,
+  type BankAccountType,
+  bankAccountTypes,
+  type Currency,
+  type CustomerAccountType,
+  decideAccount,
+  decideTransfer,
+  evolveAccount,
+  evolveTransfer,
+  initialAccountState,
+  initialTransferState,
+  type LedgerRejection,
+  type Transfer,
+  type TransferCommand,
+  type TransferEvent,
+  type TransferState,
+  type TransferStates,
+} from '@ledger/domain/ledger';
+import {
+  type EventMetadata,
+  type EventStore,
+  type ExpectedVersion,
+  limits,
+  type NewEvent,
+  type RecordedEvent,
+  type StreamWrite,
+  WrongExpectedVersion,
+} from '@ledger/eventstore';
+
+/**
+ * Ledger commands over the event store (DESIGN.md §4): load the streams a command needs,
+ * run the pure decider, append everything it decided in ONE atomic append with the
+ * versions read as expected versions. Another writer in between makes the append fail
+ * with WrongExpectedVersion; the command is then loaded and decided again (bounded, with
+ * jitter). Within one process, commands on the same accounts also queue behind each other
+ * (a keyed lock), so a burst on one account is serialised instead of colliding: the
+ * expected versions stay what makes it correct across processes.
+ */
+
+export const ledgerEventSchemaVersion = 1;
+
+export const accountStreamId = (accountId: string) => `account-${accountId}`;
+export const transferStreamId = (transferId: string) => `transfer-${transferId}`;
+/** Reserves an account number for one account: created with expected no_stream. */
+export const accountNumberStreamId = (accountNumber: string) => `account-number-${accountNumber}`;
+/** One event per account a customer opens: makes "second account needs KYC" race-free. */
+export const customerAccountsStreamId = (userId: string) => `customer-accounts-${userId}`;
+
+/** Attempts after the first when another writer appended to one of the streams. */
+export const ledgerRetriesMax = 50;
+const retryJitterMsMax = 10;
+/** Page size when folding a long stream (an account holds one event per leg). */
+const streamPageSize = limits.readLimitMax;
+
+// ---------------------------------------------------------------------------------------
+// Ids and account numbers
+
+/** Fixed namespace of transfer ids derived from (caller, Idempotency-Key). */
+const transferIdNamespace = '6f1c2a4e-3b7d-5e8f-9a0b-1c2d3e4f5a6b';
+/** Fixed namespace of the bank-owned accounts' ids. */
+const bankAccountIdNamespace = '0b7e4c1d-9f2a-5b3c-8d4e-5f6a7b8c9d0e';
+
+/** RFC 9562 UUIDv5 (SHA-1, name-based): the same inputs always give the same id. */
+export function uuidv5(namespace: string, name: string): string {
+  const ns = Buffer.from(namespace.replaceAll('-', ''), 'hex');
+  assert.equal(ns.length, 16, 'namespace is a UUID');
+  const hash = createHash('sha1').update(ns).update(name, 'utf8').digest();
+  const bytes = hash.subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * The transfer id of a money-moving request (API.md): scoped to the caller, so one
+ * caller's key never reaches another caller's transfer.
+ */
+export function transferIdFor(callerId: string, idempotencyKey: string): string {
+  return uuidv5(transferIdNamespace, `${callerId.toLowerCase()}:${idempotencyKey.toLowerCase()}`);
+}
+
+/** The bank-owned account of a type in a currency: one per (currency, type), fixed id. */
+export function bankAccountId(currency: Currency, type: BankAccountType): string {
+  return uuidv5(bankAccountIdNamespace, `${currency}:${type}`);
+}
+
+/** Account numbers: bank prefix, random digits, 2 ISO 7064 MOD 97-10 check digits. */
+export const accountNumberPrefix = '7300';
+const accountNumberRandomDigits = 12;
+export const accountNumberLength = accountNumberPrefix.length + accountNumberRandomDigits + 2;
+const accountNumberPattern = new RegExp(`^[0-9]{${accountNumberLength}}$`);
+
+function mod97(digits: string): number {
+  let remainder = 0;
+  for (const digit of digits) remainder = (remainder * 10 + Number(digit)) % 97;
+  return remainder;
+}
+
+/** ISO 7064 MOD 97-10 check digits of `digits` (as IBANs use them: the whole number ≡ 1 mod 97). */
+export function checkDigits(digits: string): string {
+  return String(98 - mod97(`${digits}00`)).padStart(2, '0');
+}
+
+export function makeAccountNumber(): string {
+  let body = accountNumberPrefix;
+  for (let i = 0; i < accountNumberRandomDigits; i++) body += String(randomInt(10));
+  return body + checkDigits(body);
+}
+
+export type ParsedAccountNumber =
+  | { ok: true; accountNumber: string }
+  | { ok: false; reason: 'malformed' | 'check_digits' };
+
+/**
+ * Spaces are allowed for readability ("7300 1234 5678 9012 34"); a single mistyped digit
+ * or two swapped neighbours change the remainder, so the check digits catch them.
+ */
+export function parseAccountNumber(text: string): ParsedAccountNumber {
+  if (text.length > accountNumberLength * 2) return { ok: false, reason: 'malformed' };
+  const compact = text.replaceAll(' ', '');
+  if (!accountNumberPattern.test(compact) || !compact.startsWith(accountNumberPrefix)) {
+    return { ok: false, reason: 'malformed' };
+  }
+  return mod97(compact) === 1 ? { ok: true, accountNumber: compact } : { ok: false, reason: 'check_digits' };
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading streams
+
+const accountEventTypes = new Set<string>([
+  'AccountOpened',
+  'AccountFrozen',
+  'AccountUnfrozen',
+  'AccountClosed',
+  'AccountLegPending',
+  'AccountLegPosted',
+  'AccountLegReleased',
+]);
+const transferEventTypes = new Set<string>([
+  'TransferPosted',
+  'TransferPending',
+  'PendingTransferPosted',
+  'PendingTransferVoided',
+  'PendingTransferExpired',
+  'TransferReversed',
+]);
+
+/** Events come from our own writers; a foreign type in a ledger stream is a corrupt store. */
+export function parseAccountEvent(recorded: Pick<RecordedEvent, 'type' | 'data'>): AccountEvent {
+  assert(accountEventTypes.has(recorded.type), `${recorded.type} is not an account event`);
+  assert(typeof recorded.data === 'object' && recorded.data !== null, 'account event data is an object');
+  return { type: recorded.type, data: recorded.data } as AccountEvent;
+}
+
+export function parseTransferEvent(recorded: Pick<RecordedEvent, 'type' | 'data'>): TransferEvent {
+  assert(transferEventTypes.has(recorded.type), `${recorded.type} is not a transfer event`);
+  assert(typeof recorded.data === 'object' && recorded.data !== null, 'transfer event data is an object');
+  return { type: recorded.type, data: recorded.data } as TransferEvent;
+}
+
+/** Every event of a stream, paging past the store's read limit. */
+export async function readWholeStream(store: EventStore, streamId: string): Promise<RecordedEvent[]> {
+  const all: RecordedEvent[] = [];
+  for (;;) {
+    const page = await store.readStream(streamId, { fromVersion: BigInt(all.length), limit: streamPageSize });
+    all.push(...page);
+    if (page.length < streamPageSize) return all;
+  }
+}
+
+export interface Loaded<S> {
+  state: S;
+  version: bigint | 'no_stream';
+}
+
+const versionOf = (events: readonly RecordedEvent[]): bigint | 'no_stream' =>
+  events.length === 0 ? 'no_stream' : events[events.length - 1]!.streamVersion;
+
+/**
+ * Folded account states by store, most recently used last. Streams are append-only and
+ * states immutable, so a cached fold is only ever behind: loading reads just the events
+ * after it. Without this, every deposit would re-read the cash account's whole history.
+ */
+const accountCaches = new WeakMap<EventStore, Map<string, Loaded<AccountState>>>();
+export const accountCacheSizeMax = 10_000;
+
+export async function loadAccount(store: EventStore, accountId: string): Promise<Loaded<AccountState>> {
+  const cache = accountCaches.get(store) ?? new Map<string, Loaded<AccountState>>();
+  accountCaches.set(store, cache);
+  let { state, version } = cache.get(accountId) ?? { state: initialAccountState(), version: 'no_stream' };
+  for (;;) {
+    const fromVersion = version === 'no_stream' ? 0n : version + 1n;
+    const page = await store.readStream(accountStreamId(accountId), { fromVersion, limit: streamPageSize });
+    for (const event of page) {
+      state = evolveAccount(state, parseAccountEvent(event));
+      version = event.streamVersion;
+    }
+    if (page.length < streamPageSize) break;
+  }
+  if (version !== 'no_stream') {
+    cache.delete(accountId);
+    cache.set(accountId, { state, version });
+    if (cache.size > accountCacheSizeMax) {
+      const oldest = cache.keys().next();
+      if (!oldest.done) cache.delete(oldest.value);
+    }
+  }
+  return { state, version };
+}
+
+export async function loadTransfer(store: EventStore, transferId: string): Promise<Loaded<TransferState>> {
+  const events = await readWholeStream(store, transferStreamId(transferId));
+  const state = events.map(parseTransferEvent).reduce(evolveTransfer, initialTransferState());
+  return { state, version: versionOf(events) };
+}
+
+/** The account a number is reserved for (strongly consistent: no projection lag). */
+export async function findAccountIdByNumber(
+  store: EventStore,
+  accountNumber: string,
+): Promise<string | null> {
+  const [first] = await store.readStream(accountNumberStreamId(accountNumber), { limit: 1 });
+  if (!first) return null;
+  const data = first.data as { accountId?: unknown };
+  assert(typeof data.accountId === 'string', `${first.streamId} holds no account id`);
+  return data.accountId;
+}
+
+/** The account number of an account (bank-owned accounts have none). */
+export async function accountNumberOf(store: EventStore, accountId: string): Promise<string | null> {
+  const [first] = await store.readStream(accountStreamId(accountId), { limit: 1 });
+  if (!first) return null;
+  const data = first.data as { accountNumber?: unknown };
+  return typeof data.accountNumber === 'string' ? data.accountNumber : null;
+}
+
+/** The ids of the accounts a customer opened, in order. */
+export async function customerAccountIds(store: EventStore, userId: string): Promise<string[]> {
+  const events = await readWholeStream(store, customerAccountsStreamId(userId));
+  return events.map((e) => (e.data as { accountId: string }).accountId);
+}
+
+// ---------------------------------------------------------------------------------------
+// In-process keyed lock
+
+const lockTails = new Map<string, Promise<void>>();
+
+/** Runs `fn` holding every key; keys are taken in sorted order, so two callers never deadlock. */
+async function withLocks<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+  const sorted = [...new Set(keys)].sort();
+  const releases: (() => void)[] = [];
+  try {
+    for (const key of sorted) {
+      const previous = lockTails.get(key) ?? Promise.resolve();
+      let release!: () => void;
+      const mine = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const tail = previous.then(() => mine);
+      lockTails.set(key, tail);
+      releases.push(() => {
+        release();
+        if (lockTails.get(key) === tail) lockTails.delete(key);
+      });
+      await previous;
+    }
+    return await fn();
+  } finally {
+    for (const release of releases.reverse()) release();
+  }
+}
+
+const jitter = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * retryJitterMsMax * Math.min(attempt + 1, 5)));
+
+const toNew =
+  (metadata: EventMetadata) =>
+  (event: { type: string; data: unknown }): NewEvent => ({
+    type: event.type,
+    schemaVersion: ledgerEventSchemaVersion,
+    data: event.data,
+    metadata,
+  });
+
+// ---------------------------------------------------------------------------------------
+// Accounts
+
+export interface OpenCustomerAccountCommand {
+  ownerId: string;
+  accountType: CustomerAccountType;
+  currency: Currency;
+  /** The owner's KYC: a second account needs it verified. */
+  kycVerified: boolean;
+  now: Date;
+}
+
+export type OpenAccountResult =
+  | { ok: true; account: Account; accountNumber: string; position: bigint }
+  | { ok: false; code: 'kyc_required' };
+
+/**
+ * Opens a customer account: AccountOpened (with its account number), the number's
+ * reservation and the owner's account list in one append. The list is appended with its
+ * expected version, so two concurrent "first accounts" cannot both skip the KYC check.
+ */
+export async function openCustomerAccount(
+  store: EventStore,
+  command: OpenCustomerAccountCommand,
+  metadata: EventMetadata,
+): Promise<OpenAccountResult> {
+  await ensureBankAccounts(store, command.currency, command.now, metadata);
+  const accountId = randomUUID();
+  for (let attempt = 0; ; attempt++) {
+    const owned = await readWholeStream(store, customerAccountsStreamId(command.ownerId));
+    if (owned.length >= 1 && !command.kycVerified) return { ok: false, code: 'kyc_required' };
+    const decision = decideAccount(
+      {
+        type: 'OpenCustomerAccount',
+        accountId,
+        ownerId: command.ownerId,
+        accountType: command.accountType,
+        currency: command.currency,
+        now: command.now,
+      },
+      initialAccountState(),
+    );
+    assert(decision.status === 'accepted', `opening a fresh account id was refused: ${decision.status}`);
+    const accountNumber = makeAccountNumber();
+    const [opened] = decision.events;
+    assert(opened?.type === 'AccountOpened');
+    const newEvent = toNew(metadata);
+    try {
+      const result = await store.append([
+        {
+          streamId: accountStreamId(accountId),
+          expectedVersion: 'no_stream',
+          // The number rides along in AccountOpened's data, so the read model needs no join.
+          events: [newEvent({ type: opened.type, data: { ...opened.data, accountNumber } })],
+        },
+        {
+          streamId: accountNumberStreamId(accountNumber),
+          expectedVersion: 'no_stream',
+          events: [newEvent({ type: 'AccountNumberAssigned', data: { accountNumber, accountId } })],
+        },
+        {
+          streamId: customerAccountsStreamId(command.ownerId),
+          expectedVersion: versionOf(owned),
+          events: [
+            newEvent({
+              type: 'CustomerAccountAdded',
+              data: { userId: command.ownerId, accountId, accountNumber },
+            }),
+          ],
+        },
+      ]);
+      const account = evolveAccount(initialAccountState(), opened);
+      assert(account.status !== 'none');
+      return { ok: true, account, accountNumber, position: result.position };
+    } catch (error) {
+      // Another account of the owner, or (very rarely) the same random number: try again.
+      if (!(error instanceof WrongExpectedVersion) || attempt >= ledgerRetriesMax) throw error;
+      await jitter(attempt);
+    }
+  }
+}
+
+const ensuredCurrencies = new WeakMap<EventStore, Set<Currency>>();
+
+/**
+ * Opens the bank-owned accounts of a currency (cash, clearing, fee-income, suspense) that
+ * do not exist yet. Idempotent: fixed ids, appended with no_stream; a concurrent opener
+ * winning the race is the same outcome.
+ */
+export async function ensureBankAccounts(
+  store: EventStore,
+  currency: Currency,
+  now: Date,
+  metadata: EventMetadata,
+): Promise<void> {
+  const done = ensuredCurrencies.get(store) ?? new Set<Currency>();
+  ensuredCurrencies.set(store, done);
+  if (done.has(currency)) return;
+  for (const type of bankAccountTypes) {
+    const accountId = bankAccountId(currency, type);
+    const { state, version } = await loadAccount(store, accountId);
+    const decision = decideAccount(
+      { type: 'OpenBankAccount', accountId, accountType: type, currency, now },
+      state,
+    );
+    if (decision.status === 'replayed') continue;
+    assert(decision.status === 'accepted', `bank account ${currency} ${type}: ${decision.status}`);
+    try {
+      await store.append([
+        {
+          streamId: accountStreamId(accountId),
+          expectedVersion: version,
+          events: decision.events.map(toNew(metadata)),
+        },
+      ]);
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersion)) throw error;
+    }
+  }
+  done.add(currency);
+}
+
+export type AccountOutcome =
+  | { ok: true; account: Account; position: bigint | null }
+  | { ok: false; rejection: LedgerRejection };
+
+/** Freeze, unfreeze, close: one account stream, retried on concurrent writes. */
+export async function runAccountCommand(
+  store: EventStore,
+  command: Extract<AccountCommand, { type: 'FreezeAccount' | 'UnfreezeAccount' | 'CloseAccount' }>,
+  metadata: EventMetadata,
+): Promise<AccountOutcome> {
+  return withLocks([accountStreamId(command.accountId)], async () => {
+    for (let attempt = 0; ; attempt++) {
+      const { state, version } = await loadAccount(store, command.accountId);
+      const decision = decideAccount(command, state);
+      if (decision.status === 'rejected') return { ok: false, rejection: decision.rejection };
+      assert(decision.status === 'accepted' && state.status !== 'none', 'only opening replays');
+      if (decision.events.length === 0) return { ok: true, account: state, position: null };
+      try {
+        const result = await store.append([
+          {
+            streamId: accountStreamId(command.accountId),
+            expectedVersion: version,
+            events: decision.events.map(toNew(metadata)),
+          },
+        ]);
+        const account = decision.events.reduce(evolveAccount, state as AccountState);
+        assert(account.status !== 'none');
+        return { ok: true, account, position: result.position };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersion) || attempt >= ledgerRetriesMax) throw error;
+        await jitter(attempt);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Transfers
+
+export type TransferOutcome =
+  | {
+      /** `replayed`: the same request was made before; `transfer` and `position` are the first answer's. */
+      status: 'accepted' | 'replayed';
+      transfer: Transfer;
+      position: bigint;
+    }
+  | { status: 'rejected'; rejection: LedgerRejection };
+
+/** The streams a command names before anything is loaded (for the lock). */
+async function lockKeysOf(store: EventStore, command: TransferCommand): Promise<string[]> {
+  const keys = [transferStreamId(command.transferId)];
+  if (command.type === 'CreateTransfer') {
+    keys.push(accountStreamId(command.debitAccountId), accountStreamId(command.creditAccountId));
+    return keys;
+  }
+  const existingId = command.type === 'ReverseTransfer' ? command.originalTransferId : command.transferId;
+  if (command.type === 'ReverseTransfer') keys.push(transferStreamId(existingId));
+  const { state } = await loadTransfer(store, existingId);
+  if (state.status !== 'none') {
+    keys.push(accountStreamId(state.debitAccountId), accountStreamId(state.creditAccountId));
+  }
+  return keys;
+}
+
+interface LoadedStates {
+  states: TransferStates;
+  versions: {
+    transfer: ExpectedVersion;
+    debit: ExpectedVersion;
+    credit: ExpectedVersion;
+    original: ExpectedVersion;
+  };
+  ids: { debit: string | null; credit: string | null; original: string | null };
+}
+
+async function loadStates(store: EventStore, command: TransferCommand): Promise<LoadedStates> {
+  const transfer = await loadTransfer(store, command.transferId);
+  const none: Loaded<AccountState> = { state: initialAccountState(), version: 'no_stream' };
+  let debitId: string | null = null;
+  let creditId: string | null = null;
+  let original: Loaded<TransferState> | null = null;
+  if (command.type === 'CreateTransfer') {
+    debitId = command.debitAccountId;
+    creditId = command.creditAccountId;
+  } else if (command.type === 'ReverseTransfer') {
+    original = await loadTransfer(store, command.originalTransferId);
+    if (original.state.status !== 'none') {
+      debitId = original.state.creditAccountId;
+      creditId = original.state.debitAccountId;
+    }
+  } else if (transfer.state.status !== 'none') {
+    debitId = transfer.state.debitAccountId;
+    creditId = transfer.state.creditAccountId;
+  }
+  const [debit, credit] = await Promise.all([
+    debitId === null ? none : loadAccount(store, debitId),
+    creditId === null || creditId === debitId ? none : loadAccount(store, creditId),
+  ]);
+  return {
+    states: {
+      transfer: transfer.state,
+      debit: debit.state,
+      credit: creditId === debitId ? debit.state : credit.state,
+      ...(original === null ? {} : { original: original.state }),
+    },
+    versions: {
+      transfer: transfer.version,
+      debit: debit.version,
+      credit: credit.version,
+      original: original?.version ?? 'no_stream',
+    },
+    ids: {
+      debit: debitId,
+      credit: creditId,
+      original:
+        original === null ? null : command.type === 'ReverseTransfer' ? command.originalTransferId : null,
+    },
+  };
+}
+
+/** The answer to a replay: the transfer as its first event made it, at that event's position. */
+async function firstAnswer(
+  store: EventStore,
+  transferId: string,
+): Promise<{ transfer: Transfer; position: bigint }> {
+  const [first] = await store.readStream(transferStreamId(transferId), { limit: 1 });
+  assert(first !== undefined, `replayed transfer ${transferId} has no stream`);
+  const transfer = evolveTransfer(initialTransferState(), parseTransferEvent(first));
+  assert(transfer.status !== 'none');
+  return { transfer, position: first.globalPosition };
+}
+
+/**
+ * Runs a transfer command: create (single- or two-phase), post, void, expire, reverse.
+ * The transfer stream is written last in the append, so the append's position is that of
+ * the transfer's own event, and a replay answers with the very same position.
+ */
+export async function runTransferCommand(
+  store: EventStore,
+  command: TransferCommand,
+  metadata: EventMetadata,
+): Promise<TransferOutcome> {
+  const keys = await lockKeysOf(store, command);
+  return withLocks(keys, async () => {
+    for (let attempt = 0; ; attempt++) {
+      const { states, versions, ids } = await loadStates(store, command);
+      const decision = decideTransfer(command, states);
+      if (decision.status === 'rejected') return { status: 'rejected', rejection: decision.rejection };
+      if (decision.status === 'replayed')
+        return { status: 'replayed', ...(await firstAnswer(store, command.transferId)) };
+      const { events } = decision;
+      const newEvent = toNew(metadata);
+      const writes: StreamWrite[] = [];
+      assert(ids.debit !== null && ids.credit !== null, 'accepted transfers name both accounts');
+      writes.push({
+        streamId: accountStreamId(ids.debit),
+        expectedVersion: versions.debit,
+        events: events.debit.map(newEvent),
+      });
+      writes.push({
+        streamId: accountStreamId(ids.credit),
+        expectedVersion: versions.credit,
+        events: events.credit.map(newEvent),
+      });
+      if (events.original.length > 0) {
+        assert(ids.original !== null, 'only reversals write the original');
+        writes.push({
+          streamId: transferStreamId(ids.original),
+          expectedVersion: versions.original,
+          events: events.original.map(newEvent),
+        });
+      }
+      writes.push({
+        streamId: transferStreamId(command.transferId),
+        expectedVersion: versions.transfer,
+        events: events.transfer.map(newEvent),
+      });
+      try {
+        const result = await store.append(writes);
+        const transfer = events.transfer.reduce(evolveTransfer, states.transfer);
+        assert(transfer.status !== 'none');
+        return { status: 'accepted', transfer, position: result.position };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersion) || attempt >= ledgerRetriesMax) throw error;
+        await jitter(attempt);
+      }
+    }
+  });
+}

@@ -1,0 +1,23 @@
+export { accountsMigrations, transactionsMigrations } from './migrations.js';
+export {
+  accountsProjection,
+  accountsProjectionHandles,
+  transactionsProjection,
+  transactionsProjectionHandles,
+} from './projection.js';
+export {
+  type AccountPage,
+  type AccountView,
+  getAccount,
+  getTransaction,
+  InvalidCursor,
+  listAccounts,
+  listLimits,
+  listStatement,
+  listTransactions,
+  type StatementLine,
+  type TransactionStatus,
+  type TransactionView,
+  trialBalance,
+} from './queries.js';
+export type { AccountsDatabase, TransactionsDatabase } from './schema.js';

@@ -1,0 +1,359 @@
+import { type Currency, formatAmount, isCurrency } from '@ledger/domain/ledger';
+import { assertProjectionSchema } from '@ledger/readmodel';
+import { type Kysely, sql } from 'kysely';
+import { accountsProjection, transactionsProjection } from './projection.js';
+import type { AccountsDatabase, TransactionsDatabase } from './schema.js';
+
+/** API.md lists: limit 1–200, default 50. */
+export const listLimits = { limitMin: 1, limitMax: 200, limitDefault: 50 } as const;
+
+/** A cursor these queries did not make: a client error (400). */
+export class InvalidCursor extends RangeError {
+  override readonly name = 'InvalidCursor';
+}
+
+function encodeCursor(tag: string, position: string): string {
+  return Buffer.from(`${tag}:${position}`).toString('base64url');
+}
+
+function decodeCursor(tag: string, cursor: string): string {
+  const match =
+    cursor.length <= 64
+      ? new RegExp(`^${tag}:([1-9][0-9]{0,18})$`).exec(Buffer.from(cursor, 'base64url').toString())
+      : null;
+  if (!match) throw new InvalidCursor('invalid cursor');
+  return match[1]!;
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < listLimits.limitMin || limit > listLimits.limitMax) {
+    throw new RangeError(`limit must be an integer from ${listLimits.limitMin} to ${listLimits.limitMax}`);
+  }
+}
+
+const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();
+
+function currencyOf(text: string): Currency {
+  if (!isCurrency(text)) throw new Error(`read model holds unknown currency ${text}`);
+  return text;
+}
+
+/** numeric text → bigint, never through Number. */
+const big = (text: string) => BigInt(text);
+
+export interface AccountView {
+  id: string;
+  accountNumber: string | null;
+  userId: string | null;
+  kind: 'customer' | 'bank';
+  type: string;
+  currency: Currency;
+  status: 'active' | 'frozen' | 'closed';
+  balance: string;
+  availableBalance: string;
+  pendingDebits: string;
+  pendingCredits: string;
+  debitsPosted: string;
+  creditsPosted: string;
+  createdAt: string;
+}
+
+export interface AccountPage {
+  items: AccountView[];
+  nextCursor: string | null;
+}
+
+function accountsDb(db: Kysely<any>, schema = accountsProjection.schema): Kysely<AccountsDatabase> {
+  assertProjectionSchema(schema);
+  return db.withSchema(schema) as Kysely<AccountsDatabase>;
+}
+
+const accountColumns = [
+  sql<string>`id::text`.as('id'),
+  sql<string>`seq::text`.as('seq'),
+  'account_number',
+  sql<string | null>`user_id::text`.as('user_id'),
+  'kind',
+  'type',
+  'currency',
+  'status',
+  sql<string>`debits_posted::text`.as('debits_posted'),
+  sql<string>`credits_posted::text`.as('credits_posted'),
+  sql<string>`debits_pending::text`.as('debits_pending'),
+  sql<string>`credits_pending::text`.as('credits_pending'),
+  'created_at',
+] as const;
+
+type AccountRow = {
+  id: string;
+  seq: string;
+  account_number: string | null;
+  user_id: string | null;
+  kind: string;
+  type: string;
+  currency: string;
+  status: string;
+  debits_posted: string;
+  credits_posted: string;
+  debits_pending: string;
+  credits_pending: string;
+  created_at: Date;
+};
+
+function accountView(row: AccountRow): AccountView {
+  const currency = currencyOf(row.currency);
+  const balance = big(row.credits_posted) - big(row.debits_posted);
+  const pendingDebits = big(row.debits_pending);
+  return {
+    id: row.id,
+    accountNumber: row.account_number,
+    userId: row.user_id,
+    kind: row.kind as AccountView['kind'],
+    type: row.type,
+    currency,
+    status: row.status as AccountView['status'],
+    balance: formatAmount(balance, currency),
+    availableBalance: formatAmount(balance - pendingDebits, currency),
+    pendingDebits: formatAmount(pendingDebits, currency),
+    pendingCredits: formatAmount(big(row.credits_pending), currency),
+    debitsPosted: formatAmount(big(row.debits_posted), currency),
+    creditsPosted: formatAmount(big(row.credits_posted), currency),
+    createdAt: iso(row.created_at),
+  };
+}
+
+export async function getAccount(db: Kysely<any>, id: string, schema?: string): Promise<AccountView | null> {
+  const row = await accountsDb(db, schema)
+    .selectFrom('accounts')
+    .select(accountColumns)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row === undefined ? null : accountView(row as AccountRow);
+}
+
+/** Accounts in opening order; `userId` narrows to one customer's. */
+export async function listAccounts(
+  db: Kysely<any>,
+  query: { limit: number; cursor?: string; userId?: string; schema?: string },
+): Promise<AccountPage> {
+  checkLimit(query.limit);
+  let select = accountsDb(db, query.schema).selectFrom('accounts').select(accountColumns);
+  if (query.userId !== undefined) select = select.where('user_id', '=', query.userId);
+  if (query.cursor !== undefined)
+    select = select.where(sql<boolean>`seq > ${decodeCursor('a1', query.cursor)}::bigint`);
+  const rows = (await select
+    .orderBy('seq', 'asc')
+    .limit(query.limit + 1)
+    .execute()) as AccountRow[];
+  const last = rows[query.limit - 1];
+  return {
+    items: rows.slice(0, query.limit).map(accountView),
+    nextCursor: rows.length > query.limit && last ? encodeCursor('a1', last.seq) : null,
+  };
+}
+
+export interface StatementLine {
+  transactionId: string;
+  postedAt: string;
+  direction: 'debit' | 'credit';
+  amount: string;
+  balanceAfter: string;
+  counterparty: string;
+  reference: string | null;
+  code: string;
+  position: string;
+}
+
+/** An account's statement, newest first, optionally within [from, to] (posting time). */
+export async function listStatement(
+  db: Kysely<any>,
+  query: {
+    accountId: string;
+    currency: Currency;
+    limit: number;
+    cursor?: string;
+    from?: string;
+    to?: string;
+    schema?: string;
+  },
+): Promise<{ items: StatementLine[]; nextCursor: string | null }> {
+  checkLimit(query.limit);
+  let select = accountsDb(db, query.schema)
+    .selectFrom('statement_lines')
+    .select([
+      sql<string>`position::text`.as('position'),
+      sql<string>`transaction_id::text`.as('transaction_id'),
+      'posted_at',
+      'direction',
+      sql<string>`amount::text`.as('amount'),
+      sql<string>`balance_after::text`.as('balance_after'),
+      sql<string>`counterparty::text`.as('counterparty'),
+      'reference',
+      'code',
+    ])
+    .where('account_id', '=', query.accountId);
+  if (query.from !== undefined) select = select.where(sql<boolean>`posted_at >= ${query.from}::timestamptz`);
+  if (query.to !== undefined) select = select.where(sql<boolean>`posted_at <= ${query.to}::timestamptz`);
+  if (query.cursor !== undefined)
+    select = select.where(sql<boolean>`position < ${decodeCursor('s1', query.cursor)}::bigint`);
+  const rows = await select
+    .orderBy('position', 'desc')
+    .limit(query.limit + 1)
+    .execute();
+  const last = rows[query.limit - 1];
+  return {
+    items: rows.slice(0, query.limit).map((row) => ({
+      transactionId: row.transaction_id,
+      postedAt: iso(row.posted_at),
+      direction: row.direction as StatementLine['direction'],
+      amount: formatAmount(big(row.amount), query.currency),
+      balanceAfter: formatAmount(big(row.balance_after), query.currency),
+      counterparty: row.counterparty,
+      reference: row.reference,
+      code: row.code,
+      position: row.position,
+    })),
+    nextCursor: rows.length > query.limit && last ? encodeCursor('s1', last.position) : null,
+  };
+}
+
+export type TransactionStatus = 'posted' | 'pending' | 'voided' | 'rejected' | 'held_for_review' | 'returned';
+
+export interface TransactionView {
+  id: string;
+  type: string;
+  status: TransactionStatus;
+  fromAccountId: string;
+  toAccountId: string;
+  amount: string;
+  postedAmount: string | null;
+  currency: Currency;
+  reference: string | null;
+  reversalOf: string | null;
+  reversedBy: string | null;
+  riskFlags: string[];
+  createdAt: string;
+  position: string;
+}
+
+function transactionsDb(
+  db: Kysely<any>,
+  schema = transactionsProjection.schema,
+): Kysely<TransactionsDatabase> {
+  assertProjectionSchema(schema);
+  return db.withSchema(schema) as Kysely<TransactionsDatabase>;
+}
+
+const transactionColumns = [
+  sql<string>`id::text`.as('id'),
+  'type',
+  'status',
+  sql<string>`from_account_id::text`.as('from_account_id'),
+  sql<string>`to_account_id::text`.as('to_account_id'),
+  sql<string>`amount::text`.as('amount'),
+  sql<string | null>`posted_amount::text`.as('posted_amount'),
+  'currency',
+  'reference',
+  sql<string | null>`reversal_of::text`.as('reversal_of'),
+  sql<string | null>`reversed_by::text`.as('reversed_by'),
+  'created_at',
+  sql<string>`position::text`.as('position'),
+] as const;
+
+type TransactionRow = {
+  id: string;
+  type: string;
+  status: string;
+  from_account_id: string;
+  to_account_id: string;
+  amount: string;
+  posted_amount: string | null;
+  currency: string;
+  reference: string | null;
+  reversal_of: string | null;
+  reversed_by: string | null;
+  created_at: Date;
+  position: string;
+};
+
+function transactionView(row: TransactionRow): TransactionView {
+  const currency = currencyOf(row.currency);
+  return {
+    id: row.id,
+    type: row.type,
+    status: row.status as TransactionStatus,
+    fromAccountId: row.from_account_id,
+    toAccountId: row.to_account_id,
+    amount: formatAmount(big(row.amount), currency),
+    postedAmount: row.posted_amount === null ? null : formatAmount(big(row.posted_amount), currency),
+    currency,
+    reference: row.reference,
+    reversalOf: row.reversal_of,
+    reversedBy: row.reversed_by,
+    riskFlags: [],
+    createdAt: iso(row.created_at),
+    position: row.position,
+  };
+}
+
+export async function getTransaction(
+  db: Kysely<any>,
+  id: string,
+  schema?: string,
+): Promise<TransactionView | null> {
+  const row = await transactionsDb(db, schema)
+    .selectFrom('transactions')
+    .select(transactionColumns)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row === undefined ? null : transactionView(row as TransactionRow);
+}
+
+/** Transactions, newest first; `accountIds` narrows to those touching one of them. */
+export async function listTransactions(
+  db: Kysely<any>,
+  query: { limit: number; cursor?: string; accountIds?: readonly string[]; status?: string; schema?: string },
+): Promise<{ items: TransactionView[]; nextCursor: string | null }> {
+  checkLimit(query.limit);
+  let select = transactionsDb(db, query.schema).selectFrom('transactions').select(transactionColumns);
+  const ids = query.accountIds;
+  if (ids !== undefined) {
+    if (ids.length === 0) return { items: [], nextCursor: null };
+    select = select.where((eb) => eb.or([eb('from_account_id', 'in', ids), eb('to_account_id', 'in', ids)]));
+  }
+  if (query.status !== undefined) select = select.where('status', '=', query.status);
+  if (query.cursor !== undefined)
+    select = select.where(sql<boolean>`position < ${decodeCursor('t1', query.cursor)}::bigint`);
+  const rows = (await select
+    .orderBy('position', 'desc')
+    .limit(query.limit + 1)
+    .execute()) as TransactionRow[];
+  const last = rows[query.limit - 1];
+  return {
+    items: rows.slice(0, query.limit).map(transactionView),
+    nextCursor: rows.length > query.limit && last ? encodeCursor('t1', last.position) : null,
+  };
+}
+
+/** Per currency Σ debits and Σ credits posted over all accounts (the trial balance). */
+export async function trialBalance(
+  db: Kysely<any>,
+  schema?: string,
+): Promise<{ currency: string; debits: bigint; credits: bigint; balanced: boolean }[]> {
+  const rows = await accountsDb(db, schema)
+    .selectFrom('accounts')
+    .select([
+      'currency',
+      sql<string>`sum(debits_posted)::text`.as('debits'),
+      sql<string>`sum(credits_posted)::text`.as('credits'),
+    ])
+    .groupBy('currency')
+    .orderBy('currency')
+    .execute();
+  return rows.map((r) => ({
+    currency: r.currency,
+    debits: big(r.debits),
+    credits: big(r.credits),
+    balanced: big(r.debits) === big(r.credits),
+  }));
+}

@@ -1,0 +1,156 @@
+import { accountStreamId } from '@ledger/application';
+import type { AccountBody, TransactionBody } from '@ledger/contracts';
+import {
+  type Account,
+  type AmountError,
+  type Currency,
+  formatAmount,
+  isCurrency,
+  type LedgerRejection,
+  parseAmount,
+  type Transfer,
+} from '@ledger/domain/ledger';
+import type { EventStore } from '@ledger/eventstore';
+import { type HttpProblem, problem } from './problem.js';
+
+/** Ledger rejections mapped to HTTP once, here at the edge (API.md, Transactions). */
+export function ledgerProblem(rejection: LedgerRejection): HttpProblem {
+  switch (rejection.code) {
+    case 'invalid_amount':
+      return invalid('body.amount', rejection.reason === 'too_large' ? 'too large' : 'must be > 0');
+    case 'invalid_timeout':
+      return invalid('body.timeoutSeconds', 'out of range, or given for an immediate transfer');
+    case 'same_account':
+      return problem(422, 'same_account', 'The two accounts of a transfer must differ');
+    case 'currency_mismatch':
+      return problem(
+        422,
+        'currency_mismatch',
+        `Account ${rejection.accountId} holds ${rejection.accountCurrency}`,
+        {
+          accountId: rejection.accountId,
+        },
+      );
+    case 'account_not_found':
+      return problem(404, 'account_not_found', 'No such account', { accountId: rejection.accountId });
+    case 'account_exists':
+      return problem(409, 'conflict', 'This account exists');
+    case 'account_frozen':
+      return problem(422, 'account_frozen', `Account ${rejection.accountId} is frozen`, {
+        accountId: rejection.accountId,
+      });
+    case 'account_closed':
+      return problem(422, 'account_closed', `Account ${rejection.accountId} is closed`, {
+        accountId: rejection.accountId,
+      });
+    case 'insufficient_funds':
+      return problem(422, 'insufficient_funds', 'The available balance does not cover this amount');
+    case 'limit_exceeded':
+      return problem(422, 'limit_exceeded', `The ${rejection.limit} limit would be exceeded`, {
+        limit: rejection.limit,
+      });
+    case 'balance_not_zero':
+      return problem(422, 'balance_not_zero', 'Only an account with a zero balance can be closed');
+    case 'pending_transfers':
+      return problem(422, 'pending_transfers', 'The account has pending transfers: post or void them first');
+    case 'transfer_exists':
+      return problem(409, 'idempotency_conflict', 'This Idempotency-Key was used for another request');
+    case 'transfer_not_found':
+      return problem(404, 'not_found', 'No such transaction');
+    case 'transfer_not_pending':
+      return problem(409, 'transfer_not_pending', `The transaction is ${rejection.status}, not pending`);
+    case 'transfer_expired':
+      return problem(409, 'transfer_not_pending', 'The hold has expired');
+    case 'transfer_not_expired':
+      return problem(409, 'transfer_not_expired', 'The hold has not expired yet');
+    case 'amount_exceeds_pending':
+      return problem(422, 'amount_exceeds_pending', 'The amount exceeds the pending amount');
+    case 'transfer_not_posted':
+      return problem(
+        409,
+        'transfer_not_posted',
+        `The transaction is ${rejection.status}: only posted ones reverse`,
+      );
+    case 'transfer_already_reversed':
+      return problem(409, 'transfer_already_reversed', 'The transaction is already reversed', {
+        reversedBy: rejection.reversedBy,
+      });
+    default: {
+      const unexpected: never = rejection;
+      throw new Error(`unmapped ledger rejection ${JSON.stringify(unexpected)}`);
+    }
+  }
+}
+
+export function invalid(path: string, message: string): HttpProblem {
+  return problem(400, 'validation_failed', `${path} is not valid: ${message}`, {
+    errors: [{ path, message }],
+  });
+}
+
+const amountMessages: Record<AmountError, string> = {
+  not_a_string: 'must be a decimal string, e.g. "10.50"',
+  unsupported_currency: 'unknown currency',
+  malformed: 'must be plain decimal notation, e.g. "10.50"',
+  negative: 'must be > 0',
+  zero: 'must be > 0',
+  too_many_decimals: "more decimals than the currency's exponent",
+  too_large: 'at most 999999999999999.99',
+};
+
+export function currencyOrThrow(text: string, path = 'body.currency'): Currency {
+  if (!isCurrency(text)) throw invalid(path, 'unknown currency');
+  return text;
+}
+
+/** An API amount → minor units, or a 400 naming the field. */
+export function amountOrThrow(text: unknown, currency: Currency, path = 'body.amount'): bigint {
+  const parsed = parseAmount(text, currency);
+  if (!parsed.ok) throw invalid(path, amountMessages[parsed.reason]);
+  return parsed.amount;
+}
+
+export function accountBody(account: Account, accountNumber: string | null): AccountBody {
+  const balance = account.creditsPosted - account.debitsPosted;
+  return {
+    id: account.id,
+    accountNumber,
+    userId: account.ownerId,
+    type: account.accountType,
+    currency: account.currency,
+    status: account.status,
+    balance: formatAmount(balance, account.currency),
+    availableBalance: formatAmount(balance - account.debitsPending, account.currency),
+    pendingDebits: formatAmount(account.debitsPending, account.currency),
+    pendingCredits: formatAmount(account.creditsPending, account.currency),
+    createdAt: account.openedAt,
+  };
+}
+
+export function transactionBody(transfer: Transfer, position: bigint): TransactionBody {
+  const status = transfer.status === 'expired' ? 'voided' : transfer.status;
+  return {
+    id: transfer.id,
+    type: transfer.code,
+    status,
+    fromAccountId: transfer.debitAccountId,
+    toAccountId: transfer.creditAccountId,
+    amount: formatAmount(transfer.amount, transfer.currency),
+    postedAmount:
+      transfer.status === 'posted' ? formatAmount(transfer.postedAmount, transfer.currency) : null,
+    currency: transfer.currency,
+    reference: transfer.reference,
+    reversalOf: transfer.reversalOf,
+    riskFlags: [],
+    createdAt: transfer.createdAt,
+    position: position.toString(),
+  };
+}
+
+/** The owner of an account from its stream (strongly consistent), or null. */
+export async function accountOwner(store: EventStore, accountId: string): Promise<string | null> {
+  const [opened] = await store.readStream(accountStreamId(accountId), { limit: 1 });
+  if (opened === undefined) return null;
+  const { ownerId } = opened.data as { ownerId?: unknown };
+  return typeof ownerId === 'string' ? ownerId : null;
+}

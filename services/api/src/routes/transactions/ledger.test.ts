@@ -1,0 +1,585 @@
+import { randomUUID } from 'node:crypto';
+import { parseAccountEvent, parseAccountNumber } from '@ledger/application';
+import { userStreamId } from '@ledger/contracts';
+import { accountsProjection, transactionsProjection, trialBalance } from '@ledger/projection-accounts';
+import { runProjection } from '@ledger/readmodel';
+import type { LightMyRequestResponse } from 'fastify';
+import { sql } from 'kysely';
+import t, { type Test } from 'tap';
+import { authFixture, bearer, json, strongPassword } from '../../auth/test-app.js';
+
+// API.md Accounts and Transactions through app.inject() against real PostgreSQL and Redis:
+// the concurrency cases of issue 4, idempotency, two-phase races, and every bad input with
+// its error code and nothing written.
+
+const f = await authFixture('api_ledger');
+t.teardown(f.close);
+const directorEnv = {
+  BANK_DIRECTOR_USERNAME: 'chief',
+  BANK_DIRECTOR_EMAIL: 'chief@bank.example',
+  BANK_DIRECTOR_PASSWORD: 'director password 2026',
+  RATE_LIMITS: JSON.stringify({ login: '1000/minute', register: '10000/hour', default: '100000/minute' }),
+};
+const app = await f.newApp({ env: directorEnv });
+const runners = [accountsProjection, transactionsProjection].map((projection) =>
+  runProjection({ db: f.database.db, store: f.store, projection, logger: f.logger }),
+);
+t.teardown(() => Promise.all(runners.map((r) => r.stop())));
+
+/**
+ * The last position written, committed or not yet visible: headPosition() hides positions
+ * while any older transaction on the server is still open, so right after an append it
+ * may lag. Every append this file awaited has committed, so this is what it wrote.
+ */
+async function lastPosition(): Promise<bigint> {
+  const { rows } = await sql<{
+    p: string | null;
+  }>`SELECT max(global_position)::text AS p FROM es.events`.execute(f.database.db);
+  return BigInt(rows[0]?.p ?? '0');
+}
+
+function assertProblem(t: Test, response: LightMyRequestResponse, status: number, code: string) {
+  t.equal(response.statusCode, status, `status ${status} (${response.body.slice(0, 300)})`);
+  t.match(response.headers['content-type'], /^application\/problem\+json/);
+  t.match(json(response), { status, code });
+}
+
+async function login(username: string, password = strongPassword): Promise<string> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/auth/login',
+    payload: { username, password },
+  });
+  if (response.statusCode !== 200) throw new Error(`login ${username}: ${response.body}`);
+  return json(response).accessToken;
+}
+
+let n = 0;
+interface User {
+  id: string;
+  token: string;
+}
+
+async function customer(kyc = true): Promise<User> {
+  n++;
+  const username = `cust${n}_${Date.now().toString(36)}`;
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/auth/register',
+    payload: { username, email: `${username}@example.com`, password: strongPassword },
+  });
+  const id = json(response).user.id as string;
+  if (kyc) {
+    // What the KYC issue records when a document is verified.
+    await f.store.append([
+      {
+        streamId: userStreamId(id),
+        expectedVersion: 'exists',
+        events: [
+          {
+            type: 'KycStatusChanged',
+            data: { userId: id, at: new Date().toISOString(), status: 'verified' },
+          },
+        ],
+      },
+    ]);
+  }
+  return { id, token: await login(username) };
+}
+
+const director = await login('chief', 'director password 2026');
+async function staff(role: 'agent' | 'manager' | 'auditor'): Promise<User> {
+  n++;
+  const username = `${role}${n}_${Date.now().toString(36)}`;
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/admin/users',
+    headers: bearer(director),
+    payload: { username, email: `${username}@bank.example`, password: strongPassword, role },
+  });
+  if (response.statusCode !== 201) throw new Error(`staff: ${response.body}`);
+  return { id: json(response).user.id, token: await login(username) };
+}
+const agent = await staff('agent');
+const manager = await staff('manager');
+const auditor = await staff('auditor');
+
+const post = (url: string, token: string, payload?: unknown, key: string | null = randomUUID()) =>
+  app.inject({
+    method: 'POST',
+    url,
+    headers: { ...bearer(token), ...(key === null ? {} : { 'idempotency-key': key }) },
+    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
+  });
+const get = (url: string, token: string) => app.inject({ method: 'GET', url, headers: bearer(token) });
+
+async function openAccount(user: User, currency = 'EUR', type = 'checking') {
+  const response = await post('/api/accounts', user.token, { type, currency }, null);
+  if (response.statusCode !== 201) throw new Error(`open: ${response.body}`);
+  return json(response).account as { id: string; accountNumber: string; currency: string };
+}
+
+async function deposit(accountId: string, amount: string, currency = 'EUR') {
+  const response = await post('/api/transactions', agent.token, {
+    type: 'deposit',
+    accountId,
+    amount,
+    currency,
+  });
+  if (response.statusCode !== 201) throw new Error(`deposit: ${response.body}`);
+  return json(response);
+}
+
+const transfer = (user: User, body: Record<string, unknown>, key: string | null = randomUUID()) =>
+  post('/api/transactions', user.token, { type: 'transfer', currency: 'EUR', ...body }, key);
+
+async function balanceOf(user: User, accountId: string): Promise<string> {
+  return json(await get(`/api/accounts/${accountId}/balance`, user.token)).balance;
+}
+
+/** Per currency Σ debits = Σ credits, from the events themselves (not a read model). */
+async function trialBalanceFromEvents(t: Test) {
+  const sums = new Map<string, { debits: bigint; credits: bigint }>();
+  const currencyOf = new Map<string, string>();
+  let after = 0n;
+  for (;;) {
+    const events = await f.store.readAll({ after, limit: 5000 });
+    if (events.length === 0) break;
+    for (const e of events) {
+      after = e.globalPosition;
+      if (!e.streamId.startsWith('account-') || e.streamId.startsWith('account-number-')) continue;
+      const event = parseAccountEvent(e);
+      if (event.type === 'AccountOpened') currencyOf.set(event.data.accountId, event.data.currency);
+      if (event.type !== 'AccountLegPosted') continue;
+      const currency = currencyOf.get(event.data.accountId) ?? '?';
+      const sum = sums.get(currency) ?? { debits: 0n, credits: 0n };
+      if (event.data.side === 'debit') sum.debits += BigInt(event.data.amount);
+      else sum.credits += BigInt(event.data.amount);
+      sums.set(currency, sum);
+    }
+  }
+  t.ok(sums.size > 0, 'money moved');
+  for (const [currency, { debits, credits }] of sums)
+    t.equal(debits, credits, `${currency}: Σ debits = Σ credits`);
+  const head = await lastPosition();
+  for (const r of runners) t.ok(await r.waitFor(head, 10_000));
+  t.ok(
+    (await trialBalance(f.database.db)).every((row) => row.balanced),
+    'the read model balances too',
+  );
+}
+
+t.test('accounts: open, KYC for the second, ownership, freeze/unfreeze, close', async (t) => {
+  const alice = await customer(false);
+  const bob = await customer();
+  const opened = await post('/api/accounts', alice.token, { type: 'checking', currency: 'EUR' }, null);
+  t.equal(opened.statusCode, 201, opened.body);
+  const account = json(opened).account;
+  t.match(account, {
+    userId: alice.id,
+    type: 'checking',
+    currency: 'EUR',
+    status: 'active',
+    balance: '0.00',
+  });
+  t.ok(parseAccountNumber(account.accountNumber).ok, 'the number carries valid check digits');
+  assertProblem(
+    t,
+    await post('/api/accounts', alice.token, { type: 'savings', currency: 'EUR' }, null),
+    422,
+    'kyc_required',
+  );
+  assertProblem(
+    t,
+    await post('/api/accounts', alice.token, { type: 'savings', currency: 'XXX' }, null),
+    400,
+    'validation_failed',
+  );
+  assertProblem(
+    t,
+    await post('/api/accounts', alice.token, { type: 'checking', currency: 'EUR', userId: bob.id }, null),
+    403,
+    'forbidden',
+  );
+  const byAgent = await post(
+    '/api/accounts',
+    agent.token,
+    { type: 'savings', currency: 'USD', userId: bob.id },
+    null,
+  );
+  t.equal(byAgent.statusCode, 201, 'an agent opens for a customer');
+  const position = json(opened).position;
+
+  const mine = await get(`/api/accounts/${account.id}?minPosition=${position}`, alice.token);
+  t.equal(mine.statusCode, 200);
+  t.match(json(mine).account, { id: account.id, accountNumber: account.accountNumber, balance: '0.00' });
+  assertProblem(t, await get(`/api/accounts/${account.id}`, bob.token), 404, 'not_found');
+  assertProblem(t, await get(`/api/accounts/${account.id}/transactions`, bob.token), 404, 'not_found');
+  assertProblem(t, await get(`/api/accounts/${account.id}/balance`, bob.token), 404, 'not_found');
+  assertProblem(t, await get(`/api/accounts/${randomUUID()}`, agent.token), 404, 'not_found');
+  t.equal((await get(`/api/accounts/${account.id}`, auditor.token)).statusCode, 200);
+  const list = json(await get(`/api/accounts?minPosition=${json(byAgent).position}`, bob.token));
+  t.same(
+    list.items.map((a: { userId: string }) => a.userId),
+    [bob.id],
+  );
+  t.equal(json(await get(`/api/accounts?userId=${alice.id}`, agent.token)).items.length, 1);
+
+  assertProblem(
+    t,
+    await post(`/api/accounts/${account.id}/freeze`, agent.token, { reason: 'x' }, null),
+    403,
+    'forbidden',
+  );
+  const frozen = await post(
+    `/api/accounts/${account.id}/freeze`,
+    manager.token,
+    { reason: 'fraud check' },
+    null,
+  );
+  t.equal(frozen.statusCode, 200);
+  t.equal(json(frozen).account.status, 'frozen');
+  const bobs = await openAccount(bob);
+  await deposit(bobs.id, '5.00');
+  const head = await lastPosition();
+  assertProblem(
+    t,
+    await transfer(bob, { fromAccountId: bobs.id, toAccountId: account.id, amount: '1.00' }),
+    422,
+    'account_frozen',
+  );
+  t.equal(await lastPosition(), head, 'nothing written');
+  const unfrozen = await post(
+    `/api/accounts/${account.id}/unfreeze`,
+    manager.token,
+    { reason: 'cleared' },
+    null,
+  );
+  t.equal(json(unfrozen).account.status, 'active');
+
+  assertProblem(
+    t,
+    await post(`/api/accounts/${bobs.id}/close`, bob.token, undefined, null),
+    422,
+    'balance_not_zero',
+  );
+  assertProblem(
+    t,
+    await post(`/api/accounts/${bobs.id}/close`, alice.token, undefined, null),
+    404,
+    'not_found',
+  );
+  const closed = await post(`/api/accounts/${account.id}/close`, alice.token, undefined, null);
+  t.equal(closed.statusCode, 200, closed.body);
+  t.equal(json(closed).account.status, 'closed');
+  assertProblem(
+    t,
+    await transfer(bob, { fromAccountId: bobs.id, toAccountId: account.id, amount: '1.00' }),
+    422,
+    'account_closed',
+  );
+});
+
+t.test('bad input: each refused with its code, nothing written', async (t) => {
+  const carol = await customer();
+  const from = await openAccount(carol);
+  const to = await openAccount(carol);
+  const usd = await openAccount(carol, 'USD');
+  const jpy = await openAccount(carol, 'JPY');
+  await deposit(from.id, '100.00');
+  const ok = { fromAccountId: from.id, toAccountId: to.id, amount: '1.00' };
+  const mistyped = `${to.accountNumber.slice(0, 6)}${(Number(to.accountNumber[6]) + 1) % 10}${to.accountNumber.slice(7)}`;
+  const cases: [string, Record<string, unknown>, number, string, (string | null)?][] = [
+    ['a JSON number', { ...ok, amount: 1 }, 400, 'validation_failed'],
+    ['a float number', { ...ok, amount: 1.5 }, 400, 'validation_failed'],
+    ['an exponent', { ...ok, amount: '1e3' }, 400, 'validation_failed'],
+    ['negative', { ...ok, amount: '-5' }, 400, 'validation_failed'],
+    ['zero', { ...ok, amount: '0' }, 400, 'validation_failed'],
+    ['too many decimals (EUR)', { ...ok, amount: '1.234' }, 400, 'validation_failed'],
+    ['10^20', { ...ok, amount: '100000000000000000000' }, 400, 'validation_failed'],
+    ['above 999999999999999.99', { ...ok, amount: '1000000000000000.00' }, 400, 'validation_failed'],
+    ['unknown currency', { ...ok, currency: 'XXX' }, 400, 'validation_failed'],
+    [
+      'decimals on JPY',
+      { fromAccountId: jpy.id, toAccountId: to.id, amount: '1.5', currency: 'JPY' },
+      400,
+      'validation_failed',
+    ],
+    [
+      'currency mismatch',
+      { fromAccountId: from.id, toAccountId: usd.id, amount: '1.00' },
+      422,
+      'currency_mismatch',
+    ],
+    ['same account', { ...ok, toAccountId: from.id }, 422, 'same_account'],
+    ['unknown target account', { ...ok, toAccountId: randomUUID() }, 404, 'account_not_found'],
+    ['unknown source account', { ...ok, fromAccountId: randomUUID() }, 404, 'account_not_found'],
+    [
+      'mistyped account number',
+      { fromAccountId: from.id, toAccountNumber: mistyped, amount: '1.00' },
+      400,
+      'validation_failed',
+    ],
+    [
+      'malformed account number',
+      { fromAccountId: from.id, toAccountNumber: 'FR76 3000', amount: '1.00' },
+      400,
+      'validation_failed',
+    ],
+    ['both targets', { ...ok, toAccountNumber: to.accountNumber }, 400, 'validation_failed'],
+    ['missing Idempotency-Key', ok, 400, 'validation_failed', null],
+    ['malformed Idempotency-Key', ok, 400, 'validation_failed', 'not-a-uuid'],
+    ['insufficient funds', { ...ok, amount: '100.01' }, 422, 'insufficient_funds'],
+  ];
+  const dave = await customer();
+  const head = await lastPosition();
+  for (const [name, body, status, code, key] of cases) {
+    const response = await transfer(carol, body, key === undefined ? randomUUID() : key);
+    t.test(name, async (t) => assertProblem(t, response, status, code));
+  }
+  assertProblem(t, await transfer(dave, ok), 404, 'account_not_found');
+  assertProblem(t, await transfer(agent, ok), 404, 'account_not_found');
+  assertProblem(
+    t,
+    await post('/api/transactions', carol.token, {
+      type: 'deposit',
+      accountId: to.id,
+      amount: '1.00',
+      currency: 'EUR',
+    }),
+    403,
+    'forbidden',
+  );
+  t.equal(await lastPosition(), head, 'the event store head did not move');
+
+  const byNumber = await transfer(carol, {
+    fromAccountId: from.id,
+    toAccountNumber: to.accountNumber,
+    amount: '2.50',
+  });
+  t.equal(byNumber.statusCode, 201, byNumber.body);
+  t.match(json(byNumber).transaction, {
+    toAccountId: to.id,
+    amount: '2.50',
+    status: 'posted',
+    type: 'transfer',
+  });
+});
+
+t.test('200 concurrent transfers of 1.00 from 50.00: 50 posted, 150 insufficient_funds', async (t) => {
+  const erin = await customer();
+  const from = await openAccount(erin);
+  const to = await openAccount(erin);
+  await deposit(from.id, '50.00');
+  const responses = await Promise.all(
+    Array.from({ length: 200 }, () =>
+      transfer(erin, { fromAccountId: from.id, toAccountId: to.id, amount: '1.00' }),
+    ),
+  );
+  const count = (status: number, code?: string) =>
+    responses.filter((r) => r.statusCode === status && (code === undefined || json(r).code === code)).length;
+  t.equal(count(201), 50, 'exactly 50 posted');
+  t.equal(count(422, 'insufficient_funds'), 150, '150 insufficient_funds');
+  t.equal(await balanceOf(erin, from.id), '0.00');
+  t.equal(await balanceOf(erin, to.id), '50.00');
+  await trialBalanceFromEvents(t);
+  const head = await lastPosition();
+  const row = json(await get(`/api/accounts/${from.id}?minPosition=${head}`, erin.token)).account;
+  t.match(row, { balance: '0.00', availableBalance: '0.00' });
+  const statement = json(
+    await get(`/api/accounts/${to.id}/transactions?limit=200&minPosition=${head}`, erin.token),
+  );
+  t.equal(statement.items.length, 50);
+  t.equal(statement.items[0].balanceAfter, '50.00', 'newest first');
+  t.equal(statement.items[49].balanceAfter, '1.00');
+});
+
+t.test('100 concurrent requests with one Idempotency-Key: one transfer, 100 identical answers', async (t) => {
+  const frank = await customer();
+  const from = await openAccount(frank);
+  const to = await openAccount(frank);
+  await deposit(from.id, '10.00');
+  const key = randomUUID();
+  const body = { fromAccountId: from.id, toAccountId: to.id, amount: '3.00', reference: 'once' };
+  const responses = await Promise.all(Array.from({ length: 100 }, () => transfer(frank, body, key)));
+  t.same(new Set(responses.map((r) => r.statusCode)), new Set([201]));
+  t.equal(new Set(responses.map((r) => r.body)).size, 1, 'identical bodies');
+  t.equal(await balanceOf(frank, from.id), '7.00', 'moved once');
+  assertProblem(t, await transfer(frank, { ...body, amount: '4.00' }, key), 409, 'idempotency_conflict');
+  // The key is scoped to its caller: another customer's same key is another transfer.
+  const gina = await customer();
+  const ginas = await openAccount(gina);
+  assertProblem(
+    t,
+    await transfer(gina, { fromAccountId: ginas.id, toAccountId: to.id, amount: '3.00' }, key),
+    422,
+    'insufficient_funds',
+  );
+  await trialBalanceFromEvents(t);
+});
+
+t.test('two-phase: concurrent post and void, exactly one wins; partial post; reverse', async (t) => {
+  const hank = await customer();
+  const other = await customer();
+  const from = await openAccount(hank);
+  const to = await openAccount(other);
+  await deposit(from.id, '20.00');
+  for (let round = 0; round < 5; round++) {
+    const held = await transfer(hank, {
+      fromAccountId: from.id,
+      toAccountId: to.id,
+      amount: '2.00',
+      mode: 'pending',
+    });
+    t.equal(held.statusCode, 201, held.body);
+    const id = json(held).transaction.id;
+    t.equal(json(held).transaction.status, 'pending');
+    const [posted, voided] = await Promise.all([
+      post(`/api/transactions/${id}/post`, hank.token, {}),
+      post(`/api/transactions/${id}/void`, hank.token),
+    ]);
+    t.same([posted, voided].map((r) => r.statusCode).sort(), [200, 409], 'one wins');
+    const loser = [posted, voided].find((r) => r.statusCode === 409)!;
+    t.equal(json(loser).code, 'transfer_not_pending');
+  }
+  const account = json(await get(`/api/accounts/${from.id}/balance`, hank.token));
+  t.equal(account.availableBalance, account.balance, 'no hold left');
+
+  const partial = json(
+    await transfer(hank, { fromAccountId: from.id, toAccountId: to.id, amount: '5.00', mode: 'pending' }),
+  );
+  assertProblem(
+    t,
+    await post(`/api/transactions/${partial.transaction.id}/post`, other.token, {}),
+    404,
+    'not_found',
+  );
+  assertProblem(
+    t,
+    await post(`/api/transactions/${partial.transaction.id}/post`, hank.token, { amount: '6.00' }),
+    422,
+    'amount_exceeds_pending',
+  );
+  const before = await lastPosition();
+  for (const action of ['post', 'void']) {
+    const url = `/api/transactions/${partial.transaction.id}/${action}`;
+    assertProblem(t, await post(url, hank.token, undefined, null), 400, 'validation_failed');
+  }
+  const reverseUrl = `/api/transactions/${partial.transaction.id}/reverse`;
+  assertProblem(t, await post(reverseUrl, manager.token, { reason: 'r' }, null), 400, 'validation_failed');
+  t.equal(await lastPosition(), before, 'no Idempotency-Key: nothing written');
+  const done = await post(`/api/transactions/${partial.transaction.id}/post`, hank.token, { amount: '1.50' });
+  t.equal(done.statusCode, 200, done.body);
+  t.match(json(done).transaction, { status: 'posted', amount: '5.00', postedAmount: '1.50' });
+
+  const reversed = await post(`/api/transactions/${partial.transaction.id}/reverse`, manager.token, {
+    reason: 'customer dispute',
+  });
+  t.equal(reversed.statusCode, 201, reversed.body);
+  t.match(json(reversed).transaction, {
+    type: 'reversal',
+    amount: '1.50',
+    fromAccountId: to.id,
+    toAccountId: from.id,
+  });
+  assertProblem(
+    t,
+    await post(`/api/transactions/${partial.transaction.id}/reverse`, agent.token, { reason: 'x' }),
+    403,
+    'forbidden',
+  );
+
+  const head = await lastPosition();
+  const mine = json(await get(`/api/transactions?minPosition=${head}&accountId=${from.id}`, hank.token));
+  t.ok(mine.items.length >= 7);
+  t.ok(
+    mine.items.every((x: { fromAccountId: string; toAccountId: string }) =>
+      [x.fromAccountId, x.toAccountId].includes(from.id),
+    ),
+  );
+  assertProblem(t, await get(`/api/transactions?accountId=${from.id}`, other.token), 404, 'not_found');
+  const one = await get(`/api/transactions/${partial.transaction.id}?minPosition=${head}`, other.token);
+  t.equal(one.statusCode, 200, 'the credited party sees it');
+  const stranger = await customer();
+  assertProblem(
+    t,
+    await get(`/api/transactions/${partial.transaction.id}`, stranger.token),
+    404,
+    'not_found',
+  );
+  t.equal(json(await get(`/api/transactions?status=pending`, auditor.token)).items.length, 0);
+  await trialBalanceFromEvents(t);
+});
+
+t.test('balance at a position and a time comes from the events; statement range and cursor', async (t) => {
+  const ivy = await customer();
+  const acc = await openAccount(ivy);
+  const first = await deposit(acc.id, '10.00');
+  await deposit(acc.id, '5.00');
+  await deposit(acc.id, '1.00');
+  t.equal(
+    json(await get(`/api/accounts/${acc.id}/balance?atPosition=${first.position}`, ivy.token)).balance,
+    '10.00',
+  );
+  t.equal(
+    json(await get(`/api/accounts/${acc.id}/balance?asOf=2000-01-01T00:00:00Z`, ivy.token)).balance,
+    '0.00',
+  );
+  t.equal(await balanceOf(ivy, acc.id), '16.00');
+  const head = await lastPosition();
+  const page1 = json(
+    await get(`/api/accounts/${acc.id}/transactions?limit=2&minPosition=${head}`, ivy.token),
+  );
+  t.same(
+    page1.items.map((l: { amount: string }) => l.amount),
+    ['1.00', '5.00'],
+  );
+  const page2 = json(
+    await get(`/api/accounts/${acc.id}/transactions?limit=2&cursor=${page1.nextCursor}`, ivy.token),
+  );
+  t.same(
+    page2.items.map((l: { amount: string; balanceAfter: string }) => [l.amount, l.balanceAfter]),
+    [['10.00', '10.00']],
+  );
+  t.equal(page2.nextCursor, null);
+  const none = json(await get(`/api/accounts/${acc.id}/transactions?to=2000-01-01T00:00:00Z`, ivy.token));
+  t.same(none.items, []);
+  assertProblem(
+    t,
+    await get(`/api/accounts/${acc.id}/transactions?limit=0`, ivy.token),
+    400,
+    'validation_failed',
+  );
+  assertProblem(
+    t,
+    await get(`/api/accounts/${acc.id}/transactions?limit=201`, ivy.token),
+    400,
+    'validation_failed',
+  );
+  assertProblem(
+    t,
+    await get(`/api/accounts/${acc.id}/transactions?cursor=bogus`, ivy.token),
+    400,
+    'validation_failed',
+  );
+});
+
+t.test('the OpenAPI document lists the ledger routes', async (t) => {
+  const doc = json(await app.inject({ url: '/openapi.json' }));
+  const paths = Object.keys(doc.paths).map((p) => p.replace(/\/$/, ''));
+  for (const path of [
+    '/api/accounts',
+    '/api/accounts/{id}',
+    '/api/accounts/{id}/transactions',
+    '/api/accounts/{id}/balance',
+    '/api/accounts/{id}/freeze',
+    '/api/accounts/{id}/close',
+    '/api/transactions',
+    '/api/transactions/{id}',
+    '/api/transactions/{id}/post',
+    '/api/transactions/{id}/void',
+    '/api/transactions/{id}/reverse',
+  ]) {
+    t.ok(paths.includes(path), path);
+  }
+});
