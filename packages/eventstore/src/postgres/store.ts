@@ -40,7 +40,7 @@ export interface PostgresEventStoreOptions {
 }
 
 const notifyChannel = 'es_appended';
-const notifyIntervalMinMs = 5;
+const notifyIntervalMinMs = 20;
 const appendConcurrencyDefault = 2;
 // How far down the queue one batch looks for appends on streams it does not hold yet.
 const batchScanMax = 1024;
@@ -185,13 +185,17 @@ export class PostgresEventStore implements EventStore {
       // A batch holds each stream at most once, so every append in it is checked against
       // the stream as it was before the batch. An append that shares a stream with one
       // already taken waits for the next batch, behind it: per stream, order is kept.
+      // Spread what is waiting over the free slots: two half batches on two connections
+      // run on two cores, where one full batch would leave the second idle.
+      const free = this.#appendConcurrency - this.#inFlight;
+      const share = Math.min(this.#batchAppendsMax, Math.ceil(this.#queue.length / free));
       const batch: Pending[] = [];
       const streams = new Set<string>();
       let events = 0;
       let scanned = 0;
       for (let i = 0; i < this.#queue.length && scanned < batchScanMax; scanned++) {
         const next = this.#queue[i]!;
-        if (batch.length >= this.#batchAppendsMax || events + next.eventCount > this.#batchEventsMax) break;
+        if (batch.length >= share || events + next.eventCount > this.#batchEventsMax) break;
         if (next.writes.some((w) => streams.has(w.streamId))) {
           // Later appends to the same streams must stay behind this one.
           for (const w of next.writes) streams.add(w.streamId);
