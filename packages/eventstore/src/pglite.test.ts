@@ -12,6 +12,7 @@ eventStoreContract(t, 'pglite', async () => {
   const others: PostgresEventStore[] = [];
   return {
     store,
+    lastWrittenPosition: () => store.lastWrittenPosition(),
     openAnother: async () => {
       const other = await PostgresEventStore.open(pgliteClient(pglite), { migrate: false });
       others.push(other);

@@ -79,7 +79,7 @@ t.test(
       { type: 'ProfileUpdated', data: { lastName: 'Last', phone: '+1 555 0100' } },
       { type: 'LoginSucceeded', data: { otpTimeStep: 6 } },
     ]);
-    const head = await store.headPosition();
+    const head = await store.lastWrittenPosition();
     const runner = runProjection({ db: database.db, store, projection: usersProjection, logger });
     t.teardown(() => runner.stop());
     t.ok(await runner.waitFor(head, 10_000));

@@ -116,6 +116,11 @@ t.test('projection lag in /health/ready and /metrics follows the checkpoints', a
       ],
     },
   ]);
+  // Visible to readers once every older transaction on the server has ended.
+  const deadline = Date.now() + 10_000;
+  while ((await store.headPosition()) < appended.position && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   const head = await store.headPosition();
   t.ok(head >= appended.position, 'the append is visible');
 

@@ -356,6 +356,18 @@ export class PostgresEventStore implements EventStore {
     return BigInt(rows[0]?.p ?? '0');
   }
 
+  /**
+   * Position of the last committed event, whether or not readers may see it yet: $all is
+   * read only below the oldest running transaction of the whole server, so headPosition()
+   * can trail this while some transaction (in any database) is open. For tests and lag.
+   */
+  async lastWrittenPosition(): Promise<bigint> {
+    const rows = await this.#sql.query<{ p: string | null }>(
+      'SELECT max(global_position)::text AS p FROM es.events',
+    );
+    return BigInt(rows[0]?.p ?? '0');
+  }
+
   subscribe(options: SubscribeOptions): Subscription {
     const subscription = startSubscription(
       { readAll: (o) => this.readAll(o), signal: this.#signal, pollIntervalMs: this.#pollIntervalMs },
