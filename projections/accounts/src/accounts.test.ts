@@ -32,18 +32,6 @@ t.teardown(async () => {
   await testDb.drop();
 });
 
-/**
- * The last position written, committed or not yet visible: headPosition() hides positions
- * while any older transaction on the server is still open, so right after an append it
- * may lag. Every append this file awaited has committed, so this is what it wrote.
- */
-async function lastPosition(): Promise<bigint> {
-  const { rows } = await sql<{
-    p: string | null;
-  }>`SELECT max(global_position)::text AS p FROM es.events`.execute(database.db);
-  return BigInt(rows[0]?.p ?? '0');
-}
-
 const meta = {};
 const now = () => new Date();
 const create = (
@@ -93,7 +81,7 @@ t.test('accounts, statements and transactions follow the ledger; a rebuild is id
     { type: 'VoidPendingTransfer', transferId: holdVoided.transferId, now: now() },
     meta,
   );
-  const head = await lastPosition();
+  const head = await store.lastWrittenPosition();
 
   const runners = [accountsProjection, transactionsProjection].map((projection) =>
     runProjection({ db: database.db, store, projection, logger }),

@@ -32,18 +32,6 @@ t.teardown(async () => {
   await testDb.drop();
 });
 
-/**
- * The last position written, committed or not yet visible: headPosition() hides positions
- * while any older transaction on the server is still open, so right after an append it
- * may lag. Every append this file awaited has committed, so this is what it wrote.
- */
-async function lastPosition(): Promise<bigint> {
-  const { rows } = await sql<{
-    p: string | null;
-  }>`SELECT max(global_position)::text AS p FROM es.events`.execute(database.db);
-  return BigInt(rows[0]?.p ?? '0');
-}
-
 const accountsPerRun = 3;
 type Op =
   | { kind: 'deposit'; to: number; amount: number }
@@ -131,7 +119,7 @@ t.test('random ledger histories keep the invariants; projections rebuild identic
         const { state } = await loadAccount(store, id);
         if (state.status === 'none' || availableBalanceOf(state) < 0n) throw new Error(`overdrawn ${id}`);
       }
-      const head = await lastPosition();
+      const head = await store.lastWrittenPosition();
       for (const r of runners) if (!(await r.waitFor(head, 10_000))) throw new Error('projection lag');
       if (!(await trialBalance(database.db)).every((row) => row.balanced)) throw new Error('unbalanced');
       // Rebuilds are slower: check them every few runs, and always on the last.

@@ -4,7 +4,6 @@ import { userStreamId } from '@ledger/contracts';
 import { accountsProjection, transactionsProjection, trialBalance } from '@ledger/projection-accounts';
 import { runProjection } from '@ledger/readmodel';
 import type { LightMyRequestResponse } from 'fastify';
-import { sql } from 'kysely';
 import t, { type Test } from 'tap';
 import { authFixture, bearer, json, strongPassword } from '../../auth/test-app.js';
 
@@ -25,18 +24,6 @@ const runners = [accountsProjection, transactionsProjection].map((projection) =>
   runProjection({ db: f.database.db, store: f.store, projection, logger: f.logger }),
 );
 t.teardown(() => Promise.all(runners.map((r) => r.stop())));
-
-/**
- * The last position written, committed or not yet visible: headPosition() hides positions
- * while any older transaction on the server is still open, so right after an append it
- * may lag. Every append this file awaited has committed, so this is what it wrote.
- */
-async function lastPosition(): Promise<bigint> {
-  const { rows } = await sql<{
-    p: string | null;
-  }>`SELECT max(global_position)::text AS p FROM es.events`.execute(f.database.db);
-  return BigInt(rows[0]?.p ?? '0');
-}
 
 function assertProblem(t: Test, response: LightMyRequestResponse, status: number, code: string) {
   t.equal(response.statusCode, status, `status ${status} (${response.body.slice(0, 300)})`);
@@ -161,7 +148,7 @@ async function trialBalanceFromEvents(t: Test) {
   t.ok(sums.size > 0, 'money moved');
   for (const [currency, { debits, credits }] of sums)
     t.equal(debits, credits, `${currency}: Σ debits = Σ credits`);
-  const head = await lastPosition();
+  const head = await f.store.lastWrittenPosition();
   for (const r of runners) t.ok(await r.waitFor(head, 10_000));
   t.ok(
     (await trialBalance(f.database.db)).every((row) => row.balanced),
@@ -241,14 +228,14 @@ t.test('accounts: open, KYC for the second, ownership, freeze/unfreeze, close', 
   t.equal(json(frozen).account.status, 'frozen');
   const bobs = await openAccount(bob);
   await deposit(bobs.id, '5.00');
-  const head = await lastPosition();
+  const head = await f.store.lastWrittenPosition();
   assertProblem(
     t,
     await transfer(bob, { fromAccountId: bobs.id, toAccountId: account.id, amount: '1.00' }),
     422,
     'account_frozen',
   );
-  t.equal(await lastPosition(), head, 'nothing written');
+  t.equal(await f.store.lastWrittenPosition(), head, 'nothing written');
   const unfrozen = await post(
     `/api/accounts/${account.id}/unfreeze`,
     manager.token,
@@ -332,7 +319,7 @@ t.test('bad input: each refused with its code, nothing written', async (t) => {
     ['insufficient funds', { ...ok, amount: '100.01' }, 422, 'insufficient_funds'],
   ];
   const dave = await customer();
-  const head = await lastPosition();
+  const head = await f.store.lastWrittenPosition();
   for (const [name, body, status, code, key] of cases) {
     const response = await transfer(carol, body, key === undefined ? randomUUID() : key);
     t.test(name, async (t) => assertProblem(t, response, status, code));
@@ -350,7 +337,7 @@ t.test('bad input: each refused with its code, nothing written', async (t) => {
     403,
     'forbidden',
   );
-  t.equal(await lastPosition(), head, 'the event store head did not move');
+  t.equal(await f.store.lastWrittenPosition(), head, 'the event store head did not move');
 
   const byNumber = await transfer(carol, {
     fromAccountId: from.id,
@@ -383,7 +370,7 @@ t.test('200 concurrent transfers of 1.00 from 50.00: 50 posted, 150 insufficient
   t.equal(await balanceOf(erin, from.id), '0.00');
   t.equal(await balanceOf(erin, to.id), '50.00');
   await trialBalanceFromEvents(t);
-  const head = await lastPosition();
+  const head = await f.store.lastWrittenPosition();
   const row = json(await get(`/api/accounts/${from.id}?minPosition=${head}`, erin.token)).account;
   t.match(row, { balance: '0.00', availableBalance: '0.00' });
   const statement = json(
@@ -460,14 +447,14 @@ t.test('two-phase: concurrent post and void, exactly one wins; partial post; rev
     422,
     'amount_exceeds_pending',
   );
-  const before = await lastPosition();
+  const before = await f.store.lastWrittenPosition();
   for (const action of ['post', 'void']) {
     const url = `/api/transactions/${partial.transaction.id}/${action}`;
     assertProblem(t, await post(url, hank.token, undefined, null), 400, 'validation_failed');
   }
   const reverseUrl = `/api/transactions/${partial.transaction.id}/reverse`;
   assertProblem(t, await post(reverseUrl, manager.token, { reason: 'r' }, null), 400, 'validation_failed');
-  t.equal(await lastPosition(), before, 'no Idempotency-Key: nothing written');
+  t.equal(await f.store.lastWrittenPosition(), before, 'no Idempotency-Key: nothing written');
   const done = await post(`/api/transactions/${partial.transaction.id}/post`, hank.token, { amount: '1.50' });
   t.equal(done.statusCode, 200, done.body);
   t.match(json(done).transaction, { status: 'posted', amount: '5.00', postedAmount: '1.50' });
@@ -489,7 +476,7 @@ t.test('two-phase: concurrent post and void, exactly one wins; partial post; rev
     'forbidden',
   );
 
-  const head = await lastPosition();
+  const head = await f.store.lastWrittenPosition();
   const mine = json(await get(`/api/transactions?minPosition=${head}&accountId=${from.id}`, hank.token));
   t.ok(mine.items.length >= 7);
   t.ok(
@@ -526,7 +513,7 @@ t.test('balance at a position and a time comes from the events; statement range 
     '0.00',
   );
   t.equal(await balanceOf(ivy, acc.id), '16.00');
-  const head = await lastPosition();
+  const head = await f.store.lastWrittenPosition();
   const page1 = json(
     await get(`/api/accounts/${acc.id}/transactions?limit=2&minPosition=${head}`, ivy.token),
   );
