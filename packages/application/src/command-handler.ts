@@ -2,6 +2,7 @@ import {
   type EventMetadata,
   type EventStore,
   type NewEvent,
+  type RecordedEvent,
   type StreamWrite,
   WrongExpectedVersion,
 } from '@ledger/eventstore';
@@ -55,22 +56,43 @@ export const retriesMaxLimit = 10;
 /** Events read per round trip when folding a stream. */
 export const loadPageSize = 1000;
 
-export async function loadStream<S, E extends { type: string; data: unknown }>(
+export interface Folded<S> {
+  state: S;
+  version: bigint | 'no_stream';
+}
+
+/**
+ * Folds a stream from a known point (its start, or a cached fold) to its end, page by page:
+ * a read stops at its limit, and a state folded from the first page only would be wrong
+ * (and its version would never match again). The one paging loop every loader uses.
+ */
+export async function foldStream<S>(
   store: EventStore,
   streamId: string,
-  aggregate: Aggregate<S, E>,
-): Promise<{ state: S; version: bigint | 'no_stream' }> {
-  // Page through the whole stream: a read stops at its limit, and a state folded from the
-  // first page only would be wrong (and its version would never match again).
-  let state = aggregate.initialState();
-  let version: bigint | 'no_stream' = 'no_stream';
+  from: Folded<S>,
+  apply: (state: S, event: RecordedEvent) => S,
+): Promise<Folded<S>> {
+  let { state, version } = from;
   for (;;) {
     const fromVersion = version === 'no_stream' ? 0n : version + 1n;
     const page = await store.readStream(streamId, { fromVersion, limit: loadPageSize });
-    for (const event of page) state = aggregate.evolve(state, aggregate.parse(event.type, event.data));
+    for (const event of page) state = apply(state, event);
     if (page.length > 0) version = page[page.length - 1]!.streamVersion;
     if (page.length < loadPageSize) return { state, version };
   }
+}
+
+export function loadStream<S, E extends { type: string; data: unknown }>(
+  store: EventStore,
+  streamId: string,
+  aggregate: Aggregate<S, E>,
+): Promise<Folded<S>> {
+  return foldStream(
+    store,
+    streamId,
+    { state: aggregate.initialState(), version: 'no_stream' },
+    (state, event) => aggregate.evolve(state, aggregate.parse(event.type, event.data)),
+  );
 }
 
 export async function handleCommand<S, E extends { type: string; data: unknown }, R>(

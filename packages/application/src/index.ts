@@ -1,6 +1,8 @@
 export {
   type Aggregate,
   type DecisionOf,
+  type Folded,
+  foldStream,
   type HandleOptions,
   type HandleResult,
   handleCommand,

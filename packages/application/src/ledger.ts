@@ -26,12 +26,12 @@ import {
   type EventMetadata,
   type EventStore,
   type ExpectedVersion,
-  limits,
   type NewEvent,
   type RecordedEvent,
   type StreamWrite,
   WrongExpectedVersion,
 } from '@ledger/eventstore';
+import { type Folded, foldStream } from './command-handler.js';
 
 /**
  * Ledger commands over the event store (DESIGN.md §4): load the streams a command needs,
@@ -56,7 +56,6 @@ export const customerAccountsStreamId = (userId: string) => `customer-accounts-$
 export const ledgerRetriesMax = 50;
 const retryJitterMsMax = 10;
 /** Page size when folding a long stream (an account holds one event per leg). */
-const streamPageSize = limits.readLimitMax;
 
 // ---------------------------------------------------------------------------------------
 // Ids and account numbers
@@ -168,17 +167,14 @@ export function parseTransferEvent(recorded: Pick<RecordedEvent, 'type' | 'data'
 /** Every event of a stream, paging past the store's read limit. */
 export async function readWholeStream(store: EventStore, streamId: string): Promise<RecordedEvent[]> {
   const all: RecordedEvent[] = [];
-  for (;;) {
-    const page = await store.readStream(streamId, { fromVersion: BigInt(all.length), limit: streamPageSize });
-    all.push(...page);
-    if (page.length < streamPageSize) return all;
-  }
+  await foldStream(store, streamId, { state: all, version: 'no_stream' }, (events, event) => {
+    events.push(event);
+    return events;
+  });
+  return all;
 }
 
-export interface Loaded<S> {
-  state: S;
-  version: bigint | 'no_stream';
-}
+export type Loaded<S> = Folded<S>;
 
 const versionOf = (events: readonly RecordedEvent[]): bigint | 'no_stream' =>
   events.length === 0 ? 'no_stream' : events[events.length - 1]!.streamVersion;
@@ -194,16 +190,12 @@ export const accountCacheSizeMax = 10_000;
 export async function loadAccount(store: EventStore, accountId: string): Promise<Loaded<AccountState>> {
   const cache = accountCaches.get(store) ?? new Map<string, Loaded<AccountState>>();
   accountCaches.set(store, cache);
-  let { state, version } = cache.get(accountId) ?? { state: initialAccountState(), version: 'no_stream' };
-  for (;;) {
-    const fromVersion = version === 'no_stream' ? 0n : version + 1n;
-    const page = await store.readStream(accountStreamId(accountId), { fromVersion, limit: streamPageSize });
-    for (const event of page) {
-      state = evolveAccount(state, parseAccountEvent(event));
-      version = event.streamVersion;
-    }
-    if (page.length < streamPageSize) break;
-  }
+  const { state, version } = await foldStream(
+    store,
+    accountStreamId(accountId),
+    cache.get(accountId) ?? { state: initialAccountState(), version: 'no_stream' },
+    (folded, event) => evolveAccount(folded, parseAccountEvent(event)),
+  );
   if (version !== 'no_stream') {
     cache.delete(accountId);
     cache.set(accountId, { state, version });
