@@ -62,27 +62,36 @@ t.test('postgres: the log refuses UPDATE, DELETE and TRUNCATE', async (t) => {
   t.equal((await f.store.readStream('s')).length, 1);
 });
 
-t.test('postgres: a subscription in another process is woken by NOTIFY, not only by polling', async (t) => {
-  const f = await openFixture();
-  t.teardown(f.cleanup);
-  // Polling every minute: only a NOTIFY can deliver within the deadline below.
-  const { store: listener } = await f.openStore({ migrate: false, pollIntervalMs: 60_000 });
+/** Subscribes with `subscriber`, appends one event through `writer`, returns what arrived within 10 s. */
+async function deliveredTo(
+  subscriber: EventStore,
+  writer: EventStore,
+): Promise<{ sent: string; seen: string[] }> {
   const seen: string[] = [];
-  const subscription = listener.subscribe({
+  const subscription = subscriber.subscribe({
     after: 0n,
     onEvents: async (events) => {
       seen.push(...events.map((e) => e.eventId));
     },
   });
   await subscription.caughtUp;
-  const eventId = randomUUID();
-  await f.store.append([
-    { streamId: 's', expectedVersion: 'any', events: [{ eventId, type: 'E', data: {} }] },
+  const sent = randomUUID();
+  await writer.append([
+    { streamId: 's', expectedVersion: 'any', events: [{ eventId: sent, type: 'E', data: {} }] },
   ]);
   const deadline = Date.now() + 10_000;
-  while (!seen.includes(eventId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  t.same(seen, [eventId]);
+  while (!seen.includes(sent) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   await subscription.stop();
+  return { sent, seen };
+}
+
+t.test('postgres: a subscription in another process is woken by NOTIFY, not only by polling', async (t) => {
+  const f = await openFixture();
+  t.teardown(f.cleanup);
+  // Polling every minute: only a NOTIFY can deliver within the deadline.
+  const { store: listener } = await f.openStore({ migrate: false, pollIntervalMs: 60_000 });
+  const { sent, seen } = await deliveredTo(listener, f.store);
+  t.same(seen, [sent]);
 });
 
 t.test('postgres: without NOTIFY, the polling fallback still delivers', async (t) => {
@@ -91,22 +100,8 @@ t.test('postgres: without NOTIFY, the polling fallback still delivers', async (t
   const pool = new pg.Pool({ connectionString: f.database.url, max: 2 });
   const { listen: _listen, ...noListen } = pgClient(pool);
   const quiet = await PostgresEventStore.open(noListen, { migrate: false, pollIntervalMs: 50 });
-  const seen: string[] = [];
-  const subscription = quiet.subscribe({
-    after: 0n,
-    onEvents: async (events) => {
-      seen.push(...events.map((e) => e.eventId));
-    },
-  });
-  await subscription.caughtUp;
-  const eventId = randomUUID();
-  await f.store.append([
-    { streamId: 's', expectedVersion: 'any', events: [{ eventId, type: 'E', data: {} }] },
-  ]);
-  const deadline = Date.now() + 10_000;
-  while (!seen.includes(eventId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  t.same(seen, [eventId]);
-  await subscription.stop();
+  const { sent, seen } = await deliveredTo(quiet, f.store);
+  t.same(seen, [sent]);
   await quiet.close();
   await pool.end();
 });
