@@ -51,6 +51,11 @@ export const transferStreamId = (transferId: string) => `transfer-${transferId}`
 export const accountNumberStreamId = (accountNumber: string) => `account-number-${accountNumber}`;
 /** One event per account a customer opens: makes "second account needs KYC" race-free. */
 export const customerAccountsStreamId = (userId: string) => `customer-accounts-${userId}`;
+/**
+ * Records one post or void request under its (caller, Idempotency-Key) id, created with
+ * no_stream in the same append as the transfer's event: a retry of the request finds it.
+ */
+export const requestStreamId = (requestId: string) => `request-${requestId}`;
 
 /** Attempts after the first when another writer appended to one of the streams. */
 export const ledgerRetriesMax = 50;
@@ -536,18 +541,92 @@ async function firstAnswer(
 }
 
 /**
+ * An Idempotency-Key on a command that acts on an existing transfer (post, void). Creating
+ * commands need none: their transfer id is derived from the key, so the transfer's own
+ * stream is the record.
+ */
+export interface TransferRequest {
+  /** transferIdFor(caller, key): the key's id, scoped to the caller. */
+  id: string;
+  /** What the request asks (action, transfer, amount): a replay must ask the same. */
+  fingerprint: string;
+}
+
+const requestRecordedType = 'TransferRequestRecorded';
+
+interface RecordedRequest {
+  fingerprint: string;
+  transferId: string;
+  /** The transfer's stream version the request wrote: the answer is the transfer as of it. */
+  transferVersion: bigint;
+}
+
+async function readRecordedRequest(store: EventStore, requestId: string): Promise<RecordedRequest | null> {
+  const [first] = await store.readStream(requestStreamId(requestId), { limit: 1 });
+  if (first === undefined) return null;
+  assert.equal(first.type, requestRecordedType, `${first.streamId} holds a ${first.type}`);
+  const data = first.data as { fingerprint: string; transferId: string; transferVersion: string };
+  return {
+    fingerprint: data.fingerprint,
+    transferId: data.transferId,
+    transferVersion: BigInt(data.transferVersion),
+  };
+}
+
+/** The answer a post or void gave: the transfer as of the version it wrote, at that event's position. */
+async function answerAt(
+  store: EventStore,
+  transferId: string,
+  version: bigint,
+): Promise<{ transfer: Transfer; position: bigint }> {
+  const events = (await readWholeStream(store, transferStreamId(transferId))).filter(
+    (event) => event.streamVersion <= version,
+  );
+  const last = events.at(-1);
+  assert(last !== undefined && last.streamVersion === version, `${transferId} has no version ${version}`);
+  const transfer = events.map(parseTransferEvent).reduce(evolveTransfer, initialTransferState());
+  assert(transfer.status !== 'none');
+  return { transfer, position: last.globalPosition };
+}
+
+/**
  * Runs a transfer command: create (single- or two-phase), post, void, expire, reverse.
  * The transfer stream is written last in the append, so the append's position is that of
  * the transfer's own event, and a replay answers with the very same position.
+ *
+ * `request` (post and void from the API): the same key asking the same thing again
+ * answers what the first request answered (`replayed`); asking something else is
+ * `transfer_exists` (409 idempotency_conflict). A rejected request records nothing.
  */
 export async function runTransferCommand(
   store: EventStore,
   command: TransferCommand,
   metadata: EventMetadata,
+  request?: TransferRequest,
 ): Promise<TransferOutcome> {
+  assert(
+    request === undefined || command.type === 'PostPendingTransfer' || command.type === 'VoidPendingTransfer',
+    'only post and void carry a separate request record',
+  );
   const keys = await lockKeysOf(store, command);
+  if (request !== undefined) keys.push(requestStreamId(request.id));
   return withLocks(keys, async () => {
     for (let attempt = 0; ; attempt++) {
+      if (request !== undefined) {
+        const recorded = await readRecordedRequest(store, request.id);
+        if (recorded !== null) {
+          if (recorded.fingerprint !== request.fingerprint) {
+            return {
+              status: 'rejected',
+              rejection: { code: 'transfer_exists', transferId: recorded.transferId },
+            };
+          }
+          return {
+            status: 'replayed',
+            ...(await answerAt(store, recorded.transferId, recorded.transferVersion)),
+          };
+        }
+      }
       const { states, versions, ids } = await loadStates(store, command);
       const decision = decideTransfer(command, states);
       if (decision.status === 'rejected') return { status: 'rejected', rejection: decision.rejection };
@@ -573,6 +652,24 @@ export async function runTransferCommand(
           streamId: transferStreamId(ids.original),
           expectedVersion: versions.original,
           events: events.original.map(newEvent),
+        });
+      }
+      if (request !== undefined) {
+        assert(typeof versions.transfer === 'bigint', 'post and void act on an existing transfer');
+        writes.push({
+          streamId: requestStreamId(request.id),
+          expectedVersion: 'no_stream',
+          events: [
+            newEvent({
+              type: requestRecordedType,
+              data: {
+                requestId: request.id,
+                fingerprint: request.fingerprint,
+                transferId: command.transferId,
+                transferVersion: String(versions.transfer + BigInt(events.transfer.length)),
+              },
+            }),
+          ],
         });
       }
       writes.push({

@@ -8,6 +8,7 @@ import {
   parseAccountNumber,
   runTransferCommand,
   type TransferOutcome,
+  type TransferRequest,
   transferIdFor,
 } from '@ledger/application';
 import {
@@ -52,6 +53,15 @@ const errors = {
   409: problemSchema,
   422: problemSchema,
 };
+
+/**
+ * The Idempotency-Key of a post or void: its id is scoped to the caller like a transfer's,
+ * and the fingerprint is what the request asks, so a replay asking otherwise is a 409.
+ */
+const requestOf = (callerId: string, key: string, asks: Record<string, string | null>): TransferRequest => ({
+  id: transferIdFor(callerId, key),
+  fingerprint: JSON.stringify(asks),
+});
 
 const transactions: FastifyPluginAsyncZod = async (app) => {
   const tags = ['transactions'];
@@ -184,6 +194,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       if (state.status === 'none') throw problem(404, 'not_found', 'No such transaction');
       const text = request.body?.amount;
       const amount = text === undefined ? undefined : amountOrThrow(text, state.currency);
+      const principal = principalOf(request);
       const outcome = await runTransferCommand(
         app.store,
         {
@@ -192,7 +203,12 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
           ...(amount === undefined ? {} : { amount }),
           now: app.auth.now(),
         },
-        app.auth.metadata(request, principalOf(request).userId),
+        app.auth.metadata(request, principal.userId),
+        requestOf(principal.userId, request.headers['idempotency-key'], {
+          action: 'post',
+          transferId: request.params.id,
+          amount: amount?.toString() ?? null,
+        }),
       );
       return answer(outcome);
     },
@@ -212,10 +228,15 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
+      const principal = principalOf(request);
       const outcome = await runTransferCommand(
         app.store,
         { type: 'VoidPendingTransfer', transferId: request.params.id, now: app.auth.now() },
-        app.auth.metadata(request, principalOf(request).userId),
+        app.auth.metadata(request, principal.userId),
+        requestOf(principal.userId, request.headers['idempotency-key'], {
+          action: 'void',
+          transferId: request.params.id,
+        }),
       );
       return answer(outcome);
     },

@@ -405,6 +405,73 @@ t.test('100 concurrent requests with one Idempotency-Key: one transfer, 100 iden
   await trialBalanceFromEvents(t);
 });
 
+t.test('post and void replay by Idempotency-Key: same answer, other request 409', async (t) => {
+  const ivy = await customer();
+  const from = await openAccount(ivy);
+  const to = await openAccount(ivy);
+  await deposit(from.id, '20.00');
+  const hold = async (amount: string) =>
+    json(await transfer(ivy, { fromAccountId: from.id, toAccountId: to.id, amount, mode: 'pending' }))
+      .transaction.id as string;
+
+  // 20 concurrent posts with one key: one post, 20 identical answers.
+  const first = await hold('4.00');
+  const key = randomUUID();
+  const posts = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      post(`/api/transactions/${first}/post`, ivy.token, { amount: '3.00' }, key),
+    ),
+  );
+  t.same(new Set(posts.map((r) => r.statusCode)), new Set([200]), posts[0]!.body);
+  t.equal(new Set(posts.map((r) => r.body)).size, 1, 'identical bodies');
+  t.match(json(posts[0]!).transaction, { status: 'posted', postedAmount: '3.00' });
+  const postedEvents = (await f.store.readStream(`transfer-${first}`)).filter(
+    (e) => e.type === 'PendingTransferPosted',
+  );
+  t.equal(postedEvents.length, 1, 'posted once');
+  t.equal(json(posts[0]!).position, postedEvents[0]!.globalPosition.toString(), 'the post’s position');
+
+  // Same key, another request (other amount, other transfer): 409, nothing written.
+  const second = await hold('2.00');
+  const before = await f.store.lastWrittenPosition();
+  assertProblem(
+    t,
+    await post(`/api/transactions/${first}/post`, ivy.token, { amount: '2.00' }, key),
+    409,
+    'idempotency_conflict',
+  );
+  assertProblem(
+    t,
+    await post(`/api/transactions/${second}/void`, ivy.token, undefined, key),
+    409,
+    'idempotency_conflict',
+  );
+  t.equal(await f.store.lastWrittenPosition(), before, 'nothing written');
+  t.equal((await f.store.readStream(`transfer-${second}`)).length, 1, 'the second hold is untouched');
+
+  // A new key on a settled transfer: the rule answers (409 transfer_not_pending).
+  assertProblem(t, await post(`/api/transactions/${first}/post`, ivy.token, {}), 409, 'transfer_not_pending');
+
+  // Void replays the same way; the key is the caller's, so another caller's same key is its own.
+  const voidKey = randomUUID();
+  const voids = await Promise.all(
+    [1, 2, 3].map(() => post(`/api/transactions/${second}/void`, ivy.token, undefined, voidKey)),
+  );
+  t.same(
+    voids.map((r) => r.statusCode),
+    [200, 200, 200],
+  );
+  t.equal(new Set(voids.map((r) => r.body)).size, 1, 'identical void answers');
+  t.match(json(voids[0]!).transaction, { status: 'voided' });
+  const third = await hold('1.00');
+  const byManager = await post(`/api/transactions/${third}/void`, manager.token, undefined, voidKey);
+  t.equal(byManager.statusCode, 200, 'another caller’s same key is another request');
+  const account = json(await get(`/api/accounts/${from.id}/balance`, ivy.token));
+  t.equal(account.balance, '17.00', 'only the 3.00 post moved money');
+  t.equal(account.availableBalance, '17.00', 'no hold left');
+  await trialBalanceFromEvents(t);
+});
+
 t.test('two-phase: concurrent post and void, exactly one wins; partial post; reverse', async (t) => {
   const hank = await customer();
   const other = await customer();
