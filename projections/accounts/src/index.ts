@@ -18,6 +18,8 @@ export {
   type StatementLine,
   type TransactionStatus,
   type TransactionView,
+  type TrialBalanceTotals,
   trialBalance,
+  trialBalanceTotals,
 } from './queries.js';
 export type { AccountsDatabase, TransactionsDatabase } from './schema.js';

@@ -357,3 +357,38 @@ export async function trialBalance(
     balanced: big(r.debits) === big(r.credits),
   }));
 }
+
+export interface TrialBalanceTotals {
+  currency: Currency;
+  debitsPosted: bigint;
+  creditsPosted: bigint;
+  debitsPending: bigint;
+  creditsPending: bigint;
+}
+
+/**
+ * The trial balance of the read model with the pending totals too, per currency, in
+ * currency order; for GET /api/audit/trial-balance. Sums of numeric columns, as text: never
+ * a JS number. One aggregate over the accounts table (one row per account).
+ */
+export async function trialBalanceTotals(db: Kysely<any>, schema?: string): Promise<TrialBalanceTotals[]> {
+  const rows = await accountsDb(db, schema)
+    .selectFrom('accounts')
+    .select([
+      'currency',
+      sql<string>`sum(debits_posted)::text`.as('debits_posted'),
+      sql<string>`sum(credits_posted)::text`.as('credits_posted'),
+      sql<string>`sum(debits_pending)::text`.as('debits_pending'),
+      sql<string>`sum(credits_pending)::text`.as('credits_pending'),
+    ])
+    .groupBy('currency')
+    .orderBy('currency')
+    .execute();
+  return rows.map((r) => ({
+    currency: currencyOf(r.currency),
+    debitsPosted: big(r.debits_posted),
+    creditsPosted: big(r.credits_posted),
+    debitsPending: big(r.debits_pending),
+    creditsPending: big(r.credits_pending),
+  }));
+}

@@ -14,6 +14,7 @@ import swaggerPlugin from './plugins/swagger.js';
 import { sendProblem } from './problem.js';
 import accountRoutes from './routes/accounts/index.js';
 import adminRoutes from './routes/admin/index.js';
+import auditRoutes from './routes/audit/index.js';
 import authRoutes from './routes/auth/index.js';
 import healthRoutes from './routes/health/index.js';
 import metricsRoutes from './routes/metrics/index.js';
@@ -105,6 +106,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(adminRoutes, { prefix: '/api/admin' });
   await app.register(accountRoutes, { prefix: '/api/accounts' });
   await app.register(transactionRoutes, { prefix: '/api/transactions' });
+  await app.register(auditRoutes, { prefix: '/api/audit' });
 
   if (deps.config.director) {
     await bootstrapDirector({
