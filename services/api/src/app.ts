@@ -48,6 +48,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: requestIdOf,
     bodyLimit: bodyLimitBytes,
+    // Audit stream ids (<kind>-<id>, e.g. an email reservation) run up to 256 characters, percent-encoded up to 3x.
+    maxParamLength: 3 * 256,
     connectionTimeout: connectionTimeoutMs,
     requestTimeout: requestTimeoutMs,
     handlerTimeout: handlerTimeoutMs,

@@ -288,12 +288,15 @@ t.test('/streams/:streamId: paged by version, 404 for no such stream, ids valida
     400,
     'validation_failed',
   );
-  const long = await get(`/api/audit/streams/${'a'.repeat(300)}`, auditor.token);
-  t.ok(
-    long.statusCode >= 400 && long.statusCode < 500,
-    `an over-long id is a client error (${long.statusCode})`,
+  assertProblem(
+    t,
+    await get(`/api/audit/streams/${'a'.repeat(257)}`, auditor.token),
+    400,
+    'validation_failed',
   );
-  t.match(long.headers['content-type'], /^application\/problem\+json/);
+  // Ids past Fastify's default 100-character path parameter still reach the route.
+  const longId = `x-${'a'.repeat(254)}`;
+  assertProblem(t, await get(`/api/audit/streams/${longId}`, auditor.token), 404, 'not_found');
 });
 
 t.test('trial balance: now from the read model, as of a time or a position from the events', async (t) => {

@@ -103,8 +103,7 @@ const audit: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'One stream’s events, in version order (secrets redacted)',
         description:
-          'Stream ids are `<kind>-<id>`, e.g. `user-<uuid>`, `account-<uuid>`, `transfer-<uuid>`. ' +
-          'Path parameters longer than 100 characters are refused by the router.',
+          'Stream ids are `<kind>-<id>`, e.g. `user-<uuid>`, `account-<uuid>`, `transfer-<uuid>`; at most 256 characters.',
         security: bearer,
         params: auditStreamParamsSchema,
         querystring: auditStreamQuerySchema,
