@@ -49,7 +49,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     genReqId: requestIdOf,
     bodyLimit: bodyLimitBytes,
     // Audit stream ids (<kind>-<id>, e.g. an email reservation) run up to 256 characters, percent-encoded up to 3x.
-    maxParamLength: 3 * 256,
+    routerOptions: { maxParamLength: 3 * 256 },
     connectionTimeout: connectionTimeoutMs,
     requestTimeout: requestTimeoutMs,
     handlerTimeout: handlerTimeoutMs,
