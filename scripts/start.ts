@@ -61,6 +61,7 @@ try {
     logger: logger.child({ service: 'worker' }),
     redisUrl: config.redisUrl,
     smtpUrl: config.smtpUrl,
+    clearing: config.clearing,
     ...lockSessions,
   });
   if (config.redisUrl) redis = await connectRedis(config.redisUrl, logger);

@@ -1,4 +1,21 @@
 export {
+  type ClearingAnswer,
+  type ClearingRail,
+  type ClearingResult,
+  clearExternalTransfer,
+  clearingActorId,
+  clearingAnswer,
+  clearingDelayMsMax,
+  clearingRailDefaults,
+  clearingReturnIbansMax,
+  createExternalTransfer,
+  type ExpiryResult,
+  type ExternalTransferCommand,
+  expirePendingTransfer,
+  holdExpiryActorId,
+  jobMetadata,
+} from './clearing.js';
+export {
   type Aggregate,
   type DecisionOf,
   type Folded,
@@ -20,3 +37,4 @@ export {
   userAggregate,
 } from './identity.js';
 export * from './ledger.js';
+export * from './settings.js';

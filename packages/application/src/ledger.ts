@@ -153,6 +153,7 @@ const transferEventTypes = new Set<string>([
   'PendingTransferPosted',
   'PendingTransferVoided',
   'PendingTransferExpired',
+  'PendingTransferReturned',
   'TransferReversed',
 ]);
 

@@ -1,3 +1,4 @@
 export * from './audit.js';
 export * from './identity.js';
 export * from './ledger.js';
+export * from './settings.js';

@@ -129,7 +129,29 @@ export const cashBodySchema = z.strictObject({
   currency: currencyText,
   reference: z.string().max(referenceLengthMax).optional(),
 });
-export const createTransactionBodySchema = z.discriminatedUnion('type', [transferBodySchema, cashBodySchema]);
+/** ISO 13616; its check digits (mod 97) are checked at the edge (400). */
+export const ibanLengthMax = 34;
+export const beneficiaryNameLengthMax = 140;
+export const externalBodySchema = z.strictObject({
+  type: z.literal('external'),
+  fromAccountId: z.uuid(),
+  beneficiary: z.strictObject({
+    iban: z
+      .string()
+      .min(1)
+      .max(ibanLengthMax * 2)
+      .describe('IBAN of the payee, spaces allowed ("GB82 WEST 1234 5698 7654 32")'),
+    name: z.string().trim().min(1).max(beneficiaryNameLengthMax),
+  }),
+  amount: amountText,
+  currency: currencyText,
+  reference: z.string().max(referenceLengthMax).optional(),
+});
+export const createTransactionBodySchema = z.discriminatedUnion('type', [
+  transferBodySchema,
+  externalBodySchema,
+  cashBodySchema,
+]);
 export type CreateTransactionBody = z.infer<typeof createTransactionBodySchema>;
 
 export const postTransactionBodySchema = z.strictObject({ amount: amountText.optional() }).optional();
@@ -146,6 +168,8 @@ export const transactionSchema = z
     currency: z.string(),
     reference: z.string().nullable(),
     reversalOf: z.string().nullable(),
+    /** External transfers: the payee, IBAN normalised; null for every other transaction. */
+    beneficiary: z.object({ iban: z.string(), name: z.string() }).nullable(),
     riskFlags: z.array(z.string()),
     createdAt: z.string(),
     position: z.string(),

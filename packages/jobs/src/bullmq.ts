@@ -5,6 +5,7 @@ import {
   checkIntegerIn,
   checkJob,
   checkRetryPolicy,
+  type EnqueueOptions,
   type JobHandler,
   type JobQueue,
   jobLimits,
@@ -69,8 +70,8 @@ export class BullMqJobQueue implements JobQueue {
     return queue;
   }
 
-  async enqueue(queue: string, name: string, data: JsonObject, opts: { jobId: string }): Promise<void> {
-    checkJob(queue, name, data, opts.jobId);
+  async enqueue(queue: string, name: string, data: JsonObject, opts: EnqueueOptions): Promise<void> {
+    checkJob(queue, name, data, opts);
     if (this.#closed) throw new Error('job queue is closed');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -89,6 +90,9 @@ export class BullMqJobQueue implements JobQueue {
       await Promise.race([
         this.#queue(queue).add(name, data, {
           jobId: opts.jobId,
+          // A delayed job waits in Redis (not in this process): it survives restarts, and any
+          // worker runs it once its time has come.
+          ...(opts.delayMs ? { delay: opts.delayMs } : {}),
           attempts: this.#retry.attempts,
           backoff: { type: 'exponential', delay: this.#retry.backoffDelayMs },
           removeOnComplete: { age: jobLimits.keepCompletedSeconds, count: jobLimits.keepCompletedCount },

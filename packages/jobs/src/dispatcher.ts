@@ -4,12 +4,19 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { JobQueue } from './queue.js';
 
-/** Turns each event of `eventType` into one job `job` on `queue`. */
+/** Turns each event of `eventType` (that `when` accepts) into one job `job` on `queue`. */
 export interface DispatchRule {
   eventType: string;
   queue: string;
   job: string;
+  /** Absent: every event of the type makes a job. */
+  when?(event: RecordedEvent): boolean;
   toData(event: RecordedEvent): JsonObject;
+  /**
+   * When the job is due; absent, or already past: at once. Derived from the event, not from
+   * the clock, so a dispatcher catching up after a pause enqueues overdue jobs at once.
+   */
+  runAt?(event: RecordedEvent): Date;
 }
 
 export interface RunDispatcherOptions {
@@ -54,13 +61,17 @@ export function runDispatcher(options: RunDispatcherOptions): RunningSubscriber 
   }
 
   const enqueue = async (rule: DispatchRule, event: RecordedEvent) => {
+    if (rule.when !== undefined && !rule.when(event)) return;
     const jobId = dispatchJobId(rule, event);
     const data = rule.toData(event);
+    const runAt = rule.runAt?.(event);
     // Redis may blink: retry a few times with backoff before giving up loudly (the batch
     // then rolls back and the dispatcher stops, to be restarted by its supervisor).
     for (let attempt = 1; ; attempt++) {
       try {
-        await jobs.enqueue(rule.queue, rule.job, data, { jobId });
+        // Computed at each try: a retry after a wait asks for that much less delay.
+        const delayMs = runAt === undefined ? 0 : Math.max(0, Math.ceil(runAt.getTime() - Date.now()));
+        await jobs.enqueue(rule.queue, rule.job, data, { jobId, ...(delayMs > 0 ? { delayMs } : {}) });
         return;
       } catch (error) {
         if (attempt >= enqueueAttempts || error instanceof RangeError) throw error;

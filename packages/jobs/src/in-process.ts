@@ -5,6 +5,7 @@ import {
   checkIntegerIn,
   checkJob,
   checkRetryPolicy,
+  type EnqueueOptions,
   type Job,
   type JobHandler,
   type JobQueue,
@@ -23,6 +24,9 @@ export interface InProcessJobQueueOptions {
   finishedIdsMax?: number;
 }
 
+/** The longest timer Node runs as asked (2^31 − 1 ms, about 24.8 days). */
+const timerMsMax = 2_147_483_647;
+
 interface Entry {
   key: string;
   job: Job;
@@ -37,9 +41,9 @@ interface QueueState {
 
 /**
  * Jobs in this process, for the embedded default (no Redis): the same contract as
- * BullMqJobQueue (dedupe by jobId, attempts with exponential backoff, bounded concurrency),
- * bounded in memory. Not durable: jobs not yet run when the process stops are lost, and
- * close() reports how many.
+ * BullMqJobQueue (dedupe by jobId, attempts with exponential backoff, bounded concurrency,
+ * delayed jobs on a timer), bounded in memory. Not durable: jobs not yet run when the
+ * process stops (delayed ones included) are lost, and close() reports how many.
  */
 export class InProcessJobQueue implements JobQueue {
   readonly #retry: RetryPolicy;
@@ -82,8 +86,8 @@ export class InProcessJobQueue implements JobQueue {
     return state;
   }
 
-  async enqueue(queue: string, name: string, data: JsonObject, opts: { jobId: string }): Promise<void> {
-    checkJob(queue, name, data, opts.jobId);
+  async enqueue(queue: string, name: string, data: JsonObject, opts: EnqueueOptions): Promise<void> {
+    checkJob(queue, name, data, opts);
     const key = `${queue}\u0000${opts.jobId}`;
     while (!this.#closed && this.#held.size >= this.#queueLengthMax && !this.#known(key)) {
       if (!(await this.#waitForRoom())) {
@@ -97,8 +101,32 @@ export class InProcessJobQueue implements JobQueue {
     this.#held.add(key);
     // A copy: the caller's object must not change the job after the fact.
     const job: Job = { id: opts.jobId, queue, name, data: structuredClone(data), attempt: 1 };
-    this.#state(queue).ready.push({ key, job });
-    this.#pump(queue);
+    const delayMs = opts.delayMs ?? 0;
+    if (delayMs > 0) this.#later({ key, job }, Date.now() + delayMs);
+    else this.#ready({ key, job });
+  }
+
+  #ready(entry: Entry): void {
+    this.#state(entry.job.queue).ready.push(entry);
+    this.#pump(entry.job.queue);
+  }
+
+  /**
+   * Makes `entry` ready at `runAt` (ms since the epoch). Node fires a timer longer than
+   * timerMsMax at once, so a longer wait is a chain of timers. Held meanwhile (counted in
+   * queueLengthMax, deduped); lost if the queue closes first, as any job not yet run.
+   */
+  #later(entry: Entry, runAt: number): void {
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        if (this.#closed) return;
+        if (Date.now() < runAt) this.#later(entry, runAt);
+        else this.#ready(entry);
+      },
+      Math.min(Math.max(runAt - Date.now(), 0), timerMsMax),
+    );
+    this.#timers.set(timer, entry);
   }
 
   #known(key: string): boolean {
@@ -165,12 +193,7 @@ export class InProcessJobQueue implements JobQueue {
           'job failed; will retry',
         );
         job.attempt++;
-        const timer = setTimeout(() => {
-          this.#timers.delete(timer);
-          this.#state(job.queue).ready.push(entry);
-          this.#pump(job.queue);
-        }, delayMs);
-        this.#timers.set(timer, entry);
+        this.#later(entry, Date.now() + delayMs);
         return;
       }
       this.#logger.error(

@@ -9,6 +9,7 @@ export {
 export { InProcessJobQueue, type InProcessJobQueueOptions } from './in-process.js';
 export {
   backoffDelayMs,
+  type EnqueueOptions,
   type Job,
   type JobHandler,
   type JobQueue,

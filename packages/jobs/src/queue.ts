@@ -19,14 +19,23 @@ export type JobHandler = (job: Job) => Promise<void>;
  */
 export interface JobQueue {
   /**
-   * Adds a job unless one with this jobId is already known (waiting, running, or kept after
-   * finishing): enqueueing the same jobId twice runs the job once.
+   * Adds a job unless one with this jobId is already known (waiting, delayed, running, or kept
+   * after finishing): enqueueing the same jobId twice runs the job once.
    */
-  enqueue(queue: string, name: string, data: JsonObject, opts: { jobId: string }): Promise<void>;
+  enqueue(queue: string, name: string, data: JsonObject, opts: EnqueueOptions): Promise<void>;
   /** Runs `handler` for every job of `queue`, at most `concurrency` at once. One handler per queue. */
   process(queue: string, handler: JobHandler, opts: { concurrency: number }): Promise<void>;
   /** Stops taking jobs, waits for running ones (bounded), releases every connection. */
   close(): Promise<void>;
+}
+
+export interface EnqueueOptions {
+  jobId: string;
+  /**
+   * Run the job no sooner than this many ms from now (0 or absent: at once), at most
+   * jobLimits.delayMsMax. A delayed job is held like a waiting one: same dedupe, same bound.
+   */
+  delayMs?: number;
 }
 
 /** Retry and retention policy; explicit, the same for both implementations. */
@@ -54,6 +63,11 @@ export const jobLimits = {
   keepCompletedCount: 100_000,
   keepFailedSeconds: 30 * 24 * 3600,
   keepFailedCount: 100_000,
+  /**
+   * Longest delay of a job: above the longest two-phase hold (30 days), whose expiry is a
+   * delayed job.
+   */
+  delayMsMax: 31 * 24 * 3_600_000,
   /** How long close() waits for running jobs. */
   closeTimeoutMs: 10_000,
 } as const;
@@ -77,7 +91,9 @@ export function checkRetryPolicy(policy: RetryPolicy): void {
 }
 
 /** Checks what both implementations require, so a job valid in one is valid in the other. */
-export function checkJob(queue: string, name: string, data: JsonObject, jobId: string): void {
+export function checkJob(queue: string, name: string, data: JsonObject, opts: EnqueueOptions): void {
+  const { jobId } = opts;
+  if (opts.delayMs !== undefined) checkIntegerIn('delayMs', opts.delayMs, 0, jobLimits.delayMsMax);
   for (const [what, value] of [
     ['queue', queue],
     ['job name', name],

@@ -104,6 +104,24 @@ t.test('other variables', async (t) => {
   );
 });
 
+t.test('CLEARING_DELAY_MS and CLEARING_RETURN_IBANS (the simulated clearing rail)', async (t) => {
+  t.same(loadConfig({}).clearing, { delayMs: 5000, returnIbans: [] });
+  for (const bad of ['abc', '-1', '1.5', '86400001']) {
+    assertRejected(t, { CLEARING_DELAY_MS: bad }, 'CLEARING_DELAY_MS');
+  }
+  t.equal(loadConfig({ CLEARING_DELAY_MS: '0' }).clearing.delayMs, 0);
+  t.same(
+    loadConfig({ CLEARING_RETURN_IBANS: ' gb82 west 1234 5698 7654 32 ,DE89370400440532013000,' }).clearing
+      .returnIbans,
+    ['GB82WEST12345698765432', 'DE89370400440532013000'],
+    'normalised: spaces dropped, upper case; empty entries ignored',
+  );
+  assertRejected(t, { CLEARING_RETURN_IBANS: 'GB82WEST12345698765433' }, 'CLEARING_RETURN_IBANS');
+  assertRejected(t, { CLEARING_RETURN_IBANS: 'DE89370400440532013000,nope' }, 'CLEARING_RETURN_IBANS');
+  const many = Array.from({ length: 1001 }, () => 'DE89370400440532013000').join(',');
+  assertRejected(t, { CLEARING_RETURN_IBANS: many }, 'CLEARING_RETURN_IBANS');
+});
+
 t.test('every bad variable is reported at once', async (t) => {
   const problems = problemsOf({ PORT: 'abc', DATABASE_URL: 'nope', CORS_ORIGINS: 'x' });
   t.same(problems.map((p) => p.variable).sort(), ['CORS_ORIGINS', 'DATABASE_URL', 'PORT']);

@@ -1,3 +1,4 @@
+import { parseIban } from '@ledger/domain/ledger';
 import { z } from 'zod';
 
 /**
@@ -8,6 +9,10 @@ import { z } from 'zod';
 const rateLimitPattern = /^([1-9][0-9]{0,6})\/(second|minute|hour|day)$/;
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The simulated clearing rail's bounds (packages/application, clearing.ts, says the same). */
+const clearingDelayMsMax = 86_400_000;
+const clearingReturnIbansMax = 1000;
 
 const optionalString = z
   .string()
@@ -87,6 +92,31 @@ const envSchema = z
     BANK_DIRECTOR_USERNAME: optionalString,
     BANK_DIRECTOR_EMAIL: optionalString,
     BANK_DIRECTOR_PASSWORD: optionalString,
+    CLEARING_DELAY_MS: z.coerce
+      .number({ message: `must be an integer from 0 to ${clearingDelayMsMax}` })
+      .int(`must be an integer from 0 to ${clearingDelayMsMax}`)
+      .min(0, `must be an integer from 0 to ${clearingDelayMsMax}`)
+      .max(clearingDelayMsMax, `must be an integer from 0 to ${clearingDelayMsMax}`)
+      .default(5000),
+    CLEARING_RETURN_IBANS: optionalString.transform((value, ctx) => {
+      const ibans: string[] = [];
+      for (const entry of (value ?? '').split(',')) {
+        if (entry.trim() === '') continue;
+        const parsed = parseIban(entry.trim());
+        if (!parsed.ok) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${entry.trim()}" is not a valid IBAN (${parsed.reason})`,
+          });
+          continue;
+        }
+        ibans.push(parsed.iban);
+      }
+      if (ibans.length > clearingReturnIbansMax) {
+        ctx.addIssue({ code: 'custom', message: `at most ${clearingReturnIbansMax} IBANs` });
+      }
+      return ibans;
+    }),
   })
   .superRefine((env, ctx) => {
     const director = [env.BANK_DIRECTOR_USERNAME, env.BANK_DIRECTOR_EMAIL, env.BANK_DIRECTOR_PASSWORD];
@@ -122,6 +152,11 @@ export interface Config {
   /** Per-route overrides by name, parsed. */
   rateLimits: Record<string, RateLimit>;
   director: { username: string; email: string; password: string } | undefined;
+  /**
+   * The simulated clearing rail of external transfers: it answers `delayMs` after a
+   * transfer is made, returning those to `returnIbans` (normalised) and settling the rest.
+   */
+  clearing: { delayMs: number; returnIbans: string[] };
 }
 
 export class ConfigError extends Error {
@@ -170,5 +205,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             password: e.BANK_DIRECTOR_PASSWORD,
           }
         : undefined,
+    clearing: { delayMs: e.CLEARING_DELAY_MS, returnIbans: e.CLEARING_RETURN_IBANS },
   };
 }

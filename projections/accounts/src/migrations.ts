@@ -99,4 +99,14 @@ export const transactionsMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // External transfers name their payee (empty for every other transfer).
+  '0002_transactions_beneficiary': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('transactions')
+        .addColumn('beneficiary_iban', 'text')
+        .addColumn('beneficiary_name', 'text')
+        .execute();
+    },
+  },
 };

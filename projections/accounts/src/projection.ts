@@ -24,6 +24,7 @@ export const transactionsProjectionHandles = [
   'PendingTransferPosted',
   'PendingTransferVoided',
   'PendingTransferExpired',
+  'PendingTransferReturned',
   'TransferReversed',
 ] as const;
 
@@ -197,6 +198,8 @@ export const transactionsProjection: Projection = {
             reference: d.reference,
             reversal_of: d.reversalOf,
             reversed_by: null,
+            beneficiary_iban: d.beneficiary?.iban ?? null,
+            beneficiary_name: d.beneficiary?.name ?? null,
             created_at: d.at,
             position,
             updated_position: position,
@@ -211,6 +214,9 @@ export const transactionsProjection: Projection = {
       // API.md has no "expired": an expired hold is a voided one, by the clock.
       case 'PendingTransferExpired':
         return update(event.data.transferId, { status: 'voided' });
+      // The clearing rail sent an external transfer back: API.md's "returned".
+      case 'PendingTransferReturned':
+        return update(event.data.transferId, { status: 'returned' });
       case 'TransferReversed':
         return update(event.data.transferId, { reversed_by: event.data.reversalTransferId });
       default:

@@ -231,6 +231,8 @@ export interface TransactionView {
   reference: string | null;
   reversalOf: string | null;
   reversedBy: string | null;
+  /** External transfers: whom they pay. */
+  beneficiary: { iban: string; name: string } | null;
   riskFlags: string[];
   createdAt: string;
   position: string;
@@ -256,6 +258,8 @@ const transactionColumns = [
   'reference',
   sql<string | null>`reversal_of::text`.as('reversal_of'),
   sql<string | null>`reversed_by::text`.as('reversed_by'),
+  'beneficiary_iban',
+  'beneficiary_name',
   'created_at',
   sql<string>`position::text`.as('position'),
 ] as const;
@@ -272,9 +276,20 @@ type TransactionRow = {
   reference: string | null;
   reversal_of: string | null;
   reversed_by: string | null;
+  beneficiary_iban: string | null;
+  beneficiary_name: string | null;
   created_at: Date;
   position: string;
 };
+
+/** The projection writes both columns or neither. */
+function beneficiaryOf(row: TransactionRow): TransactionView['beneficiary'] {
+  if (row.beneficiary_iban === null && row.beneficiary_name === null) return null;
+  if (row.beneficiary_iban === null || row.beneficiary_name === null) {
+    throw new Error(`transaction ${row.id} has half a beneficiary`);
+  }
+  return { iban: row.beneficiary_iban, name: row.beneficiary_name };
+}
 
 function transactionView(row: TransactionRow): TransactionView {
   const currency = currencyOf(row.currency);
@@ -290,6 +305,7 @@ function transactionView(row: TransactionRow): TransactionView {
     reference: row.reference,
     reversalOf: row.reversal_of,
     reversedBy: row.reversed_by,
+    beneficiary: beneficiaryOf(row),
     riskFlags: [],
     createdAt: iso(row.created_at),
     position: row.position,

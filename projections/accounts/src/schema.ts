@@ -60,6 +60,9 @@ export interface TransactionsTable {
   reference: string | null;
   reversal_of: string | null;
   reversed_by: string | null;
+  /** External transfers only. */
+  beneficiary_iban: string | null;
+  beneficiary_name: string | null;
   created_at: ColumnType<Date, string, never>;
   position: ColumnType<string, string, never>;
   updated_position: Big;

@@ -45,10 +45,24 @@ export function ledgerProblem(rejection: LedgerRejection): HttpProblem {
       });
     case 'insufficient_funds':
       return problem(422, 'insufficient_funds', 'The available balance does not cover this amount');
-    case 'limit_exceeded':
-      return problem(422, 'limit_exceeded', `The ${rejection.limit} limit would be exceeded`, {
-        limit: rejection.limit,
-      });
+    case 'limit_exceeded': {
+      const max = formatAmount(rejection.max, rejection.currency);
+      return problem(
+        422,
+        'limit_exceeded',
+        `The ${rejection.limit} limit of ${max} ${rejection.currency} would be exceeded`,
+        { limit: rejection.limit, max, currency: rejection.currency },
+      );
+    }
+    case 'kyc_required': {
+      const max = formatAmount(rejection.max, rejection.currency);
+      return problem(
+        422,
+        'kyc_required',
+        `Until your identity is verified (KYC), at most ${max} ${rejection.currency} a day may go out`,
+        { limit: rejection.limit, max, currency: rejection.currency },
+      );
+    }
     case 'balance_not_zero':
       return problem(422, 'balance_not_zero', 'Only an account with a zero balance can be closed');
     case 'pending_transfers':
@@ -59,6 +73,12 @@ export function ledgerProblem(rejection: LedgerRejection): HttpProblem {
       return problem(404, 'not_found', 'No such transaction');
     case 'transfer_not_pending':
       return problem(409, 'transfer_not_pending', `The transaction is ${rejection.status}, not pending`);
+    case 'clearing_only':
+      return problem(
+        403,
+        'forbidden',
+        'An external transfer is settled or returned by the clearing rail, not by hand',
+      );
     case 'transfer_expired':
       return problem(409, 'transfer_not_pending', 'The hold has expired');
     case 'transfer_not_expired':
@@ -141,6 +161,7 @@ export function transactionBody(transfer: Transfer, position: bigint): Transacti
     currency: transfer.currency,
     reference: transfer.reference,
     reversalOf: transfer.reversalOf,
+    beneficiary: transfer.beneficiary,
     riskFlags: [],
     createdAt: transfer.createdAt,
     position: position.toString(),

@@ -1,3 +1,4 @@
+import { type ClearingRail, clearingRailDefaults } from '@ledger/application';
 import type { EventStore } from '@ledger/eventstore';
 import {
   BullMqJobQueue,
@@ -11,9 +12,24 @@ import {
 import { type Database, type Logger, withTimeout } from '@ledger/platform';
 import type { OpenLockSession, RunningSubscriber } from '@ledger/readmodel';
 import { Redis } from 'ioredis';
+import { ledgerDispatchRules, ledgerProcessors } from './ledger-jobs.js';
 
-/** Which events become which jobs, in production. Empty until the first worker feature lands. */
-export const dispatchRules: readonly DispatchRule[] = [];
+/** The clearing rail's configuration as the environment gives it (CLEARING_*). */
+export interface ClearingOptions {
+  delayMs: number;
+  /** IBANs, normalised, whose transfers the rail returns; the rest it settles. */
+  returnIbans: readonly string[];
+}
+
+const clearingRailOf = (options: ClearingOptions | undefined): ClearingRail =>
+  options === undefined
+    ? clearingRailDefaults
+    : { delayMs: options.delayMs, returnIbans: new Set(options.returnIbans) };
+
+/** Which events become which jobs, in production. */
+export function dispatchRules(options: { clearing?: ClearingOptions } = {}): DispatchRule[] {
+  return ledgerDispatchRules({ clearing: clearingRailOf(options.clearing) });
+}
 
 /** A handler for one queue. */
 export interface Processor {
@@ -22,8 +38,17 @@ export interface Processor {
   handler: JobHandler;
 }
 
-/** The production processors. Empty until the first worker feature lands. */
-export const processors: readonly Processor[] = [];
+/** The production processors. */
+export function processors(
+  options: Pick<StartWorkerOptions, 'store' | 'logger' | 'clearing' | 'now'>,
+): Processor[] {
+  return ledgerProcessors({
+    store: options.store,
+    logger: options.logger,
+    clearing: clearingRailOf(options.clearing),
+    now: options.now ?? (() => new Date()),
+  });
+}
 
 export interface StartWorkerOptions {
   db: Database['db'];
@@ -33,7 +58,11 @@ export interface StartWorkerOptions {
   redisUrl?: string | undefined;
   /** For the notification processors (nodemailer), once they exist. */
   smtpUrl?: string | undefined;
-  /** Default dispatchRules / processors; tests pass their own. */
+  /** The simulated clearing rail (CLEARING_DELAY_MS, CLEARING_RETURN_IBANS); default: settle after 5 s. */
+  clearing?: ClearingOptions;
+  /** The clock of job handlers (hold expiry, clearing); default: the system clock. */
+  now?: () => Date;
+  /** Default dispatchRules() / processors(); tests pass their own. */
   rules?: readonly DispatchRule[];
   processors?: readonly Processor[];
   /** BullMQ key prefix (default 'ledger'); tests use a unique one. */
@@ -102,7 +131,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
     });
   }
   try {
-    for (const processor of options.processors ?? processors) {
+    for (const processor of options.processors ?? processors(options)) {
       await jobs.process(processor.queue, processor.handler, { concurrency: processor.concurrency });
     }
   } catch (error) {
@@ -113,7 +142,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
     db: options.db,
     store: options.store,
     jobs,
-    rules: options.rules ?? dispatchRules,
+    rules: options.rules ?? dispatchRules(options),
     logger,
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
     ...(options.lockSessions === undefined ? {} : { lockSessions: options.lockSessions }),

@@ -13,6 +13,7 @@ await runService({
       logger,
       redisUrl: config.redisUrl,
       smtpUrl: config.smtpUrl,
+      clearing: config.clearing,
       lockSessions: pgLockSessions(config.databaseUrl!, 'ledger-worker-lock'),
     });
     if (!config.redisUrl) {

@@ -59,8 +59,14 @@ function recordingProcessor(seen: Job[]): Processor {
   };
 }
 
-t.test('the production dispatch rules are well formed (empty for now)', async (t) => {
-  t.same(dispatchRules, []);
+t.test('the production dispatch rules: hold expiry and the clearing rail', async (t) => {
+  t.same(
+    dispatchRules().map((r) => [r.eventType, r.queue, r.job]),
+    [
+      ['TransferPending', 'holds', 'ledger.expire-hold'],
+      ['TransferPending', 'clearing', 'clearing.submit'],
+    ],
+  );
 });
 
 for (const mode of ['bullmq', 'in-process'] as const) {

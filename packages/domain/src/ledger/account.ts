@@ -19,6 +19,15 @@ export type AccountType = CustomerAccountType | BankAccountType;
 export const transferCodes = ['transfer', 'deposit', 'withdrawal', 'external', 'fee', 'reversal'] as const;
 export type TransferCode = (typeof transferCodes)[number];
 
+/**
+ * The codes of customer-initiated debits: transfer limits apply to them, and the daily
+ * debit total counts them. Cash at the desk is paid out by staff who see the customer;
+ * fees and reversals are the bank's own corrections. None of those is limited or counted.
+ */
+export const limitedTransferCodes = ['transfer', 'external'] as const satisfies readonly TransferCode[];
+export const isLimitedCode = (code: TransferCode): boolean =>
+  (limitedTransferCodes as readonly TransferCode[]).includes(code);
+
 export type LegSide = 'debit' | 'credit';
 
 interface LegData {
@@ -70,7 +79,10 @@ export type AccountEvent =
    */
   | { type: 'AccountLegPosted'; data: LegData & { amount: MinorUnits; releasedPending: MinorUnits } }
   /** A hold ended without moving money: `amount` leaves the pending total. */
-  | { type: 'AccountLegReleased'; data: LegData & { amount: MinorUnits; reason: 'voided' | 'expired' } };
+  | {
+      type: 'AccountLegReleased';
+      data: LegData & { amount: MinorUnits; reason: 'voided' | 'expired' | 'returned' };
+    };
 
 export type AccountEventType = AccountEvent['type'];
 
@@ -78,6 +90,42 @@ export interface AccountFlags {
   /** Customer accounts: the available balance may not go below −overdraftLimit. */
   debitsMustNotExceedCredits: boolean;
   overdraftLimit: bigint;
+}
+
+/**
+ * What an account sent out on one UTC day, for the daily debit limit. It is folded from
+ * the account's own legs, so the decider sees it as of the version the append expects:
+ * two concurrent transfers cannot both fit under the limit (the loser is decided again).
+ * - A debit leg of a limited code (`transfer`, `external`) counts its amount on the day of
+ *   its `at`: a single-phase transfer when posted, a two-phase one when the hold is made
+ *   (the hold reserves the allowance, as it reserves the funds).
+ * - A hold made on the tracked day gives its amount back when voided or expired; posted,
+ *   only the posted part stays counted (a partial post gives back the rest).
+ * - Ending a hold made on an earlier day changes nothing: it counted on its own day.
+ * - A leg of a later day starts that day at 0. A leg dated before the tracked day (clocks of
+ *   two writers a moment apart around midnight) counts on the tracked day: the total only
+ *   errs on the side of the limit.
+ * - Credits, other codes and reversals (even of an outgoing transfer) never change it.
+ */
+export interface DailyDebits {
+  /** The UTC date (`YYYY-MM-DD`) `total` is for; null before the first counted leg. */
+  day: string | null;
+  total: bigint;
+  /** Holds counted in `total` and still pending, by transfer id: what ending them gives back. */
+  holds: ReadonlyMap<string, bigint>;
+}
+
+/** The UTC date of an instant, `YYYY-MM-DD`: the day a daily limit is counted in. */
+export const utcDayOf = (at: Date | string): string =>
+  (typeof at === 'string' ? new Date(at) : at).toISOString().slice(0, 10);
+
+/**
+ * What the account sent out (limited codes) on the UTC day of `now`. A total tracked for a
+ * later day than `now`'s (a writer's clock ahead of this one) counts too: never less than used.
+ */
+export function dailyDebitsOn(account: Account, now: Date): bigint {
+  const { day, total } = account.dailyDebits;
+  return day !== null && day >= utcDayOf(now) ? total : 0n;
 }
 
 export interface Account {
@@ -92,6 +140,7 @@ export interface Account {
   creditsPosted: bigint;
   debitsPending: bigint;
   creditsPending: bigint;
+  dailyDebits: DailyDebits;
   openedAt: string;
 }
 
@@ -125,6 +174,39 @@ function takingLeg(state: AccountState, event: AccountEvent): Account {
   return account;
 }
 
+/** The daily total as of a debit leg's day: a later day starts from 0 (see DailyDebits). */
+function dailyDebitsAt(account: Account, at: string): DailyDebits {
+  const day = utcDayOf(at);
+  const tracked = account.dailyDebits;
+  return tracked.day !== null && tracked.day >= day ? tracked : { day, total: 0n, holds: new Map() };
+}
+
+/**
+ * Applies a leg to the daily debit total: `counted` is added (a new hold, a single-phase
+ * debit); `ended` names a hold that ended, of which `kept` stays counted (what was posted).
+ */
+function countDailyDebit(
+  account: Account,
+  leg: LegData,
+  change: { counted: bigint; hold: boolean } | { ended: string; kept: bigint },
+): Account {
+  if (leg.side !== 'debit' || !isLimitedCode(leg.code)) return account;
+  const tracked = dailyDebitsAt(account, leg.at);
+  if ('counted' in change) {
+    const holds = change.hold ? new Map(tracked.holds).set(leg.transferId, change.counted) : tracked.holds;
+    return { ...account, dailyDebits: { day: tracked.day, total: tracked.total + change.counted, holds } };
+  }
+  const held = tracked.holds.get(change.ended);
+  // A hold of an earlier day (no longer tracked) counted on its own day: nothing to change.
+  if (held === undefined)
+    return tracked === account.dailyDebits ? account : { ...account, dailyDebits: tracked };
+  const holds = new Map(tracked.holds);
+  holds.delete(change.ended);
+  const total = tracked.total - held + change.kept;
+  assert(total >= 0n, `daily debits of ${account.id} would become ${total}`);
+  return { ...account, dailyDebits: { day: tracked.day, total, holds } };
+}
+
 function withPending(account: Account, side: LegSide, delta: bigint): Account {
   const key = side === 'debit' ? 'debitsPending' : 'creditsPending';
   const next = account[key] + delta;
@@ -152,6 +234,7 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
         creditsPosted: 0n,
         debitsPending: 0n,
         creditsPending: 0n,
+        dailyDebits: { day: null, total: 0n, holds: new Map() },
         openedAt: d.openedAt,
       };
     }
@@ -178,7 +261,10 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
       const account = takingLeg(state, event);
       const amount = fromMinorUnits(event.data.amount);
       assert(amount > 0n, 'a pending leg moves a positive amount');
-      return withPending(account, event.data.side, amount);
+      return countDailyDebit(withPending(account, event.data.side, amount), event.data, {
+        counted: amount,
+        hold: true,
+      });
     }
     case 'AccountLegPosted': {
       const account = takingLeg(state, event);
@@ -186,15 +272,25 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
       const released = fromMinorUnits(event.data.releasedPending);
       assert(amount > 0n && released >= 0n, 'a posted leg moves a positive amount');
       const next = withPending(account, event.data.side, -released);
-      return event.data.side === 'debit'
-        ? { ...next, debitsPosted: next.debitsPosted + amount }
-        : { ...next, creditsPosted: next.creditsPosted + amount };
+      const posted =
+        event.data.side === 'debit'
+          ? { ...next, debitsPosted: next.debitsPosted + amount }
+          : { ...next, creditsPosted: next.creditsPosted + amount };
+      // releasedPending "0": single-phase, counted now; otherwise a hold ends with `amount` posted.
+      return countDailyDebit(
+        posted,
+        event.data,
+        released === 0n ? { counted: amount, hold: false } : { ended: event.data.transferId, kept: amount },
+      );
     }
     case 'AccountLegReleased': {
       const account = takingLeg(state, event);
       const amount = fromMinorUnits(event.data.amount);
       assert(amount > 0n, 'a released leg frees a positive amount');
-      return withPending(account, event.data.side, -amount);
+      return countDailyDebit(withPending(account, event.data.side, -amount), event.data, {
+        ended: event.data.transferId,
+        kept: 0n,
+      });
     }
     default: {
       const unexpected: never = event;

@@ -5,6 +5,7 @@ import {
   type AccountState,
   availableBalanceOf,
   balanceOf,
+  dailyDebitsOn,
   evolveAccount,
   foldAccount,
 } from './account.js';
@@ -417,7 +418,7 @@ t.test('single-phase transfers', async (t) => {
     expectCode(t, ledger, create('t2', { amount: 1n }), 'insufficient_funds');
   });
 
-  t.test('limit_exceeded names the limit it hit', async (t) => {
+  t.test('limit_exceeded names the limit it hit; a limit is inclusive', async (t) => {
     t.same(
       expectCode(
         t,
@@ -425,16 +426,63 @@ t.test('single-phase transfers', async (t) => {
         create('t', { amount: 100_01n, limits: { transferAmountMax: 100_00n } }),
         'limit_exceeded',
       ),
-      { code: 'limit_exceeded', limit: 'transfer_amount_max', max: 100_00n },
+      { code: 'limit_exceeded', limit: 'transfer_amount_max', max: 100_00n, currency: 'EUR' },
     );
     writes(funded(), create('t', { amount: 100_00n, limits: { transferAmountMax: 100_00n } }));
-    const daily = { dailyDebit: { max: 1_000_00n, usedToday: 950_00n } };
-    t.same(expectCode(t, funded(), create('t', { amount: 50_01n, limits: daily }), 'limit_exceeded'), {
+    // Given 350.00 sent today, when 150.01 more against a 500.00 daily limit: refused.
+    const daily = { dailyDebitMax: 500_00n };
+    const sent = () => funded(deposit('dep-2', alice, 1_000_00n), create('sent', { amount: 350_00n }));
+    t.same(expectCode(t, sent(), create('t', { amount: 150_01n, limits: daily }), 'limit_exceeded'), {
       code: 'limit_exceeded',
       limit: 'daily_debit_max',
-      max: 1_000_00n,
+      max: 500_00n,
+      currency: 'EUR',
     });
-    writes(funded(), create('t', { amount: 50_00n, limits: daily }));
+    const ledger = sent();
+    writes(ledger, create('t', { amount: 150_00n, limits: daily }));
+    expectCode(t, ledger, create('t2', { amount: 1n, limits: daily }), 'limit_exceeded');
+    // A hold is held to the same limit.
+    expectCode(
+      t,
+      sent(),
+      create('h', { amount: 150_01n, mode: 'two-phase', limits: daily }),
+      'limit_exceeded',
+    );
+  });
+
+  t.test('kyc_required: an unverified owner is held to the lower daily total', async (t) => {
+    const unverified = {
+      transferAmountMax: 300_00n,
+      dailyDebitMax: 400_00n,
+      unverifiedDailyDebitMax: 200_00n,
+    };
+    const sent = () => funded(create('sent', { amount: 150_00n }));
+    t.same(expectCode(t, sent(), create('t', { amount: 50_01n, limits: unverified }), 'kyc_required'), {
+      code: 'kyc_required',
+      limit: 'unverified_daily_debit_max',
+      max: 200_00n,
+      currency: 'EUR',
+    });
+    writes(sent(), create('t', { amount: 50_00n, limits: unverified }));
+    // What verifying would not lift is limit_exceeded, not kyc_required.
+    t.match(expectCode(t, sent(), create('t', { amount: 300_01n, limits: unverified }), 'limit_exceeded'), {
+      limit: 'transfer_amount_max',
+    });
+    t.match(expectCode(t, sent(), create('t', { amount: 250_01n, limits: unverified }), 'limit_exceeded'), {
+      limit: 'daily_debit_max',
+    });
+    // 0: nothing may go out (external transfers before KYC).
+    expectCode(
+      t,
+      funded(),
+      create('t', { amount: 1n, limits: { unverifiedDailyDebitMax: 0n } }),
+      'kyc_required',
+    );
+    // Verified: the same transfer is only held to dailyDebitMax.
+    writes(
+      sent(),
+      create('t', { amount: 250_00n, limits: { transferAmountMax: 300_00n, dailyDebitMax: 400_00n } }),
+    );
   });
 
   t.test('the same id with the same body is a replay; with another body transfer_exists', async (t) => {
@@ -671,6 +719,325 @@ t.test('reversals', async (t) => {
       close(bob),
     );
     expectCode(t, closed, reverse('r', 't1'), 'account_closed');
+  });
+});
+
+t.test('external transfers and the clearing rail', async (t) => {
+  const clearing = 'acc-clearing-eur';
+  const openClearing: AccountCommand = { ...openCash, accountId: clearing, accountType: 'clearing' };
+  const payee = { iban: 'GB82WEST12345698765432', name: 'Dana Payee' };
+  const external = (transferId: string, fields: Partial<TransferCommand & { type: 'CreateTransfer' }> = {}) =>
+    create(transferId, {
+      creditAccountId: clearing,
+      code: 'external',
+      mode: 'two-phase',
+      beneficiary: payee,
+      amount: 120_00n,
+      ...fields,
+    });
+  const settle = (transferId: string): TransferCommand => ({
+    type: 'PostPendingTransfer',
+    transferId,
+    byClearing: true,
+    now: at(5),
+  });
+  const returnIt = (
+    transferId: string,
+    reason = 'account closed at the beneficiary bank',
+  ): TransferCommand => ({
+    type: 'ReturnPendingTransfer',
+    transferId,
+    reason,
+    now: at(5),
+  });
+
+  t.test(
+    'given funds, when an external transfer is made, then a hold to clearing naming the payee',
+    async (t) => {
+      const ledger = funded(openClearing);
+      const events = writes(ledger, external('x'));
+      t.match(events.transfer, [
+        {
+          type: 'TransferPending',
+          data: {
+            transferId: 'x',
+            code: 'external',
+            creditAccountId: clearing,
+            beneficiary: payee,
+            expiresAt: null,
+          },
+        },
+      ]);
+      t.match(transferIn(ledger, 'x'), { status: 'pending', beneficiary: payee, code: 'external' });
+      t.equal(availableBalanceOf(account(ledger, alice)), 380_00n);
+      t.match(account(ledger, clearing), { creditsPending: 120_00n });
+      t.match(transferIn(funded(create('t')), 't'), { beneficiary: null }, 'other codes name no payee');
+    },
+  );
+
+  t.test('the payee is part of the request: a replay carries the same one', async (t) => {
+    const ledger = funded(openClearing, external('x'));
+    t.same(run(ledger, external('x', { now: at(60) })), { status: 'replayed' });
+    expectCode(
+      t,
+      ledger,
+      external('x', { beneficiary: { ...payee, name: 'Someone Else' } }),
+      'transfer_exists',
+    );
+    expectCode(
+      t,
+      ledger,
+      external('x', { beneficiary: { ...payee, iban: 'DE89370400440532013000' } }),
+      'transfer_exists',
+    );
+  });
+
+  t.test('the rail settles: the full amount posted to clearing', async (t) => {
+    const ledger = funded(openClearing, external('x'));
+    const events = writes(ledger, settle('x'));
+    t.match(events.transfer, [{ type: 'PendingTransferPosted', data: { amount: '12000' } }]);
+    t.match(transferIn(ledger, 'x'), { status: 'posted', postedAmount: 120_00n });
+    t.equal(balanceOf(account(ledger, alice)), 380_00n);
+    t.match(account(ledger, clearing), { creditsPosted: 120_00n, creditsPending: 0n });
+  });
+
+  t.test(
+    'given a pending external transfer, when the rail returns it, then its hold is released as by a void',
+    async (t) => {
+      const ledger = funded(openClearing, external('x'));
+      const events = writes(ledger, returnIt('x'));
+      t.same(events.transfer, [
+        {
+          type: 'PendingTransferReturned',
+          data: {
+            transferId: 'x',
+            reason: 'account closed at the beneficiary bank',
+            at: at(5).toISOString(),
+          },
+        },
+      ]);
+      t.match(events.debit, [
+        {
+          type: 'AccountLegReleased',
+          data: { accountId: alice, side: 'debit', amount: '12000', reason: 'returned' },
+        },
+      ]);
+      t.match(events.credit, [
+        {
+          type: 'AccountLegReleased',
+          data: { accountId: clearing, side: 'credit', amount: '12000', reason: 'returned' },
+        },
+      ]);
+      t.match(transferIn(ledger, 'x'), { status: 'returned', endedAt: at(5).toISOString() });
+      // The same account effects as a void of the same hold.
+      const voided = funded(openClearing, external('x'));
+      writes(voided, { type: 'VoidPendingTransfer', transferId: 'x', byClearing: true, now: at(5) });
+      t.same(account(ledger, alice), account(voided, alice));
+      t.same(account(ledger, clearing), account(voided, clearing));
+      t.equal(availableBalanceOf(account(ledger, alice)), 500_00n);
+      t.equal(balanceOf(account(ledger, clearing)), 0n);
+    },
+  );
+
+  t.test('a return is allowed on a frozen account: it moves no money', async (t) => {
+    const ledger = funded(openClearing, external('x'), freeze(alice));
+    writes(ledger, returnIt('x'));
+    t.match(account(ledger, alice), { debitsPending: 0n, status: 'frozen' });
+  });
+
+  t.test('the rail decides once: transfer_not_pending after settle or return', async (t) => {
+    for (const end of [settle('x'), returnIt('x')]) {
+      const ledger = funded(openClearing, external('x'), end);
+      for (const again of [settle('x'), returnIt('x')]) {
+        expectCode(t, ledger, again, 'transfer_not_pending');
+      }
+    }
+    expectCode(t, funded(openClearing), returnIt('nope'), 'transfer_not_found');
+  });
+
+  t.test(
+    'clearing_only: nobody posts or voids an external transfer by hand, whatever its status',
+    async (t) => {
+      for (const given of [[], [settle('x')], [returnIt('x')]]) {
+        const ledger = funded(openClearing, external('x'), ...given);
+        t.same(expectCode(t, ledger, post('x'), 'clearing_only'), { code: 'clearing_only', transferId: 'x' });
+        expectCode(t, ledger, voidIt('x'), 'clearing_only');
+      }
+      // An external transfer has no timeout, so it never expires.
+      expectCode(t, funded(openClearing, external('x')), expire('x', at(10 ** 9)), 'transfer_not_expired');
+    },
+  );
+
+  t.test('external transfers keep the account rules', async (t) => {
+    expectCode(t, funded(openClearing), external('x', { amount: 500_01n }), 'insufficient_funds');
+    expectCode(t, funded(openClearing, freeze(alice)), external('x'), 'account_frozen');
+    expectCode(t, funded(openClearing), external('x', { currency: 'USD' }), 'currency_mismatch');
+  });
+
+  t.test(
+    'programmer errors: a payee only with code external; the rail ends external transfers only',
+    async (t) => {
+      t.throws(() => run(funded(openClearing), create('t', { beneficiary: payee })), /beneficiary/);
+      t.throws(
+        () => run(funded(openClearing), external('x', { beneficiary: undefined } as never)),
+        /beneficiary/,
+      );
+      t.throws(() => run(funded(openClearing), external('x', { mode: 'single-phase' })), /two-phase/);
+      t.throws(() => run(funded(hold('h', 1n)), returnIt('h')), /clearing rail ends a transfer/);
+      t.throws(() => run(funded(hold('h', 1n)), settle('h')), /clearing rail ends a transfer/);
+    },
+  );
+});
+
+t.test('the daily debit total (Account.dailyDebits) and the daily limit', async (t) => {
+  const lateDay1 = new Date('2026-03-01T23:59:59.999Z');
+  const day2 = new Date('2026-03-02T00:00:00.000Z');
+  const daily = { dailyDebitMax: 300_00n };
+  const dailyDebitsOf = (state: AccountState) => {
+    if (state.status === 'none') throw new Error('no account');
+    const { day, total, holds } = state.dailyDebits;
+    return { day, total, holds: Object.fromEntries(holds) };
+  };
+  const dailyDebits = (ledger: Ledger, id = alice) => dailyDebitsOf(account(ledger, id));
+
+  t.test('counts transfers out, single-phase when posted, holds when made', async (t) => {
+    const ledger = funded();
+    t.same(dailyDebits(ledger), { day: null, total: 0n, holds: {} }, 'a deposit is not counted');
+    writes(ledger, create('t1', { amount: 100_00n }));
+    t.same(dailyDebits(ledger), { day: '2026-03-01', total: 100_00n, holds: {} });
+    writes(ledger, hold('h1', 50_00n));
+    t.same(dailyDebits(ledger), { day: '2026-03-01', total: 150_00n, holds: { h1: 50_00n } });
+    t.same(dailyDebits(ledger, bob), { day: null, total: 0n, holds: {} }, 'incoming is not counted');
+    writes(ledger, create('t2', { amount: 150_00n, limits: daily }));
+    expectCode(t, ledger, create('t3', { amount: 1n, limits: daily }), 'limit_exceeded');
+  });
+
+  t.test(
+    'a voided or expired hold gives its amount back; a partial post keeps what was posted',
+    async (t) => {
+      const ledger = funded(hold('h1', 100_00n), hold('h2', 100_00n, 60), hold('h3', 100_00n));
+      t.equal(dailyDebits(ledger).total, 300_00n);
+      expectCode(t, ledger, create('t', { amount: 1n, limits: daily }), 'limit_exceeded');
+      writes(ledger, voidIt('h1'));
+      t.same(dailyDebits(ledger), { day: '2026-03-01', total: 200_00n, holds: { h2: 100_00n, h3: 100_00n } });
+      writes(ledger, expire('h2', at(60)));
+      t.equal(dailyDebits(ledger).total, 100_00n);
+      writes(ledger, post('h3', 40_00n));
+      t.same(dailyDebits(ledger), { day: '2026-03-01', total: 40_00n, holds: {} });
+      writes(ledger, create('t', { amount: 260_00n, limits: daily }));
+      t.equal(dailyDebits(ledger).total, 300_00n);
+    },
+  );
+
+  t.test('a new UTC day starts at 0; holds of an earlier day change nothing when they end', async (t) => {
+    const ledger = funded(
+      deposit('dep-2', alice, 1_000_00n),
+      create('t1', { amount: 200_00n, now: lateDay1 }),
+      create('h1', { amount: 100_00n, mode: 'two-phase', now: lateDay1 }),
+      create('h2', { amount: 50_00n, mode: 'two-phase', now: lateDay1 }),
+    );
+    t.equal(dailyDebits(ledger).total, 350_00n);
+    expectCode(t, ledger, create('t2', { amount: 1n, limits: daily, now: lateDay1 }), 'limit_exceeded');
+    // The first millisecond of the next day: yesterday's total no longer counts.
+    writes(ledger, create('t2', { amount: 300_00n, limits: daily, now: day2 }));
+    t.same(dailyDebits(ledger), { day: '2026-03-02', total: 300_00n, holds: {} });
+    writes(ledger, { type: 'VoidPendingTransfer', transferId: 'h1', now: day2 });
+    writes(ledger, { type: 'PostPendingTransfer', transferId: 'h2', now: day2 });
+    t.same(dailyDebits(ledger), { day: '2026-03-02', total: 300_00n, holds: {} }, 'counted on its own day');
+  });
+
+  t.test('cash at the desk, fees and reversals are neither limited nor counted', async (t) => {
+    const ledger = funded(
+      create('w', { debitAccountId: alice, creditAccountId: cash, amount: 10_00n, code: 'withdrawal' }),
+      create('f', { debitAccountId: alice, creditAccountId: fees, amount: 1_00n, code: 'fee' }),
+      deposit('dep-bob', bob, 1_00n),
+      create('in', { debitAccountId: bob, creditAccountId: alice, amount: 1n, code: 'transfer' }),
+    );
+    t.same(dailyDebits(ledger), { day: null, total: 0n, holds: {} });
+    writes(ledger, create('t', { amount: 100_00n }));
+    writes(ledger, reverse('r', 't'));
+    t.equal(dailyDebits(ledger).total, 100_00n, 'a reversal gives no allowance back');
+    const refund = funded(create('t', { debitAccountId: alice, creditAccountId: bob, amount: 100_00n }));
+    writes(refund, reverse('r', 't'));
+    t.equal(dailyDebits(refund, bob).total, 0n, 'the reversal debit on bob is not his transfer');
+  });
+
+  t.test('evolve, event by event', async (t) => {
+    const opened = accepted(decideAccount(openAlice, { status: 'none' }));
+    const leg = (type: 'AccountLegPending' | 'AccountLegPosted' | 'AccountLegReleased', data: object) =>
+      ({
+        type,
+        data: {
+          accountId: alice,
+          side: 'debit',
+          counterpartyAccountId: bob,
+          code: 'transfer',
+          ...data,
+        },
+      }) as AccountEvent;
+    const credit = leg('AccountLegPosted', {
+      transferId: 'in',
+      side: 'credit',
+      amount: '100000',
+      releasedPending: '0',
+      at: '2026-03-01T08:00:00.000Z',
+    });
+    const events = [
+      ...opened,
+      credit,
+      leg('AccountLegPending', { transferId: 'h', amount: '5000', at: '2026-03-01T10:00:00.000Z' }),
+      leg('AccountLegPosted', {
+        transferId: 't',
+        amount: '700',
+        releasedPending: '0',
+        at: '2026-03-01T11:00:00.000Z',
+      }),
+    ];
+    t.same(dailyDebitsOf(foldAccount(events)), { day: '2026-03-01', total: 5700n, holds: { h: 5000n } });
+    const partial = [
+      ...events,
+      leg('AccountLegPosted', {
+        transferId: 'h',
+        amount: '2000',
+        releasedPending: '5000',
+        at: '2026-03-01T12:00:00.000Z',
+      }),
+    ];
+    t.match(foldAccount(partial), { dailyDebits: { day: '2026-03-01', total: 2700n } });
+    // Clock skew between two writers: a leg stamped just before the tracked day counts on it.
+    const skewed = [
+      ...events,
+      leg('AccountLegPosted', {
+        transferId: 'n',
+        amount: '100',
+        releasedPending: '0',
+        at: '2026-03-02T00:00:00.001Z',
+      }),
+      leg('AccountLegPosted', {
+        transferId: 'o',
+        amount: '100',
+        releasedPending: '0',
+        at: '2026-03-01T23:59:59.999Z',
+      }),
+    ];
+    const state = foldAccount(skewed);
+    t.match(state, { dailyDebits: { day: '2026-03-02', total: 200n } });
+    // ...and a decider whose clock is behind still sees the later day's total.
+    if (state.status === 'none') throw new Error('opened');
+    t.equal(dailyDebitsOn(state, lateDay1), 200n);
+    t.equal(dailyDebitsOn(state, day2), 200n);
+    t.equal(dailyDebitsOn(state, new Date('2026-03-03T00:00:00.000Z')), 0n);
+  });
+
+  t.test('limits are for transfers and external transfers only', async (t) => {
+    const withdrawal = create('w', {
+      debitAccountId: alice,
+      creditAccountId: cash,
+      amount: 1n,
+      code: 'withdrawal',
+      limits: daily,
+    });
+    t.throws(() => run(funded(), withdrawal), /limits on a withdrawal/);
   });
 });
 

@@ -7,11 +7,13 @@ import {
   type BankAccountType,
   balanceOf,
   type CustomerAccountType,
+  dailyDebitsOn,
+  isLimitedCode,
   type LegSide,
   type TransferCode,
 } from './account.js';
 import { amountMaxMinor, type Currency, toMinorUnits } from './money.js';
-import type { Transfer, TransferEvent, TransferMode, TransferState } from './transfer.js';
+import type { Beneficiary, Transfer, TransferEvent, TransferMode, TransferState } from './transfer.js';
 
 /**
  * Commands and the pure deciders of the ledger. The clock (`now`), ids and the context
@@ -40,12 +42,16 @@ export type LedgerRejection =
   | { code: 'account_closed'; accountId: string }
   /** `available` includes the overdraft: the most this debit could have been. */
   | { code: 'insufficient_funds'; accountId: string; available: bigint }
-  | { code: 'limit_exceeded'; limit: TransferLimitName; max: bigint }
+  | { code: 'limit_exceeded'; limit: TransferLimitName; max: bigint; currency: Currency }
+  /** Over the daily total of an owner whose KYC is not verified: verifying would lift it. */
+  | { code: 'kyc_required'; limit: 'unverified_daily_debit_max'; max: bigint; currency: Currency }
   | { code: 'balance_not_zero'; accountId: string; balance: bigint }
   | { code: 'pending_transfers'; accountId: string }
   | { code: 'transfer_exists'; transferId: string }
   | { code: 'transfer_not_found'; transferId: string }
   | { code: 'transfer_not_pending'; transferId: string; status: Transfer['status'] }
+  /** An external transfer is settled or returned by the clearing rail, never by hand. */
+  | { code: 'clearing_only'; transferId: string }
   | { code: 'transfer_expired'; transferId: string }
   | { code: 'transfer_not_expired'; transferId: string }
   | { code: 'amount_exceeds_pending'; transferId: string; pending: bigint }
@@ -65,11 +71,13 @@ export const ledgerRejectionCodes = [
   'account_closed',
   'insufficient_funds',
   'limit_exceeded',
+  'kyc_required',
   'balance_not_zero',
   'pending_transfers',
   'transfer_exists',
   'transfer_not_found',
   'transfer_not_pending',
+  'clearing_only',
   'transfer_expired',
   'transfer_not_expired',
   'amount_exceeds_pending',
@@ -212,10 +220,23 @@ export function decideAccount(command: AccountCommand, state: AccountState): Dec
 // ---------------------------------------------------------------------------------------
 // Transfers
 
-/** Context the handler loads: settings, KYC level, what the debit account sent today. */
+/**
+ * Context the handler loads from the bank's settings and the owner's KYC, for the limited
+ * codes only (`transfer`, `external`: see limitedTransferCodes). What the account already
+ * sent today is not context: it is in the debit account's state (Account.dailyDebits), so
+ * it is exactly as current as the version the append expects.
+ */
 export interface TransferLimits {
+  /** Per transfer, minor units. Over it: limit_exceeded `transfer_amount_max`. */
   transferAmountMax?: bigint;
-  dailyDebit?: { max: bigint; usedToday: bigint };
+  /** The debit account's limited debits of the UTC day of `now`, this one included. */
+  dailyDebitMax?: bigint;
+  /**
+   * Set when the owner's KYC is not verified: their daily total is also held to this (0n:
+   * nothing may go out, as for external transfers). Over it, but not over dailyDebitMax:
+   * kyc_required, since verifying is what would lift it.
+   */
+  unverifiedDailyDebitMax?: bigint;
 }
 
 export type TransferCommand =
@@ -233,12 +254,32 @@ export type TransferCommand =
       /** Two-phase only; absent or 0: the hold waits until posted or voided. */
       timeoutSeconds?: number;
       reference?: string | null;
+      /**
+       * Code `external` only, which is always two-phase: the hold waits for the clearing
+       * rail to settle (post) or return it.
+       */
+      beneficiary?: Beneficiary;
       limits?: TransferLimits;
       now: Date;
     }
-  /** Posts `amount` (default: all) of a hold; the rest is released in the same step. */
-  | { type: 'PostPendingTransfer'; transferId: string; amount?: bigint; now: Date }
-  | { type: 'VoidPendingTransfer'; transferId: string; reason?: string | null; now: Date }
+  /**
+   * Posts `amount` (default: all) of a hold; the rest is released in the same step. An
+   * external transfer is posted (settled) and voided by the clearing rail only:
+   * `byClearing` says the command comes from it; without it, clearing_only.
+   */
+  | { type: 'PostPendingTransfer'; transferId: string; amount?: bigint; byClearing?: boolean; now: Date }
+  | {
+      type: 'VoidPendingTransfer';
+      transferId: string;
+      reason?: string | null;
+      byClearing?: boolean;
+      now: Date;
+    }
+  /**
+   * The clearing rail sent an external transfer back (the beneficiary's bank refused it):
+   * the hold is released, as by a void, and the transfer ends `returned`.
+   */
+  | { type: 'ReturnPendingTransfer'; transferId: string; reason: string; now: Date }
   /** Sent by the scheduled job once `expiresAt` has passed. */
   | { type: 'ExpirePendingTransfer'; transferId: string; now: Date }
   /** A new single-phase transfer moving the original's posted amount back. */
@@ -288,12 +329,33 @@ function checkFunds(debit: Account, amount: bigint): LedgerRejection | null {
   return amount > available ? { code: 'insufficient_funds', accountId: debit.id, available } : null;
 }
 
-function checkLimits(amount: bigint, limits: TransferLimits | undefined): LedgerRejection | null {
-  if (limits?.transferAmountMax !== undefined && amount > limits.transferAmountMax) {
-    return { code: 'limit_exceeded', limit: 'transfer_amount_max', max: limits.transferAmountMax };
+/**
+ * Limits first that verifying KYC would not lift (limit_exceeded), then the unverified
+ * owner's daily total (kyc_required).
+ */
+function checkLimits(
+  debit: Account,
+  amount: bigint,
+  command: TransferCommand & { type: 'CreateTransfer' },
+): LedgerRejection | null {
+  const { limits, currency } = command;
+  if (limits === undefined) return null;
+  // The daily total counts limited codes only: a limit on any other would compare apples with pears.
+  assert(isLimitedCode(command.code), `limits on a ${command.code} transfer`);
+  if (limits.transferAmountMax !== undefined && amount > limits.transferAmountMax) {
+    return { code: 'limit_exceeded', limit: 'transfer_amount_max', max: limits.transferAmountMax, currency };
   }
-  if (limits?.dailyDebit !== undefined && limits.dailyDebit.usedToday + amount > limits.dailyDebit.max) {
-    return { code: 'limit_exceeded', limit: 'daily_debit_max', max: limits.dailyDebit.max };
+  const total = dailyDebitsOn(debit, command.now) + amount;
+  if (limits.dailyDebitMax !== undefined && total > limits.dailyDebitMax) {
+    return { code: 'limit_exceeded', limit: 'daily_debit_max', max: limits.dailyDebitMax, currency };
+  }
+  if (limits.unverifiedDailyDebitMax !== undefined && total > limits.unverifiedDailyDebitMax) {
+    return {
+      code: 'kyc_required',
+      limit: 'unverified_daily_debit_max',
+      max: limits.unverifiedDailyDebitMax,
+      currency,
+    };
   }
   return null;
 }
@@ -344,7 +406,9 @@ function sameRequest(transfer: Transfer, command: TransferCommand & { type: 'Cre
     transfer.mode === command.mode &&
     transfer.timeoutSeconds === (command.timeoutSeconds ?? 0) &&
     transfer.reference === (command.reference ?? null) &&
-    transfer.reversalOf === null
+    transfer.reversalOf === null &&
+    transfer.beneficiary?.iban === command.beneficiary?.iban &&
+    transfer.beneficiary?.name === command.beneficiary?.name
   );
 }
 
@@ -353,6 +417,13 @@ function createTransfer(
   states: TransferStates,
 ): Decision<TransferWrites> {
   assert.notEqual(command.code, 'reversal', 'reversals are made by ReverseTransfer');
+  // The clearing rail answers later: an external transfer is a hold, and names its payee.
+  assert.equal(
+    command.beneficiary !== undefined,
+    command.code === 'external',
+    'a beneficiary goes with code external, and only with it',
+  );
+  assert(command.code !== 'external' || command.mode === 'two-phase', 'an external transfer is two-phase');
   const { transfer } = states;
   if (transfer.status !== 'none') {
     return sameRequest(transfer, command)
@@ -377,7 +448,7 @@ function createTransfer(
   const refused =
     checkTakesLeg(debit, currency) ??
     checkTakesLeg(credit, currency) ??
-    checkLimits(amount, command.limits) ??
+    checkLimits(debit, amount, command) ??
     checkFunds(debit, amount);
   if (refused !== null) return reject(refused);
 
@@ -391,6 +462,9 @@ function createTransfer(
     code: command.code,
     reference: command.reference ?? null,
     reversalOf: null,
+    ...(command.beneficiary === undefined
+      ? {}
+      : { beneficiary: { iban: command.beneficiary.iban, name: command.beneficiary.name } }),
   };
   const leg: Leg = {
     transfer: {
@@ -427,10 +501,10 @@ function isPastExpiry(transfer: Transfer & { status: 'pending' }, now: Date): bo
   return transfer.expiresAt !== null && now.getTime() >= Date.parse(transfer.expiresAt);
 }
 
-/** Post, void and expire: the transfer must be pending; its accounts must be loaded. */
+/** Post, void, expire and return: the transfer must be pending; its accounts must be loaded. */
 function endHold(
   command: TransferCommand & {
-    type: 'PostPendingTransfer' | 'VoidPendingTransfer' | 'ExpirePendingTransfer';
+    type: 'PostPendingTransfer' | 'VoidPendingTransfer' | 'ExpirePendingTransfer' | 'ReturnPendingTransfer';
   },
   states: TransferStates,
 ): Decision<TransferWrites> {
@@ -438,6 +512,15 @@ function endHold(
   if (transfer.status === 'none')
     return reject({ code: 'transfer_not_found', transferId: command.transferId });
   assert.equal(transfer.id, command.transferId, 'transfer state of another transfer');
+  // Whatever its status: only the rail decides an external transfer, and only external ones.
+  const byClearing =
+    command.type === 'ReturnPendingTransfer' ||
+    ((command.type === 'PostPendingTransfer' || command.type === 'VoidPendingTransfer') &&
+      command.byClearing === true);
+  if (transfer.code === 'external' && !byClearing && command.type !== 'ExpirePendingTransfer') {
+    return reject({ code: 'clearing_only', transferId: transfer.id });
+  }
+  assert(!byClearing || transfer.code === 'external', `the clearing rail ends a ${transfer.code} transfer`);
   if (transfer.status !== 'pending') {
     return reject({ code: 'transfer_not_pending', transferId: transfer.id, status: transfer.status });
   }
@@ -485,6 +568,20 @@ function endHold(
         ...bothLegs((side) => ({
           type: 'AccountLegReleased',
           data: { ...legData(leg, side), amount: held, reason: 'voided' },
+        })),
+        original: [],
+      });
+    case 'ReturnPendingTransfer':
+      return accept({
+        transfer: [
+          {
+            type: 'PendingTransferReturned',
+            data: { transferId: transfer.id, reason: command.reason, at },
+          },
+        ],
+        ...bothLegs((side) => ({
+          type: 'AccountLegReleased',
+          data: { ...legData(leg, side), amount: held, reason: 'returned' },
         })),
         original: [],
       });
@@ -584,6 +681,7 @@ export function decideTransfer(command: TransferCommand, states: TransferStates)
     case 'PostPendingTransfer':
     case 'VoidPendingTransfer':
     case 'ExpirePendingTransfer':
+    case 'ReturnPendingTransfer':
       return endHold(command, states);
     case 'ReverseTransfer':
       return reverseTransfer(command, states);

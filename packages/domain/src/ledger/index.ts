@@ -15,12 +15,17 @@ export {
   bankAccountTypes,
   type CustomerAccountType,
   customerAccountTypes,
+  type DailyDebits,
+  dailyDebitsOn,
   evolveAccount,
   foldAccount,
   initialAccountState,
+  isLimitedCode,
   type LegSide,
+  limitedTransferCodes,
   type TransferCode,
   transferCodes,
+  utcDayOf,
 } from './account.js';
 export {
   type AccountCommand,
@@ -37,6 +42,7 @@ export {
   type TransferStates,
   type TransferWrites,
 } from './decide.js';
+export { ibanCheckDigits, ibanLengthMax, ibanLengthMin, type ParsedIban, parseIban } from './iban.js';
 export {
   type AmountError,
   amountIntegerDigitsMax,
@@ -55,6 +61,7 @@ export {
   toMinorUnits,
 } from './money.js';
 export {
+  type Beneficiary,
   evolveTransfer,
   foldTransfer,
   initialTransferState,

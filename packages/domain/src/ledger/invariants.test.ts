@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { type Account, type AccountEvent, availableBalanceOf, balanceOf } from './account.js';
+import {
+  type Account,
+  type AccountEvent,
+  availableBalanceOf,
+  balanceOf,
+  isLimitedCode,
+  utcDayOf,
+} from './account.js';
 import {
   type AccountCommand,
   type Decision,
@@ -9,6 +16,7 @@ import {
   decideTransfer,
   type LedgerRejectionCode,
   ledgerRejectionCodes,
+  type TransferLimits,
   type TransferWrites,
 } from './decide.js';
 import {
@@ -33,7 +41,8 @@ import type { TransferEvent } from './transfer.js';
  * decision leaves its input states untouched, and a rejection writes nothing.
  */
 
-const t0 = Date.parse('2026-03-01T09:00:00.000Z');
+/** Shortly before midnight: longer histories cross into the next UTC day (daily limits). */
+const t0 = Date.parse('2026-03-01T23:57:00.000Z');
 
 interface Pooled {
   id: string;
@@ -91,6 +100,8 @@ type Step =
       twoPhase: boolean;
       timeoutSeconds: number;
       transferAmountMax: bigint | null;
+      dailyDebitMax: bigint | null;
+      unverifiedDailyDebitMax: bigint | null;
     }
   /** `target` picks one of the most recent transfers (see `existing`). */
   | { kind: 'post'; target: number; amount: bigint | null }
@@ -141,6 +152,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       twoPhase: fc.boolean(),
       timeoutSeconds: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 60 })),
       transferAmountMax: fc.option(fc.bigInt({ min: 1n, max: 200_00n }), { freq: 8 }),
+      dailyDebitMax: fc.option(fc.bigInt({ min: 1n, max: 600_00n }), { freq: 3 }),
+      unverifiedDailyDebitMax: fc.option(fc.bigInt({ min: 0n, max: 300_00n }), { freq: 6 }),
     }),
   },
   {
@@ -156,6 +169,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       twoPhase: fc.constant(true),
       timeoutSeconds: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 60 })),
       transferAmountMax: fc.constant(null),
+      dailyDebitMax: fc.option(fc.bigInt({ min: 1n, max: 600_00n }), { freq: 3 }),
+      unverifiedDailyDebitMax: fc.constant(null),
     }),
   },
   {
@@ -201,6 +216,16 @@ function existing(world: World, target: number, preferPending = false): string {
   return ids[ids.length - 1 - (target % ids.length)]!;
 }
 
+/** The step's limits, those it has; none at all when it has none. */
+function limitsOf(s: Step & { kind: 'transfer' }): { limits?: TransferLimits } {
+  const limits: TransferLimits = {
+    ...(s.transferAmountMax === null ? {} : { transferAmountMax: s.transferAmountMax }),
+    ...(s.dailyDebitMax === null ? {} : { dailyDebitMax: s.dailyDebitMax }),
+    ...(s.unverifiedDailyDebitMax === null ? {} : { unverifiedDailyDebitMax: s.unverifiedDailyDebitMax }),
+  };
+  return Object.keys(limits).length === 0 ? {} : { limits };
+}
+
 /** Turns a step into a command against the current world (the clock and balances). */
 function commandFor(world: World, s: Step): LedgerCommand | null {
   const now = new Date(world.now);
@@ -244,7 +269,7 @@ function commandFor(world: World, s: Step): LedgerCommand | null {
         code: 'transfer',
         mode: s.twoPhase ? 'two-phase' : 'single-phase',
         ...(s.twoPhase ? { timeoutSeconds: s.timeoutSeconds } : {}),
-        ...(s.transferAmountMax === null ? {} : { limits: { transferAmountMax: s.transferAmountMax } }),
+        ...limitsOf(s),
         now,
       };
     }
@@ -391,6 +416,17 @@ function checkInvariants(world: World): void {
         `${state.id} available ${availableBalanceOf(state)} below −${state.flags.overdraftLimit}`,
       );
     }
+    // The daily debit total is what the limited transfers of its day still hold or moved.
+    const { day, total } = state.dailyDebits;
+    let counted = 0n;
+    for (const transfer of transfers.values()) {
+      if (transfer.status === 'none' || transfer.debitAccountId !== state.id || !isLimitedCode(transfer.code))
+        continue;
+      if (day === null || utcDayOf(transfer.createdAt) !== day) continue;
+      if (transfer.status === 'pending') counted += transfer.amount;
+      if (transfer.status === 'posted') counted += transfer.postedAmount;
+    }
+    assert.equal(total, counted, `daily debits of ${state.id} on ${day}`);
     if (state.status === 'closed') {
       assert.equal(balanceOf(state), 0n);
       assert.equal(state.debitsPending + state.creditsPending, 0n);
@@ -468,6 +504,7 @@ t.test('random ledger histories keep every invariant', async (t) => {
     'rejected transfer_already_reversed',
     'rejected transfer_expired',
     'rejected limit_exceeded',
+    'rejected kyc_required',
     'rejected invalid_amount',
     'rejected balance_not_zero',
   ]) {

@@ -6,11 +6,17 @@ import { type Currency, fromMinorUnits, type MinorUnits } from './money.js';
  * The transfer aggregate (`transfer-<id>` stream): events, state, evolve. Pure.
  *
  * A transfer is created once (the stream is appended with expected `no_stream`) and is
- * never edited: a two-phase transfer ends once (posted, voided or expired), and a
+ * never edited: a two-phase transfer ends once (posted, voided, expired or returned), and a
  * correction is a new reversal transfer, of which the original only records the id.
  */
 
 export type TransferMode = 'single-phase' | 'two-phase';
+
+/** Who an external transfer pays, outside the bank: `iban` normalised (no spaces, upper case). */
+export interface Beneficiary {
+  iban: string;
+  name: string;
+}
 
 /** What identifies a transfer's request: a replay must carry the same body. */
 export interface TransferBodyData {
@@ -23,6 +29,8 @@ export interface TransferBodyData {
   reference: string | null;
   /** The transfer this one reverses (code `reversal` only). */
   reversalOf: string | null;
+  /** Code `external` only (absent otherwise, and in events written before it existed). */
+  beneficiary?: Beneficiary;
 }
 
 export type TransferEvent =
@@ -41,6 +49,8 @@ export type TransferEvent =
   | { type: 'PendingTransferPosted'; data: { transferId: string; amount: MinorUnits; at: string } }
   | { type: 'PendingTransferVoided'; data: { transferId: string; reason: string | null; at: string } }
   | { type: 'PendingTransferExpired'; data: { transferId: string; at: string } }
+  /** The clearing rail sent an external transfer back: its hold is released, as by a void. */
+  | { type: 'PendingTransferReturned'; data: { transferId: string; reason: string; at: string } }
   /** Recorded on the original in the same append as the reversal: at most one per transfer. */
   | { type: 'TransferReversed'; data: { transferId: string; reversalTransferId: string; at: string } };
 
@@ -55,6 +65,7 @@ export interface TransferBody {
   code: TransferCode;
   reference: string | null;
   reversalOf: string | null;
+  beneficiary: Beneficiary | null;
   mode: TransferMode;
   timeoutSeconds: number;
   createdAt: string;
@@ -69,7 +80,7 @@ export type Transfer =
       postedAt: string;
       reversedBy: string | null;
     })
-  | (TransferBody & { status: 'voided' | 'expired'; endedAt: string });
+  | (TransferBody & { status: 'voided' | 'expired' | 'returned'; endedAt: string });
 
 export type TransferState = { status: 'none' } | Transfer;
 
@@ -85,6 +96,7 @@ function body(data: TransferBodyData, mode: TransferMode, timeoutSeconds: number
     code: data.code,
     reference: data.reference,
     reversalOf: data.reversalOf,
+    beneficiary: data.beneficiary ?? null,
     mode,
     timeoutSeconds,
     createdAt: at,
@@ -129,6 +141,11 @@ export function evolveTransfer(state: TransferState, event: TransferEvent): Tran
     case 'PendingTransferExpired': {
       const { expiresAt: _expiresAt, ...b } = pending(state, event);
       return { ...b, status: 'expired', endedAt: event.data.at };
+    }
+    case 'PendingTransferReturned': {
+      const { expiresAt: _expiresAt, ...b } = pending(state, event);
+      assert.equal(b.code, 'external', `PendingTransferReturned on ${b.code} transfer ${b.id}`);
+      return { ...b, status: 'returned', endedAt: event.data.at };
     }
     case 'TransferReversed': {
       const transfer = existing(state, event);

@@ -69,6 +69,12 @@ const eventColumns = `global_position::text, event_id::text, stream_id, stream_v
 // Positions below the oldest transaction still running are final: see migrations.ts.
 const visibleBelow = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)`;
 
+const readStreamSql = `SELECT ${eventColumns} FROM es.events e WHERE stream_id = $1 AND stream_version >= $2
+  ORDER BY e.stream_version LIMIT $3`;
+const readAllSql = `SELECT ${eventColumns} FROM es.events e
+  WHERE global_position > $1 AND global_position < ${visibleBelow}
+  ORDER BY e.global_position LIMIT $2`;
+
 function toRecorded(row: EventRow): RecordedEvent {
   return {
     eventId: row.event_id,
@@ -328,10 +334,12 @@ export class PostgresEventStore implements EventStore {
     options: { fromVersion?: bigint; limit?: number } = {},
   ): Promise<RecordedEvent[]> {
     const limit = checkLimit(options.limit, limits.readLimitDefault);
+    // Named: prepared once per connection, then only bound and executed (the commands'
+    // hottest read, several per request).
     const rows = await this.#sql.query<EventRow>(
-      `SELECT ${eventColumns} FROM es.events e WHERE stream_id = $1 AND stream_version >= $2
-       ORDER BY e.stream_version LIMIT $3`,
+      readStreamSql,
       [streamId, (options.fromVersion ?? 0n).toString(), limit],
+      'es_read_stream',
     );
     return rows.map(toRecorded);
   }
@@ -341,10 +349,9 @@ export class PostgresEventStore implements EventStore {
     if (typeof options.after !== 'bigint' || options.after < 0n)
       throw new RangeError('after must be a bigint ≥ 0n');
     const rows = await this.#sql.query<EventRow>(
-      `SELECT ${eventColumns} FROM es.events e
-        WHERE global_position > $1 AND global_position < ${visibleBelow}
-        ORDER BY e.global_position LIMIT $2`,
+      readAllSql,
       [options.after.toString(), limit],
+      'es_read_all',
     );
     return rows.map(toRecorded);
   }

@@ -67,7 +67,28 @@ export type RotateResult =
 export interface RevocationList {
   revoke(key: string, ttlSeconds: number, now: Date): Promise<void>;
   anyRevoked(keys: readonly string[], now: Date): Promise<boolean>;
+  /**
+   * anyRevoked(keys) and the change mark of a user's stream (see touchUser), in one round
+   * trip where the list is shared (Redis). `userMark` is undefined where no marks are kept.
+   */
+  check(
+    keys: readonly string[],
+    userId: string,
+    now: Date,
+  ): Promise<{ revoked: boolean; userMark?: string | null }>;
+  /**
+   * Records that a user's stream changed (a role, a lock), so every process sharing the list
+   * sees a new mark on its next check and drops its cached copy of the user. Where marks are
+   * not kept (no Redis), only the caches of this process are dropped (by the caller).
+   */
+  touchUser(userId: string): Promise<void>;
+  /** Whether touchUser reaches other processes. */
+  readonly sharesUserMarks: boolean;
 }
+
+/** Key of a user's change mark; it outlives every cached copy of the user (userMarkTtlSeconds). */
+export const userMarkKey = (userId: string) => `usr:${userId}`;
+export const userMarkTtlSeconds = 3600;
 
 export function redisRevocations(redis: Redis, prefix: string): RevocationList {
   return {
@@ -79,11 +100,32 @@ export function redisRevocations(redis: Redis, prefix: string): RevocationList {
       const values = await redis.mget(...keys.map((k) => prefix + k));
       return values.some((v) => v !== null);
     },
+    async check(keys, userId) {
+      const values = await redis.mget(...keys.map((k) => prefix + k), prefix + userMarkKey(userId));
+      const userMark = values.pop() ?? null;
+      return { revoked: values.some((v) => v !== null), userMark };
+    },
+    async touchUser(userId) {
+      // A fresh random value: unlike a counter it cannot come back to one a cache holds.
+      await redis.set(prefix + userMarkKey(userId), randomUUID(), 'EX', userMarkTtlSeconds);
+    },
+    sharesUserMarks: true,
   };
 }
 
 export function databaseRevocations(db: Kysely<any>, ready: () => Promise<void>): RevocationList {
   const table = () => db.withSchema(authSchema);
+  const anyRevoked = async (keys: readonly string[], now: Date) => {
+    if (keys.length === 0) return false;
+    await ready();
+    const row = await table()
+      .selectFrom('revocations')
+      .select('key')
+      .where('key', 'in', [...keys])
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return row !== undefined;
+  };
   return {
     async revoke(key, ttlSeconds, now) {
       await ready();
@@ -94,17 +136,12 @@ export function databaseRevocations(db: Kysely<any>, ready: () => Promise<void>)
         .onConflict((oc) => oc.column('key').doUpdateSet({ expires_at: expiresAt }))
         .execute();
     },
-    async anyRevoked(keys, now) {
-      if (keys.length === 0) return false;
-      await ready();
-      const row = await table()
-        .selectFrom('revocations')
-        .select('key')
-        .where('key', 'in', [...keys])
-        .where('expires_at', '>', now)
-        .executeTakeFirst();
-      return row !== undefined;
+    anyRevoked,
+    async check(keys, _userId, now) {
+      return { revoked: await anyRevoked(keys, now) };
     },
+    async touchUser() {},
+    sharesUserMarks: false,
   };
 }
 

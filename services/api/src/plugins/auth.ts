@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
-import { loadUser } from '@ledger/application';
 import { type Role, roles, type UserView } from '@ledger/contracts';
 import { isLocked, type RegisteredUser } from '@ledger/domain';
 import type { EventMetadata } from '@ledger/eventstore';
@@ -17,6 +16,7 @@ import {
   redisRevocations,
 } from '../auth/tokens.js';
 import { type SecretBox, secretBox } from '../auth/totp.js';
+import { UserCache, userCacheTtlMs, watchUserWrites } from '../auth/user-cache.js';
 import type { Principal } from '../policy.js';
 import { problem } from '../problem.js';
 
@@ -26,6 +26,8 @@ import { problem } from '../problem.js';
  * claims sub, role, jti and fam (the refresh family, so revoking a family stops its access
  * tokens too). Every authenticated request also checks the revocation list and the user's
  * stream: a locked user's tokens stop working at once, and the role used is the current one.
+ * The user's stream is folded once and cached (auth/user-cache.ts), the cached copy dropped
+ * as soon as the stream changes.
  */
 
 export const tokenIssuer = 'ledger';
@@ -120,6 +122,21 @@ export default fp(
       : databaseRevocations(app.database.db, ready);
     const refreshTokens = new RefreshTokens(app.database.db, revocations, ready);
     const box = secretBox(options.jwtSecret);
+    const users = new UserCache(
+      app.store,
+      revocations.sharesUserMarks ? userCacheTtlMs.shared : userCacheTtlMs.unshared,
+    );
+    // Any append to a user stream through this store drops the cached copy (before and
+    // after it), and, once it is written, gives the user a new mark for other processes.
+    // The append's caller (say, the role change's request) is answered after that.
+    const unwatch = watchUserWrites(app.store, async (userIds, phase) => {
+      users.forget(userIds);
+      if (phase === 'before') return;
+      await Promise.all(userIds.map((id) => revocations.touchUser(id))).catch((error: unknown) =>
+        app.log.warn({ err: error }, 'could not mark a changed user for the other API processes'),
+      );
+    });
+    app.addHook('onClose', async () => unwatch());
 
     app.decorate('auth', {
       hasher: options.hasher,
@@ -175,8 +192,9 @@ export default fp(
       }
       const now = options.clock();
       const keys = fam === undefined ? [jtiKey(jti)] : [jtiKey(jti), familyKey(fam)];
-      if (await revocations.anyRevoked(keys, now)) throw unauthorized();
-      const user = await loadUser(app.store, sub);
+      const { revoked, userMark } = await revocations.check(keys, sub, now);
+      if (revoked) throw unauthorized();
+      const user = await users.get(sub, userMark);
       if (user.status !== 'registered' || isLocked(user, now)) throw unauthorized();
       return { userId: sub, role: user.role, jti, familyId: fam ?? null, exp };
     }

@@ -17,6 +17,7 @@ import { userView } from '../../plugins/auth.js';
 import { directorOnly, managerPlus, type Policy, principalOf, staffOrAuditor } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionOf, minPositionSchema, waitForProjection } from '../../read-your-writes.js';
+import settingsRoutes from './settings.js';
 
 const listPolicy: Policy = { roles: staffOrAuditor };
 const createPolicy: Policy = { roles: directorOnly };
@@ -38,6 +39,8 @@ function adminView(user: RegisteredUser, now: Date): AdminUserView {
 
 const admin: FastifyPluginAsyncZod = async (app) => {
   const tags = ['admin'];
+  // GET, PUT /settings: the limits transfers are held to.
+  await app.register(settingsRoutes);
 
   app.get(
     '/users',

@@ -1,5 +1,6 @@
 import {
   bankAccountId,
+  createExternalTransfer,
   customerAccountIds,
   ensureBankAccounts,
   findAccountIdByNumber,
@@ -10,6 +11,7 @@ import {
   type TransferOutcome,
   type TransferRequest,
   transferIdFor,
+  transferLimitsFor,
 } from '@ledger/application';
 import {
   createTransactionBodySchema,
@@ -21,7 +23,7 @@ import {
   transactionResponseSchema,
   transactionSchema,
 } from '@ledger/contracts';
-import type { TransferCommand } from '@ledger/domain/ledger';
+import { type ParsedIban, parseIban, type TransferCommand } from '@ledger/domain/ledger';
 import {
   getTransaction,
   InvalidCursor,
@@ -45,6 +47,12 @@ import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
 
 const bearer = [{ bearerAuth: [] }];
 const idParams = z.object({ id: z.uuid() });
+const ibanMessages: Record<Extract<ParsedIban, { ok: false }>['reason'], string> = {
+  malformed: 'not an IBAN: two letters, two check digits, then letters and digits',
+  length: 'an IBAN has 15 to 34 letters and digits',
+  check_digits: 'check digits do not match: mistyped?',
+};
+
 const errors = {
   400: problemSchema,
   401: problemSchema,
@@ -90,7 +98,8 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       config: { policy: { roles: ['customer', ...staff] } },
       schema: {
         tags,
-        summary: 'Transfer (owner of fromAccountId), or cash deposit/withdrawal (agent+)',
+        summary:
+          'Transfer or external transfer (owner of fromAccountId), or cash deposit/withdrawal (agent+)',
         security: bearer,
         headers: idempotencyHeadersSchema,
         body: createTransactionBodySchema,
@@ -105,6 +114,46 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       const now = app.auth.now();
       const metadata = app.auth.metadata(request, principal.userId);
       const transferId = transferIdFor(principal.userId, request.headers['idempotency-key']);
+      if (body.type === 'external') {
+        // Pending until the clearing rail (a worker job) settles or returns it.
+        const iban = parseIban(body.beneficiary.iban);
+        if (!iban.ok) throw invalid('body.beneficiary.iban', ibanMessages[iban.reason]);
+        // As for a transfer: another's account is "not found", never "forbidden".
+        const { state: from } = await loadAccount(app.store, body.fromAccountId);
+        if (from.status === 'none' || from.ownerId !== principal.userId) {
+          throw problem(404, 'account_not_found', 'No such account', { accountId: body.fromAccountId });
+        }
+        // Before anything is written: the clearing account of another currency may not exist yet.
+        if (from.currency !== currency) {
+          throw ledgerProblem({
+            code: 'currency_mismatch',
+            accountId: from.id,
+            accountCurrency: from.currency,
+          });
+        }
+        const outcome = await createExternalTransfer(
+          app.store,
+          {
+            transferId,
+            fromAccountId: from.id,
+            beneficiary: { iban: iban.iban, name: body.beneficiary.name },
+            amount,
+            currency,
+            reference: body.reference ?? null,
+            // As for a transfer; an owner whose KYC is not verified sends nothing out of the bank.
+            limits: await transferLimitsFor(app.store, {
+              ownerId: principal.userId,
+              currency,
+              code: 'external',
+            }),
+            now,
+          },
+          metadata,
+        );
+        const result = answer(outcome);
+        reply.code(201);
+        return result;
+      }
       let command: Extract<TransferCommand, { type: 'CreateTransfer' }>;
       if (body.type === 'transfer') {
         if ((body.toAccountId === undefined) === (body.toAccountNumber === undefined)) {
@@ -145,6 +194,12 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
           mode: body.mode === 'pending' ? 'two-phase' : 'single-phase',
           ...(body.timeoutSeconds === undefined ? {} : { timeoutSeconds: body.timeoutSeconds }),
           reference: body.reference ?? null,
+          // The settings' limits and the owner's KYC; what was sent today is in the account's state.
+          limits: await transferLimitsFor(app.store, {
+            ownerId: principal.userId,
+            currency,
+            code: 'transfer',
+          }),
           now,
         };
       } else {

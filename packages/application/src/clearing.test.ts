@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { PostgresEventStore } from '@ledger/eventstore';
+import { openDatabase } from '@ledger/platform';
+import { createTestDatabase } from '@ledger/testkit';
+import t from 'tap';
+import {
+  type ClearingRail,
+  clearExternalTransfer,
+  clearingAnswer,
+  createExternalTransfer,
+  expirePendingTransfer,
+  jobMetadata,
+} from './clearing.js';
+import {
+  bankAccountId,
+  loadAccount,
+  loadTransfer,
+  openCustomerAccount,
+  runAccountCommand,
+  runTransferCommand,
+  transferStreamId,
+} from './ledger.js';
+
+// External transfers, the clearing rail's answers and hold expiry, against a real
+// PostgreSQL event store. The jobs that run these are tested in services/worker.
+
+const testDb = await createTestDatabase('application_clearing');
+const database = await openDatabase({
+  databaseUrl: testDb.url,
+  dataDir: '/nonexistent',
+  applicationName: 'test',
+});
+const store = await PostgresEventStore.open(database.sql);
+t.teardown(async () => {
+  await store.close();
+  await database.close();
+  await testDb.drop();
+});
+
+const meta = { actorId: 'test' };
+const railMeta = jobMetadata('system:clearing', { eventId: randomUUID(), jobId: 'clearing.submit-x' });
+const settleIban = 'GB82WEST12345698765432';
+const returnIban = 'DE89370400440532013000';
+const rail: ClearingRail = { delayMs: 0, returnIbans: new Set([returnIban]) };
+
+async function funded(amount: bigint): Promise<string> {
+  const opened = await openCustomerAccount(
+    store,
+    { ownerId: randomUUID(), accountType: 'checking', currency: 'EUR', kycVerified: true, now: new Date() },
+    meta,
+  );
+  if (!opened.ok) throw new Error(opened.code);
+  if (amount === 0n) return opened.account.id;
+  const deposit = await runTransferCommand(
+    store,
+    {
+      type: 'CreateTransfer',
+      transferId: randomUUID(),
+      debitAccountId: bankAccountId('EUR', 'cash'),
+      creditAccountId: opened.account.id,
+      amount,
+      currency: 'EUR',
+      code: 'deposit',
+      mode: 'single-phase',
+      now: new Date(),
+    },
+    meta,
+  );
+  if (deposit.status !== 'accepted') throw new Error(deposit.status);
+  return opened.account.id;
+}
+
+async function external(fromAccountId: string, iban: string, amount = 10_00n) {
+  const outcome = await createExternalTransfer(
+    store,
+    {
+      transferId: randomUUID(),
+      fromAccountId,
+      beneficiary: { iban, name: 'Payee' },
+      amount,
+      currency: 'EUR',
+      reference: null,
+      now: new Date(),
+    },
+    meta,
+  );
+  if (outcome.status !== 'accepted') throw new Error(JSON.stringify(outcome.status));
+  return outcome.transfer.id;
+}
+
+t.test('jobMetadata: the job as actor, its event as cause, the request’s correlation kept', async (t) => {
+  t.same(jobMetadata('system:clearing', { eventId: 'e1', correlationId: 'c1', jobId: 'j1' }), {
+    actorId: 'system:clearing',
+    causationId: 'e1',
+    correlationId: 'c1',
+    jobId: 'j1',
+  });
+  t.match(jobMetadata('system:hold-expiry', { eventId: 'e1', jobId: 'j1' }), { correlationId: 'e1' });
+});
+
+t.test('the rail’s answer: return for listed IBANs, settle for the rest', async (t) => {
+  t.same(clearingAnswer(rail, { iban: settleIban, name: 'x' }), { outcome: 'settle' });
+  t.match(clearingAnswer(rail, { iban: returnIban, name: 'x' }), { outcome: 'return' });
+});
+
+t.test('settle posts the full amount to clearing; a second run is a no-op', async (t) => {
+  const alice = await funded(100_00n);
+  const id = await external(alice, settleIban, 30_00n);
+  const clearingBefore = (await loadAccount(store, bankAccountId('EUR', 'clearing'))).state;
+  const settled = await clearExternalTransfer(store, { transferId: id, rail, now: new Date() }, railMeta);
+  t.match(settled, { result: 'settled' });
+  t.match((await loadTransfer(store, id)).state, { status: 'posted', postedAmount: 30_00n });
+  const clearing = (await loadAccount(store, bankAccountId('EUR', 'clearing'))).state;
+  if (clearing.status === 'none' || clearingBefore.status === 'none') throw new Error('no clearing account');
+  t.equal(clearing.creditsPosted - clearingBefore.creditsPosted, 30_00n);
+  const events = await store.readStream(transferStreamId(id));
+  t.match(events.at(-1)?.metadata, { actorId: 'system:clearing', jobId: 'clearing.submit-x' });
+  t.same(await clearExternalTransfer(store, { transferId: id, rail, now: new Date() }, railMeta), {
+    result: 'already_ended',
+  });
+});
+
+t.test('return releases the hold: status returned, money back', async (t) => {
+  const alice = await funded(100_00n);
+  const id = await external(alice, returnIban, 30_00n);
+  t.match(await clearExternalTransfer(store, { transferId: id, rail, now: new Date() }, railMeta), {
+    result: 'returned',
+  });
+  t.match((await loadTransfer(store, id)).state, { status: 'returned' });
+  t.match((await loadAccount(store, alice)).state, { debitsPosted: 0n, debitsPending: 0n });
+});
+
+t.test('a settle refused because the account was frozen meanwhile becomes a return', async (t) => {
+  const alice = await funded(100_00n);
+  const id = await external(alice, settleIban, 30_00n);
+  const frozen = await runAccountCommand(
+    store,
+    { type: 'FreezeAccount', accountId: alice, reason: 'aml review', now: new Date() },
+    meta,
+  );
+  t.equal(frozen.ok, true);
+  t.match(await clearExternalTransfer(store, { transferId: id, rail, now: new Date() }, railMeta), {
+    result: 'returned',
+  });
+  const events = await store.readStream(transferStreamId(id));
+  t.match(events.at(-1), { type: 'PendingTransferReturned', data: { reason: 'account frozen: not sent' } });
+  t.match((await loadAccount(store, alice)).state, { status: 'frozen', debitsPending: 0n, debitsPosted: 0n });
+});
+
+t.test('expiry: not due before expiresAt; expired after; an ended hold is a no-op', async (t) => {
+  const alice = await funded(100_00n);
+  const bob = await funded(0n);
+  const made = new Date();
+  const hold = async () => {
+    const outcome = await runTransferCommand(
+      store,
+      {
+        type: 'CreateTransfer',
+        transferId: randomUUID(),
+        debitAccountId: alice,
+        creditAccountId: bob,
+        amount: 5_00n,
+        currency: 'EUR',
+        code: 'transfer',
+        mode: 'two-phase',
+        timeoutSeconds: 60,
+        now: made,
+      },
+      meta,
+    );
+    if (outcome.status !== 'accepted') throw new Error(outcome.status);
+    return outcome.transfer.id;
+  };
+  const id = await hold();
+  const expiresAt = new Date(made.getTime() + 60_000);
+  t.same(
+    await expirePendingTransfer(store, { transferId: id, now: new Date(expiresAt.getTime() - 1) }, meta),
+    {
+      result: 'not_due',
+      expiresAt: expiresAt.toISOString(),
+    },
+  );
+  t.match(await expirePendingTransfer(store, { transferId: id, now: expiresAt }, meta), {
+    result: 'expired',
+  });
+  t.same(await expirePendingTransfer(store, { transferId: id, now: expiresAt }, meta), {
+    result: 'already_ended',
+  });
+  const posted = await hold();
+  await runTransferCommand(store, { type: 'PostPendingTransfer', transferId: posted, now: made }, meta);
+  t.same(await expirePendingTransfer(store, { transferId: posted, now: expiresAt }, meta), {
+    result: 'already_ended',
+  });
+});

@@ -1,0 +1,295 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { userStreamId } from '@ledger/contracts';
+import { dailyDebitsOn } from '@ledger/domain/ledger';
+import { defaultSettings } from '@ledger/domain/settings';
+import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
+import { openDatabase } from '@ledger/platform';
+import { createTestDatabase } from '@ledger/testkit';
+import t from 'tap';
+import { registerUser } from './identity.js';
+import {
+  bankAccountId,
+  loadAccount,
+  openCustomerAccount,
+  runTransferCommand,
+  transferIdFor,
+} from './ledger.js';
+import { changeSettings, loadSettings, settingsStreamId, transferLimitsFor } from './settings.js';
+
+// Settings as events, the limits they give a transfer, and the daily limit under real
+// concurrency (several processes, real PostgreSQL).
+
+const testDb = await createTestDatabase('application_settings');
+const database = await openDatabase({
+  databaseUrl: testDb.url,
+  dataDir: '/nonexistent',
+  applicationName: 'test',
+});
+const store = await PostgresEventStore.open(database.sql);
+t.teardown(async () => {
+  await store.close();
+  await database.close();
+  await testDb.drop();
+});
+
+const meta = { actorId: 'director' };
+const now = () => new Date();
+const eur = (transferAmountMax: string, dailyDebitMax: string, unverifiedDailyDebitMax: string) => ({
+  EUR: { transferAmountMax, dailyDebitMax, unverifiedDailyDebitMax },
+});
+
+/** Counts the store's stream reads, to see what a cached load reads. */
+function counting(inner: EventStore) {
+  const reads: { streamId: string; fromVersion: bigint | undefined }[] = [];
+  const wrapped = new Proxy(inner, {
+    get(target, key, receiver) {
+      if (key === 'readStream') {
+        return (streamId: string, options?: { fromVersion?: bigint; limit?: number }) => {
+          reads.push({ streamId, fromVersion: options?.fromVersion });
+          return target.readStream(streamId, options);
+        };
+      }
+      const value = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { store: wrapped, reads };
+}
+
+t.test('settings: defaults, a change, a no-op, a refused change writes nothing', async (t) => {
+  const first = await loadSettings(store);
+  t.same(first, {
+    state: { status: 'default', settings: defaultSettings() },
+    version: 'no_stream',
+    position: null,
+  });
+
+  const bad = await changeSettings(
+    store,
+    {
+      settings: {
+        limits: { EUR: { transferAmountMax: '1e3', dailyDebitMax: '5', unverifiedDailyDebitMax: '1' } },
+      },
+      now: now(),
+    },
+    meta,
+  );
+  t.match(bad, { ok: false, code: 'invalid_settings', errors: [{ path: 'limits.EUR.transferAmountMax' }] });
+  t.same(await store.readStream(settingsStreamId), [], 'nothing written');
+
+  const changed = await changeSettings(
+    store,
+    { settings: { limits: eur('100.00', '500.00', '50.00') }, now: now() },
+    meta,
+  );
+  if (!changed.ok) throw new Error(changed.code);
+  t.equal(changed.version, 0n);
+  t.equal(changed.settings.limits.EUR.dailyDebitMax, 500_00n);
+  const events = await store.readStream(settingsStreamId);
+  t.same(
+    events.map((e) => [e.type, e.metadata.actorId, e.globalPosition]),
+    [['SettingsChanged', 'director', changed.position]],
+  );
+  const loaded = await loadSettings(store);
+  t.match(loaded, { state: { status: 'set' }, version: 0n, position: changed.position });
+
+  const again = await changeSettings(
+    store,
+    { settings: { limits: eur('100.00', '500.00', '50.00') }, now: now() },
+    meta,
+  );
+  t.match(
+    again,
+    { ok: true, version: 0n, position: changed.position },
+    'the same settings: nothing appended',
+  );
+  t.equal((await store.readStream(settingsStreamId)).length, 1);
+});
+
+t.test('settings: optimistic concurrency with an expected version', async (t) => {
+  const { version } = await loadSettings(store);
+  const stale = await changeSettings(
+    store,
+    { settings: { limits: eur('100.00', '600.00', '50.00') }, now: now(), expectedVersion: 'no_stream' },
+    meta,
+  );
+  t.same(stale, { ok: false, code: 'version_mismatch', actual: version });
+  const fresh = await changeSettings(
+    store,
+    { settings: { limits: eur('100.00', '600.00', '50.00') }, now: now(), expectedVersion: version },
+    meta,
+  );
+  t.match(fresh, { ok: true });
+  // Two directors editing the same version: one wins, the other is told, nothing is lost.
+  const base = (await loadSettings(store)).version;
+  const results = await Promise.all(
+    ['700.00', '800.00'].map((daily) =>
+      changeSettings(
+        store,
+        { settings: { limits: eur('100.00', daily, '50.00') }, now: now(), expectedVersion: base },
+        meta,
+      ),
+    ),
+  );
+  t.same(results.map((r) => r.ok).sort(), [false, true]);
+});
+
+t.test('loadSettings is cached per store and reads only what is new', async (t) => {
+  const { store: watched, reads } = counting(store);
+  const first = await loadSettings(watched);
+  t.same(
+    reads.map((r) => r.fromVersion),
+    [0n],
+    'the first load reads the stream',
+  );
+  reads.length = 0;
+  await loadSettings(watched);
+  t.same(
+    reads.map((r) => r.fromVersion),
+    [(first.version as bigint) + 1n],
+    'then only after its version',
+  );
+  await changeSettings(store, { settings: { limits: eur('100.00', '900.00', '50.00') }, now: now() }, meta);
+  reads.length = 0;
+  const next = await loadSettings(watched);
+  t.equal(next.state.settings.limits.EUR.dailyDebitMax, 900_00n, 'sees another writer’s change');
+  t.same(
+    reads.map((r) => r.fromVersion),
+    [(first.version as bigint) + 1n],
+  );
+});
+
+async function customer(kyc: boolean) {
+  const userId = randomUUID();
+  const registered = await registerUser(
+    store,
+    {
+      type: 'Register',
+      now: now(),
+      userId,
+      username: `u${userId.slice(0, 8)}`,
+      email: `${userId}@example.com`,
+      passwordHash: 'x',
+      role: 'customer',
+      profile: { firstName: null, lastName: null, dateOfBirth: null, phone: null },
+      via: 'self',
+    },
+    meta,
+  );
+  if (!registered.ok) throw new Error(registered.code);
+  if (kyc) {
+    await store.append([
+      {
+        streamId: userStreamId(userId),
+        expectedVersion: 'exists',
+        events: [{ type: 'KycStatusChanged', data: { userId, at: now().toISOString(), status: 'verified' } }],
+      },
+    ]);
+  }
+  return userId;
+}
+
+t.test(
+  'transferLimitsFor: the settings of the currency, the KYC cap, external, unlimited codes',
+  async (t) => {
+    await changeSettings(store, { settings: { limits: eur('100.00', '500.00', '50.00') }, now: now() }, meta);
+    const verified = await customer(true);
+    const unverified = await customer(false);
+    const q = (ownerId: string, code: 'transfer' | 'external' | 'withdrawal' | 'fee') =>
+      transferLimitsFor(store, { ownerId, currency: 'EUR', code });
+    t.same(await q(verified, 'transfer'), { transferAmountMax: 100_00n, dailyDebitMax: 500_00n });
+    t.same(await q(verified, 'external'), { transferAmountMax: 100_00n, dailyDebitMax: 500_00n });
+    t.same(await q(unverified, 'transfer'), {
+      transferAmountMax: 100_00n,
+      dailyDebitMax: 500_00n,
+      unverifiedDailyDebitMax: 50_00n,
+    });
+    t.same(await q(unverified, 'external'), {
+      transferAmountMax: 100_00n,
+      dailyDebitMax: 500_00n,
+      unverifiedDailyDebitMax: 0n,
+    });
+    t.equal(await q(unverified, 'withdrawal'), undefined);
+    t.equal(await q(unverified, 'fee'), undefined);
+    const usd = await transferLimitsFor(store, { ownerId: verified, currency: 'USD', code: 'transfer' });
+    t.same(usd, {
+      transferAmountMax: defaultSettings().limits.USD.transferAmountMax,
+      dailyDebitMax: defaultSettings().limits.USD.dailyDebitMax,
+    });
+  },
+);
+
+t.test('20 concurrent transfers from 4 processes never exceed the daily limit in total', async (t) => {
+  await changeSettings(store, { settings: { limits: eur('50.00', '95.00', '95.00') }, now: now() }, meta);
+  const ownerId = await customer(true);
+  const open = async (owner: string) => {
+    const result = await openCustomerAccount(
+      store,
+      { ownerId: owner, accountType: 'checking', currency: 'EUR', kycVerified: true, now: now() },
+      meta,
+    );
+    if (!result.ok) throw new Error(result.code);
+    return result.account.id;
+  };
+  const from = await open(ownerId);
+  const to = await open(randomUUID());
+  const deposit = await runTransferCommand(
+    store,
+    {
+      type: 'CreateTransfer',
+      transferId: transferIdFor('teller', randomUUID()),
+      debitAccountId: bankAccountId('EUR', 'cash'),
+      creditAccountId: from,
+      amount: 1_000_00n,
+      currency: 'EUR',
+      code: 'deposit',
+      mode: 'single-phase',
+      now: now(),
+    },
+    meta,
+  );
+  t.equal(deposit.status, 'accepted');
+
+  const racer = fileURLToPath(new URL('./fixtures/daily-limit-racer.ts', import.meta.url));
+  const at = now();
+  const children: ChildProcess[] = [];
+  t.teardown(() => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+  const lines = Array.from({ length: 4 }, () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', racer], {
+      env: {
+        ...process.env,
+        DATABASE_URL: testDb.url,
+        OWNER_ID: ownerId,
+        FROM: from,
+        TO: to,
+        COUNT: '5',
+        AMOUNT_MINOR: '1000',
+        NOW: at.toISOString(),
+      },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    children.push(child);
+    const reader = createInterface({ input: child.stdout! });
+    const iterator = reader[Symbol.asyncIterator]();
+    return { child, next: async () => (await iterator.next()).value as string };
+  });
+  for (const { next } of lines) t.equal(await next(), 'ready');
+  for (const { child } of lines) child.stdin!.write('go\n');
+  const outcomes = (
+    await Promise.all(lines.map(async ({ next }) => JSON.parse(await next()) as string[]))
+  ).flat();
+
+  // 10.00 each against 95.00 a day: exactly 9 fit, whoever wins each race.
+  t.equal(outcomes.length, 20);
+  t.equal(outcomes.filter((o) => o === 'accepted').length, 9, JSON.stringify(outcomes));
+  t.equal(outcomes.filter((o) => o === 'limit_exceeded').length, 11);
+  const { state } = await loadAccount(store, from);
+  if (state.status === 'none') throw new Error('account');
+  t.equal(state.debitsPosted, 90_00n, 'what left the account');
+  t.equal(dailyDebitsOn(state, at), 90_00n, 'and what the day counts');
+});

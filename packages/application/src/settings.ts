@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { type Currency, isLimitedCode, type TransferCode, type TransferLimits } from '@ledger/domain/ledger';
+import {
+  type BankSettings,
+  decideSettings,
+  evolveSettings,
+  initialSettingsState,
+  type SettingsEvent,
+  type SettingsFieldError,
+  type SettingsInput,
+  type SettingsState,
+} from '@ledger/domain/settings';
+import {
+  type EventMetadata,
+  type EventStore,
+  type RecordedEvent,
+  WrongExpectedVersion,
+} from '@ledger/eventstore';
+import { foldStream, retriesMaxLimit } from './command-handler.js';
+import { loadUser } from './identity.js';
+
+/**
+ * The bank's settings over the event store: one stream, `bank-settings`, of SettingsChanged
+ * events, each holding the whole settings in force from its position on. Read on every
+ * limited transfer, so the fold is cached per store and a load reads only what is new.
+ */
+
+export const settingsStreamId = 'bank-settings';
+export const settingsEventSchemaVersion = 1;
+
+export interface LoadedSettings {
+  state: SettingsState;
+  /** Stream version of the last change; 'no_stream' while the defaults are in force. */
+  version: bigint | 'no_stream';
+  /** Global position of the last change, or null (defaults). */
+  position: bigint | null;
+}
+
+/** Our own writer's events: anything else in this stream is a corrupt store. */
+export function parseSettingsEvent(recorded: Pick<RecordedEvent, 'type' | 'data'>): SettingsEvent {
+  assert.equal(recorded.type, 'SettingsChanged', `${recorded.type} is not a settings event`);
+  assert(typeof recorded.data === 'object' && recorded.data !== null, 'settings event data is an object');
+  return { type: 'SettingsChanged', data: recorded.data as unknown as SettingsEvent['data'] };
+}
+
+const newer = (a: bigint | 'no_stream', b: bigint | 'no_stream') =>
+  a !== 'no_stream' && (b === 'no_stream' || a > b);
+
+const settingsCaches = new WeakMap<EventStore, LoadedSettings>();
+
+/** The settings in force: the cached fold plus whatever was appended since (one read when nothing was). */
+export async function loadSettings(store: EventStore): Promise<LoadedSettings> {
+  const cached = settingsCaches.get(store) ?? {
+    state: initialSettingsState(),
+    version: 'no_stream' as const,
+    position: null,
+  };
+  const folded = await foldStream(
+    store,
+    settingsStreamId,
+    { state: { state: cached.state, position: cached.position }, version: cached.version },
+    (s, event) => ({
+      state: evolveSettings(s.state, parseSettingsEvent(event)),
+      position: event.globalPosition,
+    }),
+  );
+  const loaded: LoadedSettings = { ...folded.state, version: folded.version };
+  // Concurrent loads may finish out of order: the cache only ever moves forward.
+  const current = settingsCaches.get(store);
+  if (current === undefined || newer(loaded.version, current.version)) settingsCaches.set(store, loaded);
+  return loaded;
+}
+
+export interface ChangeSettingsCommand {
+  settings: SettingsInput;
+  now: Date;
+  /** Optimistic concurrency (If-Match): the version the change was based on. Absent: last writer wins. */
+  expectedVersion?: bigint | 'no_stream';
+}
+
+export type ChangeSettingsResult =
+  | {
+      ok: true;
+      settings: BankSettings;
+      version: bigint | 'no_stream';
+      /** When the settings in force were set (null: the defaults, never set). */
+      changedAt: string | null;
+      /** Global position of the settings in force (when they already were these: of their change). */
+      position: bigint | null;
+    }
+  | { ok: false; code: 'invalid_settings'; errors: SettingsFieldError[] }
+  | { ok: false; code: 'version_mismatch'; actual: bigint | 'no_stream' };
+
+/** Replaces the settings (the decider validates them all first): one SettingsChanged, or nothing. */
+export async function changeSettings(
+  store: EventStore,
+  command: ChangeSettingsCommand,
+  metadata: EventMetadata,
+): Promise<ChangeSettingsResult> {
+  for (let attempt = 0; ; attempt++) {
+    const { state, version, position } = await loadSettings(store);
+    if (command.expectedVersion !== undefined && command.expectedVersion !== version) {
+      return { ok: false, code: 'version_mismatch', actual: version };
+    }
+    const decision = decideSettings(
+      { type: 'ChangeSettings', settings: command.settings, now: command.now },
+      state,
+    );
+    if (decision.status === 'rejected')
+      return { ok: false, code: 'invalid_settings', errors: decision.rejection.errors };
+    if (decision.events.length === 0) {
+      const changedAt = state.status === 'set' ? state.changedAt : null;
+      return { ok: true, settings: decision.settings, version, changedAt, position };
+    }
+    try {
+      const result = await store.append([
+        {
+          streamId: settingsStreamId,
+          expectedVersion: version,
+          events: decision.events.map((event) => ({
+            type: event.type,
+            schemaVersion: settingsEventSchemaVersion,
+            data: event.data,
+            metadata,
+          })),
+        },
+      ]);
+      const written = result.streams[0]?.version;
+      assert(written !== undefined, 'the append names the settings stream');
+      return {
+        ok: true,
+        settings: decision.settings,
+        version: written,
+        changedAt: command.now.toISOString(),
+        position: result.position,
+      };
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersion)) throw error;
+      // Based on a version another director has since replaced: theirs is not silently undone.
+      if (command.expectedVersion !== undefined)
+        return { ok: false, code: 'version_mismatch', actual: error.actual };
+      if (attempt >= retriesMaxLimit) throw error;
+    }
+  }
+}
+
+export interface TransferLimitsQuery {
+  /** The owner of the debit account: their KYC decides the unverified cap. */
+  ownerId: string;
+  currency: Currency;
+  code: TransferCode;
+}
+
+/**
+ * The limits a customer's transfer is held to, for CreateTransfer's `limits`: the settings'
+ * limits of the currency; an owner whose KYC is not `verified` is also held to
+ * unverifiedDailyDebitMax (0 for `external`: money leaves the bank only for a known
+ * customer), which answers kyc_required. Codes other than `transfer` and `external` are
+ * not limited: undefined.
+ */
+export async function transferLimitsFor(
+  store: EventStore,
+  query: TransferLimitsQuery & { code: 'transfer' | 'external' },
+): Promise<TransferLimits>;
+export async function transferLimitsFor(
+  store: EventStore,
+  query: TransferLimitsQuery,
+): Promise<TransferLimits | undefined>;
+export async function transferLimitsFor(
+  store: EventStore,
+  query: TransferLimitsQuery,
+): Promise<TransferLimits | undefined> {
+  if (!isLimitedCode(query.code)) return undefined;
+  const [{ state }, owner] = await Promise.all([loadSettings(store), loadUser(store, query.ownerId)]);
+  const limits = state.settings.limits[query.currency];
+  const verified = owner.status === 'registered' && owner.kycStatus === 'verified';
+  return {
+    transferAmountMax: limits.transferAmountMax,
+    dailyDebitMax: limits.dailyDebitMax,
+    ...(verified
+      ? {}
+      : { unverifiedDailyDebitMax: query.code === 'external' ? 0n : limits.unverifiedDailyDebitMax }),
+  };
+}

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import {
+  type Currency,
+  currencies,
+  formatAmount,
+  fromMinorUnits,
+  type MinorUnits,
+  parseAmount,
+  toMinorUnits,
+} from '../ledger/money.js';
+
+/**
+ * The bank's settings (`bank-settings` stream): events, state, evolve. Pure.
+ *
+ * One event type, SettingsChanged, carrying the whole new settings, so any position of the
+ * stream says on its own what was in force (an auditor needs no earlier event), and a
+ * change is a replacement, never a patch. Amounts are minor-unit strings in events, bigint
+ * in the state, major-unit decimal strings in the API (the ledger's three forms of money).
+ *
+ * Only limits have behaviour yet; `fees` and `ruleThresholds` hold the place API.md gives
+ * them ("limits, fees, rule thresholds") and are empty objects until they get fields.
+ */
+
+export interface CurrencyLimits {
+  /** Largest single customer transfer (codes `transfer`, `external`). */
+  transferAmountMax: bigint;
+  /** A customer account's limited debits per UTC day (see Account.dailyDebits). */
+  dailyDebitMax: bigint;
+  /** The same daily total for an owner whose KYC is not verified; over it: kyc_required. */
+  unverifiedDailyDebitMax: bigint;
+}
+
+export type LimitName = keyof CurrencyLimits;
+export const limitNames = [
+  'transferAmountMax',
+  'dailyDebitMax',
+  'unverifiedDailyDebitMax',
+] as const satisfies readonly LimitName[];
+
+export interface BankSettings {
+  /** Every currency the bank holds has limits: those never set are the defaults. */
+  limits: Readonly<Record<Currency, CurrencyLimits>>;
+  /** Reserved: no fee is charged from settings yet. */
+  fees: Readonly<Record<string, never>>;
+  /** Reserved: the fraud/AML rules keep their own thresholds until they read them here. */
+  ruleThresholds: Readonly<Record<string, never>>;
+}
+
+/** Major units per currency, written as a director would type them. */
+type LimitsText = Record<LimitName, string>;
+
+/**
+ * The limits in force until a director sets others: conservative retail defaults, about
+ * the same value in every currency (EUR 10 000 per transfer, 25 000 a day, 250 a day
+ * before KYC). The unverified cap is low on purpose: until the bank knows who the
+ * customer is, little money may leave (AML: simplified due diligence only for low amounts).
+ */
+export const defaultLimitsText: Readonly<Record<Currency, LimitsText>> = {
+  CHF: { transferAmountMax: '10000.00', dailyDebitMax: '25000.00', unverifiedDailyDebitMax: '250.00' },
+  DZD: {
+    transferAmountMax: '1500000.00',
+    dailyDebitMax: '4000000.00',
+    unverifiedDailyDebitMax: '40000.00',
+  },
+  EUR: { transferAmountMax: '10000.00', dailyDebitMax: '25000.00', unverifiedDailyDebitMax: '250.00' },
+  GBP: { transferAmountMax: '10000.00', dailyDebitMax: '25000.00', unverifiedDailyDebitMax: '250.00' },
+  JPY: { transferAmountMax: '1500000', dailyDebitMax: '4000000', unverifiedDailyDebitMax: '40000' },
+  KWD: { transferAmountMax: '3000.000', dailyDebitMax: '7500.000', unverifiedDailyDebitMax: '75.000' },
+  MAD: {
+    transferAmountMax: '100000.00',
+    dailyDebitMax: '250000.00',
+    unverifiedDailyDebitMax: '2500.00',
+  },
+  TND: {
+    transferAmountMax: '30000.000',
+    dailyDebitMax: '75000.000',
+    unverifiedDailyDebitMax: '750.000',
+  },
+  USD: { transferAmountMax: '10000.00', dailyDebitMax: '25000.00', unverifiedDailyDebitMax: '250.00' },
+};
+
+/** A trusted constant (the defaults) in minor units: no user input reaches this. */
+function minorOfText(text: string, currency: Currency): bigint {
+  const parsed = parseAmount(text, currency);
+  assert(parsed.ok, `default limit ${text} ${currency} is not an amount`);
+  return parsed.amount;
+}
+
+export function defaultSettings(): BankSettings {
+  const limits = Object.fromEntries(
+    currencies.map((currency) => {
+      const text = defaultLimitsText[currency];
+      return [
+        currency,
+        {
+          transferAmountMax: minorOfText(text.transferAmountMax, currency),
+          dailyDebitMax: minorOfText(text.dailyDebitMax, currency),
+          unverifiedDailyDebitMax: minorOfText(text.unverifiedDailyDebitMax, currency),
+        },
+      ];
+    }),
+  ) as Record<Currency, CurrencyLimits>;
+  return { limits, fees: {}, ruleThresholds: {} };
+}
+
+/** Settings as events hold them: minor-unit strings. */
+export interface SettingsData {
+  limits: Partial<Record<Currency, Record<LimitName, MinorUnits>>>;
+  fees: Record<string, never>;
+  ruleThresholds: Record<string, never>;
+}
+
+export type SettingsEvent = { type: 'SettingsChanged'; data: { settings: SettingsData; at: string } };
+export type SettingsEventType = SettingsEvent['type'];
+
+export type SettingsState =
+  | { status: 'default'; settings: BankSettings }
+  | { status: 'set'; settings: BankSettings; changedAt: string };
+
+export const initialSettingsState = (): SettingsState => ({ status: 'default', settings: defaultSettings() });
+
+export function toSettingsData(settings: BankSettings): SettingsData {
+  const limits: SettingsData['limits'] = {};
+  for (const currency of currencies) {
+    const l = settings.limits[currency];
+    limits[currency] = {
+      transferAmountMax: toMinorUnits(l.transferAmountMax),
+      dailyDebitMax: toMinorUnits(l.dailyDebitMax),
+      unverifiedDailyDebitMax: toMinorUnits(l.unverifiedDailyDebitMax),
+    };
+  }
+  return { limits, fees: {}, ruleThresholds: {} };
+}
+
+/** An event's settings; a currency it does not name (added to the bank later) has its defaults. */
+function fromSettingsData(data: SettingsData): BankSettings {
+  const defaults = defaultSettings();
+  const limits = { ...defaults.limits };
+  for (const currency of currencies) {
+    const l = data.limits[currency];
+    if (l === undefined) continue;
+    limits[currency] = {
+      transferAmountMax: fromMinorUnits(l.transferAmountMax),
+      dailyDebitMax: fromMinorUnits(l.dailyDebitMax),
+      unverifiedDailyDebitMax: fromMinorUnits(l.unverifiedDailyDebitMax),
+    };
+  }
+  return { limits, fees: {}, ruleThresholds: {} };
+}
+
+export function evolveSettings(_state: SettingsState, event: SettingsEvent): SettingsState {
+  switch (event.type) {
+    case 'SettingsChanged':
+      return { status: 'set', settings: fromSettingsData(event.data.settings), changedAt: event.data.at };
+    default: {
+      const unexpected: never = event.type;
+      throw new assert.AssertionError({ message: `unhandled settings event ${JSON.stringify(unexpected)}` });
+    }
+  }
+}
+
+export function foldSettings(events: readonly SettingsEvent[]): SettingsState {
+  return events.reduce(evolveSettings, initialSettingsState());
+}
+
+/** The API's form: major-unit decimal strings, every currency. */
+export function settingsText(settings: BankSettings): {
+  limits: Record<Currency, LimitsText>;
+  fees: Record<string, never>;
+  ruleThresholds: Record<string, never>;
+} {
+  const limits = Object.fromEntries(
+    currencies.map((currency) => {
+      const l = settings.limits[currency];
+      return [
+        currency,
+        {
+          transferAmountMax: formatAmount(l.transferAmountMax, currency),
+          dailyDebitMax: formatAmount(l.dailyDebitMax, currency),
+          unverifiedDailyDebitMax: formatAmount(l.unverifiedDailyDebitMax, currency),
+        },
+      ];
+    }),
+  ) as Record<Currency, LimitsText>;
+  return { limits, fees: {}, ruleThresholds: {} };
+}

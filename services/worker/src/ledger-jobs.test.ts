@@ -1,0 +1,347 @@
+import { randomUUID } from 'node:crypto';
+import {
+  bankAccountId,
+  clearingActorId,
+  createExternalTransfer,
+  holdExpiryActorId,
+  loadAccount,
+  loadTransfer,
+  openCustomerAccount,
+  runTransferCommand,
+  transferStreamId,
+} from '@ledger/application';
+import { availableBalanceOf, balanceOf } from '@ledger/domain/ledger';
+import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
+import { createLogger, openDatabase } from '@ledger/platform';
+import {
+  accountsProjection,
+  getAccount,
+  getTransaction,
+  transactionsProjection,
+  trialBalance,
+} from '@ledger/projection-accounts';
+import { runProjection } from '@ledger/readmodel';
+import { createTestDatabase, testRedisUrl, uniquePrefix } from '@ledger/testkit';
+import { Redis } from 'ioredis';
+import t, { type Test } from 'tap';
+import { startWorker } from './index.js';
+
+// Hold expiry and the clearing rail, end to end: events in the store, the dispatcher, the
+// delayed jobs on BullMQ (real Redis) or in process, the ledger commands the jobs run, and
+// what the read models show. Delays are tens of ms; only outcomes are asserted, not timing.
+
+const testTimeoutMs = 60_000;
+const waitMs = 15_000;
+const returnIban = 'DE89370400440532013000';
+const settleIban = 'GB82WEST12345698765432';
+
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = waitMs): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+interface LogLine {
+  level: number;
+  msg: string;
+  err?: { message: string };
+  result?: string;
+}
+
+/** `behindMs()`: how far the worker's clock is behind the one that made the holds, now. */
+async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => number = () => 0) {
+  const testDatabase = await createTestDatabase('worker_ledger_jobs');
+  const database = await openDatabase({
+    databaseUrl: testDatabase.url,
+    dataDir: '/nonexistent',
+    applicationName: 'test',
+  });
+  const store = await PostgresEventStore.open(database.sql);
+  const quiet = createLogger({ level: 'silent', name: 'ledger-jobs-test' });
+  const projections = [accountsProjection, transactionsProjection].map((projection) =>
+    runProjection({ db: database.db, store, projection, logger: quiet }),
+  );
+  const lines: LogLine[] = [];
+  const logger = createLogger(
+    { level: 'info', name: 'ledger-jobs-test' },
+    { write: (line: string) => lines.push(JSON.parse(line)) },
+  );
+  const prefix = uniquePrefix('ledger-jobs-test');
+  const worker = await startWorker({
+    db: database.db,
+    store,
+    logger,
+    ...(mode === 'bullmq' ? { redisUrl: testRedisUrl, redisPrefix: prefix } : {}),
+    clearing: { delayMs: 50, returnIbans: [returnIban] },
+    retry: { attempts: 6, backoffDelayMs: 20 },
+    // This worker's clock may be behind the one that made the holds.
+    now: () => new Date(Date.now() - behindMs()),
+  });
+  t.teardown(async () => {
+    await worker.stop();
+    await Promise.all(projections.map((p) => p.stop()));
+    await store.close();
+    await database.close();
+    await testDatabase.drop();
+    if (mode === 'bullmq') {
+      const redis = new Redis(testRedisUrl);
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+    }
+  });
+  const meta = { actorId: 'test' };
+  /** A customer account holding `amount` (minor units) of EUR. */
+  const funded = async (amount: bigint) => {
+    const opened = await openCustomerAccount(
+      store,
+      { ownerId: randomUUID(), accountType: 'checking', currency: 'EUR', kycVerified: true, now: new Date() },
+      meta,
+    );
+    if (!opened.ok) throw new Error(opened.code);
+    if (amount === 0n) return opened.account.id;
+    const deposit = await runTransferCommand(
+      store,
+      {
+        type: 'CreateTransfer',
+        transferId: randomUUID(),
+        debitAccountId: bankAccountId('EUR', 'cash'),
+        creditAccountId: opened.account.id,
+        amount,
+        currency: 'EUR',
+        code: 'deposit',
+        mode: 'single-phase',
+        now: new Date(),
+      },
+      meta,
+    );
+    if (deposit.status !== 'accepted') throw new Error(deposit.status);
+    return opened.account.id;
+  };
+  const statusOf = async (transferId: string) => (await loadTransfer(store, transferId)).state.status;
+  /** Waits for the read models to reach what the store holds now. */
+  const projected = async () => {
+    const head = await store.lastWrittenPosition();
+    for (const p of projections) t.ok(await p.waitFor(head, waitMs), 'read models caught up');
+  };
+  const lastEventOf = async (transferId: string) => {
+    const events = await store.readStream(transferStreamId(transferId));
+    return { first: events[0]!, last: events[events.length - 1]! };
+  };
+  return { store, db: database.db, worker, lines, meta, funded, statusOf, projected, lastEventOf };
+}
+
+/** Per currency Σ debits = Σ credits in the read model. */
+async function balanced(t: Test, db: Parameters<typeof trialBalance>[0]) {
+  t.ok(
+    (await trialBalance(db)).every((row) => row.balanced),
+    'Σ debits = Σ credits',
+  );
+}
+
+async function hold(store: EventStore, from: string, to: string, expiresInMs: number) {
+  // The clock comes in on the command: made "now − (1 s − expiresInMs)" with a 1 s timeout,
+  // the hold expires expiresInMs from now (timeouts are whole seconds, expiresInMs ≤ 1000).
+  const outcome = await runTransferCommand(
+    store,
+    {
+      type: 'CreateTransfer',
+      transferId: randomUUID(),
+      debitAccountId: from,
+      creditAccountId: to,
+      amount: 30_00n,
+      currency: 'EUR',
+      code: 'transfer',
+      mode: 'two-phase',
+      timeoutSeconds: 1,
+      now: new Date(Date.now() - 1000 + expiresInMs),
+    },
+    { actorId: 'test' },
+  );
+  if (outcome.status !== 'accepted') throw new Error(JSON.stringify(outcome.status));
+  return outcome.transfer.id;
+}
+
+const failures = (lines: LogLine[]) => lines.filter((l) => /^job failed/.test(l.msg));
+
+for (const mode of ['bullmq', 'in-process'] as const) {
+  t.test(
+    `${mode}: a hold with a timeout is expired by its delayed job`,
+    { timeout: testTimeoutMs },
+    async (t) => {
+      const f = await fixture(t, mode);
+      const alice = await f.funded(100_00n);
+      const bob = await f.funded(0n);
+      // Posted at once, well before its time: its expiry job finds it ended, the expected no-op.
+      const posted = await hold(f.store, alice, bob, 1000);
+      const postedNow = await runTransferCommand(
+        f.store,
+        { type: 'PostPendingTransfer', transferId: posted, now: new Date() },
+        f.meta,
+      );
+      t.equal(postedNow.status, 'accepted');
+      const expiring = await hold(f.store, alice, bob, 50);
+      const noTimeout = await runTransferCommand(
+        f.store,
+        {
+          type: 'CreateTransfer',
+          transferId: randomUUID(),
+          debitAccountId: alice,
+          creditAccountId: bob,
+          amount: 5_00n,
+          currency: 'EUR',
+          code: 'transfer',
+          mode: 'two-phase',
+          now: new Date(),
+        },
+        f.meta,
+      );
+      t.equal(noTimeout.status, 'accepted');
+      await until('the hold expired', async () => (await f.statusOf(expiring)) === 'expired');
+      await until(
+        'both expiry jobs ran',
+        async () => f.lines.filter((l) => l.msg === 'hold expiry').length === 2,
+      );
+      t.same(
+        f.lines
+          .filter((l) => l.msg === 'hold expiry')
+          .map((l) => l.result)
+          .sort(),
+        ['already_ended', 'expired'],
+      );
+      t.same(failures(f.lines), [], 'no job failed: an ended hold is not a failure');
+      t.equal(await f.statusOf(posted), 'posted');
+      t.equal(
+        await f.statusOf(noTimeout.status === 'accepted' ? noTimeout.transfer.id : ''),
+        'pending',
+        'no timeout, no job',
+      );
+
+      const { first, last } = await f.lastEventOf(expiring);
+      t.equal(last.type, 'PendingTransferExpired');
+      t.match(last.metadata, { actorId: holdExpiryActorId, causationId: first.eventId });
+      const { state } = await loadAccount(f.store, alice);
+      if (state.status === 'none') throw new Error('no account');
+      t.equal(state.debitsPending, 5_00n, 'the expired hold is released; the one without timeout stays');
+      t.equal(balanceOf(state), 70_00n, 'only the posted hold moved money');
+
+      await f.projected();
+      t.match(
+        await getTransaction(f.db, expiring),
+        { status: 'voided' },
+        'API.md shows an expired hold as voided',
+      );
+      t.match(await getAccount(f.db, alice), {
+        balance: '70.00',
+        pendingDebits: '5.00',
+        availableBalance: '65.00',
+      });
+      t.match(await getAccount(f.db, bob), { balance: '30.00', pendingCredits: '5.00' });
+      await balanced(t, f.db);
+    },
+  );
+
+  t.test(
+    `${mode}: a worker whose clock is behind retries the expiry until it is due`,
+    { timeout: testTimeoutMs },
+    async (t) => {
+      // A minute behind until an attempt has been refused as not due; then in step.
+      let behindMs = 60_000;
+      const f = await fixture(t, mode, () => behindMs);
+      const alice = await f.funded(100_00n);
+      const bob = await f.funded(0n);
+      const expiring = await hold(f.store, alice, bob, 20);
+      await until('an attempt refused as not due', async () =>
+        failures(f.lines).some((l) => /not yet/.test(l.err?.message ?? '')),
+      );
+      t.equal(await f.statusOf(expiring), 'pending', 'not expired by a clock that says it is not due');
+      behindMs = 0;
+      await until('the hold expired on a retry', async () => (await f.statusOf(expiring)) === 'expired');
+      const { state } = await loadAccount(f.store, alice);
+      t.match(state, { debitsPending: 0n });
+    },
+  );
+
+  t.test(`${mode}: the clearing rail settles an external transfer`, { timeout: testTimeoutMs }, async (t) => {
+    const f = await fixture(t, mode);
+    const alice = await f.funded(100_00n);
+    const made = await createExternalTransfer(
+      f.store,
+      {
+        transferId: randomUUID(),
+        fromAccountId: alice,
+        beneficiary: { iban: settleIban, name: 'Dana Payee' },
+        amount: 40_00n,
+        currency: 'EUR',
+        reference: 'rent',
+        now: new Date(),
+      },
+      f.meta,
+    );
+    if (made.status !== 'accepted') throw new Error(made.status);
+    t.equal(made.transfer.status, 'pending');
+    const id = made.transfer.id;
+    await until('settled', async () => (await f.statusOf(id)) === 'posted');
+    const { first, last } = await f.lastEventOf(id);
+    t.match(last, { type: 'PendingTransferPosted', data: { amount: '4000' } });
+    t.match(last.metadata, { actorId: clearingActorId, causationId: first.eventId });
+    const clearing = (await loadAccount(f.store, bankAccountId('EUR', 'clearing'))).state;
+    t.match(clearing, { creditsPosted: 40_00n, creditsPending: 0n }, 'the money is on clearing');
+    const from = (await loadAccount(f.store, alice)).state;
+    if (from.status === 'none') throw new Error('no account');
+    t.equal(balanceOf(from), 60_00n);
+    t.equal(from.debitsPending, 0n);
+    await f.projected();
+    t.match(await getTransaction(f.db, id), {
+      status: 'posted',
+      postedAmount: '40.00',
+      type: 'external',
+      beneficiary: { iban: settleIban, name: 'Dana Payee' },
+    });
+    t.match(await getAccount(f.db, alice), { balance: '60.00', availableBalance: '60.00' });
+    t.match(await getAccount(f.db, bankAccountId('EUR', 'clearing')), { balance: '40.00' });
+    t.same(failures(f.lines), []);
+    await balanced(t, f.db);
+  });
+
+  t.test(`${mode}: the clearing rail returns an external transfer`, { timeout: testTimeoutMs }, async (t) => {
+    const f = await fixture(t, mode);
+    const alice = await f.funded(100_00n);
+    const made = await createExternalTransfer(
+      f.store,
+      {
+        transferId: randomUUID(),
+        fromAccountId: alice,
+        beneficiary: { iban: returnIban, name: 'Closed Account' },
+        amount: 40_00n,
+        currency: 'EUR',
+        reference: null,
+        now: new Date(),
+      },
+      f.meta,
+    );
+    if (made.status !== 'accepted') throw new Error(made.status);
+    const id = made.transfer.id;
+    await until('returned', async () => (await f.statusOf(id)) === 'returned');
+    const { first, last } = await f.lastEventOf(id);
+    t.match(last, { type: 'PendingTransferReturned', data: { transferId: id } });
+    t.match(last.metadata, { actorId: clearingActorId, causationId: first.eventId });
+    const from = (await loadAccount(f.store, alice)).state;
+    if (from.status === 'none') throw new Error('no account');
+    t.equal(availableBalanceOf(from), 100_00n, 'the money is back');
+    t.equal(balanceOf(from), 100_00n);
+    const clearing = (await loadAccount(f.store, bankAccountId('EUR', 'clearing'))).state;
+    t.match(clearing, { creditsPosted: 0n, creditsPending: 0n });
+    await f.projected();
+    t.match(await getTransaction(f.db, id), { status: 'returned', postedAmount: null });
+    t.match(await getAccount(f.db, alice), {
+      balance: '100.00',
+      availableBalance: '100.00',
+      pendingDebits: '0.00',
+    });
+    t.same(failures(f.lines), []);
+    await balanced(t, f.db);
+  });
+}

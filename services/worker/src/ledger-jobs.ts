@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import {
+  type ClearingRail,
+  clearExternalTransfer,
+  clearingActorId,
+  expirePendingTransfer,
+  holdExpiryActorId,
+  jobMetadata,
+} from '@ledger/application';
+import type { TransferEvent } from '@ledger/domain/ledger';
+import type { EventStore, RecordedEvent } from '@ledger/eventstore';
+import type { DispatchRule, Job, JobHandler } from '@ledger/jobs';
+import type { Logger } from '@ledger/platform';
+
+/**
+ * The ledger's scheduled work (DESIGN §4):
+ * - `ledger.expire-hold` (queue `holds`): a two-phase transfer with a timeout is expired by a
+ *   job delayed until its expiresAt.
+ * - `clearing.submit` (queue `clearing`): an external transfer goes to the clearing rail,
+ *   which answers `delayMs` after the transfer was made: it settles or returns it.
+ * Both jobs come from the transfer's TransferPending event (jobId from its event id), and
+ * both are idempotent: a transfer that has already ended is the expected no-op.
+ */
+
+export const holdsQueue = 'holds';
+export const expireHoldJob = 'ledger.expire-hold';
+export const clearingQueue = 'clearing';
+export const clearingSubmitJob = 'clearing.submit';
+/** Jobs of each queue run at once in one worker process. */
+const holdsConcurrency = 4;
+const clearingConcurrency = 4;
+
+type Pending = Extract<TransferEvent, { type: 'TransferPending' }>['data'];
+
+/** TransferPending data, as the ledger's own writer made it. */
+function pendingData(event: RecordedEvent): Pending {
+  assert.equal(event.type, 'TransferPending');
+  const data = event.data as Partial<Pending> | null;
+  assert(typeof data?.transferId === 'string', `${event.eventId}: TransferPending without transferId`);
+  return data as Pending;
+}
+
+/** What links a job's events to their cause: the event id and the request's correlation. */
+function causeOf(event: RecordedEvent) {
+  const { correlationId } = event.metadata;
+  return {
+    transferId: pendingData(event).transferId,
+    causationId: event.eventId,
+    ...(typeof correlationId === 'string' ? { correlationId } : {}),
+  };
+}
+
+export function ledgerDispatchRules(options: { clearing: ClearingRail }): DispatchRule[] {
+  const { delayMs } = options.clearing;
+  return [
+    {
+      eventType: 'TransferPending',
+      queue: holdsQueue,
+      job: expireHoldJob,
+      when: (event) => typeof pendingData(event).expiresAt === 'string',
+      toData: (event) => ({ ...causeOf(event), expiresAt: pendingData(event).expiresAt }),
+      runAt: (event) => new Date(pendingData(event).expiresAt ?? event.recordedAt),
+    },
+    {
+      eventType: 'TransferPending',
+      queue: clearingQueue,
+      job: clearingSubmitJob,
+      when: (event) => pendingData(event).code === 'external',
+      toData: causeOf,
+      // From when the transfer was made, not when the dispatcher saw it: after a pause,
+      // overdue answers come at once.
+      runAt: (event) => new Date(Date.parse(event.recordedAt) + delayMs),
+    },
+  ];
+}
+
+/** Job data as ledgerDispatchRules made it; anything else is a bug (the job fails loudly). */
+function causeIn(job: Job): { transferId: string; causationId: string; correlationId?: string } {
+  const { transferId, causationId, correlationId } = job.data;
+  assert(typeof transferId === 'string' && typeof causationId === 'string', `job ${job.id}: bad data`);
+  return {
+    transferId,
+    causationId,
+    ...(typeof correlationId === 'string' ? { correlationId } : {}),
+  };
+}
+
+export interface LedgerProcessorOptions {
+  store: EventStore;
+  logger: Logger;
+  clearing: ClearingRail;
+  now: () => Date;
+}
+
+export interface LedgerProcessor {
+  queue: string;
+  concurrency: number;
+  handler: JobHandler;
+}
+
+export function ledgerProcessors(options: LedgerProcessorOptions): LedgerProcessor[] {
+  const { store, logger, now } = options;
+  const metadataOf = (actorId: string, job: Job) => {
+    const cause = causeIn(job);
+    return jobMetadata(actorId, {
+      eventId: cause.causationId,
+      correlationId: cause.correlationId,
+      jobId: job.id,
+    });
+  };
+  return [
+    {
+      queue: holdsQueue,
+      concurrency: holdsConcurrency,
+      handler: async (job) => {
+        const { transferId } = causeIn(job);
+        const at = now();
+        const expiry = await expirePendingTransfer(
+          store,
+          { transferId, now: at },
+          metadataOf(holdExpiryActorId, job),
+        );
+        if (expiry.result === 'not_due') {
+          // This clock is behind the one that set expiresAt: fail the attempt, so the queue
+          // retries it with backoff (attempts and delays: the worker's RetryPolicy).
+          throw new Error(
+            `hold ${transferId} expires at ${expiry.expiresAt}, not yet at ${at.toISOString()}: retrying`,
+          );
+        }
+        logger.info({ transferId, jobId: job.id, result: expiry.result }, 'hold expiry');
+      },
+    },
+    {
+      queue: clearingQueue,
+      concurrency: clearingConcurrency,
+      handler: async (job) => {
+        const { transferId } = causeIn(job);
+        const cleared = await clearExternalTransfer(
+          store,
+          { transferId, rail: options.clearing, now: now() },
+          metadataOf(clearingActorId, job),
+        );
+        logger.info({ transferId, jobId: job.id, result: cleared.result }, 'clearing rail answered');
+      },
+    },
+  ];
+}
