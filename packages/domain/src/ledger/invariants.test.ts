@@ -65,7 +65,7 @@ const customer = (id: string, currency: Currency, overdraftLimit = 0n): Pooled =
     now: new Date(t0),
   },
 });
-const bank = (id: string, currency: Currency, accountType: 'cash' | 'fee-income'): Pooled => ({
+const bank = (id: string, currency: Currency, accountType: 'cash' | 'clearing' | 'fee-income'): Pooled => ({
   id,
   currency,
   customer: false,
@@ -78,6 +78,7 @@ const pool: Pooled[] = [
   customer('carol', 'EUR'),
   bank('cash-eur', 'EUR', 'cash'),
   bank('fees-eur', 'EUR', 'fee-income'),
+  bank('clearing-eur', 'EUR', 'clearing'),
   customer('jun', 'JPY'),
   bank('cash-jpy', 'JPY', 'cash'),
 ];
@@ -103,6 +104,10 @@ type Step =
       dailyDebitMax: bigint | null;
       unverifiedDailyDebitMax: bigint | null;
     }
+  /** To another bank: a hold on the clearing account until the rail settles or returns it. */
+  | { kind: 'external'; id: string; debit: number; amount: bigint; unverifiedDailyDebitMax: bigint | null }
+  /** The clearing rail's answer to one of the recent external transfers. */
+  | { kind: 'settle' | 'return'; target: number }
   /** `target` picks one of the most recent transfers (see `existing`). */
   | { kind: 'post'; target: number; amount: bigint | null }
   | { kind: 'void' | 'expire'; target: number }
@@ -176,6 +181,24 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.record({
+      kind: fc.constant('external' as const),
+      id: transferId,
+      debit: customerIndex,
+      amount,
+      // Mostly a verified customer; now and then one without KYC (external: refused).
+      unverifiedDailyDebitMax: fc.oneof(
+        { weight: 5, arbitrary: fc.constant(null) },
+        { weight: 1, arbitrary: fc.constant(0n) },
+      ),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constantFrom('settle' as const, 'return' as const), target }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
       kind: fc.constant('post' as const),
       target,
       amount: fc.option(amount, { freq: 2 }),
@@ -214,6 +237,14 @@ function existing(world: World, target: number, preferPending = false): string {
   // Mostly one that exists; now and then one that does not.
   if (ids.length === 0 || target === 9) return 'ghost';
   return ids[ids.length - 1 - (target % ids.length)]!;
+}
+
+/** A recent external transfer (ended or not: the rail may answer twice), or null when none exists. */
+function externalTransfer(world: World, target: number): string | null {
+  const ids = [...world.ledger.transfers.entries()]
+    .filter(([, transfer]) => transfer.status !== 'none' && transfer.code === 'external')
+    .map(([id]) => id);
+  return ids.length === 0 ? null : ids[ids.length - 1 - (target % ids.length)]!;
 }
 
 /** The step's limits, those it has; none at all when it has none. */
@@ -272,6 +303,30 @@ function commandFor(world: World, s: Step): LedgerCommand | null {
         ...limitsOf(s),
         now,
       };
+    }
+    case 'external': {
+      const debit = p(s.debit);
+      return {
+        type: 'CreateTransfer',
+        transferId: s.id,
+        debitAccountId: debit.id,
+        creditAccountId: 'clearing-eur',
+        amount: s.amount,
+        currency: debit.currency,
+        code: 'external',
+        mode: 'two-phase',
+        beneficiary: { iban: 'DE89370400440532013000', name: 'Erika Mustermann' },
+        ...(s.unverifiedDailyDebitMax === null ? {} : { limits: { unverifiedDailyDebitMax: 0n } }),
+        now,
+      };
+    }
+    case 'settle':
+    case 'return': {
+      const transferId = externalTransfer(world, s.target);
+      if (transferId === null) return null;
+      return s.kind === 'settle'
+        ? { type: 'PostPendingTransfer', transferId, byClearing: true, now }
+        : { type: 'ReturnPendingTransfer', transferId, reason: 'beneficiary bank refused', now };
     }
     case 'post':
       return s.amount === null
@@ -462,7 +517,8 @@ t.test('random ledger histories keep every invariant', async (t) => {
             );
             count(`rejected ${decision.rejection.code}`);
           } else {
-            count(`${decision.status} ${command.type}`);
+            const byClearing = command.type === 'PostPendingTransfer' && command.byClearing === true;
+            count(`${decision.status} ${command.type}${byClearing ? ' by clearing' : ''}`);
           }
           checkInvariants(world);
           // A closed account never changes again.
@@ -486,6 +542,9 @@ t.test('random ledger histories keep every invariant', async (t) => {
     'accepted CreateTransfer',
     'accepted PostPendingTransfer',
     'accepted VoidPendingTransfer',
+    'accepted ReturnPendingTransfer',
+    'accepted PostPendingTransfer by clearing',
+    'rejected clearing_only',
     'accepted ExpirePendingTransfer',
     'accepted ReverseTransfer',
     'accepted FreezeAccount',
