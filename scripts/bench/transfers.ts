@@ -1,0 +1,1220 @@
+/**
+ * End-to-end transfers per second through the real HTTP API, beside the raw PostgreSQL
+ * ceiling of the same work in plain SQL, on one fresh database.
+ *
+ *   pnpm bench:transfers
+ *
+ * Processes. The API runs as its own child process (`node --import tsx
+ * services/api/src/main.ts`, what `pnpm start:api` runs) with LOG_LEVEL=warn, Redis for rate
+ * limits and revocations (as any multi-replica deployment), rate limits raised out of the
+ * way, and the first director from BANK_DIRECTOR_*. The projector runs as a second child
+ * (`services/projector/src/main.ts`), as in production, unless BENCH_PROJECTOR=0: on this
+ * 2-core machine it competes with the API for CPU, which is what production would see too.
+ * This process seeds, generates the load (autocannon), checks the invariants and runs the
+ * raw SQL ceiling; it never serves a request, so the API's CPU is its own.
+ *
+ * Seeding (before anything is measured) bypasses HTTP on purpose: it calls the application
+ * layer (packages/application: registerUser, openCustomerAccount, runTransferCommand) on the
+ * same event store, so every seeded event is decided by the same deciders and appended with
+ * the same expected versions as through the API, without 10,000+ HTTP round trips and one
+ * bcrypt hash (~250 ms at cost 12) per registered user. Concretely:
+ *   - staff go through HTTP as the tests do: the director comes from the bootstrap, logs in,
+ *     creates an agent (POST /api/admin/users), and the agent logs in;
+ *   - BENCH_CUSTOMERS customers are registered with one bcrypt hash computed once (they share
+ *     a password) and then marked KYC-verified (the KycStatusChanged event the KYC flow
+ *     records), so each may own several accounts: API.md requires KYC for a second account,
+ *     and openCustomerAccount is called with kycVerified: true, as the accounts route does
+ *     for a verified owner;
+ *   - BENCH_ACCOUNTS EUR accounts are spread over the customers (customer c owns accounts
+ *     c, c + BENCH_CUSTOMERS, ...). Funding: the agent makes one cash deposit per customer
+ *     into its first account (runTransferCommand, code "deposit", the agent as actor) of
+ *     1,000,000.00 EUR per account the customer owns, and the customer then transfers
+ *     1,000,000.00 to each of its other accounts. Not one deposit per account: every deposit
+ *     debits the bank's single cash account, so deposits are serialised (one commit each,
+ *     ~4 ms here): 10,000 would take about a minute;
+ *   - access tokens: customer 0 logs in over HTTP; the others get tokens signed here with
+ *     the API's JWT secret and the very claims login issues (sub, role, jti, fam, iss, aud,
+ *     1 h), so no request of the load skips any check: JWT verification, the revocation
+ *     list, the user stream and account ownership all run per request.
+ *
+ * The load: autocannon, BENCH_CONNECTIONS connections (32) for BENCH_DURATION_S seconds (20)
+ * after BENCH_WARMUP_S seconds of warm-up (3), each request a POST /api/transactions
+ * transfer with its own Idempotency-Key, between two random distinct accounts (the debited
+ * one never a customer's first account, whose daily debit limit the funding used up), an
+ * amount of 0.01 to 99.99 EUR, authenticated as the owner of fromAccountId. Reported: 2xx per second,
+ * p50 and p99 latency (autocannon's, of 2xx answers, whole milliseconds), errors (non-2xx
+ * answers + socket errors and time-outs).
+ *
+ * Invariants, from the events (not from a read model): every account stream folded with the
+ * domain's evolveAccount; per currency Σ debits = Σ credits; no customer account's available
+ * balance below −(its overdraft limit); and the posted transfers (TransferPosted, code
+ * "transfer") are exactly the transfers autocannon saw a 201 for, plus those whose request was
+ * still in flight when autocannon stopped (it drops its connections at the end without
+ * waiting; each such request may or may not have been posted, and is counted separately).
+ * With the projector running, its checkpoints must also reach the head and the accounts read
+ * model's trial balance must balance. (Before the warm-up the projector is given up to 30 s
+ * to finish projecting the seeding, so the measured window sees it following the load.)
+ *
+ * The raw ceiling: schema bench_raw in the same database, a balances table of the same
+ * number of accounts; per transaction BEGIN, two balance UPDATEs (in account order, the debit
+ * guarded by balance >= amount), two INSERTs into entries, COMMIT (prepared statements, one
+ * round trip each), BENCH_RAW_CLIENTS clients (32) on a pg Pool for BENCH_RAW_S seconds (10),
+ * after the API and projector have stopped.
+ *
+ * Environment (all bounded): BENCH_ACCOUNTS (10000), BENCH_CUSTOMERS (500), BENCH_CONNECTIONS
+ * (32), BENCH_DURATION_S (20), BENCH_WARMUP_S (3), BENCH_RAW_S (10), BENCH_RAW_CLIENTS (32),
+ * BENCH_PROJECTOR (1; 0 = no projector), BENCH_CPU_PROF_DIR (unset; a directory: the API
+ * and projector children run with --cpu-prof there, each profile written when it stops and
+ * named after its pid, which is printed), BENCH_KEEP_DB
+ * (unset; 1 leaves the database behind, for looking into a failed check).
+ *
+ * The last line of stdout is one JSON object with the headline numbers; a failed invariant
+ * makes the exit code 1.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  bankAccountId,
+  openCustomerAccount,
+  parseAccountEvent,
+  registerUser,
+  runTransferCommand,
+  transferIdFor,
+} from '@ledger/application';
+import { identityEventSchemaVersion, userStreamId } from '@ledger/contracts';
+import {
+  type AccountState,
+  availableBalanceOf,
+  evolveAccount,
+  formatAmount,
+  initialAccountState,
+} from '@ledger/domain/ledger';
+import { type EventMetadata, PostgresEventStore, pgClient } from '@ledger/eventstore';
+import { trialBalance } from '@ledger/projection-accounts';
+import { readCheckpoints } from '@ledger/readmodel';
+import { createTestDatabase, repoRoot, type TestDatabase, testRedisUrl } from '@ledger/testkit';
+import autocannon from 'autocannon';
+import bcrypt from 'bcryptjs';
+import pg from 'pg';
+
+// ---- bounds -----------------------------------------------------------------------------
+
+function envInt(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max} (got ${raw})`);
+  }
+  return value;
+}
+
+const accountCount = envInt('BENCH_ACCOUNTS', 10_000, 2, 100_000);
+const customerCount = Math.min(envInt('BENCH_CUSTOMERS', 500, 1, 10_000), accountCount);
+const connections = envInt('BENCH_CONNECTIONS', 32, 1, 512);
+const durationS = envInt('BENCH_DURATION_S', 20, 1, 60);
+const warmupS = envInt('BENCH_WARMUP_S', 3, 0, 20);
+const rawS = envInt('BENCH_RAW_S', 10, 1, 30);
+const rawClients = envInt('BENCH_RAW_CLIENTS', 32, 1, 64);
+const runProjector = envInt('BENCH_PROJECTOR', 1, 0, 1) === 1;
+/** For investigating a failed check: the database is left behind (and named). */
+const keepDatabase = process.env.BENCH_KEEP_DB === '1';
+const cpuProfDir = process.env.BENCH_CPU_PROF_DIR ? resolve(process.env.BENCH_CPU_PROF_DIR) : undefined;
+
+const currency = 'EUR';
+/** Each account's opening deposit, in major units: far more than the load can move out. */
+const depositAmount = '1000000.00';
+/** Concurrent seeding commands (registrations, account openings). */
+const seedConcurrency = 16;
+/** bcrypt cost of the seeded customers' shared password hash: the production cost. */
+const passwordCost = 12;
+const apiStartWaitMs = 30_000;
+const settleWaitMs = 15_000;
+const projectionWaitMs = 60_000;
+const preloadCatchUpMs = 30_000;
+const scanPageSize = 20_000;
+/** The whole run; beyond it the children are killed, the database dropped, the process exits. */
+const runTimeoutMs = 175_000;
+
+// ---- helpers ----------------------------------------------------------------------------
+
+const log = (line = '') => process.stdout.write(`${line}\n`);
+const note = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(1);
+
+function withTimeout<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Runs `task(i)` for i in [0, n) with at most `limit` at once; the first failure rejects. */
+async function forEachLimit(n: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+const base64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
+
+/** An access token exactly as the API's login issues it (plugins/auth.ts): HS256, 1 h. */
+function accessToken(secret: string, userId: string): string {
+  const iat = Math.floor(Date.now() / 1000);
+  const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const payload = base64url(
+    JSON.stringify({
+      sub: userId,
+      role: 'customer',
+      jti: randomUUID(),
+      fam: randomUUID(),
+      iat,
+      exp: iat + 3600,
+      iss: 'ledger',
+      aud: 'ledger-api',
+    }),
+  );
+  const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
+  return `${header}.${payload}.${signature}`;
+}
+
+/** An amount from 0.01 to 99.99 as a decimal string, built from digits (never a float). */
+function randomAmount(): string {
+  const units = randomInt(100);
+  const cents = randomInt(units === 0 ? 1 : 0, 100);
+  return `${units}.${String(cents).padStart(2, '0')}`;
+}
+
+// ---- child processes ----------------------------------------------------------------------
+
+interface Child {
+  name: string;
+  process: ChildProcess;
+  exit: Promise<number | null>;
+  output(): string;
+}
+
+function spawnChild(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Child {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { name, process: child, exit, output: () => out };
+}
+
+/** SIGTERM (the services shut down cleanly, and --cpu-prof writes its profile), then SIGKILL. */
+async function stopChild(child: Child | undefined): Promise<void> {
+  if (!child || child.process.exitCode !== null || child.process.signalCode !== null) return;
+  child.process.kill('SIGTERM');
+  const code = await Promise.race([child.exit, sleep(10_000).then(() => 'timeout' as const)]);
+  if (code === 'timeout') {
+    note(`${child.name} did not stop within 10 s: killing it`);
+    child.process.kill('SIGKILL');
+    await child.exit;
+  }
+}
+
+async function waitForApi(url: string, api: Child): Promise<void> {
+  const deadline = Date.now() + apiStartWaitMs;
+  for (;;) {
+    if (api.process.exitCode !== null)
+      throw new Error(`the API exited ${api.process.exitCode}:\n${api.output()}`);
+    try {
+      const response = await fetch(`${url}/health/live`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`the API did not answer within ${apiStartWaitMs} ms:\n${api.output()}`);
+    await sleep(100);
+  }
+}
+
+async function http(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+// ---- CPU accounting (Linux /proc; absent elsewhere) ---------------------------------------
+
+function processTicks(pids: readonly number[]): Map<number, number> {
+  const ticks = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // ended, or no /proc
+    }
+  }
+  return ticks;
+}
+
+function ticksBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let ticks = 0;
+  for (const [pid, t] of after) {
+    const t0 = before.get(pid);
+    if (t0 !== undefined && t >= t0) ticks += t - t0;
+  }
+  return ticks;
+}
+
+function machineTicks(): { idle: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return { idle: fields[3]! + fields[4]!, total: fields.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+const ticksPerSecond = 100;
+
+interface CpuWindow {
+  /** PostgreSQL transactions (each single statement outside BEGIN is one) in the database. */
+  transactions: number;
+  /** % of one core. */
+  benchPct: number;
+  apiPct: number;
+  projectorPct: number;
+  postgresPct: number;
+  machineBusyPct: number;
+}
+
+/** CPU over a window: this process, the API and projector children, the database's backends. */
+async function startCpuWindow(
+  pool: pg.Pool,
+  databaseName: string,
+  api: Child,
+  projector: Child | undefined,
+): Promise<() => Promise<CpuWindow>> {
+  const { rows } = await pool.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [databaseName],
+  );
+  const pgPids = rows.map((r) => r.pid);
+  const statements = async () =>
+    Number(
+      (
+        await pool.query<{ n: string }>(
+          'SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = $1',
+          [databaseName],
+        )
+      ).rows[0]?.n ?? 0,
+    );
+  const statements0 = await statements();
+  const apiPid = api.process.pid ?? -1;
+  const projectorPid = projector?.process.pid ?? -1;
+  const node0 = process.cpuUsage();
+  const pg0 = processTicks(pgPids);
+  const children0 = processTicks([apiPid, projectorPid]);
+  const machine0 = machineTicks();
+  const t0 = performance.now();
+  return async () => {
+    const s = (performance.now() - t0) / 1000;
+    // Statistics reach pg_stat_database within a second or so of each transaction.
+    await sleep(1500);
+    const transactions = (await statements()) - statements0;
+    const node = process.cpuUsage(node0);
+    const children1 = processTicks([apiPid, projectorPid]);
+    const childPct = (pid: number) =>
+      ((((children1.get(pid) ?? 0) - (children0.get(pid) ?? 0)) / ticksPerSecond) * 100) / s;
+    const machine1 = machineTicks();
+    return {
+      transactions,
+      benchPct: ((node.user + node.system) / 1e6 / s) * 100,
+      apiPct: childPct(apiPid),
+      projectorPct: projector ? childPct(projectorPid) : 0,
+      postgresPct: (ticksBetween(pg0, processTicks(pgPids)) / ticksPerSecond / s) * 100,
+      machineBusyPct:
+        machine0 && machine1
+          ? 100 * (1 - (machine1.idle - machine0.idle) / Math.max(1, machine1.total - machine0.total))
+          : Number.NaN,
+    };
+  };
+}
+
+// ---- seeding ------------------------------------------------------------------------------
+
+interface Seeded {
+  /** Customer ids and usernames, by index; they share `password`. */
+  customers: string[];
+  usernames: string[];
+  password: string;
+  /** Account ids, and the index of each one's owner in `customers`. */
+  accounts: string[];
+  ownerOf: number[];
+  /** The transfers of the seeding (deposits and spreading), not the load's. */
+  fundingIds: Set<string>;
+}
+
+async function seed(store: PostgresEventStore, agentId: string): Promise<Seeded> {
+  const now = () => new Date();
+  const system: EventMetadata = { actorId: 'system:bench', correlationId: randomUUID() };
+
+  let t0 = performance.now();
+  const password = randomBytes(18).toString('base64url');
+  const passwordHash = await bcrypt.hash(password, passwordCost);
+  const customers = Array.from({ length: customerCount }, () => randomUUID());
+  const tag = randomBytes(3).toString('hex');
+  const usernames = customers.map((_, i) => `bench${tag}c${i}`);
+  await forEachLimit(customerCount, seedConcurrency, async (i) => {
+    const userId = customers[i]!;
+    const username = usernames[i]!;
+    const registered = await registerUser(
+      store,
+      {
+        type: 'Register',
+        now: now(),
+        userId,
+        username,
+        email: `${username}@bench.example`,
+        passwordHash,
+        role: 'customer',
+        profile: { firstName: 'Bench', lastName: `Customer ${i}`, dateOfBirth: null, phone: null },
+        via: 'self',
+      },
+      { ...system, correlationId: userId },
+    );
+    if (!registered.ok) throw new Error(`registering customer ${i}: ${registered.code}`);
+    // What the KYC flow records once a document is verified (as the API tests do).
+    await store.append([
+      {
+        streamId: userStreamId(userId),
+        expectedVersion: 'exists',
+        events: [
+          {
+            type: 'KycStatusChanged',
+            schemaVersion: identityEventSchemaVersion,
+            data: { userId, at: now().toISOString(), status: 'verified' },
+            metadata: system,
+          },
+        ],
+      },
+    ]);
+  });
+  note(`  ${customerCount} customers registered and KYC-verified (${seconds(t0)} s)`);
+
+  t0 = performance.now();
+  const accounts: string[] = new Array(accountCount);
+  const ownerOf: number[] = new Array(accountCount);
+  // Customer c owns the accounts c, c + customerCount, c + 2 × customerCount, ...
+  await forEachLimit(customerCount, seedConcurrency, async (c) => {
+    for (let a = c; a < accountCount; a += customerCount) {
+      const opened = await openCustomerAccount(
+        store,
+        {
+          ownerId: customers[c]!,
+          accountType: a < customerCount ? 'checking' : 'savings',
+          currency,
+          kycVerified: true,
+          now: now(),
+        },
+        { ...system, actorId: customers[c]! },
+      );
+      if (!opened.ok) throw new Error(`opening account ${a}: ${opened.code}`);
+      accounts[a] = opened.account.id;
+      ownerOf[a] = c;
+    }
+  });
+  note(`  ${accountCount} accounts opened (${seconds(t0)} s)`);
+
+  t0 = performance.now();
+  const perAccount = BigInt(depositAmount.replace('.', ''));
+  const cash = bankAccountId(currency, 'cash');
+  const fundingIds = new Set<string>();
+  const transfer = async (
+    caller: string,
+    code: 'deposit' | 'transfer',
+    debitAccountId: string,
+    creditAccountId: string,
+    amount: bigint,
+  ) => {
+    const transferId = transferIdFor(caller, randomUUID());
+    fundingIds.add(transferId);
+    const outcome = await runTransferCommand(
+      store,
+      {
+        type: 'CreateTransfer',
+        transferId,
+        debitAccountId,
+        creditAccountId,
+        amount,
+        currency,
+        code,
+        mode: 'single-phase',
+        reference: 'bench funding',
+        now: now(),
+      },
+      { actorId: caller, correlationId: transferId },
+    );
+    if (outcome.status !== 'accepted') throw new Error(`funding: ${JSON.stringify(outcome)}`);
+  };
+  // Every deposit debits the one cash account, so deposits queue behind each other (the
+  // application's per-stream lock, one commit each): 10,000 of them would take a minute
+  // here. So the agent deposits each customer's whole share into the customer's first
+  // account, and the customer then moves one share to each of its other accounts (these
+  // transfers run in parallel across customers).
+  await forEachLimit(customerCount, seedConcurrency, async (c) => {
+    let shares = 0n;
+    for (let a = c; a < accountCount; a += customerCount) shares++;
+    await transfer(agentId, 'deposit', cash, accounts[c]!, perAccount * shares);
+  });
+  note(`  ${customerCount} cash deposits by the agent (${seconds(t0)} s)`);
+  t0 = performance.now();
+  await forEachLimit(customerCount, seedConcurrency, async (c) => {
+    for (let a = c + customerCount; a < accountCount; a += customerCount) {
+      await transfer(customers[c]!, 'transfer', accounts[c]!, accounts[a]!, perAccount);
+    }
+  });
+  note(
+    `  ${accountCount - customerCount} transfers spreading them over the other accounts (${seconds(t0)} s)`,
+  );
+  return { customers, usernames, password, accounts, ownerOf, fundingIds };
+}
+
+// ---- the load -----------------------------------------------------------------------------
+
+interface LoadTracker {
+  /** Transfer ids of the 201 answers. */
+  created: Set<string>;
+  /** Requests sent and not answered yet: Idempotency-Key → the caller's user id. */
+  outstanding: Map<string, string>;
+  /** Answers by status code, and a few bodies of non-2xx ones. */
+  statuses: Map<number, number>;
+  samples: string[];
+}
+
+interface LoadResult {
+  result: autocannon.Result;
+  tracker: LoadTracker;
+}
+
+function runLoad(url: string, seconds: number, seeded: Seeded, tokens: string[], tracker: LoadTracker) {
+  const n = seeded.accounts.length;
+  return new Promise<autocannon.Result>((resolveRun, reject) => {
+    autocannon(
+      {
+        url,
+        connections,
+        duration: seconds,
+        timeout: 10,
+        requests: [
+          {
+            method: 'POST',
+            path: '/api/transactions',
+            setupRequest(request, ctx) {
+              const context = ctx as Record<string, unknown>;
+              // Debits come from the accounts that received a share: a customer's first account
+              // sent the shares out today, which its daily debit limit remembers.
+              const from = customerCount < n ? randomInt(customerCount, n) : randomInt(n);
+              let to = randomInt(n - 1);
+              if (to >= from) to++;
+              const owner = seeded.ownerOf[from]!;
+              const key = randomUUID();
+              context.key = key;
+              tracker.outstanding.set(key, seeded.customers[owner]!);
+              request.headers = {
+                'content-type': 'application/json',
+                authorization: `Bearer ${tokens[owner]}`,
+                'idempotency-key': key,
+              };
+              request.body = JSON.stringify({
+                type: 'transfer',
+                fromAccountId: seeded.accounts[from],
+                toAccountId: seeded.accounts[to],
+                amount: randomAmount(),
+                currency,
+                reference: 'bench transfer',
+              });
+              return request;
+            },
+            onResponse(status, body, ctx) {
+              const context = ctx as Record<string, unknown>;
+              tracker.outstanding.delete(context.key as string);
+              tracker.statuses.set(status, (tracker.statuses.get(status) ?? 0) + 1);
+              if (status === 201) {
+                tracker.created.add((JSON.parse(body) as { transaction: { id: string } }).transaction.id);
+              } else if (tracker.samples.length < 5) {
+                tracker.samples.push(`${status} ${body.slice(0, 300)}`);
+              }
+            },
+          },
+        ],
+      },
+      (error, result) => (error ? reject(error) : resolveRun(result)),
+    );
+  });
+}
+
+// ---- invariants ---------------------------------------------------------------------------
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** Waits until the head of the store has not moved for a second: the API's last answers are in. */
+async function settle(pool: pg.Pool): Promise<bigint> {
+  const head = async () =>
+    BigInt(
+      (await pool.query<{ p: string | null }>('SELECT max(global_position)::text AS p FROM es.events'))
+        .rows[0]?.p ?? '0',
+    );
+  const deadline = Date.now() + settleWaitMs;
+  let last = await head();
+  for (;;) {
+    await sleep(1000);
+    const now = await head();
+    if (now === last || Date.now() > deadline) return now;
+    last = now;
+  }
+}
+
+interface AccountEventRow {
+  stream_id: string;
+  stream_version: string;
+  type: string;
+  data: any;
+}
+
+async function checkInvariants(
+  pool: pg.Pool,
+  tracker: LoadTracker,
+  ok201: number,
+  fundingIds: ReadonlySet<string>,
+): Promise<Check[]> {
+  const checks: Check[] = [];
+
+  // Fold every account stream with the domain's evolve, page by page in (stream, version) order.
+  const states = new Map<string, AccountState>();
+  let cursor: [string, string] | null = null;
+  let events = 0;
+  for (;;) {
+    const { rows }: { rows: AccountEventRow[] } = await pool.query<AccountEventRow>(
+      // ORDER BY names the table's columns (e.x): the output's stream_version is text.
+      `SELECT e.stream_id, e.stream_version::text AS stream_version, e.type, e.data FROM es.events e
+          WHERE e.stream_id LIKE 'account-%' AND e.stream_id NOT LIKE 'account-number-%'
+            ${cursor ? 'AND (e.stream_id, e.stream_version) > ($2, $3::bigint)' : ''}
+          ORDER BY e.stream_id, e.stream_version LIMIT $1`,
+      cursor ? [scanPageSize, ...cursor] : [scanPageSize],
+    );
+    for (const row of rows) {
+      const id = row.stream_id.slice('account-'.length);
+      states.set(id, evolveAccount(states.get(id) ?? initialAccountState(), parseAccountEvent(row)));
+    }
+    events += rows.length;
+    if (rows.length < scanPageSize) break;
+    const last: AccountEventRow = rows[rows.length - 1]!;
+    cursor = [last.stream_id, last.stream_version];
+  }
+  const sums = new Map<string, { debits: bigint; credits: bigint }>();
+  let customers = 0;
+  let belowOverdraft = 0;
+  let lowest: bigint | undefined;
+  for (const account of states.values()) {
+    if (account.status === 'none') continue;
+    const sum = sums.get(account.currency) ?? { debits: 0n, credits: 0n };
+    sum.debits += account.debitsPosted;
+    sum.credits += account.creditsPosted;
+    sums.set(account.currency, sum);
+    if (account.kind !== 'customer') continue;
+    customers++;
+    const available = availableBalanceOf(account);
+    if (lowest === undefined || available < lowest) lowest = available;
+    if (available < -account.flags.overdraftLimit) belowOverdraft++;
+  }
+  // The same totals straight from the events in SQL (exact numeric), as a cross-check of the fold.
+  const [sql] = (
+    await pool.query<{ debits: string; credits: string; events: string }>(
+      `SELECT coalesce(sum((data->>'amount')::numeric) FILTER (WHERE type = 'AccountLegPosted' AND data->>'side' = 'debit'), 0)::text AS debits,
+              coalesce(sum((data->>'amount')::numeric) FILTER (WHERE type = 'AccountLegPosted' AND data->>'side' = 'credit'), 0)::text AS credits,
+              count(*)::text AS events
+         FROM es.events WHERE stream_id LIKE 'account-%' AND stream_id NOT LIKE 'account-number-%'`,
+    )
+  ).rows;
+  const folded = [...sums.values()].reduce(
+    (a, b) => ({ debits: a.debits + b.debits, credits: a.credits + b.credits }),
+    { debits: 0n, credits: 0n },
+  );
+  checks.push({
+    name: 'the fold saw every account event (SQL count and sums agree)',
+    ok:
+      sql?.events === String(events) &&
+      sql.debits === folded.debits.toString() &&
+      sql.credits === folded.credits.toString(),
+    detail: `SQL ${sql?.events} events, debits ${sql?.debits}, credits ${sql?.credits} (minor units); folded ${events}, ${folded.debits}, ${folded.credits}`,
+  });
+  for (const [cur, { debits, credits }] of sums) {
+    checks.push({
+      name: `trial balance ${cur} (from ${events} account events): Σ debits = Σ credits`,
+      ok: debits === credits,
+      detail: `debits ${formatAmount(debits, cur as 'EUR')}, credits ${formatAmount(credits, cur as 'EUR')}`,
+    });
+  }
+  checks.push({
+    name: 'no customer account available balance below −overdraft',
+    ok: customers === accountCount && belowOverdraft === 0,
+    detail: `${customers} customer accounts, ${belowOverdraft} below, lowest available ${
+      lowest === undefined ? 'n/a' : formatAmount(lowest, currency)
+    } ${currency}`,
+  });
+
+  // One atomic append per transfer: each posted transfer has exactly one debit and one credit leg.
+  const { rows: legs } = await pool.query<{ transfers: string; bad: string; sample: string | null }>(
+    `WITH t AS (SELECT data->>'transferId' AS id FROM es.events WHERE type = 'TransferPosted'),
+          l AS (SELECT data->>'transferId' AS id,
+                       count(*) FILTER (WHERE data->>'side' = 'debit') AS debits,
+                       count(*) FILTER (WHERE data->>'side' = 'credit') AS credits
+                  FROM es.events WHERE type = 'AccountLegPosted' GROUP BY 1)
+     SELECT count(*)::text AS transfers,
+            count(*) FILTER (WHERE l.debits IS DISTINCT FROM 1 OR l.credits IS DISTINCT FROM 1)::text AS bad,
+            min(t.id) FILTER (WHERE l.debits IS DISTINCT FROM 1 OR l.credits IS DISTINCT FROM 1) AS sample
+       FROM t LEFT JOIN l USING (id)`,
+  );
+  checks.push({
+    name: 'every posted transfer has one debit leg and one credit leg',
+    ok: legs[0]?.bad === '0',
+    detail: `${legs[0]?.transfers} transfers, ${legs[0]?.bad} without exactly one of each${
+      legs[0]?.sample ? ` (e.g. ${legs[0].sample})` : ''
+    }`,
+  });
+
+  // Posted transfers of the load (the seeding's own are left out) against the 201s.
+  const { rows: posted } = await pool.query<{ id: string }>(
+    `SELECT data->>'transferId' AS id FROM es.events WHERE type = 'TransferPosted'`,
+  );
+  const postedIds = new Set<string>();
+  let fundingPosted = 0;
+  for (const { id } of posted) {
+    if (fundingIds.has(id)) fundingPosted++;
+    else postedIds.add(id);
+  }
+  const inFlight = new Set([...tracker.outstanding].map(([key, caller]) => transferIdFor(caller, key)));
+  let missing = 0;
+  for (const id of tracker.created) if (!postedIds.has(id)) missing++;
+  let unexplained = 0;
+  let postedInFlight = 0;
+  for (const id of postedIds) {
+    if (tracker.created.has(id)) continue;
+    if (inFlight.has(id)) postedInFlight++;
+    else unexplained++;
+  }
+  checks.push({
+    name: 'posted transfers = the 201s autocannon saw (+ requests in flight when it stopped)',
+    ok:
+      missing === 0 &&
+      unexplained === 0 &&
+      tracker.created.size === ok201 &&
+      fundingPosted === fundingIds.size,
+    detail:
+      `${postedIds.size} posted = ${tracker.created.size} answered 201 + ${postedInFlight} of ` +
+      `${inFlight.size} unanswered at stop; 201s counted by autocannon ${ok201}; ` +
+      `201 but not posted ${missing}; posted but neither ${unexplained} ` +
+      `(and the ${fundingPosted} of ${fundingIds.size} funding transfers)`,
+  });
+  return checks;
+}
+
+/** Waits (at most `ms`) until every projection checkpoint reached the store's head; the lag left. */
+async function projectionLag(pool: pg.Pool, ms: number): Promise<bigint> {
+  const db = pgClient(pool).kysely();
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const [row] = (
+      await pool.query<{ p: string | null }>('SELECT max(global_position)::text AS p FROM es.events')
+    ).rows;
+    const head = BigInt(row?.p ?? '0');
+    const checkpoints = await readCheckpoints(db);
+    // Bigints: no Math.min.
+    let lowest = head;
+    for (const c of checkpoints) if (c.position < lowest) lowest = c.position;
+    const lag = checkpoints.length === 0 ? head : head - lowest;
+    if (lag <= 0n || Date.now() > deadline) return lag < 0n ? 0n : lag;
+    await sleep(250);
+  }
+}
+
+async function checkReadModel(pool: pg.Pool, head: bigint): Promise<{ checks: Check[]; waitedS: number }> {
+  const db = pgClient(pool).kysely();
+  const t0 = performance.now();
+  const deadline = Date.now() + projectionWaitMs;
+  let behind: string[] = [];
+  for (;;) {
+    const checkpoints = await readCheckpoints(db);
+    behind = checkpoints.filter((c) => c.position < head).map((c) => `${c.name} at ${c.position}`);
+    if ((checkpoints.length > 0 && behind.length === 0) || Date.now() > deadline) break;
+    await sleep(250);
+  }
+  const waitedS = (performance.now() - t0) / 1000;
+  const checks: Check[] = [
+    {
+      name: 'projector: every checkpoint reached the head',
+      ok: behind.length === 0,
+      detail:
+        behind.length === 0 ? `after ${waitedS.toFixed(1)} s` : `head ${head}; behind: ${behind.join(', ')}`,
+    },
+  ];
+  if (behind.length === 0) {
+    const rows = await trialBalance(db);
+    checks.push({
+      name: 'read model trial balance balanced',
+      ok: rows.length > 0 && rows.every((r) => r.balanced),
+      detail: rows.map((r) => `${r.currency} ${r.debits}/${r.credits}`).join(', '),
+    });
+  }
+  return { checks, waitedS };
+}
+
+// ---- the raw PostgreSQL ceiling ----------------------------------------------------------
+
+interface RawResult {
+  tps: number;
+  committed: number;
+  insufficient: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+  check: Check;
+}
+
+async function rawCeiling(url: string): Promise<RawResult> {
+  const pool = new pg.Pool({ connectionString: url, max: rawClients });
+  pool.on('error', (error) => note(`raw pool error: ${String(error)}`));
+  try {
+    await pool.query(`
+      CREATE SCHEMA bench_raw;
+      CREATE TABLE bench_raw.balances (account_id int PRIMARY KEY, balance bigint NOT NULL);
+      CREATE TABLE bench_raw.entries (
+        id bigserial PRIMARY KEY, transfer_id uuid NOT NULL, account_id int NOT NULL,
+        amount bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO bench_raw.balances SELECT g, 100000000 FROM generate_series(0, ${accountCount - 1}) g;
+      ANALYZE bench_raw.balances;`);
+    const [before] = (
+      await pool.query<{ s: string }>('SELECT sum(balance)::text AS s FROM bench_raw.balances')
+    ).rows;
+    let committed = 0;
+    let insufficient = 0;
+    let errors = 0;
+    let firstError: unknown;
+    let stop = false;
+    const latencies: number[] = [];
+    const loop = async () => {
+      const client = await pool.connect();
+      try {
+        while (!stop) {
+          const from = randomInt(accountCount);
+          let to = randomInt(accountCount - 1);
+          if (to >= from) to++;
+          const amount = String(randomInt(1, 10_000));
+          const transferId = randomUUID();
+          const started = performance.now();
+          try {
+            await client.query('BEGIN');
+            // Locks in account order, so two transfers never wait on each other in a cycle.
+            let debited = true;
+            for (const account of from < to ? [from, to] : [to, from]) {
+              if (account === from) {
+                const r = await client.query({
+                  name: 'raw_debit',
+                  text: 'UPDATE bench_raw.balances SET balance = balance - $2 WHERE account_id = $1 AND balance >= $2',
+                  values: [from, amount],
+                });
+                debited = r.rowCount === 1;
+                if (!debited) break;
+              } else {
+                await client.query({
+                  name: 'raw_credit',
+                  text: 'UPDATE bench_raw.balances SET balance = balance + $2 WHERE account_id = $1',
+                  values: [to, amount],
+                });
+              }
+            }
+            if (!debited) {
+              await client.query('ROLLBACK');
+              insufficient++;
+              continue;
+            }
+            const entry = {
+              name: 'raw_entry',
+              text: 'INSERT INTO bench_raw.entries (transfer_id, account_id, amount) VALUES ($1, $2, $3)',
+            };
+            await client.query({ ...entry, values: [transferId, from, `-${amount}`] });
+            await client.query({ ...entry, values: [transferId, to, amount] });
+            await client.query('COMMIT');
+            committed++;
+            latencies.push(performance.now() - started);
+          } catch (error) {
+            errors++;
+            firstError ??= error;
+            await client.query('ROLLBACK').catch(() => {});
+          }
+        }
+      } finally {
+        client.release();
+      }
+    };
+    const t0 = performance.now();
+    const loops = Array.from({ length: rawClients }, loop);
+    await sleep(rawS * 1000);
+    stop = true;
+    const elapsedS = (performance.now() - t0) / 1000;
+    const committedInWindow = committed;
+    await Promise.all(loops);
+    if (firstError !== undefined) note(`  raw: first error (${errors} in all): ${String(firstError)}`);
+    const [after] = (
+      await pool.query<{ s: string; entries: string; bad: string }>(
+        `SELECT (SELECT sum(balance) FROM bench_raw.balances)::text AS s,
+                (SELECT count(*) FROM bench_raw.entries)::text AS entries,
+                (SELECT count(*) FROM bench_raw.balances WHERE balance < 0)::text AS bad`,
+      )
+    ).rows;
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) =>
+      latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+    return {
+      tps: committedInWindow / elapsedS,
+      committed,
+      insufficient,
+      errors,
+      p50Ms: pct(50),
+      p99Ms: pct(99),
+      check: {
+        name: 'raw SQL: total balance unchanged, 2 entries per commit, no negative balance',
+        ok: after?.s === before?.s && after?.entries === String(committed * 2) && after?.bad === '0',
+        detail: `sum ${before?.s} → ${after?.s}, ${after?.entries} entries for ${committed} commits, ${after?.bad} negative`,
+      },
+    };
+  } finally {
+    await pool.end();
+  }
+}
+
+// ---- main ---------------------------------------------------------------------------------
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function printTable(rows: [string, string][]): void {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) log(`${k.padEnd(width)} | ${v}`);
+}
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  note(
+    `transfer benchmark: ${accountCount} accounts of ${customerCount} customers, ${connections} connections, ` +
+      `${warmupS} s warm-up + ${durationS} s, raw SQL ${rawClients} clients × ${rawS} s, projector ${runProjector ? 'on' : 'off'}`,
+  );
+  let db: TestDatabase | undefined;
+  let api: Child | undefined;
+  let projector: Child | undefined;
+  let pool: pg.Pool | undefined;
+  let store: PostgresEventStore | undefined;
+  const dataDir = await mkdtemp(join(tmpdir(), 'ledger-bench-'));
+  const cleanup = async () => {
+    await Promise.all([stopChild(api), stopChild(projector)]);
+    await store?.close().catch((e: unknown) => note(String(e)));
+    store = undefined;
+    await pool?.end().catch((e: unknown) => note(String(e)));
+    pool = undefined;
+    if (db && keepDatabase) note(`database ${db.name} kept (BENCH_KEEP_DB=1): drop it yourself`);
+    else if (db) await withTimeout('dropping the database', db.drop(), 30_000).catch((e) => note(String(e)));
+    db = undefined;
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  const watchdog = setTimeout(() => {
+    note(`benchmark exceeded ${runTimeoutMs} ms: stopping, dropping the database and exiting`);
+    api?.process.kill('SIGKILL');
+    projector?.process.kill('SIGKILL');
+    void (db ? db.drop() : Promise.resolve()).finally(() => process.exit(2));
+  }, runTimeoutMs);
+  watchdog.unref();
+
+  const checks: Check[] = [];
+  let load: LoadResult;
+  let warm: autocannon.Result | undefined;
+  let cpu: CpuWindow;
+  let raw: RawResult;
+  let projectionWaitS: number | undefined;
+  try {
+    db = await createTestDatabase('ledger_bench_transfers');
+    note(`database ${db.name}`);
+    pool = new pg.Pool({ connectionString: db.url, max: seedConcurrency });
+    pool.on('error', (error) => note(`pool error: ${String(error)}`));
+    store = await PostgresEventStore.open(pgClient(pool));
+
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const jwtSecret = randomBytes(36).toString('base64url');
+    const director = { username: 'benchdirector', password: randomBytes(18).toString('base64url') };
+    const serviceEnv = { DATABASE_URL: db.url, LOG_LEVEL: 'warn', DATA_DIR: dataDir };
+    let t0 = performance.now();
+    api = spawnChild(
+      'api',
+      'services/api/src/main.ts',
+      {
+        ...serviceEnv,
+        REDIS_URL: testRedisUrl,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        JWT_SECRET: jwtSecret,
+        RATE_LIMITS: JSON.stringify({ default: '9999999/second', login: '1000/minute' }),
+        BANK_DIRECTOR_USERNAME: director.username,
+        BANK_DIRECTOR_EMAIL: 'director@bench.example',
+        BANK_DIRECTOR_PASSWORD: director.password,
+      },
+      cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [],
+    );
+    if (runProjector)
+      projector = spawnChild(
+        'projector',
+        'services/projector/src/main.ts',
+        serviceEnv,
+        cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [],
+      );
+    if (cpuProfDir)
+      note(
+        `CPU profiles in ${cpuProfDir}: API pid ${api.process.pid}, projector pid ${projector?.process.pid ?? '-'}`,
+      );
+    await waitForApi(url, api);
+    note(`API listening on ${url} (${seconds(t0)} s)`);
+
+    // Staff over HTTP, as the tests do: the bootstrapped director creates an agent.
+    t0 = performance.now();
+    const directorLogin = await http(url, 'POST', '/api/auth/login', director);
+    if (directorLogin.status !== 200)
+      throw new Error(`director login: ${JSON.stringify(directorLogin.json)}`);
+    const agent = { username: 'benchagent', password: randomBytes(18).toString('base64url') };
+    const created = await http(
+      url,
+      'POST',
+      '/api/admin/users',
+      { ...agent, email: 'agent@bench.example', role: 'agent' },
+      directorLogin.json.accessToken,
+    );
+    if (created.status !== 201) throw new Error(`creating the agent: ${JSON.stringify(created.json)}`);
+    const agentId = created.json.user.id as string;
+    const agentLogin = await http(url, 'POST', '/api/auth/login', agent);
+    if (agentLogin.status !== 200) throw new Error(`agent login: ${JSON.stringify(agentLogin.json)}`);
+    note(`director and agent ready (${seconds(t0)} s)`);
+
+    t0 = performance.now();
+    note('seeding through the application layer:');
+    const seeded = await seed(store, agentId);
+    note(`seeded in ${seconds(t0)} s`);
+    await store.close();
+    store = undefined;
+
+    // Customer 0 logs in for real; the others get the same kind of token signed here, and
+    // one of those must be accepted before the load starts.
+    const tokens = seeded.customers.map((id) => accessToken(jwtSecret, id));
+    const login0 = await http(url, 'POST', '/api/auth/login', {
+      username: seeded.usernames[0],
+      password: seeded.password,
+    });
+    if (login0.status !== 200) throw new Error(`customer login: ${JSON.stringify(login0.json)}`);
+    tokens[0] = login0.json.accessToken;
+    const me = await http(url, 'GET', '/api/auth/me', undefined, tokens[tokens.length - 1]);
+    if (me.status !== 200 || me.json.user.id !== seeded.customers[tokens.length - 1])
+      throw new Error(`a signed token was refused: ${me.status} ${JSON.stringify(me.json)}`);
+
+    // The projector follows the seeding as it goes; let it finish that backlog (bounded), so
+    // the measured window sees it keeping up with the load rather than replaying the set-up.
+    if (runProjector) {
+      t0 = performance.now();
+      const lag = await projectionLag(pool, preloadCatchUpMs);
+      note(
+        lag === 0n
+          ? `projector caught up with the seeding (${seconds(t0)} s)`
+          : `projector still ${lag} positions behind after ${seconds(t0)} s: the load starts anyway`,
+      );
+    }
+
+    const tracker: LoadTracker = {
+      created: new Set(),
+      outstanding: new Map(),
+      statuses: new Map(),
+      samples: [],
+    };
+    if (warmupS > 0) {
+      warm = await runLoad(url, warmupS, seeded, tokens, tracker);
+      note(
+        `warm-up: ${fmt(warm['2xx'] / warm.duration)} 2xx/s, p99 ${warm.latency.p99} ms, ` +
+          `non-2xx ${warm.non2xx}, socket errors ${warm.errors}`,
+      );
+    }
+    const cpuWindow = await startCpuWindow(pool, db.name, api, projector);
+    const result = await runLoad(url, durationS, seeded, tokens, tracker);
+    cpu = await cpuWindow();
+    load = { result, tracker };
+    note(
+      `load: ${fmt(result['2xx'] / result.duration)} 2xx/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ` +
+        `non-2xx ${result.non2xx}, socket errors ${result.errors} (timeouts ${result.timeouts}); ` +
+        `CPU api ${Math.round(cpu.apiPct)}%, projector ${Math.round(cpu.projectorPct)}%, postgres ${Math.round(cpu.postgresPct)}%, ` +
+        `bench ${Math.round(cpu.benchPct)}%, machine ${Math.round(cpu.machineBusyPct)}% busy`,
+    );
+    for (const sample of tracker.samples) note(`  non-2xx sample: ${sample}`);
+
+    t0 = performance.now();
+    const head = await settle(pool);
+    const ok201 =
+      (warm?.statusCodeStats?.['201']?.count ?? 0) + (result.statusCodeStats?.['201']?.count ?? 0);
+    try {
+      checks.push(...(await checkInvariants(pool, tracker, ok201, seeded.fundingIds)));
+    } catch (error) {
+      checks.push({ name: 'invariant checks ran to the end', ok: false, detail: String(error) });
+    }
+    note(`invariants from the events checked (${seconds(t0)} s)`);
+    if (runProjector) {
+      const readModel = await checkReadModel(pool, head);
+      projectionWaitS = readModel.waitedS;
+      checks.push(...readModel.checks);
+    }
+    await Promise.all([stopChild(api), stopChild(projector)]);
+    if (api.process.exitCode !== 0) note(`API exited ${api.process.exitCode}:\n${api.output().slice(-3000)}`);
+    else if (api.output().trim()) note(`API said:\n${api.output().slice(-3000)}`);
+    if (projector && projector.process.exitCode !== 0)
+      note(`projector exited ${projector.process.exitCode}:\n${projector.output().slice(-3000)}`);
+
+    t0 = performance.now();
+    raw = await rawCeiling(db.url);
+    checks.push(raw.check);
+    note(
+      `raw SQL ceiling: ${fmt(raw.tps)} tx/s, p50 ${raw.p50Ms.toFixed(1)} ms, p99 ${raw.p99Ms.toFixed(1)} ms, ` +
+        `${raw.insufficient} refused, ${raw.errors} errors (${seconds(t0)} s)`,
+    );
+  } finally {
+    await cleanup();
+    clearTimeout(watchdog);
+  }
+
+  const r = load.result;
+  const transfersPerSecond = r['2xx'] / r.duration;
+  const errors = r.non2xx + r.errors;
+  const statuses = [...load.tracker.statuses]
+    .sort(([a], [b]) => a - b)
+    .map(([s, n]) => `${s}×${n}`)
+    .join(', ');
+  log();
+  printTable([
+    ['transfers/s (2xx)', fmt(transfersPerSecond)],
+    ['latency p50 / p99 (2xx)', `${r.latency.p50} / ${r.latency.p99} ms (max ${r.latency.max})`],
+    ['requests answered', `${fmt(r.requests.total)} in ${r.duration} s (${statuses}, warm-up included)`],
+    [
+      'errors (non-2xx + socket)',
+      `${errors} (${r.non2xx} non-2xx, ${r.errors} socket errors, ${r.timeouts} timeouts)`,
+    ],
+    [
+      'raw SQL ceiling',
+      `${fmt(raw.tps)} tx/s (p50 ${raw.p50Ms.toFixed(1)} ms, p99 ${raw.p99Ms.toFixed(1)} ms)`,
+    ],
+    ['ratio API / raw', (transfersPerSecond / raw.tps).toFixed(3)],
+    [
+      'CPU per 2xx transfer',
+      `api ${((cpu.apiPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms, ` +
+        `postgres ${((cpu.postgresPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms, ` +
+        `projector ${((cpu.projectorPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms`,
+    ],
+    [
+      'PostgreSQL transactions per 2xx',
+      `${(cpu.transactions / Math.max(1, r['2xx'])).toFixed(2)} (statements outside BEGIN count one each; appends are batched)`,
+    ],
+    [
+      'CPU in the window (% of a core)',
+      `api ${Math.round(cpu.apiPct)}, projector ${Math.round(cpu.projectorPct)}, postgres ${Math.round(cpu.postgresPct)}, ` +
+        `load generator ${Math.round(cpu.benchPct)}; machine (${availableParallelism()} cores) ${Math.round(cpu.machineBusyPct)}% busy`,
+    ],
+    [
+      'set-up',
+      `${accountCount} accounts, ${customerCount} customers, ${connections} connections, ${durationS} s`,
+    ],
+    [
+      'projector',
+      runProjector ? `child process; caught up ${projectionWaitS?.toFixed(1)} s after the load` : 'off',
+    ],
+    [
+      'load average now',
+      loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' '),
+    ],
+  ]);
+  log();
+  for (const check of checks) log(`${check.ok ? 'PASS' : 'FAIL'} ${check.name}: ${check.detail}`);
+  const invariantsHold = checks.every((c) => c.ok);
+  if (!invariantsHold) process.exitCode = 1;
+  log(`total run time: ${seconds(startedAt)} s`);
+  log(
+    JSON.stringify({
+      transfersPerSecond: Math.round(transfersPerSecond),
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+      errors,
+      rawCeilingTps: Math.round(raw.tps),
+      ratio: Math.round((transfersPerSecond / raw.tps) * 1000) / 1000,
+      invariantsHold,
+    }),
+  );
+}
+
+main().catch((error: unknown) => {
+  note(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+});
