@@ -213,6 +213,40 @@ export async function loadAccount(store: EventStore, accountId: string): Promise
   return { state, version };
 }
 
+/**
+ * The cached fold of an account, without reading the store: possibly behind, when another
+ * process appended since. Only for what may be decided on optimistically (the append's
+ * expected version catches a stale state), or for what never changes (owner, currency).
+ */
+export function peekAccount(store: EventStore, accountId: string): Loaded<AccountState> | undefined {
+  return accountCaches.get(store)?.get(accountId);
+}
+
+/** Keeps a fold this process just appended, so the next command need not read it back. */
+function rememberAccount(store: EventStore, accountId: string, loaded: Loaded<AccountState>): void {
+  const cache = accountCaches.get(store);
+  const cached = cache?.get(accountId);
+  if (cache === undefined || loaded.version === 'no_stream') return;
+  // Only forward: a concurrent load may already hold a later version.
+  if (cached !== undefined && cached.version !== 'no_stream' && cached.version >= loaded.version) return;
+  cache.delete(accountId);
+  cache.set(accountId, loaded);
+  if (cache.size > accountCacheSizeMax) {
+    const oldest = cache.keys().next();
+    if (!oldest.done) cache.delete(oldest.value);
+  }
+}
+
+/** The owner of a customer account (null: no such account, or a bank-owned one). Owners never change. */
+export async function accountOwnerOf(store: EventStore, accountId: string): Promise<string | null> {
+  const peeked = peekAccount(store, accountId)?.state;
+  const state =
+    peeked?.status === undefined || peeked.status === 'none'
+      ? (await loadAccount(store, accountId)).state
+      : peeked;
+  return state.status !== 'none' && state.kind === 'customer' ? state.ownerId : null;
+}
+
 export async function loadTransfer(store: EventStore, transferId: string): Promise<Loaded<TransferState>> {
   const events = await readWholeStream(store, transferStreamId(transferId));
   const state = events.map(parseTransferEvent).reduce(evolveTransfer, initialTransferState());
@@ -484,6 +518,25 @@ interface LoadedStates {
   ids: { debit: string | null; credit: string | null; original: string | null };
 }
 
+/**
+ * A new transfer decided on what this process already holds, without reading: its stream
+ * does not exist yet (expected no_stream) and both accounts are as cached. Null when an
+ * account is not cached. Wrong only when another process wrote meanwhile (or the transfer
+ * exists: a replay); the append then fails on its expected versions, and a rejection is
+ * never answered from it, so either way the command is decided again on what is stored.
+ */
+function optimisticStates(store: EventStore, command: TransferCommand): LoadedStates | null {
+  if (command.type !== 'CreateTransfer' || command.debitAccountId === command.creditAccountId) return null;
+  const debit = peekAccount(store, command.debitAccountId);
+  const credit = peekAccount(store, command.creditAccountId);
+  if (debit === undefined || credit === undefined) return null;
+  return {
+    states: { transfer: initialTransferState(), debit: debit.state, credit: credit.state },
+    versions: { transfer: 'no_stream', debit: debit.version, credit: credit.version, original: 'no_stream' },
+    ids: { debit: command.debitAccountId, credit: command.creditAccountId, original: null },
+  };
+}
+
 async function loadStates(store: EventStore, command: TransferCommand): Promise<LoadedStates> {
   const transfer = await loadTransfer(store, command.transferId);
   const none: Loaded<AccountState> = { state: initialAccountState(), version: 'no_stream' };
@@ -628,8 +681,12 @@ export async function runTransferCommand(
           };
         }
       }
-      const { states, versions, ids } = await loadStates(store, command);
+      const optimistic = attempt === 0 ? optimisticStates(store, command) : null;
+      const { states, versions, ids } = optimistic ?? (await loadStates(store, command));
       const decision = decideTransfer(command, states);
+      // Only an acceptance is appended (and checked by the append): decide the rest again on
+      // what is stored.
+      if (optimistic !== null && decision.status !== 'accepted') continue;
       if (decision.status === 'rejected') return { status: 'rejected', rejection: decision.rejection };
       if (decision.status === 'replayed')
         return { status: 'replayed', ...(await firstAnswer(store, command.transferId)) };
@@ -680,6 +737,15 @@ export async function runTransferCommand(
       });
       try {
         const result = await store.append(writes);
+        // The first two writes are the debit and the credit account, in that order.
+        for (const [i, id, state, accountEvents] of [
+          [0, ids.debit, states.debit, events.debit],
+          [1, ids.credit, states.credit, events.credit],
+        ] as const) {
+          const version = result.streams[i]?.version;
+          assert(version !== undefined && result.streams[i]?.streamId === accountStreamId(id));
+          rememberAccount(store, id, { state: accountEvents.reduce(evolveAccount, state), version });
+        }
         const transfer = events.transfer.reduce(evolveTransfer, states.transfer);
         assert(transfer.status !== 'none');
         return { status: 'accepted', transfer, position: result.position };

@@ -46,10 +46,32 @@ export function parseSettingsEvent(recorded: Pick<RecordedEvent, 'type' | 'data'
 const newer = (a: bigint | 'no_stream', b: bigint | 'no_stream') =>
   a !== 'no_stream' && (b === 'no_stream' || a > b);
 
-const settingsCaches = new WeakMap<EventStore, LoadedSettings>();
+const settingsCaches = new WeakMap<EventStore, LoadedSettings & { loadedAt?: number | undefined }>();
 
-/** The settings in force: the cached fold plus whatever was appended since (one read when nothing was). */
-export async function loadSettings(store: EventStore): Promise<LoadedSettings> {
+/**
+ * How old the settings a transfer is held to may be: another process's change (a director
+ * lowering a limit) applies here within this; this process's own changes apply at once.
+ * Saves a read of the settings stream on every transfer.
+ */
+export const settingsMaxAgeMs = 1_000;
+
+/**
+ * The settings in force: the cached fold plus whatever was appended since (one read when
+ * nothing was). `maxAgeMs`: a cached fold read that recently is returned without reading.
+ */
+export async function loadSettings(
+  store: EventStore,
+  options: { maxAgeMs?: number } = {},
+): Promise<LoadedSettings> {
+  const startedAt = performance.now();
+  const fresh = settingsCaches.get(store);
+  if (
+    fresh?.loadedAt !== undefined &&
+    options.maxAgeMs !== undefined &&
+    startedAt - fresh.loadedAt < options.maxAgeMs
+  ) {
+    return { state: fresh.state, version: fresh.version, position: fresh.position };
+  }
   const cached = settingsCaches.get(store) ?? {
     state: initialSettingsState(),
     version: 'no_stream' as const,
@@ -67,7 +89,9 @@ export async function loadSettings(store: EventStore): Promise<LoadedSettings> {
   const loaded: LoadedSettings = { ...folded.state, version: folded.version };
   // Concurrent loads may finish out of order: the cache only ever moves forward.
   const current = settingsCaches.get(store);
-  if (current === undefined || newer(loaded.version, current.version)) settingsCaches.set(store, loaded);
+  if (current === undefined || !newer(current.version, loaded.version)) {
+    settingsCaches.set(store, { ...loaded, loadedAt: startedAt });
+  }
   return loaded;
 }
 
@@ -127,6 +151,9 @@ export async function changeSettings(
       ]);
       const written = result.streams[0]?.version;
       assert(written !== undefined, 'the append names the settings stream');
+      // This process's next transfer reads the change (no maxAgeMs wait).
+      const cached = settingsCaches.get(store);
+      if (cached !== undefined) settingsCaches.set(store, { ...cached, loadedAt: undefined });
       return {
         ok: true,
         settings: decision.settings,
@@ -147,6 +174,8 @@ export async function changeSettings(
 export interface TransferLimitsQuery {
   /** The owner of the debit account: their KYC decides the unverified cap. */
   ownerId: string;
+  /** The owner's KYC when the caller has it at hand; absent: read from the owner's stream. */
+  kycVerified?: boolean;
   currency: Currency;
   code: TransferCode;
 }
@@ -171,9 +200,14 @@ export async function transferLimitsFor(
   query: TransferLimitsQuery,
 ): Promise<TransferLimits | undefined> {
   if (!isLimitedCode(query.code)) return undefined;
-  const [{ state }, owner] = await Promise.all([loadSettings(store), loadUser(store, query.ownerId)]);
+  const [{ state }, verified] = await Promise.all([
+    loadSettings(store, { maxAgeMs: settingsMaxAgeMs }),
+    query.kycVerified ??
+      loadUser(store, query.ownerId).then(
+        (owner) => owner.status === 'registered' && owner.kycStatus === 'verified',
+      ),
+  ]);
   const limits = state.settings.limits[query.currency];
-  const verified = owner.status === 'registered' && owner.kycStatus === 'verified';
   return {
     transferAmountMax: limits.transferAmountMax,
     dailyDebitMax: limits.dailyDebitMax,

@@ -1,4 +1,4 @@
-import { accountStreamId } from '@ledger/application';
+import { accountOwnerOf } from '@ledger/application';
 import type { AccountBody, TransactionBody } from '@ledger/contracts';
 import {
   type Account,
@@ -168,10 +168,7 @@ export function transactionBody(transfer: Transfer, position: bigint): Transacti
   };
 }
 
-/** The owner of an account from its stream (strongly consistent), or null. */
-export async function accountOwner(store: EventStore, accountId: string): Promise<string | null> {
-  const [opened] = await store.readStream(accountStreamId(accountId), { limit: 1 });
-  if (opened === undefined) return null;
-  const { ownerId } = opened.data as { ownerId?: unknown };
-  return typeof ownerId === 'string' ? ownerId : null;
+/** The owner of a customer account (owners never change: a cached fold answers), or null. */
+export function accountOwner(store: EventStore, accountId: string): Promise<string | null> {
+  return accountOwnerOf(store, accountId);
 }

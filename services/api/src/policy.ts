@@ -1,4 +1,4 @@
-import type { Role } from '@ledger/contracts';
+import type { KycStatus, Role } from '@ledger/contracts';
 import type { FastifyRequest } from 'fastify';
 
 /**
@@ -39,6 +39,8 @@ export interface Principal {
   userId: string;
   /** The user's current role, from its stream (not the one in the token, which may be older). */
   role: Role;
+  /** The user's KYC status as of this request's (possibly cached) fold of its stream. */
+  kycStatus: KycStatus;
   jti: string;
   familyId: string | null;
   /** Access token expiry, seconds since the epoch. */

@@ -196,7 +196,7 @@ export default fp(
       if (revoked) throw unauthorized();
       const user = await users.get(sub, userMark);
       if (user.status !== 'registered' || isLocked(user, now)) throw unauthorized();
-      return { userId: sub, role: user.role, jti, familyId: fam ?? null, exp };
+      return { userId: sub, role: user.role, kycStatus: user.kycStatus, jti, familyId: fam ?? null, exp };
     }
 
     app.decorateRequest('principal', null);

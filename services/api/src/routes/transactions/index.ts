@@ -195,8 +195,10 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
           ...(body.timeoutSeconds === undefined ? {} : { timeoutSeconds: body.timeoutSeconds }),
           reference: body.reference ?? null,
           // The settings' limits and the owner's KYC; what was sent today is in the account's state.
+          // The KYC of this request's principal (the owner): no second read of the user stream.
           limits: await transferLimitsFor(app.store, {
             ownerId: principal.userId,
+            kycVerified: principal.kycStatus === 'verified',
             currency,
             code: 'transfer',
           }),
