@@ -14,7 +14,9 @@ export { type OpenLockSession, pgLockSessions, type SessionConnection } from './
 export { assertProjectionSchema, assertSchemaName, migrateSchema, schemaExists } from './migrate.js';
 export {
   allEventTypes,
+  bindParametersMax,
   checkProjection,
+  chunked,
   type Projection,
   type RebuildOptions,
   type RebuildResult,

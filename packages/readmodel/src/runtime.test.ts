@@ -4,7 +4,7 @@ import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import t, { type Test } from 'tap';
-import { migrateSchema, pgLockSessions, readCheckpoints } from './index.js';
+import { chunked, migrateSchema, pgLockSessions, readCheckpoints } from './index.js';
 import { type Projection, rebuildProjection, runProjection } from './projection.js';
 
 const testTimeoutMs = 60_000;
@@ -397,3 +397,138 @@ t.test(
     t.same(await linePositions(f.db), [...first, ...second], 'still exactly once');
   },
 );
+
+/**
+ * linesProjection with applyBatch: one multi-row INSERT per batch. `batches` records what
+ * each call received; `apply` fails, so a test sees it if the runtime ever calls it.
+ */
+function batchLinesProjection(options: { failOn?: (event: RecordedEvent) => boolean } = {}) {
+  const batches: bigint[][] = [];
+  const projection: Projection = {
+    ...linesProjection(),
+    async apply() {
+      throw new Error('apply called on a projection with applyBatch');
+    },
+    async applyBatch(tx, events) {
+      batches.push(events.map((e) => e.globalPosition));
+      await tx
+        .insertInto('lines')
+        .values(events.map((e) => ({ position: e.globalPosition.toString(), type: e.type })))
+        .execute();
+      const poison = events.find((e) => options.failOn?.(e));
+      if (poison) throw new Error(`poison event at ${poison.globalPosition}`);
+    },
+  };
+  return { projection, batches };
+}
+
+t.test(
+  'runProjection hands applyBatch the handled events of each batch, in order, and never an empty batch',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const { logger } = captureLogger();
+    const types = ['Deposited', 'Opened', 'Withdrawn', 'Opened', 'Closed', 'Deposited', 'Deposited'];
+    const positions = await appendEach(f.store, types);
+    const handled = positions.filter((_, i) => types[i] === 'Deposited' || types[i] === 'Withdrawn');
+    const { projection, batches } = batchLinesProjection();
+    const runner = runProjection({ db: f.db, store: f.store, projection, logger, batchSize: 3 });
+    t.teardown(() => runner.stop());
+    t.ok(await runner.waitFor(positions.at(-1)!, waitMs));
+    t.equal(runner.status(), 'active', 'apply was never called');
+    // Batches of 3: [D, O, W], [O, C, D], [D]; filtered to the handled ones.
+    t.same(batches, [[positions[0], positions[2]], [positions[5]], [positions[6]]]);
+    t.same(await linePositions(f.db), handled);
+    t.equal(await checkpointOf(f.db, 'lines'), positions.at(-1));
+
+    // A batch of unhandled events only moves the checkpoint: no call at all.
+    const unhandled = await appendEach(f.store, ['Opened', 'Closed']);
+    t.ok(await runner.waitFor(unhandled.at(-1)!, waitMs));
+    t.equal(batches.length, 3, 'no applyBatch call for a batch with nothing handled');
+    t.equal(await checkpointOf(f.db, 'lines'), unhandled.at(-1));
+  },
+);
+
+t.test(
+  'an applyBatch that throws leaves neither the batch rows nor its checkpoint; a fixed version resumes',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const { logger } = captureLogger();
+    const before = await appendEach(f.store, ['Deposited', 'Withdrawn']);
+    const good = runProjection({
+      db: f.db,
+      store: f.store,
+      projection: batchLinesProjection().projection,
+      logger,
+    });
+    t.ok(await good.waitFor(before.at(-1)!, waitMs));
+    await good.stop();
+
+    // The whole batch is inserted, then the call throws: the insert must roll back with it.
+    const batch = await appendEach(f.store, ['Deposited', 'Deposited', 'Withdrawn', 'Deposited']);
+    const poison = batch[2]!;
+    const broken = batchLinesProjection({ failOn: (e) => e.globalPosition === poison });
+    const runner = runProjection({ db: f.db, store: f.store, projection: broken.projection, logger });
+    await t.rejects(runner.done, /poison event/);
+    t.equal(runner.status(), 'failed');
+    t.same(broken.batches, [batch], 'the batch was applied in one call');
+    t.same(await linePositions(f.db), before, 'no row of the failed batch');
+    t.equal(await checkpointOf(f.db, 'lines'), before.at(-1), 'checkpoint still at the previous batch');
+    await runner.stop();
+
+    const fixed = runProjection({
+      db: f.db,
+      store: f.store,
+      projection: batchLinesProjection().projection,
+      logger,
+    });
+    t.teardown(() => fixed.stop());
+    t.ok(await fixed.waitFor(batch.at(-1)!, waitMs));
+    t.same(await linePositions(f.db), [...before, ...batch]);
+  },
+);
+
+t.test(
+  'rebuildProjection uses applyBatch too and counts the events it applied',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const { logger } = captureLogger();
+    const positions = await appendEach(f.store, [
+      'Deposited',
+      'Opened',
+      'Withdrawn',
+      'Deposited',
+      'Withdrawn',
+    ]);
+    const live = runProjection({
+      db: f.db,
+      store: f.store,
+      projection: batchLinesProjection().projection,
+      logger,
+    });
+    t.teardown(() => live.stop());
+    t.ok(await live.waitFor(positions.at(-1)!, waitMs));
+
+    const rebuild = batchLinesProjection();
+    const result = await rebuildProjection({
+      db: f.db,
+      store: f.store,
+      projection: rebuild.projection,
+      schema: 'lines_rebuild',
+      batchSize: 2,
+      to: positions.at(-1)!,
+    });
+    t.equal(result.eventsApplied, 4);
+    t.same(rebuild.batches, [[positions[0]], [positions[2], positions[3]], [positions[4]]]);
+    t.same(await linePositions(f.db, 'lines_rebuild'), await linePositions(f.db, 'lines'));
+  },
+);
+
+t.test('chunked splits rows into runs of at most the size, in order', async (t) => {
+  t.same(chunked([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
+  t.same(chunked([1, 2], 5), [[1, 2]]);
+  t.same(chunked([], 3), []);
+  t.throws(() => chunked([1], 0), RangeError);
+});

@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
-import type { AccountEvent, TransferEvent } from '@ledger/domain/ledger';
+import { type AccountEvent, fromMinorUnits, type LegSide, type TransferEvent } from '@ledger/domain/ledger';
 import type { RecordedEvent } from '@ledger/eventstore';
-import { migrateSchema, type Projection } from '@ledger/readmodel';
-import { type Kysely, sql } from 'kysely';
+import { bindParametersMax, chunked, migrateSchema, type Projection } from '@ledger/readmodel';
+import { type Insertable, type Kysely, sql } from 'kysely';
 import { accountsMigrations, transactionsMigrations } from './migrations.js';
-import type { AccountsDatabase, TransactionsDatabase } from './schema.js';
+import type {
+  AccountsDatabase,
+  AccountsTable,
+  StatementLinesTable,
+  TransactionsDatabase,
+  TransactionsTable,
+  TransferReferencesTable,
+} from './schema.js';
 
 export const accountsProjectionHandles = [
   'AccountOpened',
@@ -28,59 +35,182 @@ export const transactionsProjectionHandles = [
   'TransferReversed',
 ] as const;
 
+/**
+ * Rows per multi-row INSERT. The widest row here has 16 columns: 1,000 rows stay far under
+ * bindParametersMax, and a batch (500 events by default) is one statement per table.
+ */
+const insertRowsMax = 1_000;
+const insertColumnsMax = 16;
+assert(insertRowsMax * insertColumnsMax <= bindParametersMax);
+
 /** Events come from the ledger's own writers: the type names the shape. */
 function asEvent<E extends { type: string }>(recorded: RecordedEvent): E {
   assert(typeof recorded.data === 'object' && recorded.data !== null, `${recorded.type} without data`);
   return { type: recorded.type, data: recorded.data } as unknown as E;
 }
 
+/** Map key of a uuid: PostgreSQL reads uuids in any case, so the batch's maps must too. */
+const uuidKey = (id: string) => id.toLowerCase();
+
+async function insertChunked<DB, T extends keyof DB & string>(
+  db: Kysely<DB>,
+  table: T,
+  rows: readonly Insertable<DB[T]>[],
+): Promise<void> {
+  for (const chunk of chunked(rows, insertRowsMax)) {
+    // `as any`: kysely cannot resolve values()' row type through a generic table name;
+    // the signature above keeps callers typed.
+    await db
+      .insertInto(table)
+      .values(chunk as any)
+      .execute();
+  }
+}
+
+/** An account as a batch folds into it: totals in bigint, never through a JS number. */
+interface AccountDraft {
+  /** The columns an AccountOpened of this batch sets once: the row is inserted, not updated. */
+  opened: Omit<
+    Insertable<AccountsTable>,
+    'status' | `${'debits' | 'credits'}_${'posted' | 'pending'}` | 'position'
+  > | null;
+  status: string;
+  debitsPosted: bigint;
+  creditsPosted: bigint;
+  debitsPending: bigint;
+  creditsPending: bigint;
+  /** Position of the last event that changed the row; '' while unchanged (not written). */
+  position: string;
+}
+
+type StatementLineRow = Insertable<StatementLinesTable> & { reference: string | null };
+
+function addPending(account: AccountDraft, side: LegSide, amount: bigint): void {
+  if (side === 'debit') account.debitsPending += amount;
+  else account.creditsPending += amount;
+}
+
+function addPosted(account: AccountDraft, side: LegSide, amount: bigint): void {
+  if (side === 'debit') account.debitsPosted += amount;
+  else account.creditsPosted += amount;
+}
+
 /**
- * Accounts and their statement lines (GET /api/accounts…). Totals are numeric minor units,
- * updated in SQL (numeric arithmetic), never through a JS number. A statement line is one
- * posted leg, with the balance right after it. Commands never read this model.
+ * Applies a batch of accounts events with a fixed number of statements: it reads the accounts
+ * and transfer references the batch builds on once, folds the events in position order in
+ * memory (running balances need that order), then writes each table with multi-row
+ * statements. The result is that of applying the events one by one (see the comments on each
+ * case); the rebuild-and-compare tests hold it to that.
  */
-export const accountsProjection: Projection = {
-  name: 'accounts',
-  version: 1,
-  schema: 'accounts',
-  handles: accountsProjectionHandles,
-  migrate: (db, schema) => migrateSchema(db, schema, accountsMigrations),
-  async apply(tx, recorded) {
-    const db = tx as Kysely<AccountsDatabase>;
-    const position = recorded.globalPosition.toString();
-    if (recorded.type === 'TransferPosted' || recorded.type === 'TransferPending') {
-      const event = asEvent<TransferEvent>(recorded);
-      assert(event.type === 'TransferPosted' || event.type === 'TransferPending');
-      const { transferId, reference } = event.data;
-      await db
-        .insertInto('transfer_references')
-        .values({ transfer_id: transferId, reference })
-        .onConflict((c) => c.column('transfer_id').doNothing())
-        .execute();
-      // The legs of the same append come first in position order: give them the reference.
-      await db
-        .updateTable('statement_lines')
-        .set({ reference })
-        .where('transaction_id', '=', transferId)
-        .execute();
-      return;
-    }
-    const event = asEvent<AccountEvent>(recorded);
-    const update = async (accountId: string, changes: Record<string, unknown>) => {
-      const result = await db
-        .updateTable('accounts')
-        .set({ ...changes, position })
-        .where('id', '=', accountId)
-        .executeTakeFirst();
-      if (result.numUpdatedRows !== 1n) throw new Error(`${recorded.type} for unknown account ${accountId}`);
-    };
+async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): Promise<void> {
+  const db = tx as Kysely<AccountsDatabase>;
+  const events = batch.map((recorded) => ({
+    recorded,
+    position: recorded.globalPosition.toString(),
+    event: asEvent<AccountEvent | TransferEvent>(recorded),
+  }));
+
+  // What the batch builds on: accounts opened before it, references of its transfers.
+  const accountIds = new Set<string>();
+  const transferIds = new Set<string>();
+  for (const { event } of events) {
     switch (event.type) {
+      case 'TransferPosted':
+      case 'TransferPending':
+        transferIds.add(event.data.transferId);
+        break;
+      case 'AccountOpened':
+        break;
+      case 'AccountLegPosted':
+        transferIds.add(event.data.transferId);
+        accountIds.add(event.data.accountId);
+        break;
+      case 'AccountFrozen':
+      case 'AccountUnfrozen':
+      case 'AccountClosed':
+      case 'AccountLegPending':
+      case 'AccountLegReleased':
+        accountIds.add(event.data.accountId);
+        break;
+      default:
+        throw new Error(`accounts projection does not handle ${event.type}`);
+    }
+  }
+  const accounts = new Map<string, AccountDraft>();
+  if (accountIds.size > 0) {
+    const rows = await db
+      .selectFrom('accounts')
+      .select([
+        sql<string>`id::text`.as('id'),
+        'status',
+        sql<string>`debits_posted::text`.as('debits_posted'),
+        sql<string>`credits_posted::text`.as('credits_posted'),
+        sql<string>`debits_pending::text`.as('debits_pending'),
+        sql<string>`credits_pending::text`.as('credits_pending'),
+      ])
+      .where('id', '=', sql<string>`any(${[...accountIds]}::uuid[])`)
+      .execute();
+    for (const row of rows) {
+      accounts.set(uuidKey(row.id), {
+        opened: null,
+        status: row.status,
+        debitsPosted: BigInt(row.debits_posted),
+        creditsPosted: BigInt(row.credits_posted),
+        debitsPending: BigInt(row.debits_pending),
+        creditsPending: BigInt(row.credits_pending),
+        position: '',
+      });
+    }
+  }
+  /** transfer_references as each event sees it: rows from before the batch, then its inserts. */
+  const references = new Map<string, string | null>();
+  if (transferIds.size > 0) {
+    const rows = await db
+      .selectFrom('transfer_references')
+      .select([sql<string>`transfer_id::text`.as('transfer_id'), 'reference'])
+      .where('transfer_id', '=', sql<string>`any(${[...transferIds]}::uuid[])`)
+      .execute();
+    for (const row of rows) references.set(uuidKey(row.transfer_id), row.reference);
+  }
+
+  const newReferences: Insertable<TransferReferencesTable>[] = [];
+  const lines: StatementLineRow[] = [];
+  const linesByTransfer = new Map<string, StatementLineRow[]>();
+  /** Per transfer, the reference its last transfer event gives lines of earlier batches. */
+  const earlierLineReferences = new Map<string, { transferId: string; reference: string | null }>();
+  const accountOf = (type: string, accountId: string, position: string): AccountDraft => {
+    const account = accounts.get(uuidKey(accountId));
+    if (account === undefined) throw new Error(`${type} for unknown account ${accountId}`);
+    account.position = position;
+    return account;
+  };
+
+  for (const { event, position } of events) {
+    switch (event.type) {
+      case 'TransferPosted':
+      case 'TransferPending': {
+        const { transferId } = event.data;
+        const reference = event.data.reference ?? null;
+        const key = uuidKey(transferId);
+        // INSERT … ON CONFLICT DO NOTHING: the first reference recorded for a transfer stays.
+        if (!references.has(key)) {
+          references.set(key, reference);
+          newReferences.push({ transfer_id: transferId, reference });
+        }
+        // The legs of the same append come first in position order: give them the reference
+        // (this batch's lines here, earlier batches' with one UPDATE below).
+        for (const line of linesByTransfer.get(key) ?? []) line.reference = reference;
+        earlierLineReferences.set(key, { transferId, reference });
+        break;
+      }
       case 'AccountOpened': {
         const d = event.data;
+        const key = uuidKey(d.accountId);
+        // As the plain INSERT of one event would: opening an account twice is a broken store.
+        if (accounts.has(key)) throw new Error(`AccountOpened for an account that exists: ${d.accountId}`);
         const accountNumber = (d as { accountNumber?: unknown }).accountNumber;
-        await db
-          .insertInto('accounts')
-          .values({
+        accounts.set(key, {
+          opened: {
             id: d.accountId,
             seq: position,
             account_number: typeof accountNumber === 'string' ? accountNumber : null,
@@ -88,77 +218,305 @@ export const accountsProjection: Projection = {
             kind: d.kind,
             type: d.accountType,
             currency: d.currency,
-            status: 'active',
-            debits_posted: '0',
-            credits_posted: '0',
-            debits_pending: '0',
-            credits_pending: '0',
             created_at: d.openedAt,
-            position,
-          })
-          .execute();
-        return;
+          },
+          status: 'active',
+          debitsPosted: 0n,
+          creditsPosted: 0n,
+          debitsPending: 0n,
+          creditsPending: 0n,
+          position,
+        });
+        break;
       }
       case 'AccountFrozen':
-        return update(event.data.accountId, { status: 'frozen' });
+        accountOf(event.type, event.data.accountId, position).status = 'frozen';
+        break;
       case 'AccountUnfrozen':
-        return update(event.data.accountId, { status: 'active' });
+        accountOf(event.type, event.data.accountId, position).status = 'active';
+        break;
       case 'AccountClosed':
-        return update(event.data.accountId, { status: 'closed' });
-      case 'AccountLegPending': {
-        const column = event.data.side === 'debit' ? 'debits_pending' : 'credits_pending';
-        return update(event.data.accountId, {
-          [column]: sql`${sql.ref(column)} + ${event.data.amount}::numeric`,
-        });
-      }
-      case 'AccountLegReleased': {
-        const column = event.data.side === 'debit' ? 'debits_pending' : 'credits_pending';
-        return update(event.data.accountId, {
-          [column]: sql`${sql.ref(column)} - ${event.data.amount}::numeric`,
-        });
-      }
+        accountOf(event.type, event.data.accountId, position).status = 'closed';
+        break;
+      case 'AccountLegPending':
+        addPending(
+          accountOf(event.type, event.data.accountId, position),
+          event.data.side,
+          fromMinorUnits(event.data.amount),
+        );
+        break;
+      case 'AccountLegReleased':
+        addPending(
+          accountOf(event.type, event.data.accountId, position),
+          event.data.side,
+          -fromMinorUnits(event.data.amount),
+        );
+        break;
       case 'AccountLegPosted': {
         const d = event.data;
-        const posted = d.side === 'debit' ? 'debits_posted' : 'credits_posted';
-        const pending = d.side === 'debit' ? 'debits_pending' : 'credits_pending';
-        const row = await db
-          .updateTable('accounts')
-          .set({
-            [posted]: sql`${sql.ref(posted)} + ${d.amount}::numeric`,
-            [pending]: sql`${sql.ref(pending)} - ${d.releasedPending}::numeric`,
-            position,
-          })
-          .where('id', '=', d.accountId)
-          .returning(sql<string>`(credits_posted - debits_posted)::text`.as('balance'))
-          .executeTakeFirst();
-        if (row === undefined) throw new Error(`${recorded.type} for unknown account ${d.accountId}`);
-        const reference = await db
-          .selectFrom('transfer_references')
-          .select('reference')
-          .where('transfer_id', '=', d.transferId)
-          .executeTakeFirst();
-        await db
-          .insertInto('statement_lines')
-          .values({
-            position,
-            account_id: d.accountId,
-            transaction_id: d.transferId,
-            posted_at: d.at,
-            direction: d.side,
-            amount: d.amount,
-            balance_after: row.balance,
-            counterparty: d.counterpartyAccountId,
-            reference: reference?.reference ?? null,
-            code: d.code,
-          })
-          .execute();
-        return;
+        const account = accountOf(event.type, d.accountId, position);
+        addPosted(account, d.side, fromMinorUnits(d.amount));
+        addPending(account, d.side, -fromMinorUnits(d.releasedPending));
+        const key = uuidKey(d.transferId);
+        const line: StatementLineRow = {
+          position,
+          account_id: d.accountId,
+          transaction_id: d.transferId,
+          posted_at: d.at,
+          direction: d.side,
+          amount: d.amount,
+          // The balance right after this leg: the order of the batch's legs matters here.
+          balance_after: (account.creditsPosted - account.debitsPosted).toString(),
+          counterparty: d.counterpartyAccountId,
+          reference: references.get(key) ?? null,
+          code: d.code,
+        };
+        lines.push(line);
+        const ofTransfer = linesByTransfer.get(key);
+        if (ofTransfer) ofTransfer.push(line);
+        else linesByTransfer.set(key, [line]);
+        break;
       }
       default:
-        throw new Error(`accounts projection does not handle ${recorded.type}`);
+        throw new Error(`accounts projection does not handle ${event.type}`);
     }
-  },
+  }
+
+  const changed = [...accounts].filter(([, account]) => account.position !== '');
+  const totals = (account: AccountDraft) => ({
+    status: account.status,
+    debits_posted: account.debitsPosted.toString(),
+    credits_posted: account.creditsPosted.toString(),
+    debits_pending: account.debitsPending.toString(),
+    credits_pending: account.creditsPending.toString(),
+    position: account.position,
+  });
+  await insertChunked(
+    db,
+    'accounts',
+    changed.flatMap(([, account]) => (account.opened ? [{ ...account.opened, ...totals(account) }] : [])),
+  );
+  const updated = changed.filter(([, account]) => account.opened === null);
+  if (updated.length > 0) {
+    // One UPDATE for every account the batch changed: arrays unnested into rows, so the
+    // statement has 7 parameters whatever the batch size.
+    const ids = updated.map(([id]) => id);
+    const rows = updated.map(([, account]) => totals(account));
+    const column = <K extends keyof ReturnType<typeof totals>>(name: K) => rows.map((row) => row[name]);
+    const v = sql<{
+      id: string;
+      status: string;
+      debits_posted: string;
+      credits_posted: string;
+      debits_pending: string;
+      credits_pending: string;
+      position: string;
+    }>`unnest(${ids}::uuid[], ${column('status')}::text[], ${column('debits_posted')}::numeric[],
+      ${column('credits_posted')}::numeric[], ${column('debits_pending')}::numeric[],
+      ${column('credits_pending')}::numeric[], ${column('position')}::bigint[])`.as<'v'>(
+      sql`v(id, status, debits_posted, credits_posted, debits_pending, credits_pending, position)`,
+    );
+    await db
+      .updateTable('accounts')
+      .from(v)
+      .set((eb) => ({
+        status: eb.ref('v.status'),
+        debits_posted: eb.ref('v.debits_posted'),
+        credits_posted: eb.ref('v.credits_posted'),
+        debits_pending: eb.ref('v.debits_pending'),
+        credits_pending: eb.ref('v.credits_pending'),
+        position: eb.ref('v.position'),
+      }))
+      .whereRef('accounts.id', '=', 'v.id')
+      .execute();
+  }
+  await insertChunked(db, 'transfer_references', newReferences);
+  if (earlierLineReferences.size > 0) {
+    // Before this batch's lines are inserted, so it reaches only lines of earlier batches.
+    const refs = [...earlierLineReferences.values()];
+    const v = sql<{ transfer_id: string; reference: string | null }>`unnest(
+      ${refs.map((r) => r.transferId)}::uuid[], ${refs.map((r) => r.reference)}::text[])`.as<'v'>(
+      sql`v(transfer_id, reference)`,
+    );
+    await db
+      .updateTable('statement_lines')
+      .from(v)
+      .set((eb) => ({ reference: eb.ref('v.reference') }))
+      .whereRef('statement_lines.transaction_id', '=', 'v.transfer_id')
+      .execute();
+  }
+  await insertChunked(db, 'statement_lines', lines);
+}
+
+/**
+ * Accounts and their statement lines (GET /api/accounts…). Totals are numeric minor units,
+ * folded in bigint (never a JS number). A statement line is one posted leg, with the balance
+ * right after it. Commands never read this model.
+ */
+export const accountsProjection: Projection = {
+  name: 'accounts',
+  version: 1,
+  schema: 'accounts',
+  handles: accountsProjectionHandles,
+  migrate: (db, schema) => migrateSchema(db, schema, accountsMigrations),
+  apply: (tx, event) => applyAccounts(tx, [event]),
+  applyBatch: applyAccounts,
 };
+
+type TransferStatusColumns = 'status' | 'posted_amount' | 'reversed_by' | 'updated_position';
+
+/** A transfer as a batch folds into it. */
+interface TransferDraft {
+  /** The columns its TransferPosted/TransferPending of this batch set: inserted, not updated. */
+  created: Omit<Insertable<TransactionsTable>, TransferStatusColumns> | null;
+  status: string;
+  postedAmount: string | null;
+  reversedBy: string | null;
+  /** '' while unchanged (not written). */
+  updatedPosition: string;
+}
+
+/** Applies a batch of transfer events: new transfers in one INSERT, status changes in one UPDATE. */
+async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[]): Promise<void> {
+  const db = tx as Kysely<TransactionsDatabase>;
+  const events = batch.map((recorded) => ({
+    position: recorded.globalPosition.toString(),
+    event: asEvent<TransferEvent>(recorded),
+  }));
+  const changedIds = new Set<string>();
+  for (const { event } of events) {
+    if (event.type !== 'TransferPosted' && event.type !== 'TransferPending')
+      changedIds.add(event.data.transferId);
+  }
+  const transfers = new Map<string, TransferDraft>();
+  if (changedIds.size > 0) {
+    const rows = await db
+      .selectFrom('transactions')
+      .select([
+        sql<string>`id::text`.as('id'),
+        'status',
+        sql<string | null>`posted_amount::text`.as('posted_amount'),
+        sql<string | null>`reversed_by::text`.as('reversed_by'),
+      ])
+      .where('id', '=', sql<string>`any(${[...changedIds]}::uuid[])`)
+      .execute();
+    for (const row of rows) {
+      transfers.set(uuidKey(row.id), {
+        created: null,
+        status: row.status,
+        postedAmount: row.posted_amount,
+        reversedBy: row.reversed_by,
+        updatedPosition: '',
+      });
+    }
+  }
+  const transferOf = (type: string, transferId: string, position: string): TransferDraft => {
+    const transfer = transfers.get(uuidKey(transferId));
+    if (transfer === undefined) throw new Error(`${type} for unknown transfer ${transferId}`);
+    transfer.updatedPosition = position;
+    return transfer;
+  };
+
+  for (const { event, position } of events) {
+    switch (event.type) {
+      case 'TransferPosted':
+      case 'TransferPending': {
+        const d = event.data;
+        const key = uuidKey(d.transferId);
+        // As the plain INSERT of one event would: a transfer is created once.
+        if (transfers.has(key)) throw new Error(`${event.type} for a transfer that exists: ${d.transferId}`);
+        transfers.set(key, {
+          created: {
+            id: d.transferId,
+            type: d.code,
+            from_account_id: d.debitAccountId,
+            to_account_id: d.creditAccountId,
+            amount: d.amount,
+            currency: d.currency,
+            reference: d.reference,
+            reversal_of: d.reversalOf,
+            beneficiary_iban: d.beneficiary?.iban ?? null,
+            beneficiary_name: d.beneficiary?.name ?? null,
+            created_at: d.at,
+            position,
+          },
+          status: event.type === 'TransferPosted' ? 'posted' : 'pending',
+          postedAmount: event.type === 'TransferPosted' ? d.amount : null,
+          reversedBy: null,
+          updatedPosition: position,
+        });
+        break;
+      }
+      case 'PendingTransferPosted': {
+        const transfer = transferOf(event.type, event.data.transferId, position);
+        transfer.status = 'posted';
+        transfer.postedAmount = event.data.amount;
+        break;
+      }
+      case 'PendingTransferVoided':
+        transferOf(event.type, event.data.transferId, position).status = 'voided';
+        break;
+      // API.md has no "expired": an expired hold is a voided one, by the clock.
+      case 'PendingTransferExpired':
+        transferOf(event.type, event.data.transferId, position).status = 'voided';
+        break;
+      // The clearing rail sent an external transfer back: API.md's "returned".
+      case 'PendingTransferReturned':
+        transferOf(event.type, event.data.transferId, position).status = 'returned';
+        break;
+      case 'TransferReversed':
+        transferOf(event.type, event.data.transferId, position).reversedBy = event.data.reversalTransferId;
+        break;
+      default:
+        throw new Error(`transactions projection does not handle ${(event as { type: string }).type}`);
+    }
+  }
+
+  const changed = [...transfers].filter(([, t]) => t.updatedPosition !== '');
+  await insertChunked(
+    db,
+    'transactions',
+    changed.flatMap(([, t]) =>
+      t.created
+        ? [
+            {
+              ...t.created,
+              status: t.status,
+              posted_amount: t.postedAmount,
+              reversed_by: t.reversedBy,
+              updated_position: t.updatedPosition,
+            },
+          ]
+        : [],
+    ),
+  );
+  const updated = changed.filter(([, t]) => t.created === null);
+  if (updated.length > 0) {
+    // One UPDATE for every transfer whose status the batch changed (5 parameters in all).
+    const v = sql<{
+      id: string;
+      status: string;
+      posted_amount: string | null;
+      reversed_by: string | null;
+      updated_position: string;
+    }>`unnest(${updated.map(([id]) => id)}::uuid[], ${updated.map(([, t]) => t.status)}::text[],
+      ${updated.map(([, t]) => t.postedAmount)}::numeric[], ${updated.map(([, t]) => t.reversedBy)}::uuid[],
+      ${updated.map(([, t]) => t.updatedPosition)}::bigint[])`.as<'v'>(
+      sql`v(id, status, posted_amount, reversed_by, updated_position)`,
+    );
+    await db
+      .updateTable('transactions')
+      .from(v)
+      .set((eb) => ({
+        status: eb.ref('v.status'),
+        posted_amount: eb.ref('v.posted_amount'),
+        reversed_by: eb.ref('v.reversed_by'),
+        updated_position: eb.ref('v.updated_position'),
+      }))
+      .whereRef('transactions.id', '=', 'v.id')
+      .execute();
+  }
+}
 
 /** Transfers and their current status (GET /api/transactions). */
 export const transactionsProjection: Projection = {
@@ -167,60 +525,6 @@ export const transactionsProjection: Projection = {
   schema: 'transactions',
   handles: transactionsProjectionHandles,
   migrate: (db, schema) => migrateSchema(db, schema, transactionsMigrations),
-  async apply(tx, recorded) {
-    const db = tx as Kysely<TransactionsDatabase>;
-    const position = recorded.globalPosition.toString();
-    const event = asEvent<TransferEvent>(recorded);
-    const update = async (transferId: string, changes: Record<string, unknown>) => {
-      const result = await db
-        .updateTable('transactions')
-        .set({ ...changes, updated_position: position })
-        .where('id', '=', transferId)
-        .executeTakeFirst();
-      if (result.numUpdatedRows !== 1n)
-        throw new Error(`${recorded.type} for unknown transfer ${transferId}`);
-    };
-    switch (event.type) {
-      case 'TransferPosted':
-      case 'TransferPending': {
-        const d = event.data;
-        await db
-          .insertInto('transactions')
-          .values({
-            id: d.transferId,
-            type: d.code,
-            status: event.type === 'TransferPosted' ? 'posted' : 'pending',
-            from_account_id: d.debitAccountId,
-            to_account_id: d.creditAccountId,
-            amount: d.amount,
-            posted_amount: event.type === 'TransferPosted' ? d.amount : null,
-            currency: d.currency,
-            reference: d.reference,
-            reversal_of: d.reversalOf,
-            reversed_by: null,
-            beneficiary_iban: d.beneficiary?.iban ?? null,
-            beneficiary_name: d.beneficiary?.name ?? null,
-            created_at: d.at,
-            position,
-            updated_position: position,
-          })
-          .execute();
-        return;
-      }
-      case 'PendingTransferPosted':
-        return update(event.data.transferId, { status: 'posted', posted_amount: event.data.amount });
-      case 'PendingTransferVoided':
-        return update(event.data.transferId, { status: 'voided' });
-      // API.md has no "expired": an expired hold is a voided one, by the clock.
-      case 'PendingTransferExpired':
-        return update(event.data.transferId, { status: 'voided' });
-      // The clearing rail sent an external transfer back: API.md's "returned".
-      case 'PendingTransferReturned':
-        return update(event.data.transferId, { status: 'returned' });
-      case 'TransferReversed':
-        return update(event.data.transferId, { reversed_by: event.data.reversalTransferId });
-      default:
-        throw new Error(`transactions projection does not handle ${recorded.type}`);
-    }
-  },
+  apply: (tx, event) => applyTransactions(tx, [event]),
+  applyBatch: applyTransactions,
 };
