@@ -26,7 +26,6 @@
  * The last line of stdout is one JSON object with the headline numbers.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import {
@@ -37,18 +36,19 @@ import {
 } from '@ledger/eventstore';
 import { createTestDatabase, type TestDatabase } from '@ledger/testkit';
 import pg from 'pg';
+import {
+  envInt,
+  log,
+  machineTicks,
+  note,
+  processTicks,
+  sleep,
+  ticksBetween,
+  ticksPerSecond,
+  withTimeout,
+} from './common.js';
 
 // ---- bounds -----------------------------------------------------------------------------
-
-function envInt(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max} (got ${raw})`);
-  }
-  return value;
-}
 
 const warmupMs = envInt('BENCH_WARMUP_MS', 1000, 0, 10_000);
 const measureMs = envInt('BENCH_MEASURE_MS', 5000, 500, 20_000);
@@ -80,18 +80,6 @@ const runTimeoutMs = 170_000;
 
 // ---- helpers ----------------------------------------------------------------------------
 
-const log = (line = '') => process.stdout.write(`${line}\n`);
-const note = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function withTimeout<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 const currencies = ['EUR', 'USD', 'GBP', 'CHF'] as const;
 
 /** ~200 bytes of JSON, shaped like a banking event. */
@@ -112,48 +100,6 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 // ---- CPU accounting (Linux /proc; absent elsewhere) ---------------------------------------
-
-/** CPU ticks (user + system) of each of the given processes still running. */
-function processTicks(pids: readonly number[]): Map<number, number> {
-  const ticks = new Map<number, number>();
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
-    } catch {
-      // the process has ended, or there is no /proc
-    }
-  }
-  return ticks;
-}
-
-/** Ticks used between two readings by the processes present in both. */
-function ticksBetween(before: Map<number, number>, after: Map<number, number>): number {
-  let ticks = 0;
-  for (const [pid, t] of after) {
-    const t0 = before.get(pid);
-    if (t0 !== undefined && t >= t0) ticks += t - t0;
-  }
-  return ticks;
-}
-
-function machineTicks(): { idle: number; total: number } | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8')
-      .split('\n')[0]!
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    return { idle: fields[3]! + fields[4]!, total: fields.reduce((a, b) => a + b, 0) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Clock ticks per second of /proc times (USER_HZ), 100 on Linux. */
-const ticksPerSecond = 100;
 
 /**
  * Measures, over a window: this process's CPU, the CPU of the PostgreSQL backends serving

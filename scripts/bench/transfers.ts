@@ -73,7 +73,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -101,18 +100,19 @@ import { createTestDatabase, repoRoot, type TestDatabase, testRedisUrl } from '@
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
 import pg from 'pg';
+import {
+  envInt,
+  log,
+  machineTicks,
+  note,
+  processTicks,
+  sleep,
+  ticksBetween,
+  ticksPerSecond,
+  withTimeout,
+} from './common.js';
 
 // ---- bounds -----------------------------------------------------------------------------
-
-function envInt(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max} (got ${raw})`);
-  }
-  return value;
-}
 
 const accountCount = envInt('BENCH_ACCOUNTS', 10_000, 2, 100_000);
 const customerCount = Math.min(envInt('BENCH_CUSTOMERS', 500, 1, 10_000), accountCount);
@@ -143,18 +143,7 @@ const runTimeoutMs = 175_000;
 
 // ---- helpers ----------------------------------------------------------------------------
 
-const log = (line = '') => process.stdout.write(`${line}\n`);
-const note = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(1);
-
-function withTimeout<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Runs `task(i)` for i in [0, n) with at most `limit` at once; the first failure rejects. */
 async function forEachLimit(n: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
@@ -286,45 +275,6 @@ async function http(
 }
 
 // ---- CPU accounting (Linux /proc; absent elsewhere) ---------------------------------------
-
-function processTicks(pids: readonly number[]): Map<number, number> {
-  const ticks = new Map<number, number>();
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
-    } catch {
-      // ended, or no /proc
-    }
-  }
-  return ticks;
-}
-
-function ticksBetween(before: Map<number, number>, after: Map<number, number>): number {
-  let ticks = 0;
-  for (const [pid, t] of after) {
-    const t0 = before.get(pid);
-    if (t0 !== undefined && t >= t0) ticks += t - t0;
-  }
-  return ticks;
-}
-
-function machineTicks(): { idle: number; total: number } | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8')
-      .split('\n')[0]!
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    return { idle: fields[3]! + fields[4]!, total: fields.reduce((a, b) => a + b, 0) };
-  } catch {
-    return undefined;
-  }
-}
-
-const ticksPerSecond = 100;
 
 interface CpuWindow {
   /** PostgreSQL transactions (each single statement outside BEGIN is one) in the database. */
