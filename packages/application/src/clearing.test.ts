@@ -1,21 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { PostgresEventStore } from '@ledger/eventstore';
-import { openDatabase } from '@ledger/platform';
-import { createTestDatabase } from '@ledger/testkit';
+import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
 import {
   type ClearingRail,
   clearExternalTransfer,
   clearingAnswer,
-  createExternalTransfer,
   expirePendingTransfer,
   jobMetadata,
 } from './clearing.js';
+import { externalTransfer, fundedAccount, twoPhaseTransfer } from './fixtures/ledger.js';
 import {
   bankAccountId,
   loadAccount,
   loadTransfer,
-  openCustomerAccount,
   runAccountCommand,
   runTransferCommand,
   transferStreamId,
@@ -24,18 +21,7 @@ import {
 // External transfers, the clearing rail's answers and hold expiry, against a real
 // PostgreSQL event store. The jobs that run these are tested in services/worker.
 
-const testDb = await createTestDatabase('application_clearing');
-const database = await openDatabase({
-  databaseUrl: testDb.url,
-  dataDir: '/nonexistent',
-  applicationName: 'test',
-});
-const store = await PostgresEventStore.open(database.sql);
-t.teardown(async () => {
-  await store.close();
-  await database.close();
-  await testDb.drop();
-});
+const { store } = await openTestStore('application_clearing', t);
 
 const meta = { actorId: 'test' };
 const railMeta = jobMetadata('system:clearing', { eventId: randomUUID(), jobId: 'clearing.submit-x' });
@@ -43,49 +29,11 @@ const settleIban = 'GB82WEST12345698765432';
 const returnIban = 'DE89370400440532013000';
 const rail: ClearingRail = { delayMs: 0, returnIbans: new Set([returnIban]) };
 
-async function funded(amount: bigint): Promise<string> {
-  const opened = await openCustomerAccount(
-    store,
-    { ownerId: randomUUID(), accountType: 'checking', currency: 'EUR', kycVerified: true, now: new Date() },
-    meta,
-  );
-  if (!opened.ok) throw new Error(opened.code);
-  if (amount === 0n) return opened.account.id;
-  const deposit = await runTransferCommand(
-    store,
-    {
-      type: 'CreateTransfer',
-      transferId: randomUUID(),
-      debitAccountId: bankAccountId('EUR', 'cash'),
-      creditAccountId: opened.account.id,
-      amount,
-      currency: 'EUR',
-      code: 'deposit',
-      mode: 'single-phase',
-      now: new Date(),
-    },
-    meta,
-  );
-  if (deposit.status !== 'accepted') throw new Error(deposit.status);
-  return opened.account.id;
-}
+const funded = (amount: bigint) => fundedAccount(store, amount, meta);
 
 async function external(fromAccountId: string, iban: string, amount = 10_00n) {
-  const outcome = await createExternalTransfer(
-    store,
-    {
-      transferId: randomUUID(),
-      fromAccountId,
-      beneficiary: { iban, name: 'Payee' },
-      amount,
-      currency: 'EUR',
-      reference: null,
-      now: new Date(),
-    },
-    meta,
-  );
-  if (outcome.status !== 'accepted') throw new Error(JSON.stringify(outcome.status));
-  return outcome.transfer.id;
+  const transfer = { from: fromAccountId, beneficiary: { iban, name: 'Payee' }, amount, reference: null };
+  return (await externalTransfer(store, transfer, meta)).id;
 }
 
 t.test('jobMetadata: the job as actor, its event as cause, the request’s correlation kept', async (t) => {
@@ -152,20 +100,9 @@ t.test('expiry: not due before expiresAt; expired after; an ended hold is a no-o
   const bob = await funded(0n);
   const made = new Date();
   const hold = async () => {
-    const outcome = await runTransferCommand(
+    const outcome = await twoPhaseTransfer(
       store,
-      {
-        type: 'CreateTransfer',
-        transferId: randomUUID(),
-        debitAccountId: alice,
-        creditAccountId: bob,
-        amount: 5_00n,
-        currency: 'EUR',
-        code: 'transfer',
-        mode: 'two-phase',
-        timeoutSeconds: 60,
-        now: made,
-      },
+      { from: alice, to: bob, amount: 5_00n, timeoutSeconds: 60, now: made },
       meta,
     );
     if (outcome.status !== 'accepted') throw new Error(outcome.status);

@@ -1,27 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { userStreamId } from '@ledger/contracts';
 import { decideUser } from '@ledger/domain';
-import { PostgresEventStore } from '@ledger/eventstore';
-import { openDatabase } from '@ledger/platform';
-import { createTestDatabase } from '@ledger/testkit';
+import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
 import { loadPageSize, loadStream } from './command-handler.js';
 import { findUserId, handleUserCommand, type RegisterCommand, registerUser } from './identity.js';
 
 // The command handler against a real PostgreSQL event store.
 
-const testDb = await createTestDatabase('application_identity');
-const database = await openDatabase({
-  databaseUrl: testDb.url,
-  dataDir: '/nonexistent',
-  applicationName: 'test',
-});
-const store = await PostgresEventStore.open(database.sql);
-t.teardown(async () => {
-  await store.close();
-  await database.close();
-  await testDb.drop();
-});
+const { store } = await openTestStore('application_identity', t);
 
 const register = (username: string, email: string): RegisterCommand => ({
   type: 'Register',

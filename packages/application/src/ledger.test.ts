@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { balanceOf, type TransferCommand } from '@ledger/domain/ledger';
-import { PostgresEventStore } from '@ledger/eventstore';
-import { openDatabase } from '@ledger/platform';
-import { createTestDatabase } from '@ledger/testkit';
+import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
 import {
   accountNumberLength,
@@ -23,18 +21,7 @@ import {
 
 // The ledger's command handlers against a real PostgreSQL event store.
 
-const testDb = await createTestDatabase('application_ledger');
-const database = await openDatabase({
-  databaseUrl: testDb.url,
-  dataDir: '/nonexistent',
-  applicationName: 'test',
-});
-const store = await PostgresEventStore.open(database.sql);
-t.teardown(async () => {
-  await store.close();
-  await database.close();
-  await testDb.drop();
-});
+const { store } = await openTestStore('application_ledger', t);
 
 const meta = { actorId: 'test' };
 const now = () => new Date();

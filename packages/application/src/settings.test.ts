@@ -5,9 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { userStreamId } from '@ledger/contracts';
 import { dailyDebitsOn } from '@ledger/domain/ledger';
 import { defaultSettings } from '@ledger/domain/settings';
-import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
-import { openDatabase } from '@ledger/platform';
-import { createTestDatabase } from '@ledger/testkit';
+import type { EventStore } from '@ledger/eventstore';
+import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
 import { registerUser } from './identity.js';
 import {
@@ -22,18 +21,7 @@ import { changeSettings, loadSettings, settingsStreamId, transferLimitsFor } fro
 // Settings as events, the limits they give a transfer, and the daily limit under real
 // concurrency (several processes, real PostgreSQL).
 
-const testDb = await createTestDatabase('application_settings');
-const database = await openDatabase({
-  databaseUrl: testDb.url,
-  dataDir: '/nonexistent',
-  applicationName: 'test',
-});
-const store = await PostgresEventStore.open(database.sql);
-t.teardown(async () => {
-  await store.close();
-  await database.close();
-  await testDb.drop();
-});
+const { store, testDb } = await openTestStore('application_settings', t);
 
 const meta = { actorId: 'director' };
 const now = () => new Date();

@@ -1,5 +1,5 @@
 import { createLogger } from '@ledger/platform';
-import { testRedisUrl, uniquePrefix } from '@ledger/testkit';
+import { testRedisUrl, uniquePrefix, until as waitUntil } from '@ledger/testkit';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import t, { type Test } from 'tap';
@@ -14,13 +14,8 @@ const testTimeoutMs = 30_000;
 const waitMs = 10_000;
 const logger = createLogger({ level: 'silent', name: 'delay-test' });
 
-async function until(what: string, condition: () => boolean, timeoutMs = waitMs): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const until = (what: string, condition: () => boolean, timeoutMs = waitMs) =>
+  waitUntil(what, condition, timeoutMs, 5);
 
 function queueFor(t: Test, mode: 'bullmq' | 'in-process'): JobQueue {
   if (mode === 'in-process') {

@@ -60,3 +60,20 @@ export function uniquePrefix(name: string): string {
   return `${name}:${Date.now().toString(36)}:${randomBytes(4).toString('hex')}:`;
 }
 export { exitWithin, repoRoot, type SpawnedService, spawnService } from './process.js';
+
+/**
+ * Waits until `condition` holds, checking every `pollMs`; throws after `timeoutMs` naming
+ * `what`. Every wait in a test is bounded.
+ */
+export async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  pollMs = 10,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}

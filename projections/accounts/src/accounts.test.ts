@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { bankAccountId, openCustomerAccount, runTransferCommand } from '@ledger/application';
 import type { TransferCommand } from '@ledger/domain/ledger';
-import { PostgresEventStore } from '@ledger/eventstore';
-import { createLogger, openDatabase } from '@ledger/platform';
+import { createLogger } from '@ledger/platform';
+import { openTestStore } from '@ledger/platform/testing';
 import { rebuildProjection, runProjection } from '@ledger/readmodel';
-import { createTestDatabase } from '@ledger/testkit';
 import { sql } from 'kysely';
 import t from 'tap';
 import {
@@ -19,18 +18,7 @@ import {
 } from './index.js';
 
 const logger = createLogger({ level: 'silent', name: 'accounts-test' });
-const testDb = await createTestDatabase('accounts_projection');
-const database = await openDatabase({
-  databaseUrl: testDb.url,
-  dataDir: '/nonexistent',
-  applicationName: 'test',
-});
-const store = await PostgresEventStore.open(database.sql);
-t.teardown(async () => {
-  await store.close();
-  await database.close();
-  await testDb.drop();
-});
+const { store, database } = await openTestStore('accounts_projection', t);
 
 const meta = {};
 const now = () => new Date();

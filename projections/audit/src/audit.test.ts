@@ -1,7 +1,7 @@
-import { type EventStore, PostgresEventStore, type RecordedEvent } from '@ledger/eventstore';
-import { createLogger, openDatabase } from '@ledger/platform';
+import type { EventStore, RecordedEvent } from '@ledger/eventstore';
+import { createLogger } from '@ledger/platform';
+import { openTestStore } from '@ledger/platform/testing';
 import { readCheckpoints, rebuildProjection, runProjection } from '@ledger/readmodel';
-import { createTestDatabase } from '@ledger/testkit';
 import type { Kysely } from 'kysely';
 import t, { type Test } from 'tap';
 import { type AuditEvent, auditProjection, InvalidAuditCursor, listAuditEvents } from './index.js';
@@ -11,19 +11,8 @@ const waitMs = 10_000;
 const logger = createLogger({ level: 'silent', name: 'audit-test' });
 
 async function fixture(t: Test) {
-  const testDatabase = await createTestDatabase('audit_test');
-  const database = await openDatabase({
-    databaseUrl: testDatabase.url,
-    dataDir: '/nonexistent',
-    applicationName: 'test',
-  });
-  const store = await PostgresEventStore.open(database.sql);
-  t.teardown(async () => {
-    await store.close();
-    await database.close();
-    await testDatabase.drop();
-  });
-  return { db: database.db, store };
+  const { db, store } = await openTestStore('audit_test', t);
+  return { db, store };
 }
 
 const actors = ['alice', 'bob', 'carol'] as const;

@@ -1,25 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { emailStreamId, identityEventSchemaVersion, usernameStreamId, userStreamId } from '@ledger/contracts';
-import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
-import { createLogger, openDatabase } from '@ledger/platform';
+import type { EventStore } from '@ledger/eventstore';
+import { createLogger } from '@ledger/platform';
+import { openTestStore } from '@ledger/platform/testing';
 import { rebuildProjection, runProjection } from '@ledger/readmodel';
-import { createTestDatabase } from '@ledger/testkit';
 import t from 'tap';
 import { listUsers, usersProjection } from './index.js';
 
 const logger = createLogger({ level: 'silent', name: 'users-test' });
-const testDb = await createTestDatabase('users_projection');
-const database = await openDatabase({
-  databaseUrl: testDb.url,
-  dataDir: '/nonexistent',
-  applicationName: 'test',
-});
-const store = await PostgresEventStore.open(database.sql);
-t.teardown(async () => {
-  await store.close();
-  await database.close();
-  await testDb.drop();
-});
+const { store, database } = await openTestStore('users_projection', t);
 
 const at = '2026-01-01T10:00:00.000Z';
 

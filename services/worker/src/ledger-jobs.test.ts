@@ -1,18 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import {
   bankAccountId,
   clearingActorId,
-  createExternalTransfer,
   holdExpiryActorId,
   loadAccount,
   loadTransfer,
-  openCustomerAccount,
   runTransferCommand,
   transferStreamId,
 } from '@ledger/application';
+import { externalTransfer, fundedAccount, twoPhaseTransfer } from '@ledger/application/fixtures/ledger';
 import { availableBalanceOf, balanceOf } from '@ledger/domain/ledger';
-import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
-import { createLogger, openDatabase } from '@ledger/platform';
+import type { EventStore } from '@ledger/eventstore';
+import { createLogger } from '@ledger/platform';
+import { openTestStore } from '@ledger/platform/testing';
 import {
   accountsProjection,
   getAccount,
@@ -21,7 +20,7 @@ import {
   trialBalance,
 } from '@ledger/projection-accounts';
 import { runProjection } from '@ledger/readmodel';
-import { createTestDatabase, testRedisUrl, uniquePrefix } from '@ledger/testkit';
+import { testRedisUrl, uniquePrefix, until as waitUntil } from '@ledger/testkit';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { startWorker } from './index.js';
@@ -35,13 +34,8 @@ const waitMs = 15_000;
 const returnIban = 'DE89370400440532013000';
 const settleIban = 'GB82WEST12345698765432';
 
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs = waitMs): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = (what: string, condition: () => Promise<boolean>, timeoutMs = waitMs) =>
+  waitUntil(what, condition, timeoutMs);
 
 interface LogLine {
   level: number;
@@ -52,13 +46,8 @@ interface LogLine {
 
 /** `behindMs()`: how far the worker's clock is behind the one that made the holds, now. */
 async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => number = () => 0) {
-  const testDatabase = await createTestDatabase('worker_ledger_jobs');
-  const database = await openDatabase({
-    databaseUrl: testDatabase.url,
-    dataDir: '/nonexistent',
-    applicationName: 'test',
-  });
-  const store = await PostgresEventStore.open(database.sql);
+  // Closed below, after the worker and the read models have stopped.
+  const { database, store, close } = await openTestStore('worker_ledger_jobs');
   const quiet = createLogger({ level: 'silent', name: 'ledger-jobs-test' });
   const projections = [accountsProjection, transactionsProjection].map((projection) =>
     runProjection({ db: database.db, store, projection, logger: quiet }),
@@ -82,9 +71,7 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
   t.teardown(async () => {
     await worker.stop();
     await Promise.all(projections.map((p) => p.stop()));
-    await store.close();
-    await database.close();
-    await testDatabase.drop();
+    await close();
     if (mode === 'bullmq') {
       const redis = new Redis(testRedisUrl);
       const keys = await redis.keys(`${prefix}*`);
@@ -94,32 +81,7 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
   });
   const meta = { actorId: 'test' };
   /** A customer account holding `amount` (minor units) of EUR. */
-  const funded = async (amount: bigint) => {
-    const opened = await openCustomerAccount(
-      store,
-      { ownerId: randomUUID(), accountType: 'checking', currency: 'EUR', kycVerified: true, now: new Date() },
-      meta,
-    );
-    if (!opened.ok) throw new Error(opened.code);
-    if (amount === 0n) return opened.account.id;
-    const deposit = await runTransferCommand(
-      store,
-      {
-        type: 'CreateTransfer',
-        transferId: randomUUID(),
-        debitAccountId: bankAccountId('EUR', 'cash'),
-        creditAccountId: opened.account.id,
-        amount,
-        currency: 'EUR',
-        code: 'deposit',
-        mode: 'single-phase',
-        now: new Date(),
-      },
-      meta,
-    );
-    if (deposit.status !== 'accepted') throw new Error(deposit.status);
-    return opened.account.id;
-  };
+  const funded = (amount: bigint) => fundedAccount(store, amount, meta);
   const statusOf = async (transferId: string) => (await loadTransfer(store, transferId)).state.status;
   /** Waits for the read models to reach what the store holds now. */
   const projected = async () => {
@@ -144,20 +106,9 @@ async function balanced(t: Test, db: Parameters<typeof trialBalance>[0]) {
 async function hold(store: EventStore, from: string, to: string, expiresInMs: number) {
   // The clock comes in on the command: made "now − (1 s − expiresInMs)" with a 1 s timeout,
   // the hold expires expiresInMs from now (timeouts are whole seconds, expiresInMs ≤ 1000).
-  const outcome = await runTransferCommand(
+  const outcome = await twoPhaseTransfer(
     store,
-    {
-      type: 'CreateTransfer',
-      transferId: randomUUID(),
-      debitAccountId: from,
-      creditAccountId: to,
-      amount: 30_00n,
-      currency: 'EUR',
-      code: 'transfer',
-      mode: 'two-phase',
-      timeoutSeconds: 1,
-      now: new Date(Date.now() - 1000 + expiresInMs),
-    },
+    { from, to, amount: 30_00n, timeoutSeconds: 1, now: new Date(Date.now() - 1000 + expiresInMs) },
     { actorId: 'test' },
   );
   if (outcome.status !== 'accepted') throw new Error(JSON.stringify(outcome.status));
@@ -183,21 +134,7 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       );
       t.equal(postedNow.status, 'accepted');
       const expiring = await hold(f.store, alice, bob, 50);
-      const noTimeout = await runTransferCommand(
-        f.store,
-        {
-          type: 'CreateTransfer',
-          transferId: randomUUID(),
-          debitAccountId: alice,
-          creditAccountId: bob,
-          amount: 5_00n,
-          currency: 'EUR',
-          code: 'transfer',
-          mode: 'two-phase',
-          now: new Date(),
-        },
-        f.meta,
-      );
+      const noTimeout = await twoPhaseTransfer(f.store, { from: alice, to: bob, amount: 5_00n }, f.meta);
       t.equal(noTimeout.status, 'accepted');
       await until('the hold expired', async () => (await f.statusOf(expiring)) === 'expired');
       await until(
@@ -267,22 +204,18 @@ for (const mode of ['bullmq', 'in-process'] as const) {
   t.test(`${mode}: the clearing rail settles an external transfer`, { timeout: testTimeoutMs }, async (t) => {
     const f = await fixture(t, mode);
     const alice = await f.funded(100_00n);
-    const made = await createExternalTransfer(
+    const made = await externalTransfer(
       f.store,
       {
-        transferId: randomUUID(),
-        fromAccountId: alice,
+        from: alice,
         beneficiary: { iban: settleIban, name: 'Dana Payee' },
         amount: 40_00n,
-        currency: 'EUR',
         reference: 'rent',
-        now: new Date(),
       },
       f.meta,
     );
-    if (made.status !== 'accepted') throw new Error(made.status);
-    t.equal(made.transfer.status, 'pending');
-    const id = made.transfer.id;
+    t.equal(made.status, 'pending');
+    const id = made.id;
     await until('settled', async () => (await f.statusOf(id)) === 'posted');
     const { first, last } = await f.lastEventOf(id);
     t.match(last, { type: 'PendingTransferPosted', data: { amount: '4000' } });
@@ -309,21 +242,17 @@ for (const mode of ['bullmq', 'in-process'] as const) {
   t.test(`${mode}: the clearing rail returns an external transfer`, { timeout: testTimeoutMs }, async (t) => {
     const f = await fixture(t, mode);
     const alice = await f.funded(100_00n);
-    const made = await createExternalTransfer(
+    const made = await externalTransfer(
       f.store,
       {
-        transferId: randomUUID(),
-        fromAccountId: alice,
+        from: alice,
         beneficiary: { iban: returnIban, name: 'Closed Account' },
         amount: 40_00n,
-        currency: 'EUR',
         reference: null,
-        now: new Date(),
       },
       f.meta,
     );
-    if (made.status !== 'accepted') throw new Error(made.status);
-    const id = made.transfer.id;
+    const id = made.id;
     await until('returned', async () => (await f.statusOf(id)) === 'returned');
     const { first, last } = await f.lastEventOf(id);
     t.match(last, { type: 'PendingTransferReturned', data: { transferId: id } });

@@ -1,7 +1,8 @@
-import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
+import type { EventStore } from '@ledger/eventstore';
 import type { DispatchRule, Job } from '@ledger/jobs';
-import { createLogger, openDatabase } from '@ledger/platform';
-import { createTestDatabase, exitWithin, spawnService, testRedisUrl, uniquePrefix } from '@ledger/testkit';
+import { createLogger } from '@ledger/platform';
+import { openTestStore } from '@ledger/platform/testing';
+import { exitWithin, spawnService, testRedisUrl, uniquePrefix, until as waitUntil } from '@ledger/testkit';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { dispatchRules, type Processor, startWorker } from './index.js';
@@ -11,28 +12,12 @@ const waitMs = 10_000;
 const exitWaitMs = 10_000;
 const logger = createLogger({ level: 'silent', name: 'worker-test' });
 
-async function until(what: string, condition: () => boolean, timeoutMs = waitMs): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = (what: string, condition: () => boolean, timeoutMs = waitMs) =>
+  waitUntil(what, condition, timeoutMs);
 
 async function fixture(t: Test) {
-  const testDatabase = await createTestDatabase('worker_test');
-  const database = await openDatabase({
-    databaseUrl: testDatabase.url,
-    dataDir: '/nonexistent',
-    applicationName: 'test',
-  });
-  const store = await PostgresEventStore.open(database.sql);
-  t.teardown(async () => {
-    await store.close();
-    await database.close();
-    await testDatabase.drop();
-  });
-  return { db: database.db, store, url: testDatabase.url };
+  const { db, store, url } = await openTestStore('worker_test', t);
+  return { db, store, url };
 }
 
 async function append(store: EventStore, types: string[]): Promise<bigint> {

@@ -1,70 +1,26 @@
 import { findUserId } from '@ledger/application';
 import { userStreamId } from '@ledger/contracts';
 import { usersProjection } from '@ledger/projection-users';
-import { runProjection } from '@ledger/readmodel';
 import type { LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
-import { authFixture, bearer, json, strongPassword } from '../../auth/test-app.js';
+import { bearer, json, strongPassword } from '../../auth/test-app.js';
+import { ledgerHarness } from '../ledger-test-kit.js';
 
 // The first director's bootstrap, staff creation, role and lock changes, and the users list
 // from its read model, through app.inject() against real PostgreSQL and Redis.
 
-const f = await authFixture('api_admin');
-t.teardown(f.close);
-const directorEnv = {
-  BANK_DIRECTOR_USERNAME: 'chief',
-  BANK_DIRECTOR_EMAIL: 'chief@bank.example',
-  BANK_DIRECTOR_PASSWORD: 'director password 2026',
-  RATE_LIMITS: JSON.stringify({ login: '100/minute', register: '1000/hour' }),
-};
-const app = await f.newApp({ env: directorEnv });
-const projection = runProjection({
-  db: f.database.db,
-  store: f.store,
-  projection: usersProjection,
-  logger: f.logger,
+const h = await ledgerHarness(t, 'api_admin', {
+  rateLimits: { login: '100/minute', register: '1000/hour' },
+  projections: [usersProjection],
 });
-t.teardown(() => projection.stop());
+const { app, f, env: directorEnv, director, login, createStaff } = h;
+/** A self-registered customer, KYC not verified. */
+const customer = () => h.customer(false);
 
+// Here without the content-type check of the harness's assertProblem.
 function assertProblem(t: Test, response: LightMyRequestResponse, status: number, code: string) {
   t.equal(response.statusCode, status, `status ${status} (${response.body.slice(0, 200)})`);
   t.match(json(response), { status, code });
-}
-
-async function login(username: string, password: string): Promise<string> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/auth/login',
-    payload: { username, password },
-  });
-  if (response.statusCode !== 200) throw new Error(`login ${username}: ${response.body}`);
-  return json(response).accessToken;
-}
-
-let n = 0;
-async function customer() {
-  n++;
-  const username = `cust${n}_${Date.now().toString(36)}`;
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/auth/register',
-    payload: { username, email: `${username}@example.com`, password: strongPassword },
-  });
-  return { id: json(response).user.id as string, username, token: await login(username, strongPassword) };
-}
-
-const director = await login('chief', 'director password 2026');
-
-async function createStaff(role: string, token = director) {
-  n++;
-  const username = `${role}${n}_${Date.now().toString(36)}`;
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/admin/users',
-    headers: bearer(token),
-    payload: { username, email: `${username}@bank.example`, password: strongPassword, role },
-  });
-  return { response, username };
 }
 
 t.test('first director: created from BANK_DIRECTOR_*, once; none without them', async (t) => {

@@ -1,89 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { loadAccount, settingsStreamId, transferIdFor, transferStreamId } from '@ledger/application';
-import { userStreamId } from '@ledger/contracts';
 import { defaultLimitsText } from '@ledger/domain/settings';
 import type { LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
-import { authFixture, bearer, json, strongPassword } from '../../auth/test-app.js';
+import { bearer, json } from '../../auth/test-app.js';
+import { ledgerHarness, type User } from '../ledger-test-kit.js';
 
 // GET and PUT /api/admin/settings, and the limits they set on POST /api/transactions
 // (transfer_amount_max, daily_debit_max, the unverified customer's cap → kyc_required),
 // through app.inject() against real PostgreSQL and Redis.
 
-const f = await authFixture('api_settings');
-t.teardown(f.close);
-const directorEnv = {
-  BANK_DIRECTOR_USERNAME: 'chief',
-  BANK_DIRECTOR_EMAIL: 'chief@bank.example',
-  BANK_DIRECTOR_PASSWORD: 'director password 2026',
-  RATE_LIMITS: JSON.stringify({ login: '1000/minute', register: '10000/hour', default: '100000/minute' }),
-};
-const app = await f.newApp({ env: directorEnv });
-
-function assertProblem(t: Test, response: LightMyRequestResponse, status: number, code: string) {
-  t.equal(response.statusCode, status, `status ${status} (${response.body.slice(0, 300)})`);
-  t.match(response.headers['content-type'], /^application\/problem\+json/);
-  t.match(json(response), { status, code });
-}
-
-async function login(username: string, password = strongPassword): Promise<string> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/auth/login',
-    payload: { username, password },
-  });
-  if (response.statusCode !== 200) throw new Error(`login ${username}: ${response.body}`);
-  return json(response).accessToken;
-}
-
-let n = 0;
-interface User {
-  id: string;
-  token: string;
-}
-
-async function customer(kyc: boolean): Promise<User> {
-  n++;
-  const username = `cust${n}_${Date.now().toString(36)}`;
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/auth/register',
-    payload: { username, email: `${username}@example.com`, password: strongPassword },
-  });
-  const id = json(response).user.id as string;
-  if (kyc) {
-    await f.store.append([
-      {
-        streamId: userStreamId(id),
-        expectedVersion: 'exists',
-        events: [
-          {
-            type: 'KycStatusChanged',
-            data: { userId: id, at: new Date().toISOString(), status: 'verified' },
-          },
-        ],
-      },
-    ]);
-  }
-  return { id, token: await login(username) };
-}
-
-const director = await login('chief', 'director password 2026');
-async function staff(role: 'agent' | 'manager' | 'auditor'): Promise<User> {
-  n++;
-  const username = `${role}${n}_${Date.now().toString(36)}`;
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/admin/users',
-    headers: bearer(director),
-    payload: { username, email: `${username}@bank.example`, password: strongPassword, role },
-  });
-  if (response.statusCode !== 201) throw new Error(`staff: ${response.body}`);
-  return { id: json(response).user.id, token: await login(username) };
-}
-const agent = await staff('agent');
-const manager = await staff('manager');
-const auditor = await staff('auditor');
+const h = await ledgerHarness(t, 'api_settings', { roles: ['agent', 'manager', 'auditor'] });
+const { app, f, director, assertProblem, customer, post, deposit } = h;
+const { agent, manager, auditor } = h.roles;
 
 const getSettings = (token: string) =>
   app.inject({ method: 'GET', url: '/api/admin/settings', headers: bearer(token) });
@@ -96,34 +25,7 @@ const putSettings = (token: string, payload: unknown, headers: Record<string, st
   });
 const settingsEvents = () => f.store.readStream(settingsStreamId);
 
-const post = (url: string, token: string, payload: unknown, key: string = randomUUID()) =>
-  app.inject({
-    method: 'POST',
-    url,
-    headers: { ...bearer(token), 'idempotency-key': key },
-    payload: payload as Record<string, unknown>,
-  });
-
-async function openAccount(user: User) {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/accounts',
-    headers: bearer(user.token),
-    payload: { type: 'checking', currency: 'EUR' },
-  });
-  if (response.statusCode !== 201) throw new Error(`open: ${response.body}`);
-  return json(response).account.id as string;
-}
-
-async function deposit(accountId: string, amount: string) {
-  const response = await post('/api/transactions', agent.token, {
-    type: 'deposit',
-    accountId,
-    amount,
-    currency: 'EUR',
-  });
-  if (response.statusCode !== 201) throw new Error(`deposit: ${response.body}`);
-}
+const openAccount = async (user: User) => (await h.openAccount(user)).id;
 
 /** A funded account of a new customer, and somewhere to send to. */
 async function funded(kyc: boolean, amount = '1000.00') {

@@ -2,110 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { userStreamId } from '@ledger/contracts';
 import type { RecordedEvent } from '@ledger/eventstore';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
-import { runProjection } from '@ledger/readmodel';
-import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
-import t, { type Test } from 'tap';
-import { authFixture, bearer, json, strongPassword } from '../../auth/test-app.js';
+import t from 'tap';
+import { bearer, json } from '../../auth/test-app.js';
+import { ledgerHarness } from '../ledger-test-kit.js';
 
 // API.md, Audit, through app.inject() against real PostgreSQL and Redis: who may call it,
 // the log and streams with secrets redacted, the hash-chain verifier against a tampered
 // row, and the trial balance now (read model) and at a point in time (folded from events).
 
-const f = await authFixture('api_audit');
-t.teardown(f.close);
-const directorEnv = {
-  BANK_DIRECTOR_USERNAME: 'chief',
-  BANK_DIRECTOR_EMAIL: 'chief@bank.example',
-  BANK_DIRECTOR_PASSWORD: 'director password 2026',
-  RATE_LIMITS: JSON.stringify({ login: '1000/minute', register: '10000/hour', default: '100000/minute' }),
-};
-const app = await f.newApp({ env: directorEnv });
-const runners = [accountsProjection, transactionsProjection].map((projection) =>
-  runProjection({ db: f.database.db, store: f.store, projection, logger: f.logger }),
-);
-t.teardown(() => Promise.all(runners.map((r) => r.stop())));
-// The read model's tables exist once the runners have caught up with the start.
-for (const r of runners) await r.waitFor(await f.store.lastWrittenPosition(), 10_000);
-
-function assertProblem(t: Test, response: LightMyRequestResponse, status: number, code: string) {
-  t.equal(response.statusCode, status, `status ${status} (${response.body.slice(0, 300)})`);
-  t.match(response.headers['content-type'], /^application\/problem\+json/);
-  t.match(json(response), { status, code });
-  t.notMatch(response.body, /\bat .*\.(ts|js):\d+/, 'no stack trace');
-}
-
-async function login(username: string, password = strongPassword): Promise<string> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/auth/login',
-    payload: { username, password },
-  });
-  if (response.statusCode !== 200) throw new Error(`login ${username}: ${response.body}`);
-  return json(response).accessToken;
-}
-
-let n = 0;
-interface User {
-  id: string;
-  username: string;
-  token: string;
-}
-
-async function customer(): Promise<User> {
-  n++;
-  const username = `cust${n}_${Date.now().toString(36)}`;
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/auth/register',
-    payload: { username, email: `${username}@example.com`, password: strongPassword },
-  });
-  if (response.statusCode !== 201) throw new Error(`register: ${response.body}`);
-  const id = json(response).user.id as string;
-  // What the KYC flow records when a document is verified: a second account needs it.
-  await f.store.append([
-    {
-      streamId: userStreamId(id),
-      expectedVersion: 'exists',
-      events: [
-        { type: 'KycStatusChanged', data: { userId: id, at: new Date().toISOString(), status: 'verified' } },
-      ],
-    },
-  ]);
-  return { id, username, token: await login(username) };
-}
-
-const director = await login('chief', 'director password 2026');
-async function staff(role: 'agent' | 'manager' | 'auditor'): Promise<User> {
-  n++;
-  const username = `${role}${n}_${Date.now().toString(36)}`;
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/admin/users',
-    headers: bearer(director),
-    payload: { username, email: `${username}@bank.example`, password: strongPassword, role },
-  });
-  if (response.statusCode !== 201) throw new Error(`staff: ${response.body}`);
-  return { id: json(response).user.id, username, token: await login(username) };
-}
-const agent = await staff('agent');
-const manager = await staff('manager');
-const auditor = await staff('auditor');
-
-const get = (url: string, token?: string) =>
-  app.inject({ method: 'GET', url, ...(token === undefined ? {} : { headers: bearer(token) }) });
-const post = (
-  url: string,
-  token: string,
-  payload: Record<string, unknown> | undefined,
-  key: string | null = randomUUID(),
-) =>
-  app.inject({
-    method: 'POST',
-    url,
-    headers: { ...bearer(token), ...(key === null ? {} : { 'idempotency-key': key }) },
-    ...(payload === undefined ? {} : { payload }),
-  });
+const h = await ledgerHarness(t, 'api_audit', {
+  projections: [accountsProjection, transactionsProjection],
+  // The read model's tables exist once the runners have caught up with the start.
+  waitForProjections: true,
+  roles: ['agent', 'manager', 'auditor'],
+  noStackTrace: true,
+});
+const { app, f, runners, director, assertProblem, customer, post, get, openAccount, deposit } = h;
+const { agent, manager, auditor } = h.roles;
 
 async function allStoreEvents(): Promise<RecordedEvent[]> {
   const all: RecordedEvent[] = [];
@@ -310,24 +224,10 @@ t.test('trial balance: now from the read model, as of a time or a position from 
   });
 
   const dave = await customer();
-  const open = async (currency: string, type = 'checking') => {
-    const response = await post('/api/accounts', dave.token, { type, currency }, null);
-    if (response.statusCode !== 201) throw new Error(`open: ${response.body}`);
-    return json(response).account.id as string;
-  };
+  const open = async (currency: string, type = 'checking') => (await openAccount(dave, currency, type)).id;
   const eur1 = await open('EUR');
   const eur2 = await open('EUR', 'savings');
   const jpy = await open('JPY');
-  const deposit = async (accountId: string, amount: string, currency: string) => {
-    const response = await post('/api/transactions', agent.token, {
-      type: 'deposit',
-      accountId,
-      amount,
-      currency,
-    });
-    if (response.statusCode !== 201) throw new Error(`deposit: ${response.body}`);
-    return json(response) as { position: string; transaction: { id: string } };
-  };
   const first = await deposit(eur1, '100.00', 'EUR');
   const afterFirst = (await deposit(eur1, '50.25', 'EUR')).position;
   const last = await deposit(jpy, '1200', 'JPY');
@@ -361,6 +261,15 @@ t.test('trial balance: now from the read model, as of a time or a position from 
 
   const now = await get(`/api/audit/trial-balance?minPosition=${head}`, auditor.token);
   t.equal(now.statusCode, 200, now.body);
+  // The JPY deposits, before and after the EUR transfers.
+  const jpyTotals = {
+    currency: 'JPY',
+    debits: '1200',
+    credits: '1200',
+    pendingDebits: '0',
+    pendingCredits: '0',
+    balanced: true,
+  };
   const expectedNow = [
     {
       currency: 'EUR',
@@ -370,14 +279,7 @@ t.test('trial balance: now from the read model, as of a time or a position from 
       pendingCredits: '10.00',
       balanced: true,
     },
-    {
-      currency: 'JPY',
-      debits: '1200',
-      credits: '1200',
-      pendingDebits: '0',
-      pendingCredits: '0',
-      balanced: true,
-    },
+    jpyTotals,
   ];
   t.match(json(now), { source: 'read_model', asOf: null, balanced: true });
   t.same(json(now).currencies, expectedNow, 'deposits 150.25 + transfer 30.00 EUR, 1200 JPY; 10.00 held');
@@ -398,14 +300,7 @@ t.test('trial balance: now from the read model, as of a time or a position from 
         pendingCredits: '0.00',
         balanced: true,
       },
-      {
-        currency: 'JPY',
-        debits: '1200',
-        credits: '1200',
-        pendingDebits: '0',
-        pendingCredits: '0',
-        balanced: true,
-      },
+      jpyTotals,
     ],
     'as of the last deposit: the sum of the deposits, not today’s totals',
   );

@@ -1,117 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { bankAccountId, loadTransfer, transferIdFor } from '@ledger/application';
-import { userStreamId } from '@ledger/contracts';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
-import { runProjection } from '@ledger/readmodel';
-import type { LightMyRequestResponse } from 'fastify';
-import t, { type Test } from 'tap';
-import { authFixture, bearer, json, strongPassword } from '../../auth/test-app.js';
+import t from 'tap';
+import { json } from '../../auth/test-app.js';
+import { ledgerHarness, type User } from '../ledger-test-kit.js';
 
 // API.md Transactions, `type:"external"`: a hold to the bank's clearing account, pending
 // until the clearing rail (services/worker) settles or returns it. Real PostgreSQL.
 
-const f = await authFixture('api_external');
-t.teardown(f.close);
-const directorEnv = {
-  BANK_DIRECTOR_USERNAME: 'chief',
-  BANK_DIRECTOR_EMAIL: 'chief@bank.example',
-  BANK_DIRECTOR_PASSWORD: 'director password 2026',
-  RATE_LIMITS: JSON.stringify({ login: '1000/minute', register: '10000/hour', default: '100000/minute' }),
-};
-const app = await f.newApp({ env: directorEnv });
-const runners = [accountsProjection, transactionsProjection].map((projection) =>
-  runProjection({ db: f.database.db, store: f.store, projection, logger: f.logger }),
+const { app, f, assertProblem, customer, post, get, openAccount, deposit, roles } = await ledgerHarness(
+  t,
+  'api_external',
+  {
+    projections: [accountsProjection, transactionsProjection],
+    customerPrefix: 'ext',
+    roles: ['agent', 'manager'],
+  },
 );
-t.teardown(() => Promise.all(runners.map((r) => r.stop())));
-
-function assertProblem(t: Test, response: LightMyRequestResponse, status: number, code: string) {
-  t.equal(response.statusCode, status, `status ${status} (${response.body.slice(0, 300)})`);
-  t.match(response.headers['content-type'], /^application\/problem\+json/);
-  t.match(json(response), { status, code });
-}
-
-async function login(username: string, password = strongPassword): Promise<string> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/auth/login',
-    payload: { username, password },
-  });
-  if (response.statusCode !== 200) throw new Error(`login ${username}: ${response.body}`);
-  return json(response).accessToken;
-}
-
-let n = 0;
-interface User {
-  id: string;
-  token: string;
-}
-
-async function customer(kyc = true): Promise<User> {
-  n++;
-  const username = `ext${n}_${Date.now().toString(36)}`;
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/auth/register',
-    payload: { username, email: `${username}@example.com`, password: strongPassword },
-  });
-  const id = json(response).user.id as string;
-  // What the KYC issue records when a document is verified.
-  if (kyc)
-    await f.store.append([
-      {
-        streamId: userStreamId(id),
-        expectedVersion: 'exists',
-        events: [
-          {
-            type: 'KycStatusChanged',
-            data: { userId: id, at: new Date().toISOString(), status: 'verified' },
-          },
-        ],
-      },
-    ]);
-  return { id, token: await login(username) };
-}
-
-const director = await login('chief', 'director password 2026');
-async function staff(role: 'agent' | 'manager'): Promise<User> {
-  n++;
-  const username = `${role}${n}_${Date.now().toString(36)}`;
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/admin/users',
-    headers: bearer(director),
-    payload: { username, email: `${username}@bank.example`, password: strongPassword, role },
-  });
-  if (response.statusCode !== 201) throw new Error(`staff: ${response.body}`);
-  return { id: json(response).user.id, token: await login(username) };
-}
-const agent = await staff('agent');
-const manager = await staff('manager');
-
-const post = (url: string, token: string, payload?: unknown, key: string | null = randomUUID()) =>
-  app.inject({
-    method: 'POST',
-    url,
-    headers: { ...bearer(token), ...(key === null ? {} : { 'idempotency-key': key }) },
-    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
-  });
-const get = (url: string, token: string) => app.inject({ method: 'GET', url, headers: bearer(token) });
-
-async function openAccount(user: User, currency = 'EUR') {
-  const response = await post('/api/accounts', user.token, { type: 'checking', currency }, null);
-  if (response.statusCode !== 201) throw new Error(`open: ${response.body}`);
-  return json(response).account as { id: string; accountNumber: string; currency: string };
-}
-
-async function deposit(accountId: string, amount: string, currency = 'EUR') {
-  const response = await post('/api/transactions', agent.token, {
-    type: 'deposit',
-    accountId,
-    amount,
-    currency,
-  });
-  if (response.statusCode !== 201) throw new Error(`deposit: ${response.body}`);
-}
+const { agent, manager } = roles;
 
 const payee = { iban: 'GB82 WEST 1234 5698 7654 32', name: 'Dana Payee' };
 const external = (user: User, body: Record<string, unknown>, key: string | null = randomUUID()) =>

@@ -1,0 +1,40 @@
+import { PostgresEventStore } from '@ledger/eventstore';
+import { createTestDatabase, type TestDatabase } from '@ledger/testkit';
+import { type Database, openDatabase } from './database.js';
+
+/**
+ * Tests only (`@ledger/platform/testing`): a fresh PostgreSQL database, opened as the
+ * services open theirs, and an event store on it. Lives here rather than in @ledger/testkit
+ * because platform and eventstore test with testkit: testkit importing them would be a cycle.
+ *
+ * With `t`, the store, the database and the test database are closed and dropped at its
+ * teardown; without it, the caller calls `close()` when its own teardown needs the order.
+ */
+export interface TestStore {
+  testDb: TestDatabase;
+  database: Database;
+  db: Database['db'];
+  store: PostgresEventStore;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function openTestStore(
+  name: string,
+  t?: { teardown(fn: () => unknown): void },
+): Promise<TestStore> {
+  const testDb = await createTestDatabase(name);
+  const database = await openDatabase({
+    databaseUrl: testDb.url,
+    dataDir: '/nonexistent',
+    applicationName: 'test',
+  });
+  const store = await PostgresEventStore.open(database.sql);
+  const close = async () => {
+    await store.close();
+    await database.close();
+    await testDb.drop();
+  };
+  t?.teardown(close);
+  return { testDb, database, db: database.db, store, url: testDb.url, close };
+}
