@@ -5,6 +5,7 @@ import {
   type AccountCommand,
   type AccountEvent,
   type AccountState,
+  accountEventTypes,
   type BankAccountType,
   bankAccountTypes,
   type Currency,
@@ -21,6 +22,7 @@ import {
   type TransferEvent,
   type TransferState,
   type TransferStates,
+  transferEventTypes,
 } from '@ledger/domain/ledger';
 import {
   type EventMetadata,
@@ -138,34 +140,18 @@ export function parseAccountNumber(text: string): ParsedAccountNumber {
 // ---------------------------------------------------------------------------------------
 // Loading streams
 
-const accountEventTypes = new Set<string>([
-  'AccountOpened',
-  'AccountFrozen',
-  'AccountUnfrozen',
-  'AccountClosed',
-  'AccountLegPending',
-  'AccountLegPosted',
-  'AccountLegReleased',
-]);
-const transferEventTypes = new Set<string>([
-  'TransferPosted',
-  'TransferPending',
-  'PendingTransferPosted',
-  'PendingTransferVoided',
-  'PendingTransferExpired',
-  'PendingTransferReturned',
-  'TransferReversed',
-]);
+const accountEventTypeSet = new Set<string>(accountEventTypes);
+const transferEventTypeSet = new Set<string>(transferEventTypes);
 
 /** Events come from our own writers; a foreign type in a ledger stream is a corrupt store. */
 export function parseAccountEvent(recorded: Pick<RecordedEvent, 'type' | 'data'>): AccountEvent {
-  assert(accountEventTypes.has(recorded.type), `${recorded.type} is not an account event`);
+  assert(accountEventTypeSet.has(recorded.type), `${recorded.type} is not an account event`);
   assert(typeof recorded.data === 'object' && recorded.data !== null, 'account event data is an object');
   return { type: recorded.type, data: recorded.data } as AccountEvent;
 }
 
 export function parseTransferEvent(recorded: Pick<RecordedEvent, 'type' | 'data'>): TransferEvent {
-  assert(transferEventTypes.has(recorded.type), `${recorded.type} is not a transfer event`);
+  assert(transferEventTypeSet.has(recorded.type), `${recorded.type} is not a transfer event`);
   assert(typeof recorded.data === 'object' && recorded.data !== null, 'transfer event data is an object');
   return { type: recorded.type, data: recorded.data } as TransferEvent;
 }

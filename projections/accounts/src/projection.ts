@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { type AccountEvent, fromMinorUnits, type LegSide, type TransferEvent } from '@ledger/domain/ledger';
+import {
+  type AccountEvent,
+  accountEventTypes,
+  fromMinorUnits,
+  type LegSide,
+  type TransferEvent,
+  transferEventTypes,
+} from '@ledger/domain/ledger';
 import type { RecordedEvent } from '@ledger/eventstore';
 import { bindParametersMax, chunked, migrateSchema, type Projection } from '@ledger/readmodel';
 import { type Insertable, type Kysely, sql } from 'kysely';
@@ -13,27 +20,10 @@ import type {
   TransferReferencesTable,
 } from './schema.js';
 
-export const accountsProjectionHandles = [
-  'AccountOpened',
-  'AccountFrozen',
-  'AccountUnfrozen',
-  'AccountClosed',
-  'AccountLegPending',
-  'AccountLegPosted',
-  'AccountLegReleased',
-  'TransferPosted',
-  'TransferPending',
-] as const;
+/** Every account event, and the transfer's first event (it carries the statement lines' reference). */
+export const accountsProjectionHandles = [...accountEventTypes, 'TransferPosted', 'TransferPending'] as const;
 
-export const transactionsProjectionHandles = [
-  'TransferPosted',
-  'TransferPending',
-  'PendingTransferPosted',
-  'PendingTransferVoided',
-  'PendingTransferExpired',
-  'PendingTransferReturned',
-  'TransferReversed',
-] as const;
+export const transactionsProjectionHandles = transferEventTypes;
 
 /**
  * Rows per multi-row INSERT. The widest row here has 16 columns: 1,000 rows stay far under

@@ -86,6 +86,20 @@ export type AccountEvent =
 
 export type AccountEventType = AccountEvent['type'];
 
+/** Every account event type, once: what readers of account streams accept and projections handle. */
+export const accountEventTypes = [
+  'AccountOpened',
+  'AccountFrozen',
+  'AccountUnfrozen',
+  'AccountClosed',
+  'AccountLegPending',
+  'AccountLegPosted',
+  'AccountLegReleased',
+] as const satisfies readonly AccountEventType[];
+// A type added to AccountEvent but not listed above fails here.
+type UnlistedAccountEvent = Exclude<AccountEventType, (typeof accountEventTypes)[number]>;
+const _everyAccountEventListed: UnlistedAccountEvent extends never ? true : UnlistedAccountEvent = true;
+
 export interface AccountFlags {
   /** Customer accounts: the available balance may not go below −overdraftLimit. */
   debitsMustNotExceedCredits: boolean;

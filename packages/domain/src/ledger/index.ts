@@ -9,6 +9,7 @@ export {
   type AccountFlags,
   type AccountState,
   type AccountType,
+  accountEventTypes,
   availableBalanceOf,
   type BankAccountType,
   balanceOf,
@@ -72,4 +73,5 @@ export {
   type TransferEventType,
   type TransferMode,
   type TransferState,
+  transferEventTypes,
 } from './transfer.js';

@@ -56,6 +56,20 @@ export type TransferEvent =
 
 export type TransferEventType = TransferEvent['type'];
 
+/** Every transfer event type, once: what readers of transfer streams accept and projections handle. */
+export const transferEventTypes = [
+  'TransferPosted',
+  'TransferPending',
+  'PendingTransferPosted',
+  'PendingTransferVoided',
+  'PendingTransferExpired',
+  'PendingTransferReturned',
+  'TransferReversed',
+] as const satisfies readonly TransferEventType[];
+// A type added to TransferEvent but not listed above fails here.
+type UnlistedTransferEvent = Exclude<TransferEventType, (typeof transferEventTypes)[number]>;
+const _everyTransferEventListed: UnlistedTransferEvent extends never ? true : UnlistedTransferEvent = true;
+
 export interface TransferBody {
   id: string;
   debitAccountId: string;
