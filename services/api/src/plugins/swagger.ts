@@ -8,6 +8,9 @@ export const apiTitle = 'Ledger API';
 export const apiVersion = '1.0.0';
 export const docsPrefix = '/docs';
 
+/** A route's `security` in the OpenAPI document: the bearer access token below. */
+export const bearerSecurity = [{ bearerAuth: [] }];
+
 /**
  * The OpenAPI 3.1 document, generated from the routes' zod schemas (so it cannot drift from
  * what is validated and serialised), and Swagger UI at /docs. Registered before the routes,

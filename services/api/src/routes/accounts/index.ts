@@ -39,11 +39,11 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { accountBody, accountOwner, currencyOrThrow, invalid, ledgerProblem } from '../../ledger-http.js';
+import { bearerSecurity } from '../../plugins/swagger.js';
 import { allRoles, managerPlus, type Policy, principalOf, staff } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
 
-const bearer = [{ bearerAuth: [] }];
 const idParams = z.object({ id: z.uuid() });
 const ownerOfParam = (store: Parameters<typeof accountOwner>[0]) => (request: FastifyRequest) =>
   accountOwner(store, (request.params as { id: string }).id);
@@ -73,7 +73,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Open a checking or savings account (customer: own; agent+: for `userId`)',
-        security: bearer,
+        security: bearerSecurity,
         body: openAccountBodySchema,
         response: { 201: accountResponseSchema, ...errors, 422: problemSchema },
       },
@@ -114,7 +114,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Accounts: a customer’s own; staff and auditor: all, or `?userId=`',
-        security: bearer,
+        security: bearerSecurity,
         querystring: listAccountsQuerySchema,
         response: { 200: accountPageSchema, ...errors },
       },
@@ -138,7 +138,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'One account (read model)',
-        security: bearer,
+        security: bearerSecurity,
         params: idParams,
         querystring: z.object({
           minPosition: z
@@ -164,7 +164,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Statement lines, newest first, with the balance after each',
-        security: bearer,
+        security: bearerSecurity,
         params: idParams,
         querystring: statementQuerySchema,
         response: { 200: statementPageSchema, ...errors },
@@ -193,7 +193,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Balance now, as of a time or at a global position: folded from the account’s events',
-        security: bearer,
+        security: bearerSecurity,
         params: idParams,
         querystring: balanceQuerySchema,
         response: { 200: balanceSchema, ...errors },
@@ -260,7 +260,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
         schema: {
           tags,
           summary: action === 'freeze' ? 'Freeze an account (manager+)' : 'Unfreeze an account (manager+)',
-          security: bearer,
+          security: bearerSecurity,
           params: idParams,
           body: reasonBodySchema,
           response: { 200: accountResponseSchema, ...errors, 422: problemSchema },
@@ -288,7 +288,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Close an account: its balance must be zero and no holds on it (owner, manager+)',
-        security: bearer,
+        security: bearerSecurity,
         params: idParams,
         response: { 200: accountResponseSchema, ...errors, 422: problemSchema },
       },

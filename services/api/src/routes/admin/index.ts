@@ -14,6 +14,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { rejectionProblem } from '../../auth/problems.js';
 import { userView } from '../../plugins/auth.js';
+import { bearerSecurity } from '../../plugins/swagger.js';
 import { directorOnly, managerPlus, type Policy, principalOf, staffOrAuditor } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionOf, minPositionSchema, waitForProjection } from '../../read-your-writes.js';
@@ -23,7 +24,6 @@ const listPolicy: Policy = { roles: staffOrAuditor };
 const createPolicy: Policy = { roles: directorOnly };
 /** API.md, Admin: `role` director only; `locked` manager and up. */
 const patchPolicy: Policy = { roles: managerPlus, fields: { role: directorOnly, locked: managerPlus } };
-const bearer = [{ bearerAuth: [] }];
 const adminUserBody = z.object({
   user: adminUserSchema,
   position: z.string().nullable().describe('Global position of the change (null: nothing changed)'),
@@ -49,7 +49,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Users, in registration order (read model: may lag the commands by a moment)',
-        security: bearer,
+        security: bearerSecurity,
         querystring: listUsersQuerySchema.extend({ minPosition: minPositionSchema }),
         response: { 200: userPageSchema, 400: problemSchema, 401: problemSchema, 403: problemSchema },
       },
@@ -83,7 +83,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Create a staff or auditor user (director)',
-        security: bearer,
+        security: bearerSecurity,
         body: createStaffBodySchema,
         response: {
           201: adminUserBody,
@@ -137,7 +137,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Change a user’s role (director) or lock/unlock it (manager+)',
-        security: bearer,
+        security: bearerSecurity,
         params: z.object({ id: z.uuid() }),
         body: patchUserBodySchema,
         response: {

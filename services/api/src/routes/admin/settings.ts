@@ -4,6 +4,7 @@ import { currencies } from '@ledger/domain/ledger';
 import { type BankSettings, settingsText } from '@ledger/domain/settings';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { bearerSecurity } from '../../plugins/swagger.js';
 import { directorOnly, type Policy, principalOf } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 
@@ -18,7 +19,6 @@ import { problem, problemSchema } from '../../problem.js';
 
 const readPolicy: Policy = { roles: ['director', 'auditor'] };
 const writePolicy: Policy = { roles: directorOnly };
-const bearer = [{ bearerAuth: [] }];
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema };
 
 /** "0" before any change, then the number of changes: the settings' ETag. */
@@ -51,7 +51,7 @@ const settings: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'The bank’s settings in force: limits per currency (director, auditor)',
-        security: bearer,
+        security: bearerSecurity,
         response: { 200: settingsResponseSchema, ...errors },
       },
     },
@@ -70,7 +70,7 @@ const settings: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Replace the bank’s settings (director); If-Match for optimistic concurrency',
-        security: bearer,
+        security: bearerSecurity,
         headers: settingsHeadersSchema,
         body: settingsBodySchemaFor(currencies),
         response: { 200: settingsResponseSchema, ...errors, 412: problemSchema },

@@ -13,6 +13,7 @@ import type { VerifyResult } from '@ledger/eventstore';
 import { accountsProjection, type TrialBalanceTotals, trialBalanceTotals } from '@ledger/projection-accounts';
 import { readCheckpoint } from '@ledger/readmodel';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { bearerSecurity } from '../../plugins/swagger.js';
 import type { Policy } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
@@ -35,7 +36,6 @@ const isBalanced = (t: TrialBalanceTotals) =>
   t.debitsPosted === t.creditsPosted && t.debitsPending === t.creditsPending;
 
 const auditPolicy: Policy = { roles: ['auditor', 'director'] };
-const bearer = [{ bearerAuth: [] }];
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema };
 
 // Cursors: an opaque wrapper of the next page's first position (or version), so a client
@@ -74,7 +74,7 @@ const audit: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'The global log, in position order, from the event store (secrets redacted)',
-        security: bearer,
+        security: bearerSecurity,
         querystring: auditEventsQuerySchema,
         response: { 200: auditEventPageSchema, ...errors },
       },
@@ -104,7 +104,7 @@ const audit: FastifyPluginAsyncZod = async (app) => {
         summary: 'One stream’s events, in version order (secrets redacted)',
         description:
           'Stream ids are `<kind>-<id>`, e.g. `user-<uuid>`, `account-<uuid>`, `transfer-<uuid>`; at most 256 characters.',
-        security: bearer,
+        security: bearerSecurity,
         params: auditStreamParamsSchema,
         querystring: auditStreamQuerySchema,
         response: { 200: auditStreamPageSchema, ...errors, 404: problemSchema },
@@ -152,7 +152,7 @@ const audit: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'Recompute every stream’s hash chain; name the first bad event',
         description: 'Reads the whole event store (cost linear in its size); concurrent calls share one run.',
-        security: bearer,
+        security: bearerSecurity,
         response: { 200: verifyResponseSchema, 401: problemSchema, 403: problemSchema },
       },
     },
@@ -189,7 +189,7 @@ const audit: FastifyPluginAsyncZod = async (app) => {
           'Without asOf/atPosition: from the accounts read model (accepts minPosition). ' +
           'With asOf (legs recorded at or before it) or atPosition: folded from the event store, ' +
           'cost linear in the log up to that point.',
-        security: bearer,
+        security: bearerSecurity,
         querystring: trialBalanceQuerySchema,
         response: { 200: trialBalanceSchema, ...errors, 429: problemSchema },
       },

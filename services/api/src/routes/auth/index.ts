@@ -21,6 +21,7 @@ import { accessTokenTtlSeconds, jtiKey } from '../../auth/tokens.js';
 import { newTotpSecret, otpauthUrl, otpTimeStep } from '../../auth/totp.js';
 import { userView } from '../../plugins/auth.js';
 import { routeRateLimit } from '../../plugins/rate-limit.js';
+import { bearerSecurity } from '../../plugins/swagger.js';
 import { type Policy, principalOf } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 
@@ -30,7 +31,6 @@ const selfProfile: Policy = {
   roles: 'authenticated',
   fields: { role: [], locked: [], username: [], email: [] },
 };
-const bearer = [{ bearerAuth: [] }];
 const userBody = z.object({ user: userSchema });
 
 function registered(state: UserState) {
@@ -215,7 +215,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Revoke the access token and its refresh family (and the given refresh token’s)',
-        security: bearer,
+        security: bearerSecurity,
         body: logoutBodySchema.nullish(),
         response: { 204: z.null().describe('Logged out'), 401: problemSchema },
       },
@@ -254,7 +254,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'The caller',
-        security: bearer,
+        security: bearerSecurity,
         response: { 200: userBody, 401: problemSchema },
       },
     },
@@ -270,7 +270,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Update the caller’s profile',
-        security: bearer,
+        security: bearerSecurity,
         body: patchMeBodySchema,
         response: {
           200: userBody,
@@ -302,7 +302,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Start TOTP setup: a new secret, confirmed by /2fa/enable',
-        security: bearer,
+        security: bearerSecurity,
         response: { 200: twoFactorSetupResponseSchema, 401: problemSchema, 409: problemSchema },
       },
     },
@@ -334,7 +334,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
           tags,
           summary:
             action === 'enable' ? 'Turn 2FA on with a current code' : 'Turn 2FA off with a current code',
-          security: bearer,
+          security: bearerSecurity,
           body: otpBodySchema,
           response: {
             204: z.null().describe('Done'),

@@ -41,11 +41,11 @@ import {
   ledgerProblem,
   transactionBody,
 } from '../../ledger-http.js';
+import { bearerSecurity } from '../../plugins/swagger.js';
 import { allRoles, managerPlus, type Policy, principalOf, staff } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
 
-const bearer = [{ bearerAuth: [] }];
 const idParams = z.object({ id: z.uuid() });
 const ibanMessages: Record<Extract<ParsedIban, { ok: false }>['reason'], string> = {
   malformed: 'not an IBAN: two letters, two check digits, then letters and digits',
@@ -100,7 +100,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary:
           'Transfer or external transfer (owner of fromAccountId), or cash deposit/withdrawal (agent+)',
-        security: bearer,
+        security: bearerSecurity,
         headers: idempotencyHeadersSchema,
         body: createTransactionBodySchema,
         response: { 201: transactionResponseSchema, ...errors },
@@ -239,7 +239,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Post a pending transfer, all of it or `amount` of it (owner, manager+)',
-        security: bearer,
+        security: bearerSecurity,
         headers: idempotencyHeadersSchema,
         params: idParams,
         body: postTransactionBodySchema,
@@ -278,7 +278,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Void a pending transfer: the hold is released (owner, manager+)',
-        security: bearer,
+        security: bearerSecurity,
         headers: idempotencyHeadersSchema,
         params: idParams,
         response: { 200: transactionResponseSchema, ...errors },
@@ -306,7 +306,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Reverse a posted transfer with a new reversal transfer (manager+)',
-        security: bearer,
+        security: bearerSecurity,
         headers: idempotencyHeadersSchema,
         params: idParams,
         body: reasonBodySchema,
@@ -340,7 +340,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary:
           'Transactions, newest first: a customer’s own (`?accountId=`), staff/auditor all (`?status=`)',
-        security: bearer,
+        security: bearerSecurity,
         querystring: listTransactionsQuerySchema,
         response: { 200: transactionPageSchema, ...errors },
       },
@@ -378,7 +378,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'One transaction (parties, staff, auditor)',
-        security: bearer,
+        security: bearerSecurity,
         params: idParams,
         querystring: z.object({
           minPosition: z
