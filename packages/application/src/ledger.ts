@@ -180,23 +180,14 @@ const accountCaches = new WeakMap<EventStore, Map<string, Loaded<AccountState>>>
 export const accountCacheSizeMax = 10_000;
 
 export async function loadAccount(store: EventStore, accountId: string): Promise<Loaded<AccountState>> {
-  const cache = accountCaches.get(store) ?? new Map<string, Loaded<AccountState>>();
-  accountCaches.set(store, cache);
-  const { state, version } = await foldStream(
+  const loaded = await foldStream(
     store,
     accountStreamId(accountId),
-    cache.get(accountId) ?? { state: initialAccountState(), version: 'no_stream' },
+    peekAccount(store, accountId) ?? { state: initialAccountState(), version: 'no_stream' },
     (folded, event) => evolveAccount(folded, parseAccountEvent(event)),
   );
-  if (version !== 'no_stream') {
-    cache.delete(accountId);
-    cache.set(accountId, { state, version });
-    if (cache.size > accountCacheSizeMax) {
-      const oldest = cache.keys().next();
-      if (!oldest.done) cache.delete(oldest.value);
-    }
-  }
-  return { state, version };
+  rememberAccount(store, accountId, loaded);
+  return loaded;
 }
 
 /**
@@ -208,13 +199,16 @@ export function peekAccount(store: EventStore, accountId: string): Loaded<Accoun
   return accountCaches.get(store)?.get(accountId);
 }
 
-/** Keeps a fold this process just appended, so the next command need not read it back. */
+/**
+ * Keeps a fold (loaded, or just appended by this process), most recently used last. Only
+ * forward: a load that started before a concurrent append may end after it.
+ */
 function rememberAccount(store: EventStore, accountId: string, loaded: Loaded<AccountState>): void {
-  const cache = accountCaches.get(store);
-  const cached = cache?.get(accountId);
-  if (cache === undefined || loaded.version === 'no_stream') return;
-  // Only forward: a concurrent load may already hold a later version.
-  if (cached !== undefined && cached.version !== 'no_stream' && cached.version >= loaded.version) return;
+  if (loaded.version === 'no_stream') return;
+  const cache = accountCaches.get(store) ?? new Map<string, Loaded<AccountState>>();
+  accountCaches.set(store, cache);
+  const cached = cache.get(accountId);
+  if (cached !== undefined && cached.version !== 'no_stream' && cached.version > loaded.version) return;
   cache.delete(accountId);
   cache.set(accountId, loaded);
   if (cache.size > accountCacheSizeMax) {
