@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { balanceOf, type TransferCommand } from '@ledger/domain/ledger';
+import { PostgresEventStore } from '@ledger/eventstore';
 import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
 import {
@@ -21,7 +22,7 @@ import {
 
 // The ledger's command handlers against a real PostgreSQL event store.
 
-const { store } = await openTestStore('application_ledger', t);
+const { store, database } = await openTestStore('application_ledger', t);
 
 const meta = { actorId: 'test' };
 const now = () => new Date();
@@ -258,4 +259,31 @@ t.test('freeze blocks transfers; close needs a zero balance', async (t) => {
       account: { status: 'closed' },
     },
   );
+});
+
+t.test('a fold cached by one process, stale after another wrote, never decides wrongly', async (t) => {
+  // A second store object over the same database: its account caches are its own, as in
+  // another API process. `store` decides on its cached folds without reading (optimistic).
+  const other = await PostgresEventStore.open(database.sql, { migrate: false });
+  t.teardown(() => other.close());
+  const x = (await open(randomUUID(), true)).account.id;
+  const y = (await open(randomUUID(), true)).account.id;
+  t.equal((await runTransferCommand(store, deposit(x, 10_00n), meta)).status, 'accepted');
+
+  // The other process empties x: this process's cached fold still says 10.00.
+  t.equal((await runTransferCommand(other, transfer(x, y, 10_00n), meta)).status, 'accepted');
+  const stale = await runTransferCommand(store, transfer(x, y, 5_00n), meta);
+  t.match(
+    stale,
+    { status: 'rejected', rejection: { code: 'insufficient_funds' } },
+    'decided on what is stored',
+  );
+
+  // The other process funds x again: this process's cached fold says 0.00.
+  t.equal((await runTransferCommand(other, deposit(x, 3_00n), meta)).status, 'accepted');
+  const funded = await runTransferCommand(store, transfer(x, y, 2_00n), meta);
+  t.equal(funded.status, 'accepted', 'a rejection on a stale fold is decided again');
+
+  const { state } = await loadAccount(other, x);
+  t.equal(state.status !== 'none' && balanceOf(state), 1_00n, '10 - 10 + 3 - 2');
 });
