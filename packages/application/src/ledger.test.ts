@@ -3,6 +3,7 @@ import { balanceOf, type TransferCommand } from '@ledger/domain/ledger';
 import { PostgresEventStore } from '@ledger/eventstore';
 import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
+import { createTransfer } from './fixtures/ledger.js';
 import {
   accountNumberLength,
   bankAccountId,
@@ -49,23 +50,7 @@ const deposit = (accountId: string, amount: bigint, key = randomUUID()): Transfe
   now: now(),
 });
 
-const transfer = (
-  from: string,
-  to: string,
-  amount: bigint,
-  extra: Partial<Extract<TransferCommand, { type: 'CreateTransfer' }>> = {},
-): Extract<TransferCommand, { type: 'CreateTransfer' }> => ({
-  type: 'CreateTransfer',
-  transferId: randomUUID(),
-  debitAccountId: from,
-  creditAccountId: to,
-  amount,
-  currency: 'EUR',
-  code: 'transfer',
-  mode: 'single-phase',
-  now: now(),
-  ...extra,
-});
+const transfer = createTransfer;
 
 t.test('uuidv5 matches RFC 9562 and transfer ids are scoped to the caller', async (t) => {
   // RFC 9562 appendix A.4: DNS namespace, "www.example.com".

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { bankAccountId, openCustomerAccount, runTransferCommand } from '@ledger/application';
-import type { TransferCommand } from '@ledger/domain/ledger';
+import { createTransfer } from '@ledger/application/fixtures/ledger';
 import { createLogger } from '@ledger/platform';
 import { openTestStore } from '@ledger/platform/testing';
 import { rebuildProjection, runProjection } from '@ledger/readmodel';
@@ -22,23 +22,7 @@ const { store, database } = await openTestStore('accounts_projection', t);
 
 const meta = {};
 const now = () => new Date();
-const create = (
-  from: string,
-  to: string,
-  amount: bigint,
-  extra: Partial<Extract<TransferCommand, { type: 'CreateTransfer' }>> = {},
-): Extract<TransferCommand, { type: 'CreateTransfer' }> => ({
-  type: 'CreateTransfer',
-  transferId: randomUUID(),
-  debitAccountId: from,
-  creditAccountId: to,
-  amount,
-  currency: 'EUR',
-  code: 'transfer',
-  mode: 'single-phase',
-  now: now(),
-  ...extra,
-});
+const create = createTransfer;
 
 t.test('accounts, statements and transactions follow the ledger; a rebuild is identical', async (t) => {
   const owner = randomUUID();
