@@ -181,10 +181,49 @@ const m0001: string[] = [
    END $$`,
 ];
 
+/**
+ * 0002: es.append_batch locks the batch's existing streams by one primary-key lookup each
+ * (a lateral join over the sorted ids), where 0001 filtered `stream_id = ANY (ids)`. The
+ * function's plans are cached per connection and planned for a generic array, so on a table
+ * that was small when they were made (every new database) 0001 scanned the whole table per
+ * batch, comparing each row with every id. The rest of the function is 0001's, unchanged:
+ * the new text is made from it, and the replacement is checked to have happened.
+ */
+const lockByAny = `WITH l AS (
+       SELECT stream_id, version, last_hash FROM es.streams
+        WHERE stream_id = ANY (v_wanted) ORDER BY stream_id COLLATE "C" FOR UPDATE)
+     SELECT coalesce(array_agg(stream_id), '{}'), coalesce(array_agg(version), '{}'),
+            coalesce(array_agg(last_hash), '{}')
+       INTO v_ids, v_versions, v_hashes FROM l;`;
+const lockByKey = `WITH l AS (
+       SELECT w.o, st.stream_id, st.version, st.last_hash
+         FROM unnest(v_wanted) WITH ORDINALITY AS w(s, o)
+        CROSS JOIN LATERAL (
+          SELECT stream_id, version, last_hash FROM es.streams WHERE stream_id = w.s FOR UPDATE) st)
+     SELECT coalesce(array_agg(stream_id ORDER BY o), '{}'), coalesce(array_agg(version ORDER BY o), '{}'),
+            coalesce(array_agg(last_hash ORDER BY o), '{}')
+       INTO v_ids, v_versions, v_hashes FROM l;`;
+
+function m0002(): string[] {
+  const create = 'CREATE FUNCTION es.append_batch(';
+  const original = m0001.find((statement) => statement.startsWith(create));
+  if (original === undefined || original.split(lockByAny).length !== 2) {
+    throw new Error('migration 0002: the 0001 function it rewrites is not as landed');
+  }
+  return [
+    original.replace(create, 'CREATE OR REPLACE FUNCTION es.append_batch(').replace(lockByAny, lockByKey),
+  ];
+}
+
 const migrations: Record<string, Migration> = {
   '0001_events': {
     async up(db: Kysely<any>) {
       for (const statement of m0001) await sql.raw(statement).execute(db);
+    },
+  },
+  '0002_append_batch_locks_by_key': {
+    async up(db: Kysely<any>) {
+      for (const statement of m0002()) await sql.raw(statement).execute(db);
     },
   },
 };
