@@ -187,3 +187,57 @@ t.test(
     }
   },
 );
+
+t.test('postgres: subscriptions of one store share the pages of $all they read', async (t) => {
+  const database = await createTestDatabase('es_test');
+  const pool = new pg.Pool({ connectionString: database.url, max: 8 });
+  const client = pgClient(pool);
+  let pagesRead = 0;
+  const counting = {
+    ...client,
+    async query<R>(text: string, params?: readonly unknown[], name?: string): Promise<R[]> {
+      const rows = await client.query<R>(text, params, name);
+      if (name === 'es_read_all' && rows.length > 0) pagesRead++;
+      return rows;
+    },
+  };
+  const store = await PostgresEventStore.open(counting);
+  t.teardown(async () => {
+    await store.close();
+    await pool.end();
+    await database.drop();
+  });
+  for (let i = 0; i < 10; i++) {
+    await store.append([
+      {
+        streamId: `shared-${i}`,
+        expectedVersion: 'no_stream',
+        events: Array.from({ length: 10 }, (_, n) => ({ type: 'E', data: { i, n } })),
+      },
+    ]);
+  }
+  const head = await store.lastWrittenPosition();
+  const seen: bigint[][] = [[], [], [], []];
+  const subscriptions = seen.map((positions, s) =>
+    store.subscribe({
+      after: 0n,
+      batchSize: 10,
+      onEvents: async (events) => {
+        // Handlers of different speeds: the readers drift apart and still share.
+        await new Promise((resolve) => setTimeout(resolve, s * 3));
+        positions.push(...events.map((e) => e.globalPosition));
+      },
+    }),
+  );
+  await Promise.all(subscriptions.map((s) => s.caughtUp));
+  await Promise.all(subscriptions.map((s) => s.stop()));
+  const all = seen[0]!;
+  t.equal(all.length, 100, 'every event once');
+  t.equal(all.at(-1), head);
+  t.ok(
+    all.every((p, i) => i === 0 || p > all[i - 1]!),
+    'in position order',
+  );
+  for (const positions of seen.slice(1)) t.same(positions, all, 'each subscription saw the same events');
+  t.equal(pagesRead, 10, '10 pages of 10 events, each read from the database once');
+});

@@ -45,6 +45,16 @@ const appendConcurrencyDefault = 2;
 // How far down the queue one batch looks for appends on streams it does not hold yet.
 const batchScanMax = 1024;
 const verifyPageSize = 1000;
+/**
+ * Pages of $all recently read (or being read) by this store's subscriptions, by `after`:
+ * the projections of one process follow $all in step, and each would otherwise read and
+ * parse the same page. A page holds only positions below the visibility horizon, which are
+ * final, so a page read from `after` is a prefix of any later read from `after`: sharing it
+ * is a read made a moment earlier, which a subscription (it reads again from the page's
+ * end) cannot tell apart. Not used by readAll itself: its callers may need what was just
+ * written. Pages are shared, not copied: handlers must not mutate events.
+ */
+const recentPagesMax = 16;
 
 interface EventRow {
   global_position: string;
@@ -138,6 +148,7 @@ export class PostgresEventStore implements EventStore {
   #notifyAgain = false;
   #unlisten: (() => Promise<void>) | undefined;
   #subscriptions = new Set<Subscription>();
+  readonly #recentPages = new Map<bigint, { limit: number; events: Promise<RecordedEvent[]> }>();
   #closed = false;
 
   private constructor(sql: SqlClient, options: PostgresEventStoreOptions) {
@@ -356,6 +367,36 @@ export class PostgresEventStore implements EventStore {
     return rows.map(toRecorded);
   }
 
+  /**
+   * readAll for this store's subscriptions: a page being read, or read recently, from the
+   * same position is shared instead of read again (see recentPagesMax).
+   */
+  async #readAllShared(options: { after: bigint; limit: number }): Promise<RecordedEvent[]> {
+    const { limit } = options;
+    const key = options.after;
+    const shared = this.#recentPages.get(key);
+    if (shared !== undefined && shared.limit >= limit) {
+      const events = await shared.events;
+      if (events.length > 0) return events.length > limit ? events.slice(0, limit) : events;
+    }
+    const events = this.#sql
+      .query<EventRow>(readAllSql, [key.toString(), limit], 'es_read_all')
+      .then((rows) => rows.map(toRecorded));
+    this.#recentPages.delete(key);
+    this.#recentPages.set(key, { limit, events });
+    if (this.#recentPages.size > recentPagesMax)
+      this.#recentPages.delete(this.#recentPages.keys().next().value!);
+    try {
+      const page = await events;
+      // An empty page is never shared: the next read may find events.
+      if (page.length === 0 && this.#recentPages.get(key)?.events === events) this.#recentPages.delete(key);
+      return page;
+    } catch (error) {
+      if (this.#recentPages.get(key)?.events === events) this.#recentPages.delete(key);
+      throw error;
+    }
+  }
+
   async headPosition(): Promise<bigint> {
     const rows = await this.#sql.query<{ p: string | null }>(
       `SELECT max(global_position)::text AS p FROM es.events WHERE global_position < ${visibleBelow}`,
@@ -377,7 +418,7 @@ export class PostgresEventStore implements EventStore {
 
   subscribe(options: SubscribeOptions): Subscription {
     const subscription = startSubscription(
-      { readAll: (o) => this.readAll(o), signal: this.#signal, pollIntervalMs: this.#pollIntervalMs },
+      { readAll: (o) => this.#readAllShared(o), signal: this.#signal, pollIntervalMs: this.#pollIntervalMs },
       options,
     );
     this.#subscriptions.add(subscription);
