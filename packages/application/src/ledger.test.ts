@@ -272,3 +272,22 @@ t.test('a fold cached by one process, stale after another wrote, never decides w
   const { state } = await loadAccount(other, x);
   t.equal(state.status !== 'none' && balanceOf(state), 1_00n, '10 - 10 + 3 - 2');
 });
+
+t.test('a replay decided in a process that holds no fold answers the first answer', async (t) => {
+  // `other` holds no fold of either account: it loads them, decides the transfer anew
+  // (assuming the transfer is new), fails on the transfer's expected no_stream, and then
+  // answers the replay from what is stored.
+  const other = await PostgresEventStore.open(database.sql, { migrate: false });
+  t.teardown(() => other.close());
+  const x = (await open(randomUUID(), true)).account.id;
+  const y = (await open(randomUUID(), true)).account.id;
+  t.equal((await runTransferCommand(store, deposit(x, 10_00n), meta)).status, 'accepted');
+  const command = transfer(x, y, 4_00n);
+  const first = await runTransferCommand(store, command, meta);
+  t.equal(first.status, 'accepted');
+  const again = await runTransferCommand(other, { ...command, now: new Date() }, meta);
+  t.match(again, { status: 'replayed', transfer: { id: command.transferId, amount: 4_00n } });
+  t.equal(again.status !== 'rejected' && again.position, first.status === 'accepted' && first.position);
+  const { state } = await loadAccount(other, x);
+  t.equal(state.status !== 'none' && balanceOf(state), 6_00n, 'moved once');
+});

@@ -499,20 +499,28 @@ interface LoadedStates {
 }
 
 /**
- * A new transfer decided on what this process already holds, without reading: its stream
- * does not exist yet (expected no_stream) and both accounts are as cached. Null when an
- * account is not cached. Wrong only when another process wrote meanwhile (or the transfer
- * exists: a replay); the append then fails on its expected versions, and a rejection is
- * never answered from it, so either way the command is decided again on what is stored.
+ * A new transfer decided without reading what it can assume: its stream does not exist yet
+ * (expected no_stream), and an account this process holds a fold of is as cached; only an
+ * account not cached is loaded. Wrong only when another process wrote meanwhile (or the
+ * transfer exists: a replay); the append then fails on its expected versions, and a
+ * rejection is never answered from it, so either way the command is decided again on what
+ * is stored.
  */
-function optimisticStates(store: EventStore, command: TransferCommand): LoadedStates | null {
+async function optimisticStates(store: EventStore, command: TransferCommand): Promise<LoadedStates | null> {
   if (command.type !== 'CreateTransfer' || command.debitAccountId === command.creditAccountId) return null;
-  const debit = peekAccount(store, command.debitAccountId);
-  const credit = peekAccount(store, command.creditAccountId);
-  if (debit === undefined || credit === undefined) return null;
+  const [debit, credit] = await Promise.all(
+    [command.debitAccountId, command.creditAccountId].map(
+      (id) => peekAccount(store, id) ?? loadAccount(store, id),
+    ),
+  );
   return {
-    states: { transfer: initialTransferState(), debit: debit.state, credit: credit.state },
-    versions: { transfer: 'no_stream', debit: debit.version, credit: credit.version, original: 'no_stream' },
+    states: { transfer: initialTransferState(), debit: debit!.state, credit: credit!.state },
+    versions: {
+      transfer: 'no_stream',
+      debit: debit!.version,
+      credit: credit!.version,
+      original: 'no_stream',
+    },
     ids: { debit: command.debitAccountId, credit: command.creditAccountId, original: null },
   };
 }
@@ -661,7 +669,7 @@ export async function runTransferCommand(
           };
         }
       }
-      const optimistic = attempt === 0 ? optimisticStates(store, command) : null;
+      const optimistic = attempt === 0 ? await optimisticStates(store, command) : null;
       const { states, versions, ids } = optimistic ?? (await loadStates(store, command));
       const decision = decideTransfer(command, states);
       // Only an acceptance is appended (and checked by the append): decide the rest again on
