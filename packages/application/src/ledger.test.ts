@@ -6,6 +6,7 @@ import t from 'tap';
 import { createTransfer } from './fixtures/ledger.js';
 import {
   accountNumberLength,
+  accountNumberPrefix,
   bankAccountId,
   checkDigits,
   customerAccountIds,
@@ -72,15 +73,21 @@ t.test('account numbers carry ISO 7064 mod-97 check digits that catch typos', as
     const at = 4 + (i % 12);
     digits[at] = String((Number(digits[at]) + 1 + (i % 9)) % 10);
     t.same(parseAccountNumber(digits.join('')), { ok: false, reason: 'check_digits' }, 'one digit changed');
-    const swapped = number.split('');
-    if (swapped[5] !== swapped[6]) {
-      [swapped[5], swapped[6]] = [swapped[6]!, swapped[5]!];
-      t.same(
-        parseAccountNumber(swapped.join('')),
-        { ok: false, reason: 'check_digits' },
-        'neighbours swapped',
-      );
-    }
+  }
+  // Every swap of two different neighbours changes the number by 9·(a − b)·10^k, never a
+  // multiple of 97: each is caught. A fixed number, so every position is tried every run.
+  const body = `${accountNumberPrefix}918273645261`;
+  const fixed = body + checkDigits(body);
+  t.same(parseAccountNumber(fixed), { ok: true, accountNumber: fixed });
+  for (let k = accountNumberPrefix.length; k < fixed.length - 1; k++) {
+    const swapped = fixed.split('');
+    t.not(swapped[k], swapped[k + 1], `the fixed number's digits ${k} and ${k + 1} differ`);
+    [swapped[k], swapped[k + 1]] = [swapped[k + 1]!, swapped[k]!];
+    t.same(
+      parseAccountNumber(swapped.join('')),
+      { ok: false, reason: 'check_digits' },
+      `neighbours ${k} and ${k + 1} swapped`,
+    );
   }
   // GB82 WEST 1234 5698 7654 32, rearranged as IBANs are checked: WEST…GB → digits, check 82.
   t.equal(checkDigits('32142829123456987654321611'), '82', 'the check digits of a known IBAN');
