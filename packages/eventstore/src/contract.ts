@@ -471,6 +471,39 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
     t.equal(subscription.position, all[all.length - 1]);
   });
 
+  withStore('a lingering subscription takes what arrives meanwhile as one batch', async (t, { store }) => {
+    const none = async () => {};
+    t.throws(() => store.subscribe({ after: 0n, lingerMs: -1, onEvents: none }), RangeError);
+    t.throws(() => store.subscribe({ after: 0n, lingerMs: 1001, onEvents: none }), RangeError);
+    const appendOne = (i: number) =>
+      store.append([{ streamId: 'linger', expectedVersion: 'any', events: [{ type: 'E', data: { i } }] }]);
+    const batches: number[] = [];
+    let firstHandled!: () => void;
+    const first = new Promise<void>((resolve) => {
+      firstHandled = resolve;
+    });
+    const subscription = store.subscribe({
+      after: 0n,
+      batchSize: 100,
+      lingerMs: 1000,
+      onEvents: async (events) => {
+        batches.push(events.length);
+        firstHandled();
+      },
+    });
+    await appendOne(0);
+    await first;
+    // While it lingers: five appends, one after the other (without lingering, each would
+    // be read as soon as it is signalled).
+    for (let i = 1; i <= 5; i++) await appendOne(i);
+    const deadline = Date.now() + 10_000;
+    while (batches.reduce((n, b) => n + b, 0) < 6 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await subscription.stop();
+    t.same(batches, [1, 5], 'the first event at once, the five appended meanwhile as one batch');
+  });
+
   withStore('the verifier passes an intact log and names a tampered event', async (t, { store, tamper }) => {
     for (let i = 0; i < 5; i++) {
       await store.append([

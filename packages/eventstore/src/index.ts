@@ -3,5 +3,5 @@ export { chainHash, genesisHash, type HashedFields, hashedText } from './hash.js
 export { migrateEventStore } from './postgres/migrations.js';
 export { pgClient, pgliteClient, type SqlClient } from './postgres/sql-client.js';
 export { PostgresEventStore, type PostgresEventStoreOptions } from './postgres/store.js';
-export { AppendSignal, type SubscriptionSource, startSubscription } from './subscription.js';
+export { AppendSignal, abortableSleep, type SubscriptionSource, startSubscription } from './subscription.js';
 export * from './types.js';

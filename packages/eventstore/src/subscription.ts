@@ -28,6 +28,20 @@ export class AppendSignal {
   }
 }
 
+/** Resolves after ms, or at once when the signal aborts. */
+export function abortableSleep(ms: number, stopped: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (stopped.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      stopped.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stopped.addEventListener('abort', done, { once: true });
+  });
+}
+
 export interface SubscriptionSource {
   readAll(options: { after: bigint; limit: number }): Promise<RecordedEvent[]>;
   signal: AppendSignal;
@@ -50,6 +64,10 @@ export function startSubscription(source: SubscriptionSource, options: Subscribe
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > limits.subscriptionBatchSizeMax) {
     throw new RangeError(`batchSize must be an integer from 1 to ${limits.subscriptionBatchSizeMax}`);
   }
+  const lingerMs = options.lingerMs ?? 0;
+  if (!Number.isInteger(lingerMs) || lingerMs < 0 || lingerMs > limits.subscriptionLingerMsMax) {
+    throw new RangeError(`lingerMs must be an integer from 0 to ${limits.subscriptionLingerMsMax}`);
+  }
   if (typeof options.after !== 'bigint' || options.after < 0n) {
     throw new RangeError('after must be a bigint position ≥ 0n');
   }
@@ -69,6 +87,7 @@ export function startSubscription(source: SubscriptionSource, options: Subscribe
         retryMs = 0;
         await options.onEvents(events);
         position = events[events.length - 1]!.globalPosition;
+        if (lingerMs > 0 && events.length < batchSize) await abortableSleep(lingerMs, stopper.signal);
         continue;
       }
       resolveCaughtUp();

@@ -70,6 +70,14 @@ export interface SubscribeOptions {
   /** Called with each batch in position order; the next batch is read after it resolves. */
   onEvents: (events: RecordedEvent[]) => Promise<void>;
   batchSize?: number;
+  /**
+   * After a batch smaller than batchSize, wait this long before reading again, so that the
+   * events appended meanwhile are handled as one batch instead of many small ones (each
+   * batch has a fixed cost: a transaction, a checkpoint). Adds at most this much delay, and
+   * only while events keep coming: the first event after a quiet spell is read at once.
+   * Default 0; at most limits.subscriptionLingerMsMax.
+   */
+  lingerMs?: number;
   /** Called when the subscription stops because `onEvents` or a read failed. */
   onError?: (error: unknown) => void;
 }
@@ -123,6 +131,7 @@ export const limits = {
   readLimitMax: 10_000,
   readLimitDefault: 1000,
   subscriptionBatchSizeMax: 10_000,
+  subscriptionLingerMsMax: 1_000,
 } as const;
 
 export class WrongExpectedVersion extends Error {

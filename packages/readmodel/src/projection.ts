@@ -83,6 +83,8 @@ export interface RunProjectionOptions {
   projection: Projection;
   logger: Logger;
   batchSize?: number;
+  /** See SubscribeOptions.lingerMs. */
+  lingerMs?: number;
   lockRetryMs?: number;
   /** Sessions for the advisory lock: pgLockSessions(databaseUrl) in services (see lock.ts). */
   lockSessions?: OpenLockSession;
@@ -138,6 +140,7 @@ export function runProjection(options: RunProjectionOptions): RunningProjection 
     version: projection.version,
     logger: options.logger.child({ projection: projection.name }),
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
     ...(options.onVersionChange === undefined ? {} : { onVersionChange: options.onVersionChange }),
     ...(options.lockSessions === undefined ? {} : { lockSessions: options.lockSessions }),

@@ -1,4 +1,10 @@
-import { type EventStore, limits, type RecordedEvent, type Subscription } from '@ledger/eventstore';
+import {
+  abortableSleep,
+  type EventStore,
+  limits,
+  type RecordedEvent,
+  type Subscription,
+} from '@ledger/eventstore';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import {
@@ -33,6 +39,8 @@ export interface CheckpointedSubscriberOptions {
   version: number;
   logger: Logger;
   batchSize?: number;
+  /** See SubscribeOptions.lingerMs: fewer, larger batches while events keep coming. */
+  lingerMs?: number;
   lockRetryMs?: number;
   /**
    * Where the advisory lock's session comes from: pgLockSessions(databaseUrl) in services;
@@ -103,20 +111,6 @@ export function checkSubscriberName(name: string): void {
   }
 }
 
-/** Resolves after ms, or at once when the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * The runtime shared by projections and the job dispatcher: one active instance per name
  * (a PostgreSQL advisory lock; others wait on standby), a catch-up subscription from the
@@ -162,7 +156,7 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
             status = 'standby';
             logger.info({ subscriber: name, lockRetryMs }, 'standby: another instance is active');
           }
-          await sleep(lockRetryMs, stopper.signal);
+          await abortableSleep(lockRetryMs, stopper.signal);
           if (stopper.signal.aborted) break;
           position = (await readCheckpoint(db, name))?.position ?? position;
           wake();
@@ -198,6 +192,7 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
       const subscription: Subscription = store.subscribe({
         after: checkpoint,
         batchSize,
+        ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
         onEvents: async (events) => {
           const last = events[events.length - 1]!.globalPosition;
           await options.beforeTransaction?.(events);
@@ -217,7 +212,7 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
       const heartbeatSignal = AbortSignal.any([stopper.signal, heartbeatStop.signal]);
       const heartbeat = (async () => {
         while (!heartbeatSignal.aborted) {
-          await sleep(lockRetryMs, heartbeatSignal);
+          await abortableSleep(lockRetryMs, heartbeatSignal);
           if (!heartbeatSignal.aborted && session) await session.ping();
         }
       })();
