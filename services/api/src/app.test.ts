@@ -418,6 +418,12 @@ t.test('security headers and time-outs', async (t) => {
   const response = await app.inject({ url: '/health/live' });
   t.equal(response.headers['x-content-type-options'], 'nosniff');
   t.match(response.headers['content-security-policy'], /frame-ancestors 'none'/);
+  t.match(response.headers['strict-transport-security'], /^max-age=\d+/);
+  t.equal(response.headers['x-frame-options'], 'SAMEORIGIN');
+  const missing = await app.inject({ url: '/no/such/route' });
+  t.equal(missing.statusCode, 404);
+  t.equal(missing.headers['x-content-type-options'], 'nosniff', 'on error answers too');
+  t.match(missing.headers['content-security-policy'], /default-src 'self'/);
   t.equal(app.initialConfig.bodyLimit, bodyLimitBytes);
   t.equal(app.server.requestTimeout, requestTimeoutMs, 'request time-out on the HTTP server');
   t.ok((app.initialConfig.connectionTimeout ?? 0) > 0, 'connection time-out set');

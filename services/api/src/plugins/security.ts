@@ -1,7 +1,8 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import helmet, { type HelmetOptions } from 'helmet';
 
 export interface SecurityOptions {
   /** Exact origins allowed to call the API from a browser; none when empty. */
@@ -12,31 +13,58 @@ export interface SecurityOptions {
 const corsMaxAgeSeconds = 600;
 
 /**
- * Security headers and CORS. The CSP allows only this origin's scripts and styles, which is
- * all Swagger UI at /docs needs (it ships no inline script); inline styles are allowed
- * because Swagger UI sets some. `upgrade-insecure-requests` is off, since the embedded
- * default serves plain HTTP on 127.0.0.1 and the upgrade would break /docs there.
+ * Security headers (helmet's defaults) and CORS. The CSP allows only this origin's scripts
+ * and styles, which is all Swagger UI at /docs needs (it ships no inline script); inline
+ * styles are allowed because Swagger UI sets some. `upgrade-insecure-requests` is off, since
+ * the embedded default serves plain HTTP on 127.0.0.1 and the upgrade would break /docs there.
  */
+const helmetOptions: HelmetOptions = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      baseUri: ["'self'"],
+      connectSrc: ["'self'"],
+      fontSrc: ["'self'", 'data:'],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+      imgSrc: ["'self'", 'data:'],
+      objectSrc: ["'none'"],
+      scriptSrc: ["'self'"],
+      scriptSrcAttr: ["'none'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+    },
+  },
+};
+
+/**
+ * The headers helmet sets, computed once: with no nonces they are the same for every
+ * response (@fastify/helmet built helmet's middleware, CSP string included, per request).
+ */
+export function securityHeaders(options: HelmetOptions = helmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const response = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader(name: string) {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  let failed: unknown;
+  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
+    failed = error;
+  });
+  if (failed) throw failed;
+  return headers;
+}
+
 export default fp(
   async function security(app: FastifyInstance, options: SecurityOptions) {
-    await app.register(helmet, {
-      global: true,
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'self'"],
-          baseUri: ["'self'"],
-          connectSrc: ["'self'"],
-          fontSrc: ["'self'", 'data:'],
-          formAction: ["'self'"],
-          frameAncestors: ["'none'"],
-          imgSrc: ["'self'", 'data:'],
-          objectSrc: ["'none'"],
-          scriptSrc: ["'self'"],
-          scriptSrcAttr: ["'none'"],
-          styleSrc: ["'self'", "'unsafe-inline'"],
-        },
-      },
+    const headers = securityHeaders();
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.headers(headers);
+      done();
     });
 
     await app.register(cors, {
