@@ -298,3 +298,46 @@ t.test('a replay decided in a process that holds no fold answers the first answe
   const { state } = await loadAccount(other, x);
   t.equal(state.status !== 'none' && balanceOf(state), 6_00n, 'moved once');
 });
+
+t.test('one Idempotency-Key, one request: a key reused on another endpoint is transfer_exists', async (t) => {
+  const from = await open();
+  const to = await open();
+  await runTransferCommand(store, deposit(from.account.id, 10_00n), meta);
+  const holdA = transfer(from.account.id, to.account.id, 1_00n, {
+    mode: 'two-phase',
+    transferId: transferIdFor('caller', 'key-a'),
+  });
+  const holdB = transfer(from.account.id, to.account.id, 1_00n, { mode: 'two-phase' });
+  t.equal((await runTransferCommand(store, holdA, meta)).status, 'accepted');
+  t.equal((await runTransferCommand(store, holdB, meta)).status, 'accepted');
+  const post = (transferId: string) =>
+    ({ type: 'PostPendingTransfer', transferId, now: now() }) as const satisfies TransferCommand;
+  const head = await store.lastWrittenPosition();
+
+  // The key that created hold A posts it, or posts hold B: both are another use of key-a.
+  const requestA = { id: transferIdFor('caller', 'key-a'), fingerprint: 'post' };
+  t.match(await runTransferCommand(store, post(holdA.transferId), meta, requestA), {
+    status: 'rejected',
+    rejection: { code: 'transfer_exists' },
+  });
+  t.match(await runTransferCommand(store, post(holdB.transferId), meta, requestA), {
+    status: 'rejected',
+    rejection: { code: 'transfer_exists', transferId: requestA.id },
+  });
+  t.equal(await store.lastWrittenPosition(), head, 'nothing written');
+
+  // key-b posts hold B; then a create with key-b is another use of it.
+  const requestB = { id: transferIdFor('caller', 'key-b'), fingerprint: 'post' };
+  t.equal((await runTransferCommand(store, post(holdB.transferId), meta, requestB)).status, 'accepted');
+  const afterPost = await store.lastWrittenPosition();
+  const create = transfer(from.account.id, to.account.id, 1_00n, { transferId: requestB.id });
+  t.match(await runTransferCommand(store, create, meta), {
+    status: 'rejected',
+    rejection: { code: 'transfer_exists', transferId: requestB.id },
+  });
+  t.equal(await store.lastWrittenPosition(), afterPost, 'nothing written');
+  t.same(await store.readStream(`transfer-${requestB.id}`), [], 'no transfer under the post’s key');
+
+  // The same key, the same request again: still the first answer.
+  t.match(await runTransferCommand(store, post(holdB.transferId), meta, requestB), { status: 'replayed' });
+});

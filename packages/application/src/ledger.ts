@@ -639,6 +639,12 @@ async function answerAt(
  * `request` (post and void from the API): the same key asking the same thing again
  * answers what the first request answered (`replayed`); asking something else is
  * `transfer_exists` (409 idempotency_conflict). A rejected request records nothing.
+ *
+ * One key, one request, whatever the endpoint: a caller's key names both a transfer
+ * (`transfer-<id>`, made by a create or a reversal) and a post/void request
+ * (`request-<id>`), with the same id. Each append therefore also expects the other stream
+ * not to exist (a write with no events: checked under its lock, nothing stored), so a key
+ * used for one is `transfer_exists` when reused for the other, even when the two race.
  */
 export async function runTransferCommand(
   store: EventStore,
@@ -650,6 +656,17 @@ export async function runTransferCommand(
     request === undefined || command.type === 'PostPendingTransfer' || command.type === 'VoidPendingTransfer',
     'only post and void carry a separate request record',
   );
+  // The key that created this very transfer cannot also post or void it.
+  if (request !== undefined && request.id === command.transferId) {
+    return { status: 'rejected', rejection: { code: 'transfer_exists', transferId: request.id } };
+  }
+  // The stream that must not exist for this key's request to be its first use.
+  const otherUseOfKey =
+    request !== undefined
+      ? transferStreamId(request.id)
+      : command.type === 'CreateTransfer' || command.type === 'ReverseTransfer'
+        ? requestStreamId(command.transferId)
+        : null;
   const keys = await lockKeysOf(store, command);
   if (request !== undefined) keys.push(requestStreamId(request.id));
   return withLocks(keys, async () => {
@@ -718,6 +735,8 @@ export async function runTransferCommand(
           ],
         });
       }
+      if (otherUseOfKey !== null)
+        writes.push({ streamId: otherUseOfKey, expectedVersion: 'no_stream', events: [] });
       writes.push({
         streamId: transferStreamId(command.transferId),
         expectedVersion: versions.transfer,
@@ -738,6 +757,12 @@ export async function runTransferCommand(
         assert(transfer.status !== 'none');
         return { status: 'accepted', transfer, position: result.position };
       } catch (error) {
+        if (error instanceof WrongExpectedVersion && error.streamId === otherUseOfKey) {
+          return {
+            status: 'rejected',
+            rejection: { code: 'transfer_exists', transferId: request?.id ?? command.transferId },
+          };
+        }
         if (!(error instanceof WrongExpectedVersion) || attempt >= ledgerRetriesMax) throw error;
         await jitter(attempt);
       }

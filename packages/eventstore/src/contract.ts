@@ -471,6 +471,33 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
     t.equal(subscription.position, all[all.length - 1]);
   });
 
+  withStore('a write with no events checks its expected version and stores nothing', async (t, fixture) => {
+    const { store } = fixture;
+    const lastWritten = fixture.lastWrittenPosition ?? (() => store.headPosition());
+    const event = { type: 'E', data: { x: 1 } };
+    await store.append([
+      { streamId: 'guard-absent', expectedVersion: 'no_stream', events: [] },
+      { streamId: 'guarded-1', expectedVersion: 'no_stream', events: [event] },
+    ]);
+    t.same(await store.readStream('guard-absent'), [], 'the checked stream is not created');
+    t.equal((await store.readStream('guarded-1')).length, 1);
+    await store.append([{ streamId: 'guard-present', expectedVersion: 'no_stream', events: [event] }]);
+    const head = await lastWritten();
+    const refused = await rejectionOf(
+      store.append([
+        { streamId: 'guard-present', expectedVersion: 'no_stream', events: [] },
+        { streamId: 'guarded-2', expectedVersion: 'no_stream', events: [event] },
+      ]),
+    );
+    t.ok(refused instanceof WrongExpectedVersion, 'a stream that exists fails the check');
+    t.equal((refused as WrongExpectedVersion).streamId, 'guard-present');
+    t.same(await store.readStream('guarded-2'), [], 'and nothing of the append is written');
+    t.equal(await lastWritten(), head);
+    // The absent stream is still free to be created.
+    await store.append([{ streamId: 'guard-absent', expectedVersion: 'no_stream', events: [event] }]);
+    t.equal((await store.readStream('guard-absent')).length, 1);
+  });
+
   withStore('a lingering subscription takes what arrives meanwhile as one batch', async (t, { store }) => {
     const none = async () => {};
     t.throws(() => store.subscribe({ after: 0n, lingerMs: -1, onEvents: none }), RangeError);

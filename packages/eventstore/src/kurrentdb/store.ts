@@ -277,23 +277,33 @@ export class KurrentEventStore implements EventStore {
       const heads = await Promise.all(prepared.map((w) => this.#readHead(this.#prefix + w.streamId)));
       const plans = prepared.map((write, i) => plan(write, heads[i] ?? null));
       const recordedAt = new Date().toISOString();
-      const requests = plans.map((p, i) => this.#request(p, heads[i] ?? null, recordedAt));
+      // A write with no events (an expected-version check only) was checked by plan()
+      // against the head just read, under this process's stream locks; it is not sent, since
+      // KurrentDB appends records. Unlike on PostgreSQL, that check is not atomic with the
+      // append against writers in other processes.
+      const sent = plans.flatMap((p, i) =>
+        p.write.events.length > 0 ? [{ p, head: heads[i] ?? null }] : [],
+      );
+      const requests = sent.map(({ p, head }) => this.#request(p, head, recordedAt));
       try {
         const result = await this.#client.multiStreamAppend(requests);
         this.#signal.signal();
         return {
           position: result.position,
-          streams: plans.map((p, i) => ({
-            streamId: p.write.streamId,
-            // The server's revision is the truth; ours is what was hashed (equal unless a
-            // stream was soft-deleted and revived, which this store never does).
-            version: result.responses[i]?.revision ?? p.lastVersion,
-          })),
+          streams: plans.map((p) => {
+            const k = sent.findIndex((s) => s.p === p);
+            return {
+              streamId: p.write.streamId,
+              // The server's revision is the truth; ours is what was hashed (equal unless a
+              // stream was soft-deleted and revived, which this store never does).
+              version: (k >= 0 ? result.responses[k]?.revision : undefined) ?? p.lastVersion,
+            };
+          }),
         };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError)) throw toAppendError(error);
         const index = requests.findIndex((r) => r.streamName === error.streamName);
-        const conflicted = plans[index];
+        const conflicted = sent[index]?.p;
         if (!conflicted) throw error;
         if (conflicted.retryable && attempt < this.#appendAttemptsMax) {
           const ceilingMs = Math.min(appendRetryBackoffMaxMs, appendRetryBackoffFirstMs * 2 ** (attempt - 1));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { parseAccountEvent, parseAccountNumber } from '@ledger/application';
+import { parseAccountEvent, parseAccountNumber, transferIdFor } from '@ledger/application';
 import { accountsProjection, transactionsProjection, trialBalance } from '@ledger/projection-accounts';
 import t, { type Test } from 'tap';
 import { json } from '../../auth/test-app.js';
@@ -302,6 +302,45 @@ t.test('100 concurrent requests with one Idempotency-Key: one transfer, 100 iden
     'insufficient_funds',
   );
   await trialBalanceFromEvents(t);
+});
+
+t.test('one Idempotency-Key, one request: reused on another endpoint it is 409', async (t) => {
+  const jo = await customer();
+  const from = await openAccount(jo);
+  const to = await openAccount(jo);
+  await deposit(from.id, '5.00');
+  const hold = json(
+    await transfer(jo, { fromAccountId: from.id, toAccountId: to.id, amount: '2.00', mode: 'pending' }),
+  ).transaction.id as string;
+  const postKey = randomUUID();
+  const posted = await post(`/api/transactions/${hold}/post`, jo.token, {}, postKey);
+  t.equal(posted.statusCode, 200, posted.body);
+
+  // A key used to create a transfer is not a post's key too, and a post's key does not
+  // create a transfer: 409 either way, nothing written.
+  const createKey = randomUUID();
+  const created = json(
+    await transfer(jo, { fromAccountId: from.id, toAccountId: to.id, amount: '1.00' }, createKey),
+  ).transaction.id as string;
+  const beforeReuse = await f.store.lastWrittenPosition();
+  assertProblem(
+    t,
+    await post(`/api/transactions/${created}/post`, jo.token, {}, createKey),
+    409,
+    'idempotency_conflict',
+  );
+  assertProblem(
+    t,
+    await transfer(jo, { fromAccountId: from.id, toAccountId: to.id, amount: '1.00' }, postKey),
+    409,
+    'idempotency_conflict',
+  );
+  t.equal(await f.store.lastWrittenPosition(), beforeReuse, 'nothing written by either');
+  t.same(
+    await f.store.readStream(`transfer-${transferIdFor(jo.id, postKey)}`),
+    [],
+    'no transfer under the post’s key',
+  );
 });
 
 t.test('post and void replay by Idempotency-Key: same answer, other request 409', async (t) => {
