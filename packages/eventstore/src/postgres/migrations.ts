@@ -182,12 +182,15 @@ const m0001: string[] = [
 ];
 
 /**
- * 0002: es.append_batch locks the batch's existing streams by one primary-key lookup each
- * (a lateral join over the sorted ids), where 0001 filtered `stream_id = ANY (ids)`. The
- * function's plans are cached per connection and planned for a generic array, so on a table
- * that was small when they were made (every new database) 0001 scanned the whole table per
- * batch, comparing each row with every id. The rest of the function is 0001's, unchanged:
- * the new text is made from it, and the replacement is checked to have happened.
+ * 0002: es.append_batch finds stream rows without `stream_id = ANY (ids)`. The function's
+ * plans are cached per connection and planned for a generic array, so on a table that was
+ * small when they were made (every new database) 0001 scanned the whole table per batch,
+ * comparing each row with every id. Now the batch's existing streams are locked by one
+ * primary-key lookup each (a lateral join over the sorted ids), and the placeholders of
+ * streams that got no event (a failed append, or a write with no events, which only checks
+ * its expected version) are deleted by the row ids their INSERT returned. The rest of the
+ * function is 0001's, unchanged: the new text is made from it, and each replacement is
+ * checked to have happened exactly once.
  */
 const lockByAny = `WITH l AS (
        SELECT stream_id, version, last_hash FROM es.streams
@@ -204,15 +207,38 @@ const lockByKey = `WITH l AS (
             coalesce(array_agg(last_hash ORDER BY o), '{}')
        INTO v_ids, v_versions, v_hashes FROM l;`;
 
+const m0002Replacements: [string, string][] = [
+  ['CREATE FUNCTION es.append_batch(', 'CREATE OR REPLACE FUNCTION es.append_batch('],
+  ['     v_hashes bytea[];\n', "     v_hashes bytea[];\n     v_placeholders tid[] := '{}';\n"],
+  [lockByAny, lockByKey],
+  [
+    `         RETURNING stream_id, version, last_hash)
+       SELECT v_ids || coalesce(array_agg(stream_id), '{}'), v_versions || coalesce(array_agg(version), '{}'),
+              v_hashes || coalesce(array_agg(last_hash), '{}')
+         INTO v_ids, v_versions, v_hashes FROM created;`,
+    `         RETURNING stream_id, version, last_hash, ctid)
+       SELECT v_ids || coalesce(array_agg(stream_id), '{}'), v_versions || coalesce(array_agg(version), '{}'),
+              v_hashes || coalesce(array_agg(last_hash), '{}'), coalesce(array_agg(ctid), '{}')
+         INTO v_ids, v_versions, v_hashes, v_placeholders FROM created;`,
+  ],
+  [
+    `     IF -1 = ANY (v_versions) THEN
+       DELETE FROM es.streams WHERE stream_id = ANY (v_ids) AND version = -1;`,
+    // A placeholder that got events was updated since: its first row version is not deleted.
+    `     IF cardinality(v_placeholders) > 0 THEN
+       DELETE FROM es.streams WHERE ctid = ANY (v_placeholders) AND version = -1;`,
+  ],
+];
+
 function m0002(): string[] {
-  const create = 'CREATE FUNCTION es.append_batch(';
-  const original = m0001.find((statement) => statement.startsWith(create));
-  if (original === undefined || original.split(lockByAny).length !== 2) {
-    throw new Error('migration 0002: the 0001 function it rewrites is not as landed');
+  let text = m0001.find((statement) => statement.startsWith(m0002Replacements[0]![0]));
+  for (const [from, to] of m0002Replacements) {
+    if (text === undefined || text.split(from).length !== 2) {
+      throw new Error('migration 0002: the 0001 function it rewrites is not as landed');
+    }
+    text = text.replace(from, to);
   }
-  return [
-    original.replace(create, 'CREATE OR REPLACE FUNCTION es.append_batch(').replace(lockByAny, lockByKey),
-  ];
+  return [text!];
 }
 
 const migrations: Record<string, Migration> = {

@@ -241,3 +241,33 @@ t.test('postgres: subscriptions of one store share the pages of $all they read',
   for (const positions of seen.slice(1)) t.same(positions, all, 'each subscription saw the same events');
   t.equal(pagesRead, 10, '10 pages of 10 events, each read from the database once');
 });
+
+t.test('postgres: checks without events and failed appends leave no stream rows behind', async (t) => {
+  const f = await openFixture();
+  t.teardown(f.cleanup);
+  const event = { type: 'E', data: { a: 1 } };
+  await f.store.append([{ streamId: 'taken', expectedVersion: 'no_stream', events: [event] }]);
+  await Promise.allSettled(
+    Array.from({ length: 20 }, (_, i) =>
+      f.store.append([
+        { streamId: `check-${i}`, expectedVersion: 'no_stream', events: [] },
+        // Every other append fails on its second stream.
+        { streamId: i % 2 === 0 ? `new-${i}` : 'taken', expectedVersion: 'no_stream', events: [event] },
+        { streamId: `more-${i}`, expectedVersion: 'no_stream', events: [event] },
+      ]),
+    ),
+  );
+  const { rows } = await f.pool.query<{ stream_id: string; version: string }>(
+    'SELECT stream_id, version::text FROM es.streams ORDER BY stream_id',
+  );
+  const expected = [
+    'taken',
+    ...Array.from({ length: 10 }, (_, k) => [`more-${2 * k}`, `new-${2 * k}`]).flat(),
+  ];
+  t.same(rows.map((r) => r.stream_id).sort(), expected.sort(), 'only streams that hold events');
+  t.ok(
+    rows.every((r) => r.version === '0'),
+    'no placeholder (version -1) left',
+  );
+  t.equal((await f.store.verify()).ok, true);
+});
