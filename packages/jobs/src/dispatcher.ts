@@ -43,16 +43,18 @@ export function dispatchJobId(rule: DispatchRule, event: RecordedEvent): string 
 }
 
 /**
- * The outbox dispatcher (DESIGN §1): the event store is the outbox. A checkpointed
- * subscription that enqueues every job of a batch, then moves its checkpoint, so a job is never lost (the checkpoint moves only after the enqueue) and
- * never doubled (a batch redone after a crash enqueues the same job ids again, which the
- * queue ignores). One active dispatcher per database (advisory lock; others on standby).
+ * Enqueues the jobs `rules` make of one event (job ids from the event: enqueueing the same
+ * event again is a no-op for the queue). Redis may blink: each enqueue is retried a few
+ * times with backoff before the error is thrown. Resolves to the number of jobs enqueued.
  */
-export function runDispatcher(options: RunDispatcherOptions): RunningSubscriber {
-  const { jobs, logger } = options;
+export function eventDispatcher(
+  jobs: JobQueue,
+  rules: readonly DispatchRule[],
+  logger: Logger,
+): (event: RecordedEvent) => Promise<number> {
   const byType = new Map<string, DispatchRule[]>();
   const seen = new Set<string>();
-  for (const rule of options.rules) {
+  for (const rule of rules) {
     const key = `${rule.eventType}\u0000${rule.queue}\u0000${rule.job}`;
     if (seen.has(key))
       throw new RangeError(`duplicate dispatch rule ${rule.eventType} → ${rule.queue}/${rule.job}`);
@@ -60,19 +62,17 @@ export function runDispatcher(options: RunDispatcherOptions): RunningSubscriber 
     byType.set(rule.eventType, [...(byType.get(rule.eventType) ?? []), rule]);
   }
 
-  const enqueue = async (rule: DispatchRule, event: RecordedEvent) => {
-    if (rule.when !== undefined && !rule.when(event)) return;
+  const enqueue = async (rule: DispatchRule, event: RecordedEvent): Promise<boolean> => {
+    if (rule.when !== undefined && !rule.when(event)) return false;
     const jobId = dispatchJobId(rule, event);
     const data = rule.toData(event);
     const runAt = rule.runAt?.(event);
-    // Redis may blink: retry a few times with backoff before giving up loudly (the batch
-    // then rolls back and the dispatcher stops, to be restarted by its supervisor).
     for (let attempt = 1; ; attempt++) {
       try {
         // Computed at each try: a retry after a wait asks for that much less delay.
         const delayMs = runAt === undefined ? 0 : Math.max(0, Math.ceil(runAt.getTime() - Date.now()));
         await jobs.enqueue(rule.queue, rule.job, data, { jobId, ...(delayMs > 0 ? { delayMs } : {}) });
-        return;
+        return true;
       } catch (error) {
         if (attempt >= enqueueAttempts || error instanceof RangeError) throw error;
         const delayMs = enqueueRetryFirstMs * 2 ** (attempt - 1);
@@ -81,6 +81,25 @@ export function runDispatcher(options: RunDispatcherOptions): RunningSubscriber 
       }
     }
   };
+
+  return async (event) => {
+    let enqueued = 0;
+    for (const rule of byType.get(event.type) ?? []) if (await enqueue(rule, event)) enqueued++;
+    return enqueued;
+  };
+}
+
+/**
+ * The outbox dispatcher (DESIGN §1): the event store is the outbox. A checkpointed
+ * subscription that enqueues every job of a batch, then moves its checkpoint, so a job is never lost (the checkpoint moves only after the enqueue) and
+ * never doubled (a batch redone after a crash enqueues the same job ids again, which the
+ * queue ignores). One active dispatcher per database (advisory lock; others on standby).
+ * An enqueue that still fails after its retries rolls the batch back and stops the
+ * dispatcher, to be restarted by its supervisor.
+ */
+export function runDispatcher(options: RunDispatcherOptions): RunningSubscriber {
+  const { jobs, logger } = options;
+  const dispatch = eventDispatcher(jobs, options.rules, logger);
 
   return runCheckpointedSubscriber({
     db: options.db,
@@ -94,9 +113,7 @@ export function runDispatcher(options: RunDispatcherOptions): RunningSubscriber 
     // Outside the checkpoint's transaction: no database transaction stays open while Redis
     // answers (on PGlite it would lock out every other query, job handlers' included).
     beforeTransaction: async (events) => {
-      for (const event of events) {
-        for (const rule of byType.get(event.type) ?? []) await enqueue(rule, event);
-      }
+      for (const event of events) await dispatch(event);
     },
     handleBatch: async () => {},
   });

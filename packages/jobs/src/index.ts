@@ -3,6 +3,7 @@ export {
   type DispatchRule,
   dispatcherName,
   dispatchJobId,
+  eventDispatcher,
   type RunDispatcherOptions,
   runDispatcher,
 } from './dispatcher.js';

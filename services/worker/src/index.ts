@@ -3,6 +3,7 @@ import type { EventStore } from '@ledger/eventstore';
 import {
   BullMqJobQueue,
   type DispatchRule,
+  eventDispatcher,
   InProcessJobQueue,
   type JobHandler,
   type JobQueue,
@@ -12,7 +13,7 @@ import {
 import { type Database, type Logger, withTimeout } from '@ledger/platform';
 import type { OpenLockSession, RunningSubscriber } from '@ledger/readmodel';
 import { Redis } from 'ioredis';
-import { ledgerDispatchRules, ledgerProcessors } from './ledger-jobs.js';
+import { ledgerDispatchRules, ledgerProcessors, rearmPendingTransfers } from './ledger-jobs.js';
 
 /** The clearing rail's configuration as the environment gives it (CLEARING_*). */
 export interface ClearingOptions {
@@ -138,15 +139,32 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
     await jobs.close();
     throw error;
   }
+  const rules = options.rules ?? dispatchRules(options);
   const dispatcher = runDispatcher({
     db: options.db,
     store: options.store,
     jobs,
-    rules: options.rules ?? dispatchRules(options),
+    rules,
     logger,
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
     ...(options.lockSessions === undefined ? {} : { lockSessions: options.lockSessions }),
   });
+  // With the ledger's rules: what pending transfers still need (expiry, clearing) is made
+  // again from the ledger, so no queue (in process, or a Redis that lost its data) holds
+  // the only copy. In the background: the worker serves jobs meanwhile.
+  const rearmStop = new AbortController();
+  const rearming =
+    options.rules === undefined
+      ? rearmPendingTransfers({
+          db: options.db,
+          store: options.store,
+          dispatch: eventDispatcher(jobs, rules, logger),
+          stopped: rearmStop.signal,
+        }).then(
+          (transfers) => logger.info({ transfers }, 'pending transfers re-armed'),
+          (error: unknown) => logger.warn({ err: error }, 'pending transfers not re-armed'),
+        )
+      : Promise.resolve();
   let stopping: Promise<void> | undefined;
   return {
     jobs,
@@ -154,7 +172,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
     done: dispatcher.done,
     stop() {
       stopping ??= (async () => {
-        // The dispatcher first: nothing is enqueued into a closing queue.
+        // The dispatchers first: nothing is enqueued into a closing queue.
+        rearmStop.abort();
+        await rearming;
         await dispatcher.stop();
         await jobs.close();
       })();

@@ -92,7 +92,32 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
     const events = await store.readStream(transferStreamId(transferId));
     return { first: events[0]!, last: events[events.length - 1]! };
   };
-  return { store, db: database.db, worker, lines, meta, funded, statusOf, projected, lastEventOf };
+  /** Another worker on the same database, as after a restart (stopped at teardown). */
+  const restart = async () => {
+    const next = await startWorker({
+      db: database.db,
+      store,
+      logger,
+      ...(mode === 'bullmq' ? { redisUrl: testRedisUrl, redisPrefix: prefix } : {}),
+      clearing: { delayMs: 50, returnIbans: [returnIban] },
+      retry: { attempts: 6, backoffDelayMs: 20 },
+    });
+    t.teardown(() => next.stop());
+    return next;
+  };
+  return {
+    store,
+    db: database.db,
+    worker,
+    lines,
+    meta,
+    funded,
+    statusOf,
+    projected,
+    lastEventOf,
+    restart,
+    prefix,
+  };
 }
 
 /** Per currency Σ debits = Σ credits in the read model. */
@@ -273,4 +298,36 @@ for (const mode of ['bullmq', 'in-process'] as const) {
     t.same(failures(f.lines), []);
     await balanced(t, f.db);
   });
+
+  t.test(
+    `${mode}: a restarted worker re-arms the expiry of a hold whose job its queue lost`,
+    { timeout: testTimeoutMs },
+    async (t) => {
+      const f = await fixture(t, mode);
+      const alice = await f.funded(100_00n);
+      const bob = await f.funded(0n);
+      const expiring = await hold(f.store, alice, bob, 1000);
+      // The first worker dispatches the hold's expiry job, then stops before it is due.
+      const head = await f.store.lastWrittenPosition();
+      t.ok(await f.worker.dispatcher.waitFor(head, waitMs), 'the expiry job was dispatched');
+      await f.worker.stop();
+      if (mode === 'bullmq') {
+        // A Redis that lost its data: the delayed job is gone with it.
+        const redis = new Redis(testRedisUrl);
+        t.teardown(() => redis.quit());
+        const keys = await redis.keys(`${f.prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+      }
+      await f.projected();
+      t.equal(await f.statusOf(expiring), 'pending');
+      // The next worker's dispatcher is past the event: only the re-arm can make the job again.
+      await f.restart();
+      await until('the hold expired', async () => (await f.statusOf(expiring)) === 'expired');
+      t.ok(
+        f.lines.some((l) => l.msg === 'pending transfers re-armed'),
+        'the sweep ran',
+      );
+      t.same(failures(f.lines), []);
+    },
+  );
 }

@@ -6,11 +6,14 @@ import {
   expirePendingTransfer,
   holdExpiryActorId,
   jobMetadata,
+  transferStreamId,
 } from '@ledger/application';
 import type { TransferEvent } from '@ledger/domain/ledger';
 import type { EventStore, RecordedEvent } from '@ledger/eventstore';
 import type { DispatchRule, Job, JobHandler } from '@ledger/jobs';
 import type { Logger } from '@ledger/platform';
+import { transactionsProjection } from '@ledger/projection-accounts';
+import { type Kysely, sql } from 'kysely';
 
 /**
  * The ledger's scheduled work (DESIGN §4):
@@ -144,4 +147,46 @@ export function ledgerProcessors(options: LedgerProcessorOptions): LedgerProcess
       },
     },
   ];
+}
+
+/** Pending transfers are read from the transactions read model this many at a time. */
+const rearmPageSize = 500;
+
+/**
+ * Re-arms the scheduled work of every transfer still pending (DESIGN §4): its expiry and
+ * clearing jobs are enqueued again from its TransferPending event, under the dispatcher's
+ * job ids, so a job the queue still holds is not doubled and one the queue lost (the
+ * in-process queue across a restart, a Redis that lost its data) is made again. The jobs
+ * are idempotent: a transfer that ended meanwhile is their expected no-op. Pages through
+ * the transactions read model by id; stops between pages when `stopped` aborts. Resolves to
+ * the number of transfers whose events were dispatched again.
+ */
+export async function rearmPendingTransfers(options: {
+  db: Kysely<any>;
+  store: EventStore;
+  dispatch: (event: RecordedEvent) => Promise<number>;
+  stopped: AbortSignal;
+}): Promise<number> {
+  const { db, store, dispatch, stopped } = options;
+  const table = sql.id(transactionsProjection.schema, 'transactions');
+  // A new database: the projector has not made the read model yet, and nothing is pending.
+  const { rows: exists } = await sql<{ found: boolean }>`
+    SELECT to_regclass(${`${transactionsProjection.schema}.transactions`}) IS NOT NULL AS found`.execute(db);
+  if (!exists[0]?.found) return 0;
+  let after = '00000000-0000-0000-0000-000000000000';
+  let transfers = 0;
+  while (!stopped.aborted) {
+    const { rows } = await sql<{ id: string }>`
+      SELECT id::text AS id FROM ${table}
+       WHERE status = 'pending' AND id > ${after}::uuid ORDER BY id LIMIT ${rearmPageSize}`.execute(db);
+    for (const { id } of rows) {
+      const [first] = await store.readStream(transferStreamId(id), { limit: 1 });
+      if (first?.type !== 'TransferPending') continue;
+      await dispatch(first);
+      transfers++;
+    }
+    if (rows.length < rearmPageSize) break;
+    after = rows[rows.length - 1]!.id;
+  }
+  return transfers;
 }
