@@ -155,3 +155,41 @@ t.test('concurrency and queue length are bounded', { timeout: testTimeoutMs }, a
   t.equal(done, 4, 'a, b, c and e ran');
   t.equal(runningMax, 2);
 });
+
+t.test(
+  'delayed jobs are bounded apart and never take the room of jobs due now',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const { logger } = captureLogger();
+    const jobs = new InProcessJobQueue({
+      logger,
+      queueLengthMax: 2,
+      scheduledLengthMax: 3,
+      enqueueTimeoutMs: 50,
+    });
+    t.teardown(() => jobs.close());
+    const ran: string[] = [];
+    await jobs.process('q', async (job: Job) => void ran.push(job.id), { concurrency: 1 });
+    // Three hold expiries, days ahead: the delayed bound is full, the due one is not.
+    for (const id of ['expiry-1', 'expiry-2', 'expiry-3']) {
+      await jobs.enqueue('q', 'expire', {}, { jobId: id, delayMs: 3 * 86_400_000 });
+    }
+    await t.rejects(
+      jobs.enqueue('q', 'expire', {}, { jobId: 'expiry-4', delayMs: 86_400_000 }),
+      /full \(3 delayed\)/,
+    );
+    for (const id of ['now-1', 'now-2']) await jobs.enqueue('q', 'mail', {}, { jobId: id });
+    await until('the due jobs ran', () => ran.length === 2);
+    t.same(ran.sort(), ['now-1', 'now-2'], 'jobs due now run while delayed ones wait');
+    // A delayed job that comes due makes room for another delayed one.
+    const short = new InProcessJobQueue({ logger, scheduledLengthMax: 1, enqueueTimeoutMs: 5_000 });
+    t.teardown(() => short.close());
+    const shortRan: string[] = [];
+    await short.process('q', async (job: Job) => void shortRan.push(job.id), { concurrency: 1 });
+    await short.enqueue('q', 'expire', {}, { jobId: 'first', delayMs: 30 });
+    // Waits (the bound is 1) until the first is due, instead of failing.
+    await short.enqueue('q', 'expire', {}, { jobId: 'second', delayMs: 30 });
+    await until('the second ran', () => shortRan.length === 2);
+    t.same(shortRan, ['first', 'second']);
+  },
+);

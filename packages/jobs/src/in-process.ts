@@ -18,6 +18,11 @@ export interface InProcessJobQueueOptions {
   logger: Logger;
   /** Most jobs held (waiting, running or waiting to retry); enqueue waits for room beyond it. */
   queueLengthMax?: number;
+  /**
+   * Most jobs enqueued with a delay and not yet due (hold expiries, days ahead), counted apart:
+   * they must not take the room of jobs due now. Enqueueing more delayed jobs waits as above.
+   */
+  scheduledLengthMax?: number;
   /** How long enqueue waits for room before failing. */
   enqueueTimeoutMs?: number;
   /** Finished job ids remembered for deduplication. */
@@ -49,6 +54,9 @@ export class InProcessJobQueue implements JobQueue {
   readonly #retry: RetryPolicy;
   readonly #logger: Logger;
   readonly #queueLengthMax: number;
+  readonly #scheduledLengthMax: number;
+  /** Keys of jobs enqueued with a delay that is not over yet (also in #held). */
+  readonly #scheduled = new Set<string>();
   readonly #enqueueTimeoutMs: number;
   readonly #finishedIdsMax: number;
   readonly #queues = new Map<string, QueueState>();
@@ -70,9 +78,11 @@ export class InProcessJobQueue implements JobQueue {
     checkRetryPolicy(this.#retry);
     this.#logger = options.logger;
     this.#queueLengthMax = options.queueLengthMax ?? 10_000;
+    this.#scheduledLengthMax = options.scheduledLengthMax ?? 100_000;
     this.#enqueueTimeoutMs = options.enqueueTimeoutMs ?? 30_000;
     this.#finishedIdsMax = options.finishedIdsMax ?? jobLimits.keepCompletedCount;
     checkIntegerIn('queueLengthMax', this.#queueLengthMax, 1, 1_000_000);
+    checkIntegerIn('scheduledLengthMax', this.#scheduledLengthMax, 1, 1_000_000);
     checkIntegerIn('enqueueTimeoutMs', this.#enqueueTimeoutMs, 0, 600_000);
     checkIntegerIn('finishedIdsMax', this.#finishedIdsMax, 1, 10_000_000);
   }
@@ -89,11 +99,16 @@ export class InProcessJobQueue implements JobQueue {
   async enqueue(queue: string, name: string, data: JsonObject, opts: EnqueueOptions): Promise<void> {
     checkJob(queue, name, data, opts);
     const key = `${queue}\u0000${opts.jobId}`;
-    while (!this.#closed && this.#held.size >= this.#queueLengthMax && !this.#known(key)) {
+    const delayMs = opts.delayMs ?? 0;
+    const full = () =>
+      delayMs > 0
+        ? this.#scheduled.size >= this.#scheduledLengthMax
+        : this.#held.size - this.#scheduled.size >= this.#queueLengthMax;
+    while (!this.#closed && full() && !this.#known(key)) {
       if (!(await this.#waitForRoom())) {
-        throw new Error(
-          `in-process job queue full (${this.#queueLengthMax}) for ${this.#enqueueTimeoutMs} ms`,
-        );
+        const [what, max] =
+          delayMs > 0 ? ['delayed', this.#scheduledLengthMax] : ['due', this.#queueLengthMax];
+        throw new Error(`in-process job queue full (${max} ${what}) for ${this.#enqueueTimeoutMs} ms`);
       }
     }
     if (this.#closed) throw new Error('job queue is closed');
@@ -101,12 +116,17 @@ export class InProcessJobQueue implements JobQueue {
     this.#held.add(key);
     // A copy: the caller's object must not change the job after the fact.
     const job: Job = { id: opts.jobId, queue, name, data: structuredClone(data), attempt: 1 };
-    const delayMs = opts.delayMs ?? 0;
-    if (delayMs > 0) this.#later({ key, job }, Date.now() + delayMs);
-    else this.#ready({ key, job });
+    if (delayMs > 0) {
+      this.#scheduled.add(key);
+      this.#later({ key, job }, Date.now() + delayMs);
+    } else this.#ready({ key, job });
   }
 
   #ready(entry: Entry): void {
+    if (this.#scheduled.delete(entry.key)) {
+      // Its delay is over: room for another delayed job.
+      for (const wake of [...this.#roomWaiters]) wake();
+    }
     this.#state(entry.job.queue).ready.push(entry);
     this.#pump(entry.job.queue);
   }
