@@ -306,7 +306,14 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       const f = await fixture(t, mode);
       const alice = await f.funded(100_00n);
       const bob = await f.funded(0n);
-      const expiring = await hold(f.store, alice, bob, 1000);
+      // Due in 4 s: time for the first worker to dispatch its job and stop well before.
+      const made = await twoPhaseTransfer(
+        f.store,
+        { from: alice, to: bob, amount: 30_00n, timeoutSeconds: 4, now: new Date() },
+        f.meta,
+      );
+      if (made.status !== 'accepted') throw new Error(made.status);
+      const expiring = made.transfer.id;
       // The first worker dispatches the hold's expiry job, then stops before it is due.
       const head = await f.store.lastWrittenPosition();
       t.ok(await f.worker.dispatcher.waitFor(head, waitMs), 'the expiry job was dispatched');
