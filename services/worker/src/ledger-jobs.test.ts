@@ -23,7 +23,7 @@ import { runProjection } from '@ledger/readmodel';
 import { testRedisUrl, uniquePrefix, until as waitUntil } from '@ledger/testkit';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
-import { startWorker } from './index.js';
+import { startWorker, type Worker } from './index.js';
 
 // Hold expiry and the clearing rail, end to end: events in the store, the dispatcher, the
 // delayed jobs on BullMQ (real Redis) or in process, the ledger commands the jobs run, and
@@ -58,18 +58,26 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
     { write: (line: string) => lines.push(JSON.parse(line)) },
   );
   const prefix = uniquePrefix('ledger-jobs-test');
-  const worker = await startWorker({
-    db: database.db,
-    store,
-    logger,
-    ...(mode === 'bullmq' ? { redisUrl: testRedisUrl, redisPrefix: prefix } : {}),
-    clearing: { delayMs: 50, returnIbans: [returnIban] },
-    retry: { attempts: 6, backoffDelayMs: 20 },
-    // This worker's clock may be behind the one that made the holds.
-    now: () => new Date(Date.now() - behindMs()),
-  });
+  const workers: Worker[] = [];
+  /** A worker on the fixture's database; a second call is the same worker after a restart. */
+  const start = async () => {
+    const next = await startWorker({
+      db: database.db,
+      store,
+      logger,
+      ...(mode === 'bullmq' ? { redisUrl: testRedisUrl, redisPrefix: prefix } : {}),
+      clearing: { delayMs: 50, returnIbans: [returnIban] },
+      retry: { attempts: 6, backoffDelayMs: 20 },
+      // This worker's clock may be behind the one that made the holds.
+      now: () => new Date(Date.now() - behindMs()),
+    });
+    workers.push(next);
+    return next;
+  };
+  const worker = await start();
   t.teardown(async () => {
-    await worker.stop();
+    // Every worker (a restarted one too) before the read models and the database.
+    for (const w of workers) await w.stop();
     await Promise.all(projections.map((p) => p.stop()));
     await close();
     if (mode === 'bullmq') {
@@ -92,19 +100,6 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
     const events = await store.readStream(transferStreamId(transferId));
     return { first: events[0]!, last: events[events.length - 1]! };
   };
-  /** Another worker on the same database, as after a restart (stopped at teardown). */
-  const restart = async () => {
-    const next = await startWorker({
-      db: database.db,
-      store,
-      logger,
-      ...(mode === 'bullmq' ? { redisUrl: testRedisUrl, redisPrefix: prefix } : {}),
-      clearing: { delayMs: 50, returnIbans: [returnIban] },
-      retry: { attempts: 6, backoffDelayMs: 20 },
-    });
-    t.teardown(() => next.stop());
-    return next;
-  };
   return {
     store,
     db: database.db,
@@ -115,7 +110,7 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
     statusOf,
     projected,
     lastEventOf,
-    restart,
+    restart: start,
     prefix,
   };
 }
