@@ -158,7 +158,7 @@ const rearmPageSize = 500;
  * job ids, so a job the queue still holds is not doubled and one the queue lost (the
  * in-process queue across a restart, a Redis that lost its data) is made again. The jobs
  * are idempotent: a transfer that ended meanwhile is their expected no-op. Pages through
- * the transactions read model by id; stops between pages when `stopped` aborts. Resolves to
+ * the transactions read model by id; stops between transfers when `stopped` aborts. Resolves to
  * the number of transfers whose events were dispatched again.
  */
 export async function rearmPendingTransfers(options: {
@@ -180,6 +180,7 @@ export async function rearmPendingTransfers(options: {
       SELECT id::text AS id FROM ${table}
        WHERE status = 'pending' AND id > ${after}::uuid ORDER BY id LIMIT ${rearmPageSize}`.execute(db);
     for (const { id } of rows) {
+      if (stopped.aborted) break;
       const [first] = await store.readStream(transferStreamId(id), { limit: 1 });
       if (first?.type !== 'TransferPending') continue;
       await dispatch(first);
