@@ -69,5 +69,14 @@ export function machineTicks(): { idle: number; total: number } | undefined {
   }
 }
 
+/** How busy the whole machine was between two machineTicks() readings, in %; NaN without /proc. */
+export function machineBusyPct(
+  before: ReturnType<typeof machineTicks>,
+  after: ReturnType<typeof machineTicks>,
+): number {
+  if (!before || !after) return Number.NaN;
+  return 100 * (1 - (after.idle - before.idle) / Math.max(1, after.total - before.total));
+}
+
 /** Clock ticks per second of /proc times (USER_HZ), 100 on Linux. */
 export const ticksPerSecond = 100;

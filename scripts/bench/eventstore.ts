@@ -39,6 +39,7 @@ import pg from 'pg';
 import {
   envInt,
   log,
+  machineBusyPct,
   machineTicks,
   note,
   processTicks,
@@ -121,10 +122,7 @@ async function startCpuWindow(pool: pg.Pool) {
     return {
       nodeCpuPct: ((node.user + node.system) / 1e6 / seconds) * 100,
       pgCpuPct: (ticksBetween(pg0, processTicks(pids)) / ticksPerSecond / seconds) * 100,
-      machineBusyPct:
-        machine0 && machine1
-          ? 100 * (1 - (machine1.idle - machine0.idle) / Math.max(1, machine1.total - machine0.total))
-          : Number.NaN,
+      machineBusyPct: machineBusyPct(machine0, machine1),
     };
   };
 }

@@ -103,6 +103,7 @@ import pg from 'pg';
 import {
   envInt,
   log,
+  machineBusyPct,
   machineTicks,
   note,
   processTicks,
@@ -332,10 +333,7 @@ async function startCpuWindow(
       apiPct: childPct(apiPid),
       projectorPct: projector ? childPct(projectorPid) : 0,
       postgresPct: (ticksBetween(pg0, processTicks(pgPids)) / ticksPerSecond / s) * 100,
-      machineBusyPct:
-        machine0 && machine1
-          ? 100 * (1 - (machine1.idle - machine0.idle) / Math.max(1, machine1.total - machine0.total))
-          : Number.NaN,
+      machineBusyPct: machineBusyPct(machine0, machine1),
     };
   };
 }
