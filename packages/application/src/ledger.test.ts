@@ -341,3 +341,35 @@ t.test('one Idempotency-Key, one request: a key reused on another endpoint is tr
   // The same key, the same request again: still the first answer.
   t.match(await runTransferCommand(store, post(holdB.transferId), meta, requestB), { status: 'replayed' });
 });
+
+t.test('one key raced on two endpoints from two processes: exactly one request wins', async (t) => {
+  const other = await PostgresEventStore.open(database.sql, { migrate: false });
+  t.teardown(() => other.close());
+  const from = await open();
+  const to = await open();
+  await runTransferCommand(store, deposit(from.account.id, 100_00n), meta);
+  for (let round = 0; round < 10; round++) {
+    const hold = transfer(from.account.id, to.account.id, 1_00n, { mode: 'two-phase' });
+    t.equal((await runTransferCommand(store, hold, meta)).status, 'accepted');
+    const id = transferIdFor('racer', `key-${round}-${randomUUID()}`);
+    const [created, posted] = await Promise.all([
+      runTransferCommand(store, transfer(from.account.id, to.account.id, 1_00n, { transferId: id }), meta),
+      runTransferCommand(
+        other,
+        { type: 'PostPendingTransfer', transferId: hold.transferId, now: now() },
+        meta,
+        { id, fingerprint: 'post' },
+      ),
+    ]);
+    const statuses = [created.status, posted.status].sort();
+    t.same(statuses, ['accepted', 'rejected'], `round ${round}: one wins`);
+    t.match(
+      [created, posted].find((r) => r.status === 'rejected'),
+      { rejection: { code: 'transfer_exists' } },
+    );
+    const transferWritten = (await store.readStream(`transfer-${id}`)).length > 0;
+    const requestWritten = (await store.readStream(`request-${id}`)).length > 0;
+    t.equal(transferWritten, created.status === 'accepted', 'the transfer exists only if the create won');
+    t.equal(requestWritten, posted.status === 'accepted', 'the request exists only if the post won');
+  }
+});
