@@ -285,6 +285,8 @@ interface CpuWindow {
   apiPct: number;
   projectorPct: number;
   postgresPct: number;
+  /** postgresPct split by the backends' application_name (ledger-api, ledger-projector, …). */
+  postgresPctBy: Map<string, number>;
   machineBusyPct: number;
 }
 
@@ -295,8 +297,8 @@ async function startCpuWindow(
   api: Child,
   projector: Child | undefined,
 ): Promise<() => Promise<CpuWindow>> {
-  const { rows } = await pool.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+  const { rows } = await pool.query<{ pid: number; app: string }>(
+    'SELECT pid, application_name AS app FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
     [databaseName],
   );
   const pgPids = rows.map((r) => r.pid);
@@ -327,12 +329,22 @@ async function startCpuWindow(
     const childPct = (pid: number) =>
       ((((children1.get(pid) ?? 0) - (children0.get(pid) ?? 0)) / ticksPerSecond) * 100) / s;
     const machine1 = machineTicks();
+    const pg1 = processTicks(pgPids);
+    const postgresPctBy = new Map<string, number>();
+    for (const { pid, app } of rows) {
+      const before = pg0.get(pid);
+      const after = pg1.get(pid);
+      const ticks = before !== undefined && after !== undefined && after >= before ? after - before : 0;
+      const name = app || 'other';
+      postgresPctBy.set(name, (postgresPctBy.get(name) ?? 0) + (ticks / ticksPerSecond / s) * 100);
+    }
     return {
       transactions,
       benchPct: ((node.user + node.system) / 1e6 / s) * 100,
       apiPct: childPct(apiPid),
       projectorPct: projector ? childPct(projectorPid) : 0,
-      postgresPct: (ticksBetween(pg0, processTicks(pgPids)) / ticksPerSecond / s) * 100,
+      postgresPct: (ticksBetween(pg0, pg1) / ticksPerSecond / s) * 100,
+      postgresPctBy,
       machineBusyPct: machineBusyPct(machine0, machine1),
     };
   };
@@ -1117,7 +1129,11 @@ async function main(): Promise<void> {
     [
       'CPU per 2xx transfer',
       `api ${((cpu.apiPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms, ` +
-        `postgres ${((cpu.postgresPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms, ` +
+        `postgres ${((cpu.postgresPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms ` +
+        `(${[...cpu.postgresPctBy]
+          .sort((a, b) => b[1] - a[1])
+          .map(([app, pct]) => `${app} ${((pct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)}`)
+          .join(', ')}), ` +
         `projector ${((cpu.projectorPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms`,
     ],
     [
