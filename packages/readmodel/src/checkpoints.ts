@@ -133,12 +133,22 @@ export class CheckpointConflict extends Error {
 export async function advanceCheckpoint(
   tx: Kysely<any>,
   change: { name: string; from: bigint; to: bigint },
+  options: { synchronousCommit?: boolean } = {},
 ): Promise<void> {
   if (change.to < change.from) throw new RangeError(`checkpoint "${change.name}" cannot move back`);
+  // synchronousCommit false: the transaction commits without waiting for its WAL flush
+  // (set here, in the statement the batch needs anyway, rather than in one more round trip;
+  // it is read at commit). Only for state that can be rebuilt from the events: a crash may
+  // lose the last such commits, data and checkpoint together, and the batches are applied
+  // again from the older checkpoint.
   const { rows } = await sql<{ name: string }>`
     UPDATE readmodel.checkpoints SET position = ${change.to.toString()}::bigint, updated_at = now()
      WHERE name = ${change.name} AND position = ${change.from.toString()}::bigint
-    RETURNING name`.execute(tx);
+    RETURNING name${
+      options.synchronousCommit === false
+        ? sql`, set_config('synchronous_commit', 'off', true) AS commit_mode`
+        : sql``
+    }`.execute(tx);
   if (rows.length !== 1) throw new CheckpointConflict(change.name, change.from);
 }
 

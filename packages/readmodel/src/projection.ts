@@ -144,6 +144,9 @@ export function runProjection(options: RunProjectionOptions): RunningProjection 
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
     ...(options.onVersionChange === undefined ? {} : { onVersionChange: options.onVersionChange }),
     ...(options.lockSessions === undefined ? {} : { lockSessions: options.lockSessions }),
+    // A read model is rebuilt from the events alone: its batches need not wait for their WAL
+    // flush (the events they come from did). After a crash the last few are applied again.
+    synchronousCommit: false,
     resetState: async (tx) => {
       await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(tx);
     },

@@ -4,7 +4,13 @@ import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import t, { type Test } from 'tap';
-import { chunked, migrateSchema, pgLockSessions, readCheckpoints } from './index.js';
+import {
+  chunked,
+  migrateSchema,
+  pgLockSessions,
+  readCheckpoints,
+  runCheckpointedSubscriber,
+} from './index.js';
 import { type Projection, rebuildProjection, runProjection } from './projection.js';
 
 const testTimeoutMs = 60_000;
@@ -532,3 +538,83 @@ t.test('chunked splits rows into runs of at most the size, in order', async (t) 
   t.same(chunked([], 3), []);
   t.throws(() => chunked([1], 0), RangeError);
 });
+
+/**
+ * Records, at each commit of a transaction that wrote to `schema.probe`, the
+ * synchronous_commit in force then: a deferred constraint trigger runs at COMMIT, after
+ * every statement of the batch (the checkpoint move included).
+ */
+async function createCommitModeProbe(db: Kysely<any>, schema: string): Promise<void> {
+  await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
+  await sql`CREATE TABLE ${sql.id(schema)}.probe (position bigint PRIMARY KEY)`.execute(db);
+  await sql`CREATE TABLE IF NOT EXISTS public.commit_modes (tag text NOT NULL, mode text NOT NULL)`.execute(
+    db,
+  );
+  await sql
+    .raw(`CREATE FUNCTION ${schema}.record_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO public.commit_modes VALUES (TG_TABLE_SCHEMA, current_setting('synchronous_commit'));
+        RETURN NULL;
+      END $$`)
+    .execute(db);
+  await sql
+    .raw(`CREATE CONSTRAINT TRIGGER record_commit_mode AFTER INSERT ON ${schema}.probe
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${schema}.record_commit_mode()`)
+    .execute(db);
+}
+
+t.test(
+  'projection batches commit without waiting for the WAL flush; other subscribers (the job dispatcher) wait for it',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const { logger } = captureLogger();
+    const positions = await appendEach(f.store, ['Deposited', 'Withdrawn', 'Deposited']);
+    const projection: Projection = {
+      name: 'probe_projection',
+      version: 1,
+      schema: 'probe_projection',
+      handles: ['Deposited', 'Withdrawn'],
+      // Made below, before the runner starts.
+      migrate: async () => {},
+      async apply(tx, event) {
+        await tx.insertInto('probe').values({ position: event.globalPosition.toString() }).execute();
+      },
+    };
+    await createCommitModeProbe(f.db, 'probe_projection');
+    await createCommitModeProbe(f.db, 'probe_subscriber');
+    const runner = runProjection({ db: f.db, store: f.store, projection, logger, batchSize: 2 });
+    t.teardown(() => runner.stop());
+
+    const subscriber = runCheckpointedSubscriber({
+      db: f.db,
+      store: f.store,
+      name: 'probe_subscriber',
+      version: 1,
+      logger,
+      batchSize: 2,
+      handleBatch: async (tx, events) => {
+        for (const event of events) {
+          await tx
+            .withSchema('probe_subscriber')
+            .insertInto('probe')
+            .values({ position: event.globalPosition.toString() })
+            .execute();
+        }
+      },
+    });
+    t.teardown(() => subscriber.stop());
+
+    t.ok(await runner.waitFor(positions.at(-1)!, waitMs));
+    t.ok(await subscriber.waitFor(positions.at(-1)!, waitMs));
+    const { rows } = await sql<{ tag: string; mode: string; n: number }>`
+      SELECT tag, mode, count(*)::int AS n FROM public.commit_modes GROUP BY tag, mode ORDER BY tag, mode`.execute(
+      f.db,
+    );
+    // Three events in batches of two: two batch transactions each, one row per event.
+    t.same(rows, [
+      { tag: 'probe_projection', mode: 'off', n: 3 },
+      { tag: 'probe_subscriber', mode: 'on', n: 3 },
+    ]);
+  },
+);

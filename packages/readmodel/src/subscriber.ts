@@ -54,6 +54,12 @@ export interface CheckpointedSubscriberOptions {
   onVersionChange?: 'fail' | 'reset';
   /** Drops the state built by an older version (for onVersionChange 'reset'), in a transaction. */
   resetState?: (tx: Kysely<any>) => Promise<void>;
+  /**
+   * false: batch transactions commit without waiting for their WAL flush (see
+   * advanceCheckpoint). Only for state rebuilt from the events alone (projections): a crash
+   * can lose the last batches, which are then applied again. Default true.
+   */
+  synchronousCommit?: boolean;
   /** Runs once this instance is active, before it reads anything (migrations). */
   prepare?: () => Promise<void>;
   /**
@@ -124,6 +130,7 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
   const { db, store, name, version, logger } = options;
   const batchSize = options.batchSize ?? subscriberLimits.batchSizeDefault;
   const lockRetryMs = options.lockRetryMs ?? subscriberLimits.lockRetryMsDefault;
+  const synchronousCommit = options.synchronousCommit ?? true;
   checkSubscriberName(name);
   checkIntegerIn('version', version, 1, 2 ** 31 - 1);
   checkIntegerIn('batchSize', batchSize, 1, subscriberLimits.batchSizeMax);
@@ -198,7 +205,7 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
           await options.beforeTransaction?.(events);
           await db.transaction().execute(async (tx) => {
             await options.handleBatch(tx, events);
-            await advanceCheckpoint(tx, { name, from: checkpoint, to: last });
+            await advanceCheckpoint(tx, { name, from: checkpoint, to: last }, { synchronousCommit });
           });
           checkpoint = last;
           position = last;
