@@ -129,3 +129,86 @@ t.test('accounts, statements and transactions follow the ledger; a rebuild is id
     }
   }
 });
+
+t.test(
+  'statement lines carry their transfer reference however batches split an append (legs in one batch, the transfer in the next)',
+  async (t) => {
+    const owner = randomUUID();
+    const opened = [];
+    for (const accountType of ['checking', 'savings'] as const) {
+      const result = await openCustomerAccount(
+        store,
+        { ownerId: owner, accountType, currency: 'EUR', kycVerified: true, now: now() },
+        meta,
+      );
+      if (!result.ok) throw new Error('open failed');
+      opened.push(result.account.id);
+    }
+    const [a, b] = opened as [string, string];
+    const cash = bankAccountId('EUR', 'cash');
+    const run = async (command: Parameters<typeof runTransferCommand>[1]) => {
+      const outcome = await runTransferCommand(store, command, meta);
+      if (outcome.status !== 'accepted') throw new Error(`${command.type} not accepted`);
+    };
+    const deposit = create(cash, a, 50_000n, { code: 'deposit', reference: 'split desk' });
+    await run(deposit);
+    const rent = create(a, b, 1_000n, { reference: 'split rent' });
+    await run(rent);
+    const hold = create(a, b, 700n, { mode: 'two-phase', reference: 'split hold' });
+    await run(hold);
+    await run({ type: 'PostPendingTransfer', transferId: hold.transferId, amount: 300n, now: now() });
+    const reversal = randomUUID();
+    await run({
+      type: 'ReverseTransfer',
+      transferId: reversal,
+      originalTransferId: rent.transferId,
+      reason: 'split refund',
+      now: now(),
+    });
+    const unreferenced = create(b, a, 100n);
+    await run(unreferenced);
+    const references = new Map([
+      [deposit.transferId, 'split desk'],
+      [rent.transferId, 'split rent'],
+      [hold.transferId, 'split hold'],
+      [reversal, 'split refund'],
+    ]);
+    const head = await store.lastWrittenPosition();
+
+    const lines = (schema: string) =>
+      sql<{ transaction_id: string; direction: string; reference: string | null }>`
+        SELECT transaction_id::text, direction, reference FROM ${sql.table(`${schema}.statement_lines`)}
+         WHERE account_id = ANY (${[a, b]}::uuid[]) ORDER BY position`
+        .execute(database.db)
+        .then((r) => r.rows);
+    await rebuildProjection({
+      db: database.db,
+      store,
+      projection: accountsProjection,
+      schema: 'accounts_split_whole',
+      to: head,
+      batchSize: 1000,
+    });
+    const whole = await lines('accounts_split_whole');
+    // The deposit's credit on a (the cash leg is the bank's), then both legs of the rent, the
+    // hold's partial post, the reversal and the unreferenced transfer.
+    t.equal(whole.length, 9);
+    for (const line of whole) {
+      t.equal(line.reference, references.get(line.transaction_id) ?? null, `${line.direction} line`);
+    }
+    // Batches of 1 put every leg in a batch before its transfer's event; 2, 3 and 4 cut
+    // appends at every other place (one leg before, one with the event).
+    for (const batchSize of [1, 2, 3, 4]) {
+      const schema = `accounts_split_${batchSize}`;
+      await rebuildProjection({
+        db: database.db,
+        store,
+        projection: accountsProjection,
+        schema,
+        to: head,
+        batchSize,
+      });
+      t.same(await lines(schema), whole, `batches of ${batchSize}: the same lines and references`);
+    }
+  },
+);

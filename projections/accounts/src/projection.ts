@@ -189,8 +189,17 @@ async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): 
         }
         // The legs of the same append come first in position order: give them the reference
         // (this batch's lines here, earlier batches' with one UPDATE below).
-        for (const line of linesByTransfer.get(key) ?? []) line.reference = reference;
-        earlierLineReferences.set(key, { transferId, reference });
+        const linesHere = linesByTransfer.get(key) ?? [];
+        for (const line of linesHere) line.reference = reference;
+        // Lines of earlier batches exist only when this batch began inside the transfer's
+        // append: a TransferPosted's append posts one debit and one credit leg just before it
+        // (a TransferPending's posts none). Both here: nothing earlier to update.
+        const bothLegsHere =
+          linesHere.some((line) => line.direction === 'debit') &&
+          linesHere.some((line) => line.direction === 'credit');
+        if (event.type === 'TransferPosted' && !bothLegsHere) {
+          earlierLineReferences.set(key, { transferId, reference });
+        }
         break;
       }
       case 'AccountOpened': {
