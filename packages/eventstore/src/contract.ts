@@ -51,6 +51,47 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
       await body(t, fixture);
     });
 
+  withStore(
+    'readStream calls made together each get their own page, as a lone read would',
+    async (t, { store }) => {
+      for (let i = 0; i < 6; i++) {
+        await store.append([
+          {
+            streamId: `together-${i}`,
+            expectedVersion: 'no_stream',
+            events: Array.from({ length: 3 + i }, (_, n) => ({ type: 'E', data: { i, n } })),
+          },
+        ]);
+      }
+      const asks: { streamId: string; fromVersion?: bigint; limit?: number }[] = [
+        ...Array.from({ length: 6 }, (_, i) => ({ streamId: `together-${i}` })),
+        { streamId: 'together-5', fromVersion: 2n },
+        { streamId: 'together-5', fromVersion: 1n, limit: 2 },
+        { streamId: 'together-4', limit: 1 },
+        { streamId: 'together-3', fromVersion: 99n },
+        { streamId: 'nobody-together' },
+        { streamId: 'together-0' },
+      ];
+      const alone: RecordedEvent[][] = [];
+      for (const ask of asks) alone.push(await store.readStream(ask.streamId, ask));
+      t.same(
+        alone.map((page) => page.length),
+        [3, 4, 5, 6, 7, 8, 6, 2, 1, 0, 0, 3],
+        'the lone reads, one at a time',
+      );
+      t.same(
+        alone[7]!.map((e) => e.streamVersion),
+        [1n, 2n],
+      );
+      // All in one turn of the event loop, twice over.
+      const together = await Promise.all(
+        [...asks, ...asks].map((ask) => store.readStream(ask.streamId, ask)),
+      );
+      t.same(together, [...alone, ...alone]);
+      await t.rejects(store.readStream('together-0', { limit: 0 }), RangeError, 'a bad limit fails alone');
+    },
+  );
+
   withStore('appends and reads a stream back with versions, positions and metadata', async (t, { store }) => {
     const metadata = { correlationId: randomUUID(), actorId: 'user-1', requestId: 'req-1' };
     const first = await store.append([

@@ -242,6 +242,63 @@ t.test('postgres: subscriptions of one store share the pages of $all they read',
   t.equal(pagesRead, 10, '10 pages of 10 events, each read from the database once');
 });
 
+t.test(
+  'postgres: readStream calls made together share one query; calls while reads are in flight share the next',
+  async (t) => {
+    const database = await createTestDatabase('es_test');
+    const pool = new pg.Pool({ connectionString: database.url, max: 8 });
+    const client = pgClient(pool);
+    const queries: number[] = [];
+    const counting = {
+      ...client,
+      async query<R>(text: string, params?: readonly unknown[], name?: string): Promise<R[]> {
+        if (name === 'es_read_stream') queries.push(1);
+        if (name === 'es_read_streams') queries.push((params![0] as string[]).length);
+        return client.query<R>(text, params, name);
+      },
+    };
+    const store = await PostgresEventStore.open(counting, { readConcurrency: 1 });
+    t.teardown(async () => {
+      await store.close();
+      await pool.end();
+      await database.drop();
+    });
+    for (let i = 0; i < 40; i++) {
+      await store.append([
+        { streamId: `acc-${i}`, expectedVersion: 'no_stream', events: [{ type: 'E', data: { i } }] },
+      ]);
+    }
+    const read = (i: number) => store.readStream(`acc-${i}`);
+    // A command loading both its accounts: one query.
+    const pair = await Promise.all([read(0), read(1)]);
+    t.same(
+      pair.map((page) => page.map((e) => e.data)),
+      [[{ i: 0 }], [{ i: 1 }]],
+    );
+    t.same(queries, [2], 'two reads, one query');
+    // 40 reads on separate ticks while one is in flight (readConcurrency 1): the first goes
+    // alone, the ones that arrive meanwhile wait and go together.
+    queries.length = 0;
+    const pages = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return read(i);
+      }),
+    );
+    t.same(
+      pages.map((page) => page[0]?.data),
+      Array.from({ length: 40 }, (_, i) => ({ i })),
+      'each read its own stream',
+    );
+    t.equal(
+      queries.reduce((a, b) => a + b, 0),
+      40,
+      'every read answered once',
+    );
+    t.ok(queries.length < 40, `40 reads in ${queries.length} queries (${queries.join(', ')})`);
+  },
+);
+
 t.test('postgres: checks without events and failed appends leave no stream rows behind', async (t) => {
   const f = await openFixture();
   t.teardown(f.cleanup);

@@ -32,6 +32,11 @@ export interface PostgresEventStoreOptions {
   batchAppendsMax?: number;
   /** Most events combined into one transaction (positions leave room for 65,536). */
   batchEventsMax?: number;
+  /**
+   * How many stream reads may be in flight at once; default 4 (1 on PGlite). readStream calls
+   * made while these are busy, or in the same turn of the event loop, share one query.
+   */
+  readConcurrency?: number;
   /** Polling fallback for subscriptions when no NOTIFY arrives. */
   pollIntervalMs?: number;
   /** Run the schema migrations on open (default true). */
@@ -42,6 +47,10 @@ export interface PostgresEventStoreOptions {
 const notifyChannel = 'es_appended';
 const notifyIntervalMinMs = 20;
 const appendConcurrencyDefault = 2;
+const readConcurrencyDefault = 4;
+/** Most readStream calls answered by one query, and most rows they may ask for in all. */
+const readBatchStreamsMax = 64;
+const readBatchRowsMax = 20_000;
 // How far down the queue one batch looks for appends on streams it does not hold yet.
 const batchScanMax = 1024;
 const verifyPageSize = 1000;
@@ -81,6 +90,13 @@ const visibleBelow = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 
 
 const readStreamSql = `SELECT ${eventColumns} FROM es.events e WHERE stream_id = $1 AND stream_version >= $2
   ORDER BY e.stream_version LIMIT $3`;
+// Several streams in one query: each request's page by its own index lookup, in request order.
+const readStreamsSql = `SELECT r.i::int AS i, ${eventColumns}
+  FROM unnest($1::text[], $2::bigint[], $3::int[]) WITH ORDINALITY AS r(s, v, l, i)
+  CROSS JOIN LATERAL (
+    SELECT * FROM es.events x WHERE x.stream_id = r.s AND x.stream_version >= r.v
+     ORDER BY x.stream_version LIMIT r.l) e
+  ORDER BY r.i, e.stream_version`;
 const readAllSql = `SELECT ${eventColumns} FROM es.events e
   WHERE global_position > $1 AND global_position < ${visibleBelow}
   ORDER BY e.global_position LIMIT $2`;
@@ -120,6 +136,14 @@ type BatchOutcome =
   | { position: string; versions: string[] }
   | { error: { streamId: string; expected: string; actual: string } };
 
+interface PendingRead {
+  streamId: string;
+  fromVersion: bigint;
+  limit: number;
+  resolve: (events: RecordedEvent[]) => void;
+  reject: (error: unknown) => void;
+}
+
 interface Pending {
   writes: PreparedWrite[];
   eventCount: number;
@@ -141,9 +165,13 @@ export class PostgresEventStore implements EventStore {
   readonly #appendConcurrency: number;
   readonly #batchAppendsMax: number;
   readonly #batchEventsMax: number;
+  readonly #readConcurrency: number;
   readonly #pollIntervalMs: number;
   #inFlight = 0;
   #pumpScheduled = false;
+  readonly #reads: PendingRead[] = [];
+  #readsInFlight = 0;
+  #readPumpScheduled = false;
   #notifying = false;
   #notifyAgain = false;
   #unlisten: (() => Promise<void>) | undefined;
@@ -157,6 +185,10 @@ export class PostgresEventStore implements EventStore {
       options.appendConcurrency ?? Math.min(sql.concurrencyMax, appendConcurrencyDefault);
     this.#batchAppendsMax = options.batchAppendsMax ?? 64;
     this.#batchEventsMax = options.batchEventsMax ?? 8192;
+    this.#readConcurrency = options.readConcurrency ?? Math.min(sql.concurrencyMax, readConcurrencyDefault);
+    if (!Number.isInteger(this.#readConcurrency) || this.#readConcurrency < 1) {
+      throw new RangeError('readConcurrency must be a positive integer');
+    }
     this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
     if (this.#batchEventsMax > 65536 || this.#batchEventsMax < limits.eventsPerAppendMax) {
       throw new RangeError(`batchEventsMax must be from ${limits.eventsPerAppendMax} to 65536`);
@@ -340,19 +372,79 @@ export class PostgresEventStore implements EventStore {
     void send();
   }
 
-  async readStream(
+  /**
+   * The commands' hottest read (several per request). Calls made in the same turn of the
+   * event loop (a command loading both its accounts), or while readConcurrency reads are in
+   * flight, are answered by one query: one round trip instead of one each. A read still
+   * sees every append that completed before it was called.
+   */
+  readStream(
     streamId: string,
     options: { fromVersion?: bigint; limit?: number } = {},
   ): Promise<RecordedEvent[]> {
-    const limit = checkLimit(options.limit, limits.readLimitDefault);
-    // Named: prepared once per connection, then only bound and executed (the commands'
-    // hottest read, several per request).
-    const rows = await this.#sql.query<EventRow>(
-      readStreamSql,
-      [streamId, (options.fromVersion ?? 0n).toString(), limit],
-      'es_read_stream',
-    );
-    return rows.map(toRecorded);
+    let limit: number;
+    try {
+      limit = checkLimit(options.limit, limits.readLimitDefault);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<RecordedEvent[]>((resolve, reject) => {
+      this.#reads.push({ streamId, fromVersion: options.fromVersion ?? 0n, limit, resolve, reject });
+      if (!this.#readPumpScheduled) {
+        this.#readPumpScheduled = true;
+        queueMicrotask(() => {
+          this.#readPumpScheduled = false;
+          this.#pumpReads();
+        });
+      }
+    });
+  }
+
+  #pumpReads(): void {
+    while (this.#readsInFlight < this.#readConcurrency && this.#reads.length > 0) {
+      let rows = 0;
+      let take = 0;
+      while (
+        take < this.#reads.length &&
+        take < readBatchStreamsMax &&
+        (take === 0 || rows + this.#reads[take]!.limit <= readBatchRowsMax)
+      ) {
+        rows += this.#reads[take]!.limit;
+        take++;
+      }
+      const batch = this.#reads.splice(0, take);
+      this.#readsInFlight++;
+      void this.#runReads(batch).finally(() => {
+        this.#readsInFlight--;
+        this.#pumpReads();
+      });
+    }
+  }
+
+  async #runReads(batch: PendingRead[]): Promise<void> {
+    try {
+      if (batch.length === 1) {
+        const [read] = batch as [PendingRead];
+        // Named: prepared once per connection, then only bound and executed.
+        const rows = await this.#sql.query<EventRow>(
+          readStreamSql,
+          [read.streamId, read.fromVersion.toString(), read.limit],
+          'es_read_stream',
+        );
+        read.resolve(rows.map(toRecorded));
+        return;
+      }
+      const rows = await this.#sql.query<EventRow & { i: number }>(
+        readStreamsSql,
+        [batch.map((r) => r.streamId), batch.map((r) => r.fromVersion.toString()), batch.map((r) => r.limit)],
+        'es_read_streams',
+      );
+      const pages: RecordedEvent[][] = batch.map(() => []);
+      for (const row of rows) pages[row.i - 1]!.push(toRecorded(row));
+      for (const [k, read] of batch.entries()) read.resolve(pages[k]!);
+    } catch (error) {
+      for (const read of batch) read.reject(error);
+    }
   }
 
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
@@ -509,7 +601,8 @@ export class PostgresEventStore implements EventStore {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
-    while (this.#inFlight > 0 || this.#queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.#inFlight > 0 || this.#queue.length > 0 || this.#readsInFlight > 0 || this.#reads.length > 0)
+      await new Promise((r) => setTimeout(r, 5));
     await this.#unlisten?.();
   }
 }
