@@ -40,6 +40,7 @@ const until = (what: string, condition: () => Promise<boolean>, timeoutMs = wait
 interface LogLine {
   level: number;
   msg: string;
+  transfers?: number;
   err?: { message: string };
   result?: string;
 }
@@ -112,6 +113,8 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
     lastEventOf,
     restart: start,
     prefix,
+    /** The projector stops (or lags): the read models see nothing from now on. */
+    stopProjections: () => Promise.all(projections.map((p) => p.stop())),
   };
 }
 
@@ -328,6 +331,66 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       t.ok(
         f.lines.some((l) => l.msg === 'pending transfers re-armed'),
         'the sweep ran',
+      );
+      t.same(failures(f.lines), []);
+    },
+  );
+
+  t.test(
+    `${mode}: a restarted worker re-arms a hold the transactions read model has not seen (projector behind)`,
+    { timeout: testTimeoutMs },
+    async (t) => {
+      const f = await fixture(t, mode);
+      const alice = await f.funded(100_00n);
+      const bob = await f.funded(0n);
+      // Pending, and in the read model before it stops: re-armed from there.
+      const waiting = await twoPhaseTransfer(
+        f.store,
+        { from: alice, to: bob, amount: 5_00n, timeoutSeconds: 60, now: new Date() },
+        f.meta,
+      );
+      if (waiting.status !== 'accepted') throw new Error(waiting.status);
+      await f.projected();
+      await f.stopProjections();
+      const made = await twoPhaseTransfer(
+        f.store,
+        { from: alice, to: bob, amount: 30_00n, timeoutSeconds: 4, now: new Date() },
+        f.meta,
+      );
+      if (made.status !== 'accepted') throw new Error(made.status);
+      const expiring = made.transfer.id;
+      // Made and voided past the checkpoint: found in $all, ended there, not re-armed.
+      const late = await twoPhaseTransfer(
+        f.store,
+        { from: alice, to: bob, amount: 1_00n, timeoutSeconds: 60, now: new Date() },
+        f.meta,
+      );
+      if (late.status !== 'accepted') throw new Error(late.status);
+      const ended = await runTransferCommand(
+        f.store,
+        { type: 'VoidPendingTransfer', transferId: late.transfer.id, now: new Date() },
+        f.meta,
+      );
+      t.equal(ended.status, 'accepted');
+      const head = await f.store.lastWrittenPosition();
+      t.ok(await f.worker.dispatcher.waitFor(head, waitMs), 'the expiry job was dispatched');
+      await f.worker.stop();
+      if (mode === 'bullmq') {
+        const redis = new Redis(testRedisUrl);
+        t.teardown(() => redis.quit());
+        const keys = await redis.keys(`${f.prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+      }
+      t.equal(await getTransaction(f.db, expiring), null, 'the read model does not have the hold');
+      await f.restart();
+      await until('the hold expired', async () => (await f.statusOf(expiring)) === 'expired');
+      // The restarted worker's sweep (the first worker's found nothing): the hold the read
+      // model has and the one past its checkpoint, not the one voided there.
+      const sweeps = () => f.lines.filter((l) => l.msg === 'pending transfers re-armed');
+      await until('the second sweep ended', async () => sweeps().length === 2);
+      t.same(
+        sweeps().map((l) => l.transfers),
+        [0, 2],
       );
       t.same(failures(f.lines), []);
     },

@@ -13,6 +13,7 @@ import type { EventStore, RecordedEvent } from '@ledger/eventstore';
 import type { DispatchRule, Job, JobHandler } from '@ledger/jobs';
 import type { Logger } from '@ledger/platform';
 import { transactionsProjection } from '@ledger/projection-accounts';
+import { readCheckpoints } from '@ledger/readmodel';
 import { type Kysely, sql } from 'kysely';
 
 /**
@@ -151,15 +152,29 @@ export function ledgerProcessors(options: LedgerProcessorOptions): LedgerProcess
 
 /** Pending transfers are read from the transactions read model this many at a time. */
 const rearmPageSize = 500;
+/** Events of $all read at a time past the read model's checkpoint. */
+const rearmEventsPageSize = 1000;
+/** The events that end a pending transfer (checked against the domain's event types). */
+const transferEndedTypes: ReadonlySet<string> = new Set([
+  'PendingTransferPosted',
+  'PendingTransferVoided',
+  'PendingTransferExpired',
+  'PendingTransferReturned',
+] satisfies TransferEvent['type'][]);
 
 /**
  * Re-arms the scheduled work of every transfer still pending (DESIGN §4): its expiry and
  * clearing jobs are enqueued again from its TransferPending event, under the dispatcher's
  * job ids, so a job the queue still holds is not doubled and one the queue lost (the
  * in-process queue across a restart, a Redis that lost its data) is made again. The jobs
- * are idempotent: a transfer that ended meanwhile is their expected no-op. Pages through
- * the transactions read model by id; stops between transfers when `stopped` aborts. Resolves to
- * the number of transfers whose events were dispatched again.
+ * are idempotent: a transfer that ended meanwhile is their expected no-op.
+ *
+ * The pending transfers are those of the transactions read model, paged by id, and those
+ * made after its checkpoint (a projector that lags, or lost its last batches in a crash:
+ * read models commit without waiting for their flush), found in $all from the checkpoint
+ * to the head as it is now; later ones are the dispatcher's own. Stops between transfers
+ * when `stopped` aborts. Resolves to the number of transfers whose events were dispatched
+ * again.
  */
 export async function rearmPendingTransfers(options: {
   db: Kysely<any>;
@@ -168,26 +183,55 @@ export async function rearmPendingTransfers(options: {
   stopped: AbortSignal;
 }): Promise<number> {
   const { db, store, dispatch, stopped } = options;
+  // The checkpoint first: the read model holds at least what it says.
+  const checkpoint =
+    (await readCheckpoints(db)).find((c) => c.name === transactionsProjection.name)?.position ?? 0n;
+  const head = await store.headPosition();
+  const rearmed = new Set<string>();
+  const rearm = async (first: RecordedEvent) => {
+    if (rearmed.has(first.streamId)) return;
+    rearmed.add(first.streamId);
+    await dispatch(first);
+  };
+
   const table = sql.id(transactionsProjection.schema, 'transactions');
-  // A new database: the projector has not made the read model yet, and nothing is pending.
+  // A new database: the projector has not made the read model yet.
   const { rows: exists } = await sql<{ found: boolean }>`
     SELECT to_regclass(${`${transactionsProjection.schema}.transactions`}) IS NOT NULL AS found`.execute(db);
-  if (!exists[0]?.found) return 0;
   let after = '00000000-0000-0000-0000-000000000000';
-  let transfers = 0;
-  while (!stopped.aborted) {
+  while (exists[0]?.found && !stopped.aborted) {
     const { rows } = await sql<{ id: string }>`
       SELECT id::text AS id FROM ${table}
        WHERE status = 'pending' AND id > ${after}::uuid ORDER BY id LIMIT ${rearmPageSize}`.execute(db);
     for (const { id } of rows) {
       if (stopped.aborted) break;
       const [first] = await store.readStream(transferStreamId(id), { limit: 1 });
-      if (first?.type !== 'TransferPending') continue;
-      await dispatch(first);
-      transfers++;
+      if (first?.type === 'TransferPending') await rearm(first);
     }
     if (rows.length < rearmPageSize) break;
     after = rows[rows.length - 1]!.id;
   }
-  return transfers;
+
+  // Past the checkpoint: transfers made there and not ended by the head (ids only: the
+  // scan is as long as the read model is behind).
+  const madeSince = new Set<string>();
+  let position = checkpoint;
+  while (position < head && !stopped.aborted) {
+    const page = await store.readAll({ after: position, limit: rearmEventsPageSize });
+    if (page.length === 0) break;
+    for (const event of page) {
+      if (event.globalPosition > head) break;
+      const { transferId } = (event.data ?? {}) as { transferId?: unknown };
+      if (typeof transferId !== 'string') continue;
+      if (event.type === 'TransferPending') madeSince.add(transferId);
+      else if (transferEndedTypes.has(event.type)) madeSince.delete(transferId);
+    }
+    position = page[page.length - 1]!.globalPosition;
+  }
+  for (const id of madeSince) {
+    if (stopped.aborted) break;
+    const [first] = await store.readStream(transferStreamId(id), { limit: 1 });
+    if (first?.type === 'TransferPending') await rearm(first);
+  }
+  return rearmed.size;
 }
