@@ -350,6 +350,26 @@ async function startCpuWindow(
   };
 }
 
+/** The API process's event store counters (its /metrics): group commit and read batching. */
+type StoreCounters = Record<'appends' | 'transactions' | 'reads' | 'queries', number>;
+
+async function scrapeStoreCounters(url: string): Promise<StoreCounters | undefined> {
+  try {
+    const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = await response.text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    const counters = {
+      appends: value('ledger_eventstore_appends_total'),
+      transactions: value('ledger_eventstore_append_transactions_total'),
+      reads: value('ledger_eventstore_stream_reads_total'),
+      queries: value('ledger_eventstore_stream_read_queries_total'),
+    };
+    return Object.values(counters).every(Number.isFinite) ? counters : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 // ---- seeding ------------------------------------------------------------------------------
 
 interface Seeded {
@@ -951,6 +971,7 @@ async function main(): Promise<void> {
   let load: LoadResult;
   let warm: autocannon.Result | undefined;
   let cpu: CpuWindow;
+  let storeDelta: StoreCounters | undefined;
   let raw: RawResult;
   let projectionWaitS: number | undefined;
   try {
@@ -1060,9 +1081,19 @@ async function main(): Promise<void> {
           `non-2xx ${warm.non2xx}, socket errors ${warm.errors}`,
       );
     }
+    const counters0 = await scrapeStoreCounters(url);
     const cpuWindow = await startCpuWindow(pool, db.name, api, projector);
     const result = await runLoad(url, durationS, seeded, tokens, tracker);
     cpu = await cpuWindow();
+    const counters1 = await scrapeStoreCounters(url);
+    if (counters0 && counters1) {
+      storeDelta = {
+        appends: counters1.appends - counters0.appends,
+        transactions: counters1.transactions - counters0.transactions,
+        reads: counters1.reads - counters0.reads,
+        queries: counters1.queries - counters0.queries,
+      };
+    }
     load = { result, tracker };
     note(
       `load: ${fmt(result['2xx'] / result.duration)} 2xx/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ` +
@@ -1139,6 +1170,15 @@ async function main(): Promise<void> {
     [
       'PostgreSQL transactions per 2xx',
       `${(cpu.transactions / Math.max(1, r['2xx'])).toFixed(2)} (statements outside BEGIN count one each; appends are batched)`,
+    ],
+    [
+      'API event store (load window)',
+      storeDelta
+        ? `${fmt(storeDelta.appends)} appends in ${fmt(storeDelta.transactions)} transactions ` +
+          `(${(storeDelta.appends / Math.max(1, storeDelta.transactions)).toFixed(1)} each); ` +
+          `${fmt(storeDelta.reads)} stream reads in ${fmt(storeDelta.queries)} queries ` +
+          `(${(storeDelta.reads / Math.max(1, storeDelta.queries)).toFixed(1)} each)`
+        : 'n/a (no counters on /metrics)',
     ],
     [
       'CPU in the window (% of a core)',

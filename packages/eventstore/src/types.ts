@@ -119,6 +119,18 @@ export interface EventStore {
   subscribe(options: SubscribeOptions): Subscription;
   verify(): Promise<VerifyResult>;
   close(): Promise<void>;
+  /** What this store object has done since it opened (for metrics); optional for adapters. */
+  stats?(): EventStoreStats;
+}
+
+/** Counters of one store object, since it opened. */
+export interface EventStoreStats {
+  /** Appends sent to the database, and the transactions that carried them (group commit). */
+  appends: number;
+  appendTransactions: number;
+  /** readStream calls answered, and the queries that answered them. */
+  streamReads: number;
+  streamReadQueries: number;
 }
 
 /** Limits of the store, TigerBeetle-style: named, with the unit last. */

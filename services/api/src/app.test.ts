@@ -257,6 +257,46 @@ t.test('GET /metrics: Prometheus text with the request histogram and default met
   t.match(text, /^# TYPE ledger_projection_lag_seconds gauge$/m);
 });
 
+t.test('GET /metrics: the event store counters of this process, as counters that only grow', async (t) => {
+  const counter = (text: string, name: string) => {
+    const found = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+    return found ? Number(found[1]) : undefined;
+  };
+  const scrape = async () => (await app.inject({ url: '/metrics' })).body;
+  const before = await scrape();
+  t.match(before, /^# TYPE ledger_eventstore_appends_total counter$/m);
+  t.match(before, /^# TYPE ledger_eventstore_append_transactions_total counter$/m);
+  const names = {
+    appends: 'ledger_eventstore_appends_total',
+    appendTransactions: 'ledger_eventstore_append_transactions_total',
+    streamReads: 'ledger_eventstore_stream_reads_total',
+    streamReadQueries: 'ledger_eventstore_stream_read_queries_total',
+  } as const;
+  const first = store.stats();
+  for (const [key, name] of Object.entries(names)) {
+    t.equal(counter(before, name), first[key as keyof typeof names], `${name} is the store's count`);
+  }
+  // Five appends made together (one or two transactions), then two reads made together.
+  await Promise.all(
+    Array.from({ length: 5 }, (_, i) =>
+      store.append([
+        {
+          streamId: `metrics-${i}-${Date.now()}`,
+          expectedVersion: 'no_stream',
+          events: [{ type: 'E', data: {} }],
+        },
+      ]),
+    ),
+  );
+  await Promise.all([store.readStream('metrics-a'), store.readStream('metrics-b')]);
+  const after = await scrape();
+  t.equal(counter(after, names.appends), counter(before, names.appends)! + 5);
+  const transactions = counter(after, names.appendTransactions)! - counter(before, names.appendTransactions)!;
+  t.ok(transactions >= 1 && transactions <= 2, `5 appends in ${transactions} transactions`);
+  t.equal(counter(after, names.streamReads), counter(before, names.streamReads)! + 2);
+  t.equal(counter(after, names.streamReadQueries), counter(before, names.streamReadQueries)! + 1);
+});
+
 t.test('GET /openapi.json: OpenAPI 3.1 with the operations routes and bearer auth', async (t) => {
   const response = await app.inject({ url: '/openapi.json' });
   t.equal(response.statusCode, 200);

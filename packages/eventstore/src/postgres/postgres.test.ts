@@ -296,6 +296,20 @@ t.test(
       'every read answered once',
     );
     t.ok(queries.length < 40, `40 reads in ${queries.length} queries (${queries.join(', ')})`);
+    t.same(
+      store.stats(),
+      { appends: 40, appendTransactions: 40, streamReads: 42, streamReadQueries: 1 + queries.length },
+      'stats: 40 appends one at a time, 42 reads in the queries counted above',
+    );
+    // 20 appends in one turn of the event loop: two transactions (appendConcurrency 2).
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        store.append([
+          { streamId: `more-${i}`, expectedVersion: 'no_stream', events: [{ type: 'E', data: {} }] },
+        ]),
+      ),
+    );
+    t.match(store.stats(), { appends: 60, appendTransactions: 42 }, 'stats: 20 appends, 2 transactions');
   },
 );
 

@@ -5,6 +5,7 @@ import {
   type BadEvent,
   type EventMetadata,
   type EventStore,
+  type EventStoreStats,
   type ExpectedVersion,
   InvalidAppend,
   type JsonValue,
@@ -172,6 +173,12 @@ export class PostgresEventStore implements EventStore {
   readonly #reads: PendingRead[] = [];
   #readsInFlight = 0;
   #readPumpScheduled = false;
+  readonly #stats: EventStoreStats = {
+    appends: 0,
+    appendTransactions: 0,
+    streamReads: 0,
+    streamReadQueries: 0,
+  };
   #notifying = false;
   #notifyAgain = false;
   #unlisten: (() => Promise<void>) | undefined;
@@ -315,6 +322,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async #callAppendBatch(appends: PreparedWrite[][]): Promise<BatchOutcome[]> {
+    this.#stats.appends += appends.length;
+    this.#stats.appendTransactions++;
     const writes: unknown[] = [];
     const events: unknown[] = [];
     appends.forEach((append, a) => {
@@ -422,6 +431,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async #runReads(batch: PendingRead[]): Promise<void> {
+    this.#stats.streamReads += batch.length;
+    this.#stats.streamReadQueries++;
     try {
       if (batch.length === 1) {
         const [read] = batch as [PendingRead];
@@ -595,6 +606,10 @@ export class PostgresEventStore implements EventStore {
     }
     if (current) await closeStream(current);
     return { ok: firstBad === null, checkedEvents, firstBadEvent: firstBad };
+  }
+
+  stats(): EventStoreStats {
+    return { ...this.#stats };
   }
 
   async close(): Promise<void> {

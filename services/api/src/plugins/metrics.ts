@@ -1,3 +1,4 @@
+import type { EventStoreStats } from '@ledger/eventstore';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -13,7 +14,32 @@ export interface Metrics {
   readonly projectionLagPositions: Gauge<'projection'>;
   readonly projectionLagSeconds: Gauge<'projection'>;
   readonly refreshFailures: Counter;
+  /** Brings the event store counters of this process up to `stats` (read at scrape time). */
+  recordStoreStats(stats: EventStoreStats): void;
 }
+
+const storeCounters: { key: keyof EventStoreStats; name: string; help: string }[] = [
+  {
+    key: 'appends',
+    name: 'ledger_eventstore_appends_total',
+    help: 'Appends this process sent to the event store',
+  },
+  {
+    key: 'appendTransactions',
+    name: 'ledger_eventstore_append_transactions_total',
+    help: 'Transactions that carried them (appends waiting on each other share one: group commit)',
+  },
+  {
+    key: 'streamReads',
+    name: 'ledger_eventstore_stream_reads_total',
+    help: 'Stream reads this process made',
+  },
+  {
+    key: 'streamReadQueries',
+    name: 'ledger_eventstore_stream_read_queries_total',
+    help: 'Queries that answered them (reads made together share one)',
+  },
+];
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,6 +66,11 @@ export default fp(
       registers: [registry],
     });
 
+    const counters = storeCounters.map(
+      ({ key, name, help }) => [key, new Counter({ name, help, registers: [registry] })] as const,
+    );
+    const recorded: Partial<EventStoreStats> = {};
+
     app.decorate('metrics', {
       registry,
       eventStoreHead: new Gauge({
@@ -64,6 +95,13 @@ export default fp(
         help: 'Scrapes whose event store or checkpoint read failed (their gauges kept older values)',
         registers: [registry],
       }),
+      recordStoreStats(stats) {
+        for (const [key, counter] of counters) {
+          const delta = stats[key] - (recorded[key] ?? 0);
+          if (delta > 0) counter.inc(delta);
+          recorded[key] = stats[key];
+        }
+      },
     } satisfies Metrics);
 
     app.addHook('onResponse', async (request, reply) => {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { probeLogLevel, projectionLags } from '../../health.js';
 
-/** Prometheus scrape endpoint. Store head and projection lags are read at scrape time. */
+/** Prometheus scrape endpoint. Store head, store counters and projection lags are read at scrape time. */
 const metrics: FastifyPluginAsyncZod = async (app) => {
   const m = app.metrics;
 
@@ -17,6 +17,8 @@ const metrics: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
+      const stats = app.store.stats?.();
+      if (stats) m.recordStoreStats(stats);
       try {
         const { head, projections } = await projectionLags(app.store, app.database.db);
         m.eventStoreHead.set(Number(head));
