@@ -4,7 +4,7 @@
  * belongs to one process, so this is the only way to run it). With DATABASE_URL and
  * REDIS_URL the same three run against PostgreSQL and BullMQ.
  */
-import { closeRedis, connectRedis, startApi } from '@ledger/api';
+import { apiEventStoreOptions, closeRedis, connectRedis, startApi } from '@ledger/api';
 import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
 import { createLogger, type Database, loadConfigOrExit, onShutdown, openDatabase } from '@ledger/platform';
 import { type Projector, startProjector } from '@ledger/projector';
@@ -44,6 +44,8 @@ try {
     applicationName: 'ledger',
   });
   store = await PostgresEventStore.open(database.sql, {
+    // The API is this process's main appender (on PGlite there is one lane anyway).
+    ...apiEventStoreOptions,
     onListenError: (error) => logger.warn({ err: error }, 'event store LISTEN connection failed'),
   });
   const lockSessions = config.databaseUrl

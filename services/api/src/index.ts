@@ -2,4 +2,4 @@ export { type ApiDeps, bodyLimitBytes, buildApp } from './app.js';
 export { resolveJwtSecret } from './jwt-secret.js';
 export { HttpProblem, type ProblemBody, problem, problemSchema, sendProblem } from './problem.js';
 export { closeRedis, connectRedis } from './redis.js';
-export { type RunningApi, startApi } from './server.js';
+export { apiEventStoreOptions, type RunningApi, startApi } from './server.js';

@@ -15,7 +15,7 @@ import {
 } from '@ledger/platform';
 import type { Redis } from 'ioredis';
 import { closeRedis, connectRedis } from './redis.js';
-import { startApi } from './server.js';
+import { apiEventStoreOptions, startApi } from './server.js';
 
 function configOrExit(): Config {
   try {
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       applicationName: 'ledger-api',
     });
     store = await PostgresEventStore.open(database.sql, {
+      ...apiEventStoreOptions,
       onListenError: (error) => logger.warn({ err: error }, 'event store LISTEN connection failed'),
     });
     if (config.redisUrl) redis = await connectRedis(config.redisUrl, logger);
