@@ -128,7 +128,7 @@ export interface EventStoreStats {
   /** Appends sent to the database, and the transactions that carried them (group commit). */
   appends: number;
   appendTransactions: number;
-  /** readStream calls answered, and the queries that answered them. */
+  /** readStream calls, and the queries sent for them. */
   streamReads: number;
   streamReadQueries: number;
 }

@@ -310,6 +310,11 @@ t.test(
       ),
     );
     t.match(store.stats(), { appends: 60, appendTransactions: 42 }, 'stats: 20 appends, 2 transactions');
+    // A read PostgreSQL refuses (a NUL in the stream id) fails alone, not the reads beside it.
+    const [good, bad, other] = await Promise.allSettled([read(3), store.readStream('bad\u0000id'), read(4)]);
+    t.same(good.status === 'fulfilled' && good.value.map((e) => e.data), [{ i: 3 }]);
+    t.equal(bad.status, 'rejected');
+    t.same(other.status === 'fulfilled' && other.value.map((e) => e.data), [{ i: 4 }]);
   },
 );
 

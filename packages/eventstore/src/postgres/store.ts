@@ -433,9 +433,9 @@ export class PostgresEventStore implements EventStore {
   async #runReads(batch: PendingRead[]): Promise<void> {
     this.#stats.streamReads += batch.length;
     this.#stats.streamReadQueries++;
-    try {
-      if (batch.length === 1) {
-        const [read] = batch as [PendingRead];
+    if (batch.length === 1) {
+      const [read] = batch as [PendingRead];
+      try {
         // Named: prepared once per connection, then only bound and executed.
         const rows = await this.#sql.query<EventRow>(
           readStreamSql,
@@ -443,8 +443,12 @@ export class PostgresEventStore implements EventStore {
           'es_read_stream',
         );
         read.resolve(rows.map(toRecorded));
-        return;
+      } catch (error) {
+        read.reject(error);
       }
+      return;
+    }
+    try {
       const rows = await this.#sql.query<EventRow & { i: number }>(
         readStreamsSql,
         [batch.map((r) => r.streamId), batch.map((r) => r.fromVersion.toString()), batch.map((r) => r.limit)],
@@ -454,7 +458,14 @@ export class PostgresEventStore implements EventStore {
       for (const row of rows) pages[row.i - 1]!.push(toRecorded(row));
       for (const [k, read] of batch.entries()) read.resolve(pages[k]!);
     } catch (error) {
-      for (const read of batch) read.reject(error);
+      if (isConnectionError(error)) {
+        for (const read of batch) read.reject(error);
+        return;
+      }
+      // One read broke the query (say, a stream id PostgreSQL cannot take): each alone, so
+      // only that one fails, as it would have without the others.
+      this.#stats.streamReads -= batch.length;
+      await Promise.all(batch.map((read) => this.#runReads([read])));
     }
   }
 

@@ -37,7 +37,7 @@ const storeCounters: { key: keyof EventStoreStats; name: string; help: string }[
   {
     key: 'streamReadQueries',
     name: 'ledger_eventstore_stream_read_queries_total',
-    help: 'Queries that answered them (reads made together share one)',
+    help: 'Queries sent for them (reads made together share one)',
   },
 ];
 
