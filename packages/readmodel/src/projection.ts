@@ -154,6 +154,9 @@ export function runProjection(options: RunProjectionOptions): RunningProjection 
     handleBatch: async (tx, events) => {
       await applyHandled(projection, handles, tx.withSchema(schema), events);
     },
+    // A batch of events the projection does not handle (the users model under a stream of
+    // transfers): one UPDATE of the checkpoint, not BEGIN, UPDATE, COMMIT.
+    ignores: (events) => !events.some((event) => handles(event.type)),
   });
   return running;
 }

@@ -618,3 +618,44 @@ t.test(
     ]);
   },
 );
+
+t.test(
+  'a batch the projection handles nothing of moves the checkpoint by one statement, with no transaction around it',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const f = await fixture(t);
+    const { logger } = captureLogger();
+    // The projection's own connections, each query seen as it goes to the server.
+    const statements: string[] = [];
+    const pool = new pg.Pool({ connectionString: f.url, max: 2 });
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string })?.text;
+        statements.push((text ?? '').trim().split(/\s+/)[0]!.toLowerCase());
+        return query(...args);
+      };
+    });
+    t.teardown(() => pool.end());
+    const db = pgClient(pool).kysely();
+    const runner = runProjection({ db, store: f.store, projection: linesProjection(), logger, batchSize: 2 });
+    t.teardown(() => runner.stop());
+    // Active, migrations done (they use transactions of their own): count from here.
+    await until('the projection is active', () => runner.status() === 'active');
+    statements.length = 0;
+    const ignored = await appendEach(f.store, ['Opened', 'Closed', 'Opened', 'Closed']);
+    t.ok(await runner.waitFor(ignored.at(-1)!, waitMs));
+    t.equal(await checkpointOf(f.db, 'lines'), ignored.at(-1), 'the checkpoint is past the ignored events');
+    t.notOk(statements.includes('begin'), 'no transaction for batches of ignored events');
+    const updates = statements.filter((s) => s === 'update').length;
+    t.ok(
+      updates >= 1 && updates <= 4,
+      `one checkpoint UPDATE per batch (${updates} for 4 events in batches of ≤ 2)`,
+    );
+
+    const handled = await appendEach(f.store, ['Deposited']);
+    t.ok(await runner.waitFor(handled.at(-1)!, waitMs));
+    t.ok(statements.includes('begin'), 'a batch with a handled event is one transaction');
+    t.same(await linePositions(f.db), handled);
+  },
+);

@@ -73,6 +73,11 @@ export interface CheckpointedSubscriberOptions {
    * last position. Throwing rolls both back and stops the subscriber.
    */
   handleBatch: (tx: Kysely<any>, events: readonly RecordedEvent[]) => Promise<void>;
+  /**
+   * True for a batch handleBatch would do nothing with: the checkpoint then moves by one
+   * statement of its own (still compare-and-set) instead of a transaction around it.
+   */
+  ignores?: (events: readonly RecordedEvent[]) => boolean;
 }
 
 export interface RunningSubscriber {
@@ -203,10 +208,14 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
         onEvents: async (events) => {
           const last = events[events.length - 1]!.globalPosition;
           await options.beforeTransaction?.(events);
-          await db.transaction().execute(async (tx) => {
-            await options.handleBatch(tx, events);
-            await advanceCheckpoint(tx, { name, from: checkpoint, to: last }, { synchronousCommit });
-          });
+          if (options.ignores?.(events)) {
+            await advanceCheckpoint(db, { name, from: checkpoint, to: last }, { synchronousCommit });
+          } else {
+            await db.transaction().execute(async (tx) => {
+              await options.handleBatch(tx, events);
+              await advanceCheckpoint(tx, { name, from: checkpoint, to: last }, { synchronousCommit });
+            });
+          }
           checkpoint = last;
           position = last;
           wake();
