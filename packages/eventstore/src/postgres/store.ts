@@ -137,6 +137,22 @@ type BatchOutcome =
   | { position: string; versions: string[] }
   | { error: { streamId: string; expected: string; actual: string } };
 
+/**
+ * `run`, once, in a microtask after the first call: calls made meanwhile (by callers woken
+ * in the same microtask run) join that one run.
+ */
+function onceInMicrotask(run: () => void): () => void {
+  let scheduled = false;
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      run();
+    });
+  };
+}
+
 interface PendingRead {
   streamId: string;
   fromVersion: bigint;
@@ -169,10 +185,10 @@ export class PostgresEventStore implements EventStore {
   readonly #readConcurrency: number;
   readonly #pollIntervalMs: number;
   #inFlight = 0;
-  #pumpScheduled = false;
+  readonly #schedulePump = onceInMicrotask(() => this.#pump());
   readonly #reads: PendingRead[] = [];
   #readsInFlight = 0;
-  #readPumpScheduled = false;
+  readonly #scheduleReadPump = onceInMicrotask(() => this.#pumpReads());
   readonly #stats: EventStoreStats = {
     appends: 0,
     appendTransactions: 0,
@@ -226,13 +242,7 @@ export class PostgresEventStore implements EventStore {
       // Not at once: the callers woken by one batch's answer append again in the same
       // microtask run; pumping after them puts them in one batch instead of a batch of one
       // followed by the rest.
-      if (!this.#pumpScheduled) {
-        this.#pumpScheduled = true;
-        queueMicrotask(() => {
-          this.#pumpScheduled = false;
-          this.#pump();
-        });
-      }
+      this.#schedulePump();
     });
   }
 
@@ -398,14 +408,9 @@ export class PostgresEventStore implements EventStore {
       return Promise.reject(error);
     }
     return new Promise<RecordedEvent[]>((resolve, reject) => {
+      this.#stats.streamReads++;
       this.#reads.push({ streamId, fromVersion: options.fromVersion ?? 0n, limit, resolve, reject });
-      if (!this.#readPumpScheduled) {
-        this.#readPumpScheduled = true;
-        queueMicrotask(() => {
-          this.#readPumpScheduled = false;
-          this.#pumpReads();
-        });
-      }
+      this.#scheduleReadPump();
     });
   }
 
@@ -431,7 +436,6 @@ export class PostgresEventStore implements EventStore {
   }
 
   async #runReads(batch: PendingRead[]): Promise<void> {
-    this.#stats.streamReads += batch.length;
     this.#stats.streamReadQueries++;
     if (batch.length === 1) {
       const [read] = batch as [PendingRead];
@@ -464,7 +468,6 @@ export class PostgresEventStore implements EventStore {
       }
       // One read broke the query (say, a stream id PostgreSQL cannot take): each alone, so
       // only that one fails, as it would have without the others.
-      this.#stats.streamReads -= batch.length;
       await Promise.all(batch.map((read) => this.#runReads([read])));
     }
   }
