@@ -188,10 +188,18 @@ export async function rearmPendingTransfers(options: {
     (await readCheckpoints(db)).find((c) => c.name === transactionsProjection.name)?.position ?? 0n;
   const head = await store.headPosition();
   const rearmed = new Set<string>();
-  const rearm = async (first: RecordedEvent) => {
-    if (rearmed.has(first.streamId)) return;
-    rearmed.add(first.streamId);
-    await dispatch(first);
+  /** Dispatches again the TransferPending of each transfer (a page of ids: read together). */
+  const rearm = async (ids: readonly string[]) => {
+    const firsts = await Promise.all(
+      ids.filter((id) => !rearmed.has(id)).map((id) => store.readStream(transferStreamId(id), { limit: 1 })),
+    );
+    for (const [first] of firsts) {
+      if (stopped.aborted) return;
+      if (first?.type !== 'TransferPending') continue;
+      const { transferId } = first.data as { transferId: string };
+      rearmed.add(transferId);
+      await dispatch(first);
+    }
   };
 
   const table = sql.id(transactionsProjection.schema, 'transactions');
@@ -203,11 +211,7 @@ export async function rearmPendingTransfers(options: {
     const { rows } = await sql<{ id: string }>`
       SELECT id::text AS id FROM ${table}
        WHERE status = 'pending' AND id > ${after}::uuid ORDER BY id LIMIT ${rearmPageSize}`.execute(db);
-    for (const { id } of rows) {
-      if (stopped.aborted) break;
-      const [first] = await store.readStream(transferStreamId(id), { limit: 1 });
-      if (first?.type === 'TransferPending') await rearm(first);
-    }
+    await rearm(rows.map((row) => row.id));
     if (rows.length < rearmPageSize) break;
     after = rows[rows.length - 1]!.id;
   }
@@ -228,10 +232,9 @@ export async function rearmPendingTransfers(options: {
     }
     position = page[page.length - 1]!.globalPosition;
   }
-  for (const id of madeSince) {
-    if (stopped.aborted) break;
-    const [first] = await store.readStream(transferStreamId(id), { limit: 1 });
-    if (first?.type === 'TransferPending') await rearm(first);
+  const ids = [...madeSince];
+  for (let i = 0; i < ids.length && !stopped.aborted; i += rearmPageSize) {
+    await rearm(ids.slice(i, i + rearmPageSize));
   }
   return rearmed.size;
 }
