@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase } from '@ledger/testkit';
 import pg from 'pg';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { eventStoreContract } from '../contract.js';
 import type { EventStore } from '../types.js';
 import { pgClient } from './sql-client.js';
@@ -188,24 +188,41 @@ t.test(
   },
 );
 
-t.test('postgres: subscriptions of one store share the pages of $all they read', async (t) => {
+/**
+ * A store on a database of its own whose SQL client shows `watch` each query it answered
+ * (statement name, parameters, rows): the real client, watched, to count round trips.
+ */
+async function openWatchedStore(
+  t: Test,
+  watch: (name: string | undefined, params: readonly unknown[] | undefined, rows: unknown[]) => void,
+  options: Parameters<typeof PostgresEventStore.open>[1] = {},
+): Promise<PostgresEventStore> {
   const database = await createTestDatabase('es_test');
   const pool = new pg.Pool({ connectionString: database.url, max: 8 });
   const client = pgClient(pool);
-  let pagesRead = 0;
-  const counting = {
-    ...client,
-    async query<R>(text: string, params?: readonly unknown[], name?: string): Promise<R[]> {
-      const rows = await client.query<R>(text, params, name);
-      if (name === 'es_read_all' && rows.length > 0) pagesRead++;
-      return rows;
+  const store = await PostgresEventStore.open(
+    {
+      ...client,
+      async query<R>(text: string, params?: readonly unknown[], name?: string): Promise<R[]> {
+        const rows = await client.query<R>(text, params, name);
+        watch(name, params, rows);
+        return rows;
+      },
     },
-  };
-  const store = await PostgresEventStore.open(counting);
+    options,
+  );
   t.teardown(async () => {
     await store.close();
     await pool.end();
     await database.drop();
+  });
+  return store;
+}
+
+t.test('postgres: subscriptions of one store share the pages of $all they read', async (t) => {
+  let pagesRead = 0;
+  const store = await openWatchedStore(t, (name, _, rows) => {
+    if (name === 'es_read_all' && rows.length > 0) pagesRead++;
   });
   for (let i = 0; i < 10; i++) {
     await store.append([
@@ -245,24 +262,15 @@ t.test('postgres: subscriptions of one store share the pages of $all they read',
 t.test(
   'postgres: readStream calls made together share one query; calls while reads are in flight share the next',
   async (t) => {
-    const database = await createTestDatabase('es_test');
-    const pool = new pg.Pool({ connectionString: database.url, max: 8 });
-    const client = pgClient(pool);
     const queries: number[] = [];
-    const counting = {
-      ...client,
-      async query<R>(text: string, params?: readonly unknown[], name?: string): Promise<R[]> {
+    const store = await openWatchedStore(
+      t,
+      (name, params) => {
         if (name === 'es_read_stream') queries.push(1);
         if (name === 'es_read_streams') queries.push((params![0] as string[]).length);
-        return client.query<R>(text, params, name);
       },
-    };
-    const store = await PostgresEventStore.open(counting, { readConcurrency: 1 });
-    t.teardown(async () => {
-      await store.close();
-      await pool.end();
-      await database.drop();
-    });
+      { readConcurrency: 1 },
+    );
     for (let i = 0; i < 40; i++) {
       await store.append([
         { streamId: `acc-${i}`, expectedVersion: 'no_stream', events: [{ type: 'E', data: { i } }] },
