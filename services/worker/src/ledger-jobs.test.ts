@@ -75,18 +75,24 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
     workers.push(next);
     return next;
   };
+  /** Deletes this test's BullMQ keys (a Redis that lost its data); nothing in process. */
+  const dropQueueKeys = async () => {
+    if (mode !== 'bullmq') return;
+    const redis = new Redis(testRedisUrl);
+    try {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    } finally {
+      await redis.quit();
+    }
+  };
   const worker = await start();
   t.teardown(async () => {
     // Every worker (a restarted one too) before the read models and the database.
     for (const w of workers) await w.stop();
     await Promise.all(projections.map((p) => p.stop()));
     await close();
-    if (mode === 'bullmq') {
-      const redis = new Redis(testRedisUrl);
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-      await redis.quit();
-    }
+    await dropQueueKeys();
   });
   const meta = { actorId: 'test' };
   /** A customer account holding `amount` (minor units) of EUR. */
@@ -96,6 +102,23 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
   const projected = async () => {
     const head = await store.lastWrittenPosition();
     for (const p of projections) t.ok(await p.waitFor(head, waitMs), 'read models caught up');
+  };
+  /** A pending two-phase transfer made now, expiring after timeoutSeconds; its id. */
+  const pendingHold = async (from: string, to: string, amount: bigint, timeoutSeconds: number) => {
+    const made = await twoPhaseTransfer(store, { from, to, amount, timeoutSeconds, now: new Date() }, meta);
+    if (made.status !== 'accepted') throw new Error(made.status);
+    return made.transfer.id;
+  };
+  /**
+   * The first worker dispatches everything in the store now (its jobs are queued), then
+   * stops, and its queue loses them: the in-process queue with the worker, BullMQ's with
+   * Redis's data.
+   */
+  const stopWorkerLosingItsQueue = async () => {
+    const head = await store.lastWrittenPosition();
+    t.ok(await worker.dispatcher.waitFor(head, waitMs), 'the jobs were dispatched');
+    await worker.stop();
+    await dropQueueKeys();
   };
   const lastEventOf = async (transferId: string) => {
     const events = await store.readStream(transferStreamId(transferId));
@@ -112,7 +135,8 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
     projected,
     lastEventOf,
     restart: start,
-    prefix,
+    pendingHold,
+    stopWorkerLosingItsQueue,
     /** The projector stops (or lags): the read models see nothing from now on. */
     stopProjections: () => Promise.all(projections.map((p) => p.stop())),
   };
@@ -305,24 +329,8 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       const alice = await f.funded(100_00n);
       const bob = await f.funded(0n);
       // Due in 4 s: time for the first worker to dispatch its job and stop well before.
-      const made = await twoPhaseTransfer(
-        f.store,
-        { from: alice, to: bob, amount: 30_00n, timeoutSeconds: 4, now: new Date() },
-        f.meta,
-      );
-      if (made.status !== 'accepted') throw new Error(made.status);
-      const expiring = made.transfer.id;
-      // The first worker dispatches the hold's expiry job, then stops before it is due.
-      const head = await f.store.lastWrittenPosition();
-      t.ok(await f.worker.dispatcher.waitFor(head, waitMs), 'the expiry job was dispatched');
-      await f.worker.stop();
-      if (mode === 'bullmq') {
-        // A Redis that lost its data: the delayed job is gone with it.
-        const redis = new Redis(testRedisUrl);
-        t.teardown(() => redis.quit());
-        const keys = await redis.keys(`${f.prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-      }
+      const expiring = await f.pendingHold(alice, bob, 30_00n, 4);
+      await f.stopWorkerLosingItsQueue();
       await f.projected();
       t.equal(await f.statusOf(expiring), 'pending');
       // The next worker's dispatcher is past the event: only the re-arm can make the job again.
@@ -344,43 +352,19 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       const alice = await f.funded(100_00n);
       const bob = await f.funded(0n);
       // Pending, and in the read model before it stops: re-armed from there.
-      const waiting = await twoPhaseTransfer(
-        f.store,
-        { from: alice, to: bob, amount: 5_00n, timeoutSeconds: 60, now: new Date() },
-        f.meta,
-      );
-      if (waiting.status !== 'accepted') throw new Error(waiting.status);
+      await f.pendingHold(alice, bob, 5_00n, 60);
       await f.projected();
       await f.stopProjections();
-      const made = await twoPhaseTransfer(
-        f.store,
-        { from: alice, to: bob, amount: 30_00n, timeoutSeconds: 4, now: new Date() },
-        f.meta,
-      );
-      if (made.status !== 'accepted') throw new Error(made.status);
-      const expiring = made.transfer.id;
+      const expiring = await f.pendingHold(alice, bob, 30_00n, 4);
       // Made and voided past the checkpoint: found in $all, ended there, not re-armed.
-      const late = await twoPhaseTransfer(
-        f.store,
-        { from: alice, to: bob, amount: 1_00n, timeoutSeconds: 60, now: new Date() },
-        f.meta,
-      );
-      if (late.status !== 'accepted') throw new Error(late.status);
+      const late = await f.pendingHold(alice, bob, 1_00n, 60);
       const ended = await runTransferCommand(
         f.store,
-        { type: 'VoidPendingTransfer', transferId: late.transfer.id, now: new Date() },
+        { type: 'VoidPendingTransfer', transferId: late, now: new Date() },
         f.meta,
       );
       t.equal(ended.status, 'accepted');
-      const head = await f.store.lastWrittenPosition();
-      t.ok(await f.worker.dispatcher.waitFor(head, waitMs), 'the expiry job was dispatched');
-      await f.worker.stop();
-      if (mode === 'bullmq') {
-        const redis = new Redis(testRedisUrl);
-        t.teardown(() => redis.quit());
-        const keys = await redis.keys(`${f.prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-      }
+      await f.stopWorkerLosingItsQueue();
       t.equal(await getTransaction(f.db, expiring), null, 'the read model does not have the hold');
       await f.restart();
       await until('the hold expired', async () => (await f.statusOf(expiring)) === 'expired');
