@@ -303,6 +303,46 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
     t.ok((await store.verify()).ok);
   });
 
+  withStore(
+    'appends issued together each name their own failing stream and keep their own text',
+    async (t, { store }) => {
+      // Beyond ASCII, in ids, types and data; U+E000 and U+1F600 sort differently in UTF-16
+      // and in UTF-8, the order PostgreSQL locks in.
+      const ids = ['acct-é', 'acct-\u{1F600}', 'acct-\uE000', 'acct-"q\\'] as const;
+      const data = { note: 'ü "quoted" \\ back\\slash \u{1F600}', n: '1.00' };
+      await store.append([{ streamId: ids[3], expectedVersion: 'no_stream', events: [{ type: 'E', data }] }]);
+      const results = await Promise.allSettled([
+        store.append([
+          { streamId: ids[0], expectedVersion: 'no_stream', events: [{ type: 'Typé', data }] },
+          { streamId: ids[1], expectedVersion: 'no_stream', events: [{ type: 'E', data }] },
+        ]),
+        store.append([
+          { streamId: ids[2], expectedVersion: 'no_stream', events: [{ type: 'E', data }] },
+          { streamId: ids[3], expectedVersion: 4n, events: [{ type: 'E', data }] },
+        ]),
+        store.append([{ streamId: 'acct-plain', expectedVersion: 'any', events: [{ type: 'E', data }] }]),
+      ]);
+      t.same(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      const failure = (results[1] as PromiseRejectedResult).reason;
+      t.ok(failure instanceof WrongExpectedVersion, 'the second append failed its check');
+      t.match(failure, { streamId: ids[3], expected: 4n, actual: 0n }, 'named by the write that failed');
+      const ok = (results[0] as PromiseFulfilledResult<{ streams: { streamId: string; version: bigint }[] }>)
+        .value;
+      t.same(ok.streams, [
+        { streamId: ids[0], version: 0n },
+        { streamId: ids[1], version: 0n },
+      ]);
+      const [stored] = await store.readStream(ids[0]);
+      t.same([stored?.streamId, stored?.type, stored?.data], [ids[0], 'Typé', data], 'text kept as given');
+      t.same((await store.readStream(ids[2])).length, 0, 'nothing of the failed append');
+      t.same((await store.readStream(ids[3])).length, 1);
+      t.ok((await store.verify()).ok, 'the chains hash the same text the verifier does');
+    },
+  );
+
   withStore('bad input fails with a clear error and writes nothing', async (t, fixture) => {
     const { store } = fixture;
     const cases: [string, unknown, RegExp][] = [

@@ -19,6 +19,7 @@ import {
   WrongExpectedVersion,
 } from '../types.js';
 import { type PreparedWrite, prepareAppend } from '../validate.js';
+import { int4Array, textArray, uuidArray } from './binary-array.js';
 import { migrateEventStore } from './migrations.js';
 import type { SqlClient } from './sql-client.js';
 
@@ -334,42 +335,99 @@ export class PostgresEventStore implements EventStore {
   async #callAppendBatch(appends: PreparedWrite[][]): Promise<BatchOutcome[]> {
     this.#stats.appends += appends.length;
     this.#stats.appendTransactions++;
-    const writes: unknown[] = [];
-    const events: unknown[] = [];
+    // The batch's streams, sorted bytewise (the lock order of every append): the pump puts
+    // each stream in one batch at most once, and an append names each of its streams once.
+    const streamIds: string[] = [];
+    for (const append of appends) for (const write of append) streamIds.push(write.streamId);
+    streamIds.sort(compareUtf8);
+    const streamIndex = new Map<string, number>();
+    for (const [i, id] of streamIds.entries()) streamIndex.set(id, i + 1);
+    const writeAppend: number[] = [];
+    const writeStream: number[] = [];
+    const writeExpected: string[] = [];
+    const writeEvents: number[] = [];
+    const ids: string[] = [];
+    const types: string[] = [];
+    const typesJson: string[] = [];
+    const schemaVersions: number[] = [];
+    const data: string[] = [];
+    const metadata: string[] = [];
     appends.forEach((append, a) => {
-      append.forEach((write, wi) => {
-        writes.push({ a, wi, s: write.streamId, e: expectedText(write.expectedVersion) });
-        const sj = JSON.stringify(write.streamId);
-        write.events.forEach((event, n) => {
-          events.push({
-            a,
-            s: write.streamId,
-            n,
-            i: event.eventId,
-            t: event.type,
-            sj,
-            tj: JSON.stringify(event.type),
-            sv: event.schemaVersion,
-            d: event.data,
-            m: event.metadata,
-          });
-        });
-      });
+      for (const write of append) {
+        writeAppend.push(a + 1);
+        writeStream.push(streamIndex.get(write.streamId)!);
+        writeExpected.push(expectedText(write.expectedVersion));
+        writeEvents.push(write.events.length);
+        for (const event of write.events) {
+          ids.push(event.eventId);
+          types.push(event.type);
+          typesJson.push(JSON.stringify(event.type));
+          schemaVersions.push(event.schemaVersion);
+          data.push(event.data);
+          metadata.push(event.metadata);
+        }
+      }
     });
+    let row: { o_bad: number[]; o_position: (string | null)[]; o_version: string[] };
     try {
-      const rows = await this.#sql.query<{ r: BatchOutcome[] | string }>(
-        'SELECT es.append_batch($1::jsonb, $2::jsonb) AS r',
-        [JSON.stringify(writes), JSON.stringify(events)],
-        'es_append_batch',
+      const rows = await this.#sql.query<typeof row>(
+        'SELECT o_bad, o_position::text[] AS o_position, o_version::text[] AS o_version FROM es.append_batch_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
+        this.#sql.kind === 'pg'
+          ? [
+              textArray(streamIds),
+              textArray(streamIds.map((id) => JSON.stringify(id))),
+              int4Array(writeAppend),
+              int4Array(writeStream),
+              textArray(writeExpected),
+              int4Array(writeEvents),
+              uuidArray(ids),
+              textArray(types),
+              textArray(typesJson),
+              int4Array(schemaVersions),
+              textArray(data),
+              textArray(metadata),
+            ]
+          : [
+              streamIds,
+              streamIds.map((id) => JSON.stringify(id)),
+              writeAppend,
+              writeStream,
+              writeExpected,
+              writeEvents,
+              ids,
+              types,
+              typesJson,
+              schemaVersions,
+              data,
+              metadata,
+            ],
+        'es_append_batch_v2',
       );
-      const r = rows[0]!.r;
-      return typeof r === 'string' ? (JSON.parse(r) as BatchOutcome[]) : r;
+      row = rows[0]!;
     } catch (error) {
       if (isUniqueViolation(error, 'events_event_id_key')) {
         throw new InvalidAppend('an event with this eventId is already stored', { cause: error });
       }
       throw error;
     }
+    const versions = row.o_version;
+    let w = 0;
+    return appends.map((append, a): BatchOutcome => {
+      const first = w;
+      w += append.length;
+      const bad = Number(row.o_bad[a]);
+      if (bad !== 0) {
+        const write = append[bad - 1 - first]!;
+        return {
+          error: {
+            streamId: write.streamId,
+            expected: expectedText(write.expectedVersion),
+            actual: versions[bad - 1]!,
+          },
+        };
+      }
+      return { position: row.o_position[a]!, versions: versions.slice(first, w) };
+    });
   }
 
   /** Tell subscribers, here and in other processes; many appends share one NOTIFY. */
@@ -634,6 +692,14 @@ export class PostgresEventStore implements EventStore {
       await new Promise((r) => setTimeout(r, 5));
     await this.#unlisten?.();
   }
+}
+
+/** Bytewise order of the UTF-8 encodings, PostgreSQL's COLLATE "C" (UTF-16 order differs above U+D7FF). */
+function compareUtf8(a: string, b: string): number {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is what this looks for
+  const ascii = /^[\u0000-\u007f]*$/;
+  if (ascii.test(a) && ascii.test(b)) return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 function badOf(event: RecordedEvent): Omit<BadEvent, 'reason'> {
