@@ -396,6 +396,9 @@ const m0003: string[] = [
        END IF;
        o_version[w] := cur;
      END LOOP;
+     IF e <> n_events THEN
+       RAISE EXCEPTION 'append_batch_v2: malformed batch' USING ERRCODE = 'invalid_parameter_value';
+     END IF;
 
      IF pos >= v_next THEN
        INSERT INTO es.events (global_position, transaction_id, event_id, stream_id, stream_version,

@@ -355,3 +355,43 @@ t.test('postgres: checks without events and failed appends leave no stream rows 
   );
   t.equal((await f.store.verify()).ok, true);
 });
+
+t.test(
+  'postgres: es.append_batch_v2 refuses a batch whose arrays disagree, and writes nothing',
+  async (t) => {
+    const f = await openFixture();
+    t.teardown(f.cleanup);
+    const call = (eventCounts: number[], ids: string[]) =>
+      f.pool.query(
+        `SELECT * FROM es.append_batch_v2($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::int[],
+         $7::uuid[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])`,
+        [
+          ['a', 'b'],
+          ['"a"', '"b"'],
+          [1, 2],
+          [1, 2],
+          ['any', 'any'],
+          eventCounts,
+          ids,
+          ids.map(() => 'E'),
+          ids.map(() => '"E"'),
+          ids.map(() => 1),
+          ids.map(() => '{}'),
+          ids.map(() => '{}'),
+        ],
+      );
+    const two = [randomUUID(), randomUUID()];
+    await t.rejects(call([1, 2], two), { code: '22023' }, 'more events counted than sent');
+    await t.rejects(call([1, 0], two), { code: '22023' }, 'fewer events counted than sent');
+    const { rows } = await f.pool.query<{ n: string }>(
+      'SELECT (SELECT count(*) FROM es.events) + (SELECT count(*) FROM es.streams) AS n',
+    );
+    t.equal(rows[0]!.n, '0', 'no event and no stream row');
+    const [ok] = (await call([1, 1], two)).rows;
+    t.same(
+      ok,
+      { o_bad: [0, 0], o_position: ok.o_position, o_version: ['0', '0'] },
+      'the same batch, consistent, is stored',
+    );
+  },
+);
