@@ -61,6 +61,9 @@ t.test('what JSON would silently change is refused, naming the path', async (t) 
     'an absent optional property is left out, as JSON does',
   );
   t.equal(canonicalJson(Object.assign(Object.create(null), { z: 1, a: 2 })), '{"a":2,"z":1}');
+  const nested = (levels: number): unknown => (levels === 0 ? 1 : [nested(levels - 1)]);
+  t.equal(canonicalJson(nested(64)), `${'['.repeat(64)}1${']'.repeat(64)}`, 'a value 64 levels down is kept');
+  t.throws(() => canonicalJson(nested(65)), { message: /\$(\[0\]){65}: nested deeper than 64/ });
 });
 
 t.test('canonical JSON parses back to the same value and is stable under key order', async (t) => {

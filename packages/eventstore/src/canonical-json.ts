@@ -19,67 +19,93 @@ export class NotJsonSerializable extends Error {
 }
 
 const depthMax = 64;
-// A lone surrogate, or U+0000: both refused by PostgreSQL's jsonb.
+/** Any character that might be refused: U+0000 or a surrogate (paired ones are fine). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is what this looks for
-const badCharacters = /[\u0000]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const suspectCharacters = /[\u0000\uD800-\uDFFF]/;
 
-function checkString(value: string, path: string): string {
-  if (badCharacters.test(value)) {
-    throw new NotJsonSerializable(path, 'string holds U+0000 or a lone UTF-16 surrogate');
+/** Where in the value the serialiser is: keys and indexes, turned into a path only for an error. */
+type PathStack = (string | number)[];
+
+function pathOf(stack: PathStack, root: string): string {
+  let path = root;
+  for (const step of stack) path += typeof step === 'number' ? `[${step}]` : `.${step}`;
+  return path;
+}
+
+class Refused {
+  constructor(readonly reason: string) {}
+}
+
+function checkString(value: string): string {
+  // Most strings hold neither U+0000 nor a surrogate: one scan, then JSON's own quoting.
+  if (suspectCharacters.test(value) && (value.includes('\u0000') || !value.isWellFormed())) {
+    throw new Refused('string holds U+0000 or a lone UTF-16 surrogate');
   }
   return JSON.stringify(value);
 }
 
-function serialise(value: unknown, path: string, depth: number): string {
-  if (depth > depthMax) throw new NotJsonSerializable(path, `nested deeper than ${depthMax}`);
+function serialise(value: unknown, stack: PathStack): string {
+  if (stack.length > depthMax) throw new Refused(`nested deeper than ${depthMax}`);
   switch (typeof value) {
     case 'string':
-      return checkString(value, path);
+      return checkString(value);
     case 'number':
-      if (!Number.isFinite(value)) throw new NotJsonSerializable(path, `${value} is not a finite number`);
+      if (!Number.isFinite(value)) throw new Refused(`${value} is not a finite number`);
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':
-      throw new NotJsonSerializable(
-        path,
+      throw new Refused(
         'bigint has no JSON form; serialise it first (money: a decimal string of minor units)',
       );
     case 'object': {
       if (value === null) return 'null';
       if (Array.isArray(value)) {
-        const parts: string[] = [];
+        let text = '[';
         for (let i = 0; i < value.length; i++) {
           const item: unknown = value[i];
-          if (item === undefined) throw new NotJsonSerializable(`${path}[${i}]`, 'undefined in an array');
-          parts.push(serialise(item, `${path}[${i}]`, depth + 1));
+          stack.push(i);
+          if (item === undefined) throw new Refused('undefined in an array');
+          text += i === 0 ? serialise(item, stack) : `,${serialise(item, stack)}`;
+          stack.pop();
         }
-        return `[${parts.join(',')}]`;
+        return `${text}]`;
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
         const kind = (value as object).constructor?.name ?? 'object';
-        throw new NotJsonSerializable(path, `${kind} is not a plain object`);
+        throw new Refused(`${kind} is not a plain object`);
       }
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record).sort();
-      const parts: string[] = [];
+      let text = '{';
+      let first = true;
       for (const key of keys) {
         const item = record[key];
         // As JSON.stringify does: an absent optional property is left out.
         if (item === undefined) continue;
-        const itemPath = `${path}.${key}`;
-        parts.push(`${checkString(key, itemPath)}:${serialise(item, itemPath, depth + 1)}`);
+        stack.push(key);
+        const member = `${checkString(key)}:${serialise(item, stack)}`;
+        stack.pop();
+        text += first ? member : `,${member}`;
+        first = false;
       }
-      return `{${parts.join(',')}}`;
+      return `${text}}`;
     }
     default:
-      throw new NotJsonSerializable(path, `${typeof value} has no JSON form`);
+      throw new Refused(`${typeof value} has no JSON form`);
   }
 }
 
 /** The RFC 8785 canonical JSON text of `value`; throws NotJsonSerializable. */
 export function canonicalJson(value: unknown, path = '$'): string {
   if (value === undefined) throw new NotJsonSerializable(path, 'undefined has no JSON form');
-  return serialise(value, path, 0);
+  const stack: PathStack = [];
+  try {
+    return serialise(value, stack);
+  } catch (error) {
+    // The stack still holds the steps down to the refused value.
+    if (error instanceof Refused) throw new NotJsonSerializable(pathOf(stack, path), error.reason);
+    throw error;
+  }
 }
