@@ -659,3 +659,49 @@ t.test(
     t.same(await linePositions(f.db), handled);
   },
 );
+
+t.test(
+  'a checkpoint moved behind an active projection stops it with CheckpointConflict and rolls its batch back, on both paths',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    for (const path of [
+      'a batch it handles (a transaction)',
+      'a batch it ignores (one statement)',
+    ] as const) {
+      await t.test(path, async (t) => {
+        const f = await fixture(t);
+        const { logger } = captureLogger();
+        const before = await appendEach(f.store, ['Deposited']);
+        const runner = runProjection({
+          db: f.db,
+          store: f.store,
+          projection: linesProjection(),
+          logger,
+          batchSize: 10,
+        });
+        t.teardown(() => runner.stop());
+        t.ok(await runner.waitFor(before.at(-1)!, waitMs), 'caught up');
+        // "Another instance" advances the checkpoint (as if the advisory lock had been lost).
+        const elsewhere = before.at(-1)! + 1n;
+        await sql`UPDATE readmodel.checkpoints SET position = ${elsewhere.toString()}::bigint WHERE name = 'lines'`.execute(
+          f.db,
+        );
+        const next = await appendEach(
+          f.store,
+          path.startsWith('a batch it handles') ? ['Withdrawn'] : ['Opened'],
+        );
+        // Bounded: without the compare-and-set the projection would go on (and this would time out here).
+        await until('the projection stops on the conflict', () => runner.status() === 'failed');
+        const failure = await runner.done.then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        t.match(failure, { name: 'CheckpointConflict', checkpoint: 'lines', expected: before.at(-1) });
+        t.equal(runner.status(), 'failed');
+        t.equal(await checkpointOf(f.db, 'lines'), elsewhere, 'the other writer’s checkpoint stands');
+        t.same(await linePositions(f.db), before, 'nothing of the batch after it');
+        t.ok(next.at(-1)! > elsewhere, 'the refused batch was past the moved checkpoint');
+      });
+    }
+  },
+);
