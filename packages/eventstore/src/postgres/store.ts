@@ -172,7 +172,7 @@ interface Pending {
 /**
  * The PostgreSQL event store, on node-postgres or PGlite.
  *
- * Appends waiting while others are in flight are combined into one `es.append_batch`
+ * Appends waiting while others are in flight are combined into one `es.append_batch_v2`
  * call: one transaction and one WAL flush for many appends, each still all-or-nothing
  * with its own expected versions (group commit at the application level).
  */
