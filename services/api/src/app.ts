@@ -4,6 +4,7 @@ import { bcryptHasher } from './auth/passwords.js';
 import { bootstrapDirector } from './bootstrap.js';
 import { resolveJwtSecret } from './jwt-secret.js';
 import authPlugin from './plugins/auth.js';
+import deadlinePlugin from './plugins/deadline.js';
 import depsPlugin, { type ApiDeps } from './plugins/deps.js';
 import metricsPlugin from './plugins/metrics.js';
 import problemsPlugin, { toProblem } from './plugins/problems.js';
@@ -32,7 +33,7 @@ export const bodyLimitBytes = 1024 * 1024;
 export const connectionTimeoutMs = 60_000;
 /** Whole request (headers and body) must arrive within this: slow-loris protection. */
 export const requestTimeoutMs = 30_000;
-/** Routing to reply sent; past it the client gets a 503 and request.signal aborts. */
+/** Routing to reply sent; past it the client gets a 503 and request.deadline aborts (plugins/deadline.ts). */
 export const handlerTimeoutMs = 30_000;
 /** Idle keep-alive connections; above the usual 60 s of load balancers, so they close first. */
 export const keepAliveTimeoutMs = 72_000;
@@ -52,7 +53,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 3 * 256 },
     connectionTimeout: connectionTimeoutMs,
     requestTimeout: requestTimeoutMs,
-    handlerTimeout: handlerTimeoutMs,
     keepAliveTimeout: keepAliveTimeoutMs,
     // Bodies like {"__proto__": ...} are refused (400), never merged into objects.
     onProtoPoisoning: 'error',
@@ -82,6 +82,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     ...(deps.redis ? { redis: deps.redis } : {}),
   });
   await app.register(problemsPlugin);
+  await app.register(deadlinePlugin, { timeoutMs: handlerTimeoutMs });
   await app.register(requestIdPlugin);
   await app.register(metricsPlugin);
   await app.register(securityPlugin, { corsOrigins: deps.config.corsOrigins });

@@ -208,7 +208,7 @@ const audit: FastifyPluginAsyncZod = async (app) => {
         const cut: Cut = asOfDate === null ? { atPosition: BigInt(atPosition!) } : { asOf: asOfDate };
         foldsRunning++;
         try {
-          const { lines, position } = await trialBalanceAt(app.store, cut, request.signal);
+          const { lines, position } = await trialBalanceAt(app.store, cut, request.deadline);
           return body('events', asOfDate?.toISOString() ?? null, position, lines);
         } finally {
           foldsRunning--;

@@ -1,0 +1,85 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { problem } from '../problem.js';
+
+/**
+ * The handler deadline: a request with no answer `timeoutMs` after routing gets a 503
+ * problem with code `timeout`, and its `request.deadline` signal aborts, so work that takes
+ * the signal (the trial-balance fold) stops too. The signal also aborts when the client goes
+ * away before its answer is sent.
+ *
+ * Fastify's own `handlerTimeout` is not used: in fastify 5.12 it takes the request's 'close'
+ * event for a disconnect, and Node emits that event as soon as a request body has been read.
+ * So for every POST it cleared its timer (no deadline at all) and aborted `request.signal`
+ * right away, at the cost of an AbortController and a DOMException per request (fastify
+ * PR #6725). Here the response's 'close' is watched instead: it comes when the answer was
+ * sent or the connection dropped, and `writableFinished` tells which.
+ */
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Aborts at the handler deadline or when the client disconnects; made on first use. */
+    readonly deadline: AbortSignal;
+  }
+}
+
+export interface DeadlineOptions {
+  timeoutMs: number;
+}
+
+const state = Symbol('deadline');
+
+interface DeadlineState {
+  controller: AbortController | undefined;
+  /** Why the deadline signal aborts (or aborted before anyone asked for it). */
+  reason: Error | undefined;
+}
+
+type WithState = FastifyRequest & { [state]?: DeadlineState };
+
+function abortDeadline(request: WithState, reason: Error): void {
+  const s = request[state];
+  if (s === undefined || s.reason !== undefined) return;
+  s.reason = reason;
+  s.controller?.abort(reason);
+}
+
+export default fp(
+  async function deadline(app: FastifyInstance, options: DeadlineOptions) {
+    const { timeoutMs } = options;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
+      throw new RangeError('timeoutMs must be a positive integer');
+
+    const expire = (request: WithState, reply: FastifyReply) => {
+      if (reply.sent || reply.raw.headersSent) return;
+      const timedOut = problem(503, 'timeout', `No answer within ${timeoutMs} ms`);
+      abortDeadline(request, timedOut);
+      request.log.warn({ timeoutMs, url: request.url }, 'handler deadline passed: 503 sent');
+      reply.send(timedOut);
+    };
+
+    app.decorateRequest('deadline', {
+      getter(this: WithState) {
+        const s = this[state];
+        // Outside the request lifecycle (no hook ran): a signal that never aborts.
+        if (s === undefined) return new AbortController().signal;
+        if (s.reason !== undefined) return AbortSignal.abort(s.reason);
+        s.controller ??= new AbortController();
+        return s.controller.signal;
+      },
+    });
+
+    app.addHook('onRequest', (request: WithState, reply, done) => {
+      request[state] = { controller: undefined, reason: undefined };
+      const timer = setTimeout(expire, timeoutMs, request, reply);
+      reply.raw.once('close', () => {
+        clearTimeout(timer);
+        if (!reply.raw.writableFinished) {
+          abortDeadline(request, new Error('the client went away before the answer was sent'));
+        }
+      });
+      done();
+    });
+  },
+  { name: 'deadline' },
+);
