@@ -78,6 +78,26 @@ t.test('canonical JSON parses back to the same value and is stable under key ord
   t.equal(canonicalJson({ b: 1, a: { d: 2, c: 3 } }), canonicalJson({ a: { c: 3, d: 2 }, b: 1 }));
 });
 
+t.test('strings and keys are quoted as JSON.stringify quotes them, or refused', async (t) => {
+  let refused = 0;
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary' }), (s) => {
+      let text: string;
+      try {
+        text = canonicalJson({ [s]: s });
+      } catch (error) {
+        refused++;
+        return error instanceof NotJsonSerializable && (s.includes('\u0000') || !s.isWellFormed());
+      }
+      return text === JSON.stringify({ [s]: s }) && !s.includes('\u0000') && s.isWellFormed();
+    }),
+    { numRuns: 2000 },
+  );
+  t.ok(refused > 0, `some generated strings were refused (${refused})`);
+  const samples = ['plain', 'quote " and \\ backslash', 'tab\tnewline\n\u001f', 'é \u2028 \u{1F600}'];
+  for (const [i, s] of samples.entries()) t.equal(canonicalJson([s]), JSON.stringify([s]), `sample ${i}`);
+});
+
 t.test('the chain hash is sha256(previous ‖ canonical JSON) and depends on every hashed field', async (t) => {
   const event = {
     eventId: '00000000-0000-4000-8000-000000000001',

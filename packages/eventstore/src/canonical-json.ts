@@ -36,12 +36,30 @@ class Refused {
   constructor(readonly reason: string) {}
 }
 
+/** What JSON escapes, or what may be refused: a string without any is quoted as it is. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON escapes
+const escapedOrSuspect = /["\\\u0000-\u001f\uD800-\uDFFF]/;
+
 function checkString(value: string): string {
-  // Most strings hold neither U+0000 nor a surrogate: one scan, then JSON's own quoting.
+  // Most strings (ids, amounts, codes) need neither escaping nor the check: one scan.
+  if (!escapedOrSuspect.test(value)) return `"${value}"`;
   if (suspectCharacters.test(value) && (value.includes('\u0000') || !value.isWellFormed())) {
     throw new Refused('string holds U+0000 or a lone UTF-16 surrogate');
   }
   return JSON.stringify(value);
+}
+
+/** Keys repeat (every event of a type has the same): their quoted form, for the first keysCachedMax. */
+const keysCachedMax = 1024;
+const quotedKeys = new Map<string, string>();
+
+function checkKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = checkString(key);
+    if (quotedKeys.size < keysCachedMax) quotedKeys.set(key, quoted);
+  }
+  return quoted;
 }
 
 function serialise(value: unknown, stack: PathStack): string {
@@ -85,7 +103,7 @@ function serialise(value: unknown, stack: PathStack): string {
         // As JSON.stringify does: an absent optional property is left out.
         if (item === undefined) continue;
         stack.push(key);
-        const member = `${checkString(key)}:${serialise(item, stack)}`;
+        const member = `${checkKey(key)}:${serialise(item, stack)}`;
         stack.pop();
         text += first ? member : `,${member}`;
         first = false;
