@@ -6,6 +6,7 @@ import pg from 'pg';
 import t, { type Test } from 'tap';
 import { eventStoreContract } from '../contract.js';
 import type { EventStore } from '../types.js';
+import { int4Array, textArray, uuidArray } from './binary-array.js';
 import { pgClient } from './sql-client.js';
 import { PostgresEventStore } from './store.js';
 
@@ -395,3 +396,21 @@ t.test(
     );
   },
 );
+
+t.test('postgres: arrays sent in binary form arrive as sent', async (t) => {
+  const database = await createTestDatabase('es_binary');
+  const pool = new pg.Pool({ connectionString: database.url, max: 1 });
+  t.teardown(async () => {
+    await pool.end();
+    await database.drop();
+  });
+  const texts = ['', 'plain', 'é "quoted" \\ back\\slash', '\u{1F600}', 'x'.repeat(70_000)];
+  const ints = [0, 1, -1, 2_147_483_647, -2_147_483_648];
+  const uuids = ['00000000-0000-0000-0000-000000000000', 'ABCDEF01-2345-6789-ABCD-EF0123456789'];
+  const { rows } = await pool.query<{ t: string[]; i: number[]; u: string[]; e: string[]; n: number }>(
+    'SELECT $1::text[] AS t, $2::int4[] AS i, $3::uuid[]::text[] AS u, $4::text[] AS e, cardinality($4::text[]) AS n',
+    [textArray(texts), int4Array(ints), uuidArray(uuids), textArray([])],
+  );
+  t.same(rows[0], { t: texts, i: ints, u: uuids.map((u) => u.toLowerCase()), e: [], n: 0 });
+  t.throws(() => uuidArray(['not-a-uuid']), TypeError);
+});

@@ -368,39 +368,30 @@ export class PostgresEventStore implements EventStore {
         }
       }
     });
+    // node-postgres sends a Buffer as binary: the arrays go in PostgreSQL's own format. PGlite
+    // takes them as they are.
+    const binary = this.#sql.kind === 'pg';
+    const text = (values: string[]) => (binary ? textArray(values) : values);
+    const int4 = (values: number[]) => (binary ? int4Array(values) : values);
+    const uuid = (values: string[]) => (binary ? uuidArray(values) : values);
     let row: { o_bad: number[]; o_position: (string | null)[]; o_version: string[] };
     try {
       const rows = await this.#sql.query<typeof row>(
         'SELECT o_bad, o_position::text[] AS o_position, o_version::text[] AS o_version FROM es.append_batch_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
-        this.#sql.kind === 'pg'
-          ? [
-              textArray(streamIds),
-              textArray(streamIds.map((id) => JSON.stringify(id))),
-              int4Array(writeAppend),
-              int4Array(writeStream),
-              textArray(writeExpected),
-              int4Array(writeEvents),
-              uuidArray(ids),
-              textArray(types),
-              textArray(typesJson),
-              int4Array(schemaVersions),
-              textArray(data),
-              textArray(metadata),
-            ]
-          : [
-              streamIds,
-              streamIds.map((id) => JSON.stringify(id)),
-              writeAppend,
-              writeStream,
-              writeExpected,
-              writeEvents,
-              ids,
-              types,
-              typesJson,
-              schemaVersions,
-              data,
-              metadata,
-            ],
+        [
+          text(streamIds),
+          text(streamIds.map((id) => JSON.stringify(id))),
+          int4(writeAppend),
+          int4(writeStream),
+          text(writeExpected),
+          int4(writeEvents),
+          uuid(ids),
+          text(types),
+          text(typesJson),
+          int4(schemaVersions),
+          text(data),
+          text(metadata),
+        ],
         'es_append_batch_v2',
       );
       row = rows[0]!;
