@@ -10,6 +10,7 @@ export {
   resetCheckpoint,
   type StoredCheckpoint,
 } from './checkpoints.js';
+export { insertRows, insertRowsMax } from './insert-rows.js';
 export { type OpenLockSession, pgLockSessions, type SessionConnection } from './lock.js';
 export { assertProjectionSchema, assertSchemaName, migrateSchema, schemaExists } from './migrate.js';
 export {

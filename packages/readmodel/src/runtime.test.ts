@@ -6,6 +6,8 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import {
   chunked,
+  insertRows,
+  insertRowsMax,
   migrateSchema,
   pgLockSessions,
   readCheckpoints,
@@ -703,5 +705,38 @@ t.test(
         t.ok(next.at(-1)! > elsewhere, 'the refused batch was past the moved checkpoint');
       });
     }
+  },
+);
+
+t.test(
+  'insertRows writes every row and column through arrays, in chunks, and refuses a type that is not a name',
+  async (t) => {
+    const f = await fixture(t);
+    await sql`CREATE TABLE public.rows_probe (id bigint PRIMARY KEY, label text, amount numeric(40, 0) NOT NULL, at timestamptz)`.execute(
+      f.db,
+    );
+    const rows = Array.from({ length: insertRowsMax + 1 }, (_, i) => ({
+      id: String(i),
+      label: i % 3 === 0 ? null : `row "${i}" \\ é,{}`,
+      amount: `${10n ** 30n + BigInt(i)}`,
+      at: i % 2 === 0 ? '2024-05-17T10:21:33.123Z' : null,
+    }));
+    const columns = { id: 'bigint', label: 'text', amount: 'numeric', at: 'timestamptz' } as const;
+    await insertRows(f.db.withSchema('public'), 'rows_probe', columns, rows);
+    const { rows: stored } = await sql<{
+      id: string;
+      label: string | null;
+      amount: string;
+      at: string | null;
+    }>`
+    SELECT id::text, label, amount::text,
+           to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+      FROM public.rows_probe ORDER BY id::bigint`.execute(f.db);
+    t.equal(stored.length, rows.length, `${rows.length} rows, over two statements`);
+    t.same(stored, rows, 'every value as given, nulls included');
+    await t.rejects(
+      insertRows(f.db, 'rows_probe', { id: 'bigint; DROP TABLE rows_probe' }, [{ id: '1' }]),
+      /not a SQL type name/,
+    );
   },
 );

@@ -8,7 +8,7 @@ import {
   transferEventTypes,
 } from '@ledger/domain/ledger';
 import type { RecordedEvent } from '@ledger/eventstore';
-import { bindParametersMax, chunked, migrateSchema, type Projection } from '@ledger/readmodel';
+import { insertRows, migrateSchema, type Projection } from '@ledger/readmodel';
 import { type Insertable, type Kysely, sql } from 'kysely';
 import { accountsMigrations, transactionsMigrations } from './migrations.js';
 import type {
@@ -25,13 +25,54 @@ export const accountsProjectionHandles = [...accountEventTypes, 'TransferPosted'
 
 export const transactionsProjectionHandles = transferEventTypes;
 
-/**
- * Rows per multi-row INSERT. The widest row here has 16 columns: 1,000 rows stay far under
- * bindParametersMax, and a batch (500 events by default) is one statement per table.
- */
-const insertRowsMax = 1_000;
-const insertColumnsMax = 16;
-assert(insertRowsMax * insertColumnsMax <= bindParametersMax);
+/** SQL types of each table's columns, for insertRows (every row gives every column). */
+const accountColumns = {
+  id: 'uuid',
+  seq: 'bigint',
+  account_number: 'text',
+  user_id: 'uuid',
+  kind: 'text',
+  type: 'text',
+  currency: 'text',
+  created_at: 'timestamptz',
+  status: 'text',
+  debits_posted: 'numeric',
+  credits_posted: 'numeric',
+  debits_pending: 'numeric',
+  credits_pending: 'numeric',
+  position: 'bigint',
+} as const;
+const statementLineColumns = {
+  position: 'bigint',
+  account_id: 'uuid',
+  transaction_id: 'uuid',
+  posted_at: 'timestamptz',
+  direction: 'text',
+  amount: 'numeric',
+  balance_after: 'numeric',
+  counterparty: 'uuid',
+  reference: 'text',
+  code: 'text',
+} as const;
+const transferReferenceColumns = { transfer_id: 'uuid', reference: 'text' } as const;
+const transactionColumns = {
+  id: 'uuid',
+  type: 'text',
+  from_account_id: 'uuid',
+  to_account_id: 'uuid',
+  amount: 'numeric',
+  currency: 'text',
+  reference: 'text',
+  reversal_of: 'uuid',
+  beneficiary_iban: 'text',
+  beneficiary_name: 'text',
+  created_at: 'timestamptz',
+  position: 'bigint',
+  status: 'text',
+  posted_amount: 'numeric',
+  reversed_by: 'uuid',
+  updated_position: 'bigint',
+} as const;
 
 /** Events come from the ledger's own writers: the type names the shape. */
 function asEvent<E extends { type: string }>(recorded: RecordedEvent): E {
@@ -41,21 +82,6 @@ function asEvent<E extends { type: string }>(recorded: RecordedEvent): E {
 
 /** Map key of a uuid: PostgreSQL reads uuids in any case, so the batch's maps must too. */
 const uuidKey = (id: string) => id.toLowerCase();
-
-async function insertChunked<DB, T extends keyof DB & string>(
-  db: Kysely<DB>,
-  table: T,
-  rows: readonly Insertable<DB[T]>[],
-): Promise<void> {
-  for (const chunk of chunked(rows, insertRowsMax)) {
-    // `as any`: kysely cannot resolve values()' row type through a generic table name;
-    // the signature above keeps callers typed.
-    await db
-      .insertInto(table)
-      .values(chunk as any)
-      .execute();
-  }
-}
 
 /** An account as a batch folds into it: totals in bigint, never through a JS number. */
 interface AccountDraft {
@@ -290,9 +316,10 @@ async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): 
     credits_pending: account.creditsPending.toString(),
     position: account.position,
   });
-  await insertChunked(
+  await insertRows(
     db,
     'accounts',
+    accountColumns,
     changed.flatMap(([, account]) => (account.opened ? [{ ...account.opened, ...totals(account) }] : [])),
   );
   const updated = changed.filter(([, account]) => account.opened === null);
@@ -329,7 +356,7 @@ async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): 
       .whereRef('accounts.id', '=', 'v.id')
       .execute();
   }
-  await insertChunked(db, 'transfer_references', newReferences);
+  await insertRows(db, 'transfer_references', transferReferenceColumns, newReferences);
   if (earlierLineReferences.size > 0) {
     // Before this batch's lines are inserted, so it reaches only lines of earlier batches.
     const refs = [...earlierLineReferences.values()];
@@ -344,7 +371,7 @@ async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): 
       .whereRef('statement_lines.transaction_id', '=', 'v.transfer_id')
       .execute();
   }
-  await insertChunked(db, 'statement_lines', lines);
+  await insertRows(db, 'statement_lines', statementLineColumns, lines);
 }
 
 /**
@@ -472,9 +499,10 @@ async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[
   }
 
   const changed = [...transfers].filter(([, t]) => t.updatedPosition !== '');
-  await insertChunked(
+  await insertRows(
     db,
     'transactions',
+    transactionColumns,
     changed.flatMap(([, t]) =>
       t.created
         ? [

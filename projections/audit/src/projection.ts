@@ -1,14 +1,8 @@
-import assert from 'node:assert/strict';
 import type { RecordedEvent } from '@ledger/eventstore';
-import { allEventTypes, bindParametersMax, chunked, migrateSchema, type Projection } from '@ledger/readmodel';
+import { allEventTypes, insertRows, migrateSchema, type Projection } from '@ledger/readmodel';
 import type { Insertable, Kysely } from 'kysely';
 import { auditMigrations } from './migrations.js';
-import type { AuditDatabase, AuditEventsTable } from './schema.js';
-
-/** Rows per INSERT: 8 parameters a row keeps a full chunk (8,000) far under bindParametersMax. */
-const insertRowsMax = 1_000;
-const columnsPerRow = 8;
-assert(insertRowsMax * columnsPerRow <= bindParametersMax);
+import type { AuditEventsTable } from './schema.js';
 
 function metadataText(event: RecordedEvent, key: 'actorId' | 'correlationId' | 'requestId'): string | null {
   const value = event.metadata[key];
@@ -28,18 +22,26 @@ function auditRow(event: RecordedEvent): Insertable<AuditEventsTable> {
   };
 }
 
+const auditColumns = {
+  position: 'bigint',
+  event_id: 'uuid',
+  stream_id: 'text',
+  type: 'text',
+  actor_id: 'text',
+  correlation_id: 'text',
+  request_id: 'text',
+  recorded_at: 'timestamptz',
+} as const;
+
 async function insertEvents(tx: Kysely<any>, events: readonly RecordedEvent[]): Promise<void> {
-  const db = tx as Kysely<AuditDatabase>;
-  for (const rows of chunked(events.map(auditRow), insertRowsMax)) {
-    await db.insertInto('events').values(rows).execute();
-  }
+  await insertRows(tx, 'events', auditColumns, events.map(auditRow));
 }
 
 /**
  * The audit trail: every event, with its actor and correlation. A plain INSERT, not an
  * upsert: an event applied twice would be a broken exactly-once guarantee, and the primary
- * key makes that crash the projection instead of hiding it. A batch is one multi-row INSERT
- * (per insertRowsMax rows): one round trip instead of one per event.
+ * key makes that crash the projection instead of hiding it. A batch is one INSERT of arrays
+ * (insertRows): one round trip instead of one per event.
  */
 export const auditProjection: Projection = {
   name: 'audit',
