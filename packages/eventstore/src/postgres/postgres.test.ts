@@ -414,3 +414,49 @@ t.test('postgres: arrays sent in binary form arrive as sent', async (t) => {
   t.same(rows[0], { t: texts, i: ints, u: uuids.map((u) => u.toLowerCase()), e: [], n: 0 });
   t.throws(() => uuidArray(['not-a-uuid']), TypeError);
 });
+
+t.test(
+  'postgres: appends by the previous release (es.append_batch) and by this one chain on in one stream',
+  async (t) => {
+    const f = await openFixture();
+    t.teardown(f.cleanup);
+    // What a process of the previous release sends during a rolling upgrade.
+    const oldAppend = (streamId: string, expected: string, data: object) =>
+      f.pool.query('SELECT es.append_batch($1::jsonb, $2::jsonb) AS r', [
+        JSON.stringify([{ a: 0, wi: 0, s: streamId, e: expected }]),
+        JSON.stringify([
+          {
+            a: 0,
+            s: streamId,
+            n: 0,
+            i: randomUUID(),
+            t: 'Deposited',
+            sj: JSON.stringify(streamId),
+            tj: '"Deposited"',
+            sv: 1,
+            d: JSON.stringify(data),
+            m: '{}',
+          },
+        ]),
+      ]);
+    await oldAppend('mixed', 'no_stream', { amount: '1.00' });
+    await f.store.append([
+      { streamId: 'mixed', expectedVersion: 0n, events: [{ type: 'Deposited', data: { amount: '2.00' } }] },
+    ]);
+    await oldAppend('mixed', '1', { amount: '3.00' });
+    await f.store.append([
+      { streamId: 'mixed', expectedVersion: 2n, events: [{ type: 'Deposited', data: { amount: '4.00' } }] },
+    ]);
+    const events = await f.store.readStream('mixed');
+    t.same(
+      events.map((e) => [e.streamVersion, (e.data as { amount: string }).amount]),
+      [
+        [0n, '1.00'],
+        [1n, '2.00'],
+        [2n, '3.00'],
+        [3n, '4.00'],
+      ],
+    );
+    t.same(await f.store.verify(), { ok: true, checkedEvents: 4, firstBadEvent: null }, 'one unbroken chain');
+  },
+);
