@@ -122,10 +122,6 @@ function expectedText(expected: ExpectedVersion): string {
   return typeof expected === 'bigint' ? expected.toString() : expected;
 }
 
-function parseExpected(text: string): ExpectedVersion {
-  return text === 'any' || text === 'no_stream' || text === 'exists' ? text : BigInt(text);
-}
-
 function checkLimit(limit: number | undefined, fallback: number): number {
   const value = limit ?? fallback;
   if (!Number.isInteger(value) || value < 1 || value > limits.readLimitMax) {
@@ -134,9 +130,8 @@ function checkLimit(limit: number | undefined, fallback: number): number {
   return value;
 }
 
-type BatchOutcome =
-  | { position: string; versions: string[] }
-  | { error: { streamId: string; expected: string; actual: string } };
+/** What one append of a batch came to: its result, or the check it failed (it wrote nothing). */
+type BatchOutcome = AppendResult | WrongExpectedVersion;
 
 /**
  * `run`, once, in a microtask after the first call: calls made meanwhile (by callers woken
@@ -312,24 +307,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   #settle(pending: Pending, outcome: BatchOutcome): void {
-    if ('error' in outcome) {
-      const { streamId, expected, actual } = outcome.error;
-      pending.reject(
-        new WrongExpectedVersion(
-          streamId,
-          parseExpected(expected),
-          actual === '-1' ? 'no_stream' : BigInt(actual),
-        ),
-      );
-      return;
-    }
-    pending.resolve({
-      position: BigInt(outcome.position),
-      streams: pending.writes.map((w, i) => ({
-        streamId: w.streamId,
-        version: BigInt(outcome.versions[i]!),
-      })),
-    });
+    if (outcome instanceof WrongExpectedVersion) pending.reject(outcome);
+    else pending.resolve(outcome);
   }
 
   async #callAppendBatch(appends: PreparedWrite[][]): Promise<BatchOutcome[]> {
@@ -401,23 +380,28 @@ export class PostgresEventStore implements EventStore {
       }
       throw error;
     }
-    const versions = row.o_version;
+    const { o_bad: bad, o_position: positions, o_version: versions } = row;
     let w = 0;
     return appends.map((append, a): BatchOutcome => {
       const first = w;
       w += append.length;
-      const bad = Number(row.o_bad[a]);
-      if (bad !== 0) {
-        const write = append[bad - 1 - first]!;
-        return {
-          error: {
-            streamId: write.streamId,
-            expected: expectedText(write.expectedVersion),
-            actual: versions[bad - 1]!,
-          },
-        };
+      if (bad[a] !== 0) {
+        // The first write whose check failed, and its stream's version (-1: none).
+        const k = bad[a]! - 1;
+        const actual = BigInt(versions[k]!);
+        return new WrongExpectedVersion(
+          append[k - first]!.streamId,
+          append[k - first]!.expectedVersion,
+          actual === -1n ? 'no_stream' : actual,
+        );
       }
-      return { position: row.o_position[a]!, versions: versions.slice(first, w) };
+      return {
+        position: BigInt(positions[a]!),
+        streams: append.map((write, i) => ({
+          streamId: write.streamId,
+          version: BigInt(versions[first + i]!),
+        })),
+      };
     });
   }
 
@@ -686,9 +670,10 @@ export class PostgresEventStore implements EventStore {
 }
 
 /** Bytewise order of the UTF-8 encodings, PostgreSQL's COLLATE "C" (UTF-16 order differs above U+D7FF). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is what this looks for
+const ascii = /^[\u0000-\u007f]*$/;
+
 function compareUtf8(a: string, b: string): number {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is what this looks for
-  const ascii = /^[\u0000-\u007f]*$/;
   if (ascii.test(a) && ascii.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
