@@ -15,7 +15,6 @@ export { type OpenLockSession, pgLockSessions, type SessionConnection } from './
 export { assertProjectionSchema, assertSchemaName, migrateSchema, schemaExists } from './migrate.js';
 export {
   allEventTypes,
-  bindParametersMax,
   checkProjection,
   chunked,
   type Projection,

@@ -49,10 +49,7 @@ export interface Projection {
   applyBatch?(tx: Kysely<any>, events: readonly RecordedEvent[]): Promise<void>;
 }
 
-/** PostgreSQL's bound on bind parameters in one statement (a 16-bit count in the protocol). */
-export const bindParametersMax = 65_535;
-
-/** Splits rows into runs of at most `size`: multi-row statements stay under bindParametersMax. */
+/** Splits rows into runs of at most `size`: one statement's arrays stay bounded (insertRows). */
 export function chunked<T>(rows: readonly T[], size: number): T[][] {
   if (!Number.isInteger(size) || size < 1) throw new RangeError('chunk size must be a positive integer');
   const chunks: T[][] = [];

@@ -250,6 +250,9 @@ function m0002(): string[] {
  * (simple expressions, no executor), and writes with two small statements: one INSERT of
  * the events, one upsert of the stream heads (by primary key, so its plan never depends
  * on the table's size). append_batch stays for processes of the previous release.
+ * plan_cache_mode is force_generic_plan for the function's statements: left to itself, the
+ * plan cache judges every custom plan cheaper (it sees the arrays' sizes) and plans each
+ * statement again on every call.
  *
  * Streams: p_ids, distinct, sorted bytewise (COLLATE "C", append_batch's lock order);
  *   p_sj their JSON strings.

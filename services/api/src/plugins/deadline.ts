@@ -54,7 +54,7 @@ export default fp(
       if (reply.sent || reply.raw.headersSent) return;
       const timedOut = problem(503, 'timeout', `No answer within ${timeoutMs} ms`);
       abortDeadline(request, timedOut);
-      request.log.warn({ timeoutMs, url: request.url }, 'handler deadline passed: 503 sent');
+      // Logged once, by the error handler (a 5xx, with its code).
       reply.send(timedOut);
     };
 
