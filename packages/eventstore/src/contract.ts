@@ -194,6 +194,41 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
     },
   );
 
+  withStore(
+    `${concurrentAppends} concurrent creations of one new stream: exactly one wins, the rest see it`,
+    async (t, fixture) => {
+      const { store } = fixture;
+      const handles = [store];
+      if (fixture.openAnother) for (let i = 0; i < 7; i++) handles.push(await fixture.openAnother());
+      const results = await Promise.allSettled(
+        Array.from({ length: concurrentAppends }, (_, i) =>
+          handles[i % handles.length]!.append([
+            {
+              streamId: 'fresh',
+              expectedVersion: 'no_stream',
+              events: [{ type: 'Opened', data: { by: i } }],
+            },
+          ]),
+        ),
+      );
+      t.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'one creation wins');
+      t.ok(
+        results.every(
+          (r) =>
+            r.status === 'fulfilled' || (r.reason instanceof WrongExpectedVersion && r.reason.actual === 0n),
+        ),
+        'every other one gets WrongExpectedVersion(actual 0)',
+      );
+      t.equal((await store.readStream('fresh')).length, 1, 'the stream holds the winner only');
+      const next = await store.append([
+        { streamId: 'fresh', expectedVersion: 0n, events: [{ type: 'Again', data: {} }] },
+      ]);
+      t.same(next.streams, [{ streamId: 'fresh', version: 1n }], 'and goes on from it');
+      t.ok((await store.verify()).ok);
+      for (const handle of handles.slice(1)) await handle.close();
+    },
+  );
+
   withStore("'any' appends to one hot stream serialise instead of failing", async (t, fixture) => {
     const { store } = fixture;
     const handles = [store];
