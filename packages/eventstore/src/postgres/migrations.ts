@@ -424,6 +424,20 @@ const m0003: string[] = [
    END $$`,
 ];
 
+/**
+ * 0004: no statement of es.append_batch_v2 may scan a table. Its plans are generic and made
+ * once per connection, with the statistics of that moment. On a fresh database (or a table
+ * autovacuum has not analysed yet) es.streams and es.events look empty, and the planner
+ * chose sequential scans: among them the DELETE of a batch's placeholders (ctid = ANY),
+ * which then read every stream head once per batch for as long as the connection lived or
+ * until an ANALYZE happened to invalidate the plan. Every statement of the function has a
+ * key to go by, so sequential scans are simply taken off its menu.
+ */
+const m0004: string[] = [
+  `ALTER FUNCTION es.append_batch_v2(text[], text[], int[], int[], text[], int[], uuid[], text[], text[],
+     int[], text[], text[]) SET enable_seqscan = off`,
+];
+
 const migrations: Record<string, Migration> = {
   '0001_events': {
     async up(db: Kysely<any>) {
@@ -438,6 +452,11 @@ const migrations: Record<string, Migration> = {
   '0003_append_batch_v2': {
     async up(db: Kysely<any>) {
       for (const statement of m0003) await sql.raw(statement).execute(db);
+    },
+  },
+  '0004_append_batch_v2_no_seqscan': {
+    async up(db: Kysely<any>) {
+      for (const statement of m0004) await sql.raw(statement).execute(db);
     },
   },
 };

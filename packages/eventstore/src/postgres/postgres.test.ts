@@ -397,6 +397,64 @@ t.test(
   },
 );
 
+t.test(
+  'postgres: es.append_batch_v2 reads the stream heads and the log by key, even with plans made on a table without statistics',
+  async (t) => {
+    // The function's plans are generic, made once per connection. On a fresh database
+    // es.streams has no statistics, and the planner once chose a sequential scan of it for
+    // the DELETE of a batch's placeholders: a scan of every stream per batch, until
+    // autovacuum's ANALYZE happened to replan it.
+    const f = await openFixture();
+    t.teardown(f.cleanup);
+    // A connection of its own: the statistics of a transaction also hold what its backend
+    // did before and has not reported yet (the migrations, on a pooled connection).
+    const client = new pg.Client({ connectionString: f.database.url });
+    await client.connect();
+    t.teardown(() => client.end());
+    const call = (streams: string[], expected: string[], eventCounts: number[]) => {
+      const ids = eventCounts.flatMap((n) => Array.from({ length: n }, () => randomUUID()));
+      return client.query(
+        `SELECT * FROM es.append_batch_v2($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::int[],
+         $7::uuid[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])`,
+        [
+          streams,
+          streams.map((id) => JSON.stringify(id)),
+          streams.map(() => 1),
+          streams.map((_, i) => i + 1),
+          expected,
+          eventCounts,
+          ids,
+          ids.map(() => 'E'),
+          ids.map(() => '"E"'),
+          ids.map(() => 1),
+          ids.map(() => '{}'),
+          ids.map(() => '{}'),
+        ],
+      );
+    };
+    await client.query('BEGIN');
+    // A new stream, a check-only write (its placeholder is deleted again), then both again:
+    // every statement of the function runs, on heads that exist and on heads that do not.
+    await call(['check-1', 'new'], ['no_stream', 'no_stream'], [0, 1]);
+    await call(['check-2', 'new'], ['no_stream', '0'], [0, 1]);
+    const { rows } = await client.query<{ relname: string; seq_scan: string }>(
+      `SELECT relname, seq_scan::text FROM pg_stat_xact_user_tables WHERE schemaname = 'es' AND relname IN ('streams', 'events')
+        ORDER BY relname`,
+    );
+    await client.query('COMMIT');
+    t.same(
+      rows.map((r) => [r.relname, r.seq_scan]),
+      [
+        ['events', '0'],
+        ['streams', '0'],
+      ],
+      'no sequential scan of es.events or es.streams',
+    );
+    const { rows: heads } = await f.pool.query('SELECT stream_id, version::text FROM es.streams');
+    t.same(heads, [{ stream_id: 'new', version: '1' }], 'the calls did their work: no placeholder is left');
+  },
+);
+
 t.test('postgres: arrays sent in binary form arrive as sent', async (t) => {
   const database = await createTestDatabase('es_binary');
   const pool = new pg.Pool({ connectionString: database.url, max: 1 });
