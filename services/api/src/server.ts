@@ -16,8 +16,10 @@ export interface RunningApi {
  * time: requests arrive spread out, each with much work besides its append, so a second lane
  * mostly sends batches of a few appends, each paying a transaction's fixed cost (a commit and
  * its flush). With one lane, what arrives while a batch commits goes in the next: in
- * bench:transfers (2 cores) about 11 appends per transaction instead of 5.5, PostgreSQL CPU of
- * the API per transfer 0.5 ms instead of 0.7-0.8, and 15-20% more transfers/s with a lower p99.
+ * bench:transfers (2 cores) about 13 appends per transaction instead of 7, PostgreSQL CPU of
+ * the API per transfer 0.17-0.18 ms instead of 0.23-0.24, and 5-20% more transfers/s with a
+ * lower p99 (re-measured with migration 0004, two runs each). With the CPU taken by something
+ * else (a busy loop beside the benchmark) the two were within the noise of each other.
  * (The store's default, two lanes, suits writers that wait on nothing but their appends.)
  */
 export const apiEventStoreOptions = { appendConcurrency: 1 } as const;
