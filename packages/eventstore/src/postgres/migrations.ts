@@ -426,12 +426,12 @@ const m0003: string[] = [
 
 /**
  * 0004: no statement of es.append_batch_v2 may scan a table. Its plans are generic and made
- * once per connection, with the statistics of that moment. On a fresh database (or a table
- * autovacuum has not analysed yet) es.streams and es.events look empty, and the planner
- * chose sequential scans: among them the DELETE of a batch's placeholders (ctid = ANY),
- * which then read every stream head once per batch for as long as the connection lived or
- * until an ANALYZE happened to invalidate the plan. Every statement of the function has a
- * key to go by, so sequential scans are simply taken off its menu.
+ * once per connection, with the statistics of that moment. On a fresh database (or before
+ * autovacuum's first ANALYZE) es.streams looks empty, and the planner chose a sequential
+ * scan for the DELETE of a batch's placeholders (ctid = ANY): every batch that created a
+ * stream then read every stream head, for as long as the connection lived or until an
+ * ANALYZE happened to invalidate the plan. The other statements went by key already; every
+ * one of them has a key to go by, so sequential scans are taken off the function's menu.
  */
 const m0004: string[] = [
   `ALTER FUNCTION es.append_batch_v2(text[], text[], int[], int[], text[], int[], uuid[], text[], text[],
