@@ -47,6 +47,36 @@ async function openFixture() {
   };
 }
 
+/**
+ * es.append_batch_v2 called by hand, as the store would, with one write per stream (write k
+ * writes streams[k]) and events of type E with empty data and metadata. `ids` need not agree
+ * with `eventCounts`: the function's own checks are under test.
+ */
+function callAppendBatchV2(
+  db: Pick<pg.Pool, 'query'> | Pick<pg.Client, 'query'>,
+  batch: { streams: string[]; appendOf: number[]; expected: string[]; eventCounts: number[]; ids: string[] },
+) {
+  const { streams, ids } = batch;
+  return db.query(
+    `SELECT * FROM es.append_batch_v2($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::int[],
+     $7::uuid[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])`,
+    [
+      streams,
+      streams.map((id) => JSON.stringify(id)),
+      batch.appendOf,
+      streams.map((_, i) => i + 1),
+      batch.expected,
+      batch.eventCounts,
+      ids,
+      ids.map(() => 'E'),
+      ids.map(() => '"E"'),
+      ids.map(() => 1),
+      ids.map(() => '{}'),
+      ids.map(() => '{}'),
+    ],
+  );
+}
+
 eventStoreContract(t, 'postgres', openFixture);
 
 t.test('postgres: the log refuses UPDATE, DELETE and TRUNCATE', async (t) => {
@@ -363,24 +393,13 @@ t.test(
     const f = await openFixture();
     t.teardown(f.cleanup);
     const call = (eventCounts: number[], ids: string[]) =>
-      f.pool.query(
-        `SELECT * FROM es.append_batch_v2($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::int[],
-         $7::uuid[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])`,
-        [
-          ['a', 'b'],
-          ['"a"', '"b"'],
-          [1, 2],
-          [1, 2],
-          ['any', 'any'],
-          eventCounts,
-          ids,
-          ids.map(() => 'E'),
-          ids.map(() => '"E"'),
-          ids.map(() => 1),
-          ids.map(() => '{}'),
-          ids.map(() => '{}'),
-        ],
-      );
+      callAppendBatchV2(f.pool, {
+        streams: ['a', 'b'],
+        appendOf: [1, 2],
+        expected: ['any', 'any'],
+        eventCounts,
+        ids,
+      });
     const two = [randomUUID(), randomUUID()];
     await t.rejects(call([1, 2], two), { code: '22023' }, 'more events counted than sent');
     await t.rejects(call([1, 0], two), { code: '22023' }, 'fewer events counted than sent');
@@ -411,27 +430,15 @@ t.test(
     const client = new pg.Client({ connectionString: f.database.url });
     await client.connect();
     t.teardown(() => client.end());
-    const call = (streams: string[], expected: string[], eventCounts: number[]) => {
-      const ids = eventCounts.flatMap((n) => Array.from({ length: n }, () => randomUUID()));
-      return client.query(
-        `SELECT * FROM es.append_batch_v2($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::int[],
-         $7::uuid[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])`,
-        [
-          streams,
-          streams.map((id) => JSON.stringify(id)),
-          streams.map(() => 1),
-          streams.map((_, i) => i + 1),
-          expected,
-          eventCounts,
-          ids,
-          ids.map(() => 'E'),
-          ids.map(() => '"E"'),
-          ids.map(() => 1),
-          ids.map(() => '{}'),
-          ids.map(() => '{}'),
-        ],
-      );
-    };
+    // One append writing each stream.
+    const call = (streams: string[], expected: string[], eventCounts: number[]) =>
+      callAppendBatchV2(client, {
+        streams,
+        appendOf: streams.map(() => 1),
+        expected,
+        eventCounts,
+        ids: eventCounts.flatMap((n) => Array.from({ length: n }, () => randomUUID())),
+      });
     await client.query('BEGIN');
     // A new stream, a check-only write (its placeholder is deleted again), then both again:
     // every statement of the function runs, on heads that exist and on heads that do not.
