@@ -142,7 +142,9 @@ export async function listAccounts(
   if (query.cursor !== undefined)
     select = select.where(sql<boolean>`seq > ${decodeCursor('a1', query.cursor)}::bigint`);
   const rows = (await select
-    .orderBy('seq', 'asc')
+    // The table's bigint column, not the text alias of the same name (ORDER BY prefers an
+    // output column): as text, 100000000 sorts before 99999999 and the keyset drops rows.
+    .orderBy('accounts.seq', 'asc')
     .limit(query.limit + 1)
     .execute()) as AccountRow[];
   const last = rows[query.limit - 1];
@@ -197,7 +199,9 @@ export async function listStatement(
   if (query.cursor !== undefined)
     select = select.where(sql<boolean>`position < ${decodeCursor('s1', query.cursor)}::bigint`);
   const rows = await select
-    .orderBy('position', 'desc')
+    // The table's bigint column, not the text alias of the same name (ORDER BY prefers an
+    // output column): as text, 100000000 sorts before 99999999 and the keyset drops rows.
+    .orderBy('statement_lines.position', 'desc')
     .limit(query.limit + 1)
     .execute();
   const last = rows[query.limit - 1];
@@ -341,7 +345,9 @@ export async function listTransactions(
   if (query.cursor !== undefined)
     select = select.where(sql<boolean>`position < ${decodeCursor('t1', query.cursor)}::bigint`);
   const rows = (await select
-    .orderBy('position', 'desc')
+    // The table's bigint column, not the text alias of the same name (ORDER BY prefers an
+    // output column): as text, 100000000 sorts before 99999999 and the keyset drops rows.
+    .orderBy('transactions.position', 'desc')
     .limit(query.limit + 1)
     .execute()) as TransactionRow[];
   const last = rows[query.limit - 1];

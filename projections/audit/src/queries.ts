@@ -101,7 +101,9 @@ export async function listAuditEvents(db: Kysely<any>, query: AuditQuery): Promi
     );
   }
   const rows = await select
-    .orderBy('position', order)
+    // The table's bigint column, not the text alias of the same name (ORDER BY prefers an
+    // output column): as text, 100000000 sorts before 99999999 and the keyset drops rows.
+    .orderBy('events.position', order)
     .limit(limit + 1)
     .execute();
 

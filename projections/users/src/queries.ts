@@ -66,7 +66,9 @@ export async function listUsers(db: Kysely<any>, query: UserQuery): Promise<User
     select = select.where(sql<boolean>`seq > ${decodeCursor(query.cursor)}::bigint`);
   }
   const rows = await select
-    .orderBy('seq', 'asc')
+    // The table's bigint column, not the text alias of the same name (ORDER BY prefers an
+    // output column): as text, 100000000 sorts before 99999999 and the keyset drops rows.
+    .orderBy('users.seq', 'asc')
     .limit(limit + 1)
     .execute();
   const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();
