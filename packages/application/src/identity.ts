@@ -2,11 +2,21 @@ import {
   emailStreamId,
   identityEventSchemaVersion,
   parseIdentityEvent,
+  type Role,
   type UserEvent,
   usernameStreamId,
   userStreamId,
 } from '@ledger/contracts';
-import { decideUser, evolveUser, initialUserState, type UserCommand, type UserState } from '@ledger/domain';
+import {
+  type Decision,
+  decideUser,
+  evolveUser,
+  type IdentityRejection,
+  initialUserState,
+  type RegisteredUser,
+  type UserCommand,
+  type UserState,
+} from '@ledger/domain';
 import { type EventMetadata, type EventStore, WrongExpectedVersion } from '@ledger/eventstore';
 import { type Aggregate, handleCommand, loadStream } from './command-handler.js';
 
@@ -134,4 +144,66 @@ export function handleUserCommand(
     metadata,
     retriesMax: userCommandRetriesMax,
   });
+}
+
+/**
+ * Ends every session of a user at once (every refresh family and the access tokens issued
+ * under them). The API's token store implements it; the use cases below call it after the
+ * append that ended the sessions, whose event already stops tokens issued before it.
+ */
+export interface Sessions {
+  endAll(userId: string, reason: 'locked' | 'password_changed', now: Date): Promise<void>;
+}
+
+export type ChangeUserRejection = IdentityRejection | 'self_modification';
+
+export interface ChangeUserRequest {
+  actor: { userId: string; role: Role };
+  userId: string;
+  role?: Role;
+  locked?: boolean;
+  now: Date;
+}
+
+/**
+ * A staff change to a user: its role (who may set it at all is the route's policy) and its
+ * lock, under the rank rule of the domain (mayLock). Nobody changes their own role. A lock
+ * ends the user's sessions everywhere.
+ */
+export async function changeUser(
+  store: EventStore,
+  sessions: Sessions,
+  request: ChangeUserRequest,
+  metadata: EventMetadata,
+): Promise<
+  { ok: true; state: RegisteredUser; position: bigint | null } | { ok: false; rejection: ChangeUserRejection }
+> {
+  const { actor, now, role, locked } = request;
+  if (role !== undefined && request.userId === actor.userId)
+    return { ok: false, rejection: 'self_modification' };
+  const result = await handleUserCommand(
+    store,
+    request.userId,
+    (state): Decision => {
+      const decisions: Decision[] = [];
+      let current = state;
+      for (const command of [
+        role === undefined ? null : ({ type: 'ChangeRole', now, role } as const),
+        locked === undefined ? null : ({ type: 'SetLocked', now, locked, by: actor } as const),
+      ]) {
+        if (command === null) continue;
+        const decision = decideUser(command, current);
+        if (decision.rejection !== undefined) return decision;
+        decisions.push(decision);
+        current = decision.events.reduce(evolveUser, current);
+      }
+      return { events: decisions.flatMap((d) => d.events) };
+    },
+    metadata,
+  );
+  if (result.rejection !== undefined) return { ok: false, rejection: result.rejection };
+  if (result.state.status !== 'registered') return { ok: false, rejection: 'user_not_found' };
+  if (result.events.some((e) => e.type === 'UserLocked'))
+    await sessions.endAll(request.userId, 'locked', now);
+  return { ok: true, state: result.state, position: result.position };
 }

@@ -28,12 +28,16 @@ export {
   retriesMaxLimit,
 } from './command-handler.js';
 export {
+  type ChangeUserRejection,
+  type ChangeUserRequest,
+  changeUser,
   findUserId,
   handleUserCommand,
   loadUser,
   type RegisterCommand,
   type RegisterResult,
   registerUser,
+  type Sessions,
   userAggregate,
 } from './identity.js';
 export * from './ledger.js';

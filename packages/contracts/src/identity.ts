@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { freeText } from './text.js';
 
 /**
  * Identity: the events of `user-<id>` streams and of the username/email reservation
@@ -19,6 +20,10 @@ export type KycStatus = (typeof kycStatuses)[number];
 export const identityLimits = {
   passwordLengthMin: 12,
   passwordLengthMax: 128,
+  /** bcrypt reads at most 72 bytes: a longer password would be silently truncated. */
+  passwordBytesMax: 72,
+  /** Recovery codes a user holds at once (single use each). */
+  recoveryCodeCount: 10,
   usernameLengthMin: 3,
   usernameLengthMax: 32,
   /**
@@ -61,6 +66,19 @@ export const loginFailureReasons = [
   'account_locked',
 ] as const;
 
+/**
+ * Where a password or one-time code was checked: wrong ones count towards the lockout
+ * wherever they are sent (API.md, Auth), and the audit trail says where.
+ */
+export const credentialChecks = [
+  'login',
+  'two_factor_enable',
+  'two_factor_disable',
+  'password_change',
+  'recovery_codes',
+] as const;
+export type CredentialCheck = (typeof credentialChecks)[number];
+
 export const identityEventSchemas = {
   UserRegistered: z.object({
     userId: z.uuid(),
@@ -86,8 +104,20 @@ export const identityEventSchemas = {
     dateOfBirth: isoDate.nullable().optional(),
     phone: z.string().nullable().optional(),
   }),
-  LoginSucceeded: z.object({ userId: z.uuid(), at: isoTime, otpTimeStep: z.number().int().nullable() }),
-  LoginFailed: z.object({ userId: z.uuid(), at: isoTime, reason: z.enum(loginFailureReasons) }),
+  LoginSucceeded: z.object({
+    userId: z.uuid(),
+    at: isoTime,
+    otpTimeStep: z.number().int().nullable(),
+    /** The second factor was a recovery code (spent by this login). */
+    recoveryCode: z.boolean().optional(),
+  }),
+  LoginFailed: z.object({
+    userId: z.uuid(),
+    at: isoTime,
+    reason: z.enum(loginFailureReasons),
+    /** Absent: a login. */
+    during: z.enum(credentialChecks).optional(),
+  }),
   UserLocked: z.object({
     userId: z.uuid(),
     at: isoTime,
@@ -99,6 +129,14 @@ export const identityEventSchemas = {
   TwoFactorSetupStarted: z.object({ userId: z.uuid(), at: isoTime, secret: encryptedSecretSchema }),
   TwoFactorEnabled: z.object({ userId: z.uuid(), at: isoTime, otpTimeStep: z.number().int() }),
   TwoFactorDisabled: z.object({ userId: z.uuid(), at: isoTime, otpTimeStep: z.number().int() }),
+  PasswordChanged: z.object({ userId: z.uuid(), at: isoTime, passwordHash: z.string() }),
+  /** New recovery codes replace the old ones; the codes themselves are kept hashed, outside the log. */
+  RecoveryCodesGenerated: z.object({
+    userId: z.uuid(),
+    at: isoTime,
+    count: z.number().int(),
+    otpTimeStep: z.number().int(),
+  }),
   RoleChanged: z.object({ userId: z.uuid(), at: isoTime, from: roleSchema, to: roleSchema }),
   KycStatusChanged: z.object({ userId: z.uuid(), at: isoTime, status: z.enum(kycStatuses) }),
   RefreshTokenReused: z.object({ userId: z.uuid(), at: isoTime, familyId: z.uuid() }),
@@ -127,20 +165,43 @@ export const usernameSchema = z
   .max(identityLimits.usernameLengthMax)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 export const emailSchema = z.email().max(identityLimits.emailLengthMax);
-/** Checked before any hashing: a 1 MB password is a 400 that costs nothing. */
+/**
+ * Checked before any hashing: a 1 MB password is a 400 that costs nothing. At most 72 bytes
+ * in UTF-8, bcrypt's limit: a longer one would be truncated without a word, so two passwords
+ * sharing their first 72 bytes would both open the account.
+ */
 export const passwordSchema = z
   .string()
   .min(identityLimits.passwordLengthMin)
-  .max(identityLimits.passwordLengthMax);
-// No control characters: PostgreSQL refuses NUL in text and jsonb, and none belongs in a name.
-const nameSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(identityLimits.nameLengthMax)
-  .regex(/^\P{Cc}+$/u, 'no control characters');
+  .max(identityLimits.passwordLengthMax)
+  .refine((p) => p.isWellFormed(), 'not valid Unicode')
+  .refine(
+    (p) => Buffer.byteLength(p, 'utf8') <= identityLimits.passwordBytesMax,
+    `at most ${identityLimits.passwordBytesMax} bytes in UTF-8 (bcrypt's limit)`,
+  );
+
+/** Whether a password is the user's own name or address (case-insensitive): a 400. */
+export function passwordIsIdentity(password: string, identity: { username: string; email: string }): boolean {
+  const p = password.toLowerCase();
+  return p === identity.username.toLowerCase() || p === identity.email.toLowerCase();
+}
+
+const notIdentity = (body: { username: string; email: string; password: string }) =>
+  !passwordIsIdentity(body.password, body);
+const notIdentityIssue = {
+  message: 'the password must not be the username or the email',
+  path: ['password'],
+};
+
+const nameSchema = freeText({ max: identityLimits.nameLengthMax });
 const phoneSchema = z.string().regex(/^\+?[0-9][0-9 ()-]{3,22}$/, 'a phone number such as +213 555 12 34 56');
 export const otpSchema = z.string().regex(/^[0-9]{6}$/, 'six digits');
+/** xxxxx-xxxxx in a 32-letter alphabet (no 0/O, 1/I/L): 50 bits, typed by hand from paper. */
+export const recoveryCodeSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z2-9]{5}-?[a-z2-9]{5}$/, 'a recovery code such as abcde-fghjk');
 
 export const userSchema = z
   .object({
@@ -159,15 +220,17 @@ export const userSchema = z
   .meta({ id: 'User' });
 export type UserView = z.infer<typeof userSchema>;
 
-export const registerBodySchema = z.object({
-  username: usernameSchema,
-  email: emailSchema,
-  password: passwordSchema,
-  firstName: nameSchema.optional(),
-  lastName: nameSchema.optional(),
-  dateOfBirth: isoDate.optional(),
-  phone: phoneSchema.optional(),
-});
+export const registerBodySchema = z
+  .object({
+    username: usernameSchema,
+    email: emailSchema,
+    password: passwordSchema,
+    firstName: nameSchema.optional(),
+    lastName: nameSchema.optional(),
+    dateOfBirth: isoDate.optional(),
+    phone: phoneSchema.optional(),
+  })
+  .refine(notIdentity, notIdentityIssue);
 
 export const loginBodySchema = z
   .object({
@@ -177,10 +240,16 @@ export const loginBodySchema = z
     // Login checks length only: the policy is the register's, and a wrong one is just wrong.
     password: z.string().min(1).max(identityLimits.passwordLengthMax),
     otp: otpSchema.optional(),
+    /** Instead of `otp` when the authenticator is lost: one of the user's recovery codes, spent by use. */
+    recoveryCode: recoveryCodeSchema.optional(),
   })
   .refine((b) => (b.username === undefined) !== (b.email === undefined), {
     message: 'give either username or email',
     path: ['username'],
+  })
+  .refine((b) => b.otp === undefined || b.recoveryCode === undefined, {
+    message: 'give otp or recoveryCode, not both',
+    path: ['recoveryCode'],
   });
 
 export const tokenPairSchema = z.object({
@@ -202,21 +271,32 @@ export const patchMeBodySchema = z.object({
 });
 
 export const twoFactorSetupResponseSchema = z.object({ secret: z.string(), otpauthUrl: z.string() });
-export const otpBodySchema = z.object({ otp: otpSchema });
+/** 2FA changes take the password too: a stolen access token alone cannot enroll or remove one. */
+export const otpBodySchema = z.object({
+  otp: otpSchema,
+  password: z.string().min(1).max(identityLimits.passwordLengthMax),
+});
+export const recoveryCodesResponseSchema = z.object({ recoveryCodes: z.array(z.string()) });
+export const changePasswordBodySchema = z.object({
+  currentPassword: z.string().min(1).max(identityLimits.passwordLengthMax),
+  newPassword: passwordSchema,
+});
 
 export const adminUserSchema = userSchema
   .extend({ locked: z.boolean(), lockedUntil: z.string().nullable() })
   .meta({ id: 'AdminUser' });
 export type AdminUserView = z.infer<typeof adminUserSchema>;
 
-export const createStaffBodySchema = z.object({
-  username: usernameSchema,
-  email: emailSchema,
-  password: passwordSchema,
-  role: z.enum(['agent', 'manager', 'director', 'auditor']),
-  firstName: nameSchema.optional(),
-  lastName: nameSchema.optional(),
-});
+export const createStaffBodySchema = z
+  .object({
+    username: usernameSchema,
+    email: emailSchema,
+    password: passwordSchema,
+    role: z.enum(['agent', 'manager', 'director', 'auditor']),
+    firstName: nameSchema.optional(),
+    lastName: nameSchema.optional(),
+  })
+  .refine(notIdentity, notIdentityIssue);
 
 export const patchUserBodySchema = z
   .object({ role: roleSchema.optional(), locked: z.boolean().optional() })

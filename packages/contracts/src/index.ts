@@ -2,3 +2,4 @@ export * from './audit.js';
 export * from './identity.js';
 export * from './ledger.js';
 export * from './settings.js';
+export * from './text.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { freeText } from './text.js';
 
 /**
  * Ledger HTTP bodies (API.md, Accounts and Transactions). Amounts are decimal strings here;
@@ -104,7 +105,7 @@ export const balanceSchema = z.object({
   position: z.string(),
 });
 
-export const reasonBodySchema = z.strictObject({ reason: z.string().min(1).max(reasonLengthMax) });
+export const reasonBodySchema = z.strictObject({ reason: freeText({ max: reasonLengthMax }) });
 
 export const transferBodySchema = z.strictObject({
   type: z.literal('transfer'),
@@ -113,7 +114,7 @@ export const transferBodySchema = z.strictObject({
   toAccountNumber: z.string().max(64).optional(),
   amount: amountText,
   currency: currencyText,
-  reference: z.string().max(referenceLengthMax).optional(),
+  reference: freeText({ max: referenceLengthMax, min: 0 }).optional(),
   mode: z.enum(['immediate', 'pending']).optional(),
   timeoutSeconds: z
     .number()
@@ -127,7 +128,7 @@ export const cashBodySchema = z.strictObject({
   accountId: z.uuid(),
   amount: amountText,
   currency: currencyText,
-  reference: z.string().max(referenceLengthMax).optional(),
+  reference: freeText({ max: referenceLengthMax, min: 0 }).optional(),
 });
 /** ISO 13616; its check digits (mod 97) are checked at the edge (400). */
 export const ibanLengthMax = 34;
@@ -141,11 +142,11 @@ export const externalBodySchema = z.strictObject({
       .min(1)
       .max(ibanLengthMax * 2)
       .describe('IBAN of the payee, spaces allowed ("GB82 WEST 1234 5698 7654 32")'),
-    name: z.string().trim().min(1).max(beneficiaryNameLengthMax),
+    name: freeText({ max: beneficiaryNameLengthMax }),
   }),
   amount: amountText,
   currency: currencyText,
-  reference: z.string().max(referenceLengthMax).optional(),
+  reference: freeText({ max: referenceLengthMax, min: 0 }).optional(),
 });
 export const createTransactionBodySchema = z.discriminatedUnion('type', [
   transferBodySchema,

@@ -38,6 +38,7 @@ t.test('defaults', async (t) => {
     dataDir: './.data',
     redisUrl: undefined,
     jwtSecret: undefined,
+    totpKey: undefined,
     corsOrigins: [],
     logLevel: 'info',
     rateLimits: {},
@@ -137,4 +138,10 @@ t.test('secrets are not echoed in the message', async (t) => {
   }
   t.match(message, /JWT_SECRET/);
   t.notMatch(message, secret);
+});
+
+t.test('TOTP_KEY', async (t) => {
+  assertRejected(t, { TOTP_KEY: 'too short' }, 'TOTP_KEY');
+  const key = 'a-totp-key-of-at-least-32-characters-long';
+  t.equal(loadConfig({ TOTP_KEY: key }).totpKey, key);
 });

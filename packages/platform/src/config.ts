@@ -48,6 +48,9 @@ const envSchema = z
     JWT_SECRET: optionalString.refine((s) => s === undefined || s.length >= 32, {
       message: 'must be at least 32 characters',
     }),
+    TOTP_KEY: optionalString.refine((s) => s === undefined || s.length >= 32, {
+      message: 'must be at least 32 characters',
+    }),
     SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']),
     CORS_ORIGINS: optionalString.transform((value, ctx) => {
       const origins = (value ?? '')
@@ -91,7 +94,10 @@ const envSchema = z
     }),
     BANK_DIRECTOR_USERNAME: optionalString,
     BANK_DIRECTOR_EMAIL: optionalString,
-    BANK_DIRECTOR_PASSWORD: optionalString,
+    // bcrypt reads 72 bytes: a longer password would be cut without a word (API.md, Auth).
+    BANK_DIRECTOR_PASSWORD: optionalString.refine((s) => s === undefined || Buffer.byteLength(s) <= 72, {
+      message: 'must be at most 72 bytes in UTF-8',
+    }),
     CLEARING_DELAY_MS: z.coerce
       .number({ message: `must be an integer from 0 to ${clearingDelayMsMax}` })
       .int(`must be an integer from 0 to ${clearingDelayMsMax}`)
@@ -146,6 +152,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** Unset: generated once and kept in dataDir. */
   jwtSecret: string | undefined;
+  /** Seals TOTP secrets at rest. Unset: generated once and kept in dataDir. */
+  totpKey: string | undefined;
   smtpUrl: string | undefined;
   corsOrigins: string[];
   logLevel: (typeof logLevels)[number];
@@ -193,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
     jwtSecret: e.JWT_SECRET,
+    totpKey: e.TOTP_KEY,
     smtpUrl: e.SMTP_URL,
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,

@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { bcryptHasher } from './auth/passwords.js';
 import { bootstrapDirector } from './bootstrap.js';
-import { resolveJwtSecret } from './jwt-secret.js';
+import { resolveJwtSecret, resolveTotpKey } from './jwt-secret.js';
 import authPlugin from './plugins/auth.js';
 import deadlinePlugin from './plugins/deadline.js';
 import depsPlugin, { type ApiDeps } from './plugins/deps.js';
@@ -97,6 +97,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const clock = deps.auth?.clock ?? (() => new Date());
   await app.register(authPlugin, {
     jwtSecret: await resolveJwtSecret(deps.config),
+    totpKey: await resolveTotpKey(deps.config),
     hasher,
     clock,
     keyPrefix,

@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { jwtSecretFileName, resolveJwtSecret } from './jwt-secret.js';
+import { secretBox } from './auth/totp.js';
+import { jwtSecretFileName, resolveJwtSecret, resolveTotpKey, totpKeyFileName } from './jwt-secret.js';
 
 const root = await mkdtemp(join(tmpdir(), 'api-jwt-'));
 t.teardown(() => rm(root, { recursive: true, force: true }));
@@ -62,4 +63,20 @@ t.test('a truncated file is refused, never silently replaced', async (t) => {
   await writeFile(join(dir, jwtSecretFileName), 'short\n');
   await t.rejects(resolveJwtSecret({ jwtSecret: undefined, dataDir: dir }), /shorter than 32 characters/);
   t.equal(await readFile(join(dir, jwtSecretFileName), 'utf8'), 'short\n', 'left as it was');
+});
+
+t.test('the TOTP key is its own, kept beside the JWT secret; TOTP_KEY wins', async (t) => {
+  const dir = await freshDir();
+  const jwt = await resolveJwtSecret({ jwtSecret: undefined, dataDir: dir });
+  const totp = await resolveTotpKey({ totpKey: undefined, dataDir: dir });
+  t.not(totp, jwt, 'not the JWT secret');
+  t.equal((await readFile(join(dir, totpKeyFileName), 'utf8')).trim(), totp);
+  t.equal(await resolveTotpKey({ totpKey: undefined, dataDir: dir }), totp, 'a restart reads it back');
+  const configured = 'a-configured-totp-key-of-32-characters';
+  t.equal(await resolveTotpKey({ totpKey: configured, dataDir: dir }), configured);
+  // A secret sealed under one key does not open under the JWT secret, nor under another key.
+  const sealed = secretBox(totp).seal('JBSWY3DPEHPK3PXP');
+  t.equal(secretBox(totp).open(sealed), 'JBSWY3DPEHPK3PXP');
+  t.throws(() => secretBox(jwt).open(sealed));
+  t.throws(() => secretBox(configured).open(sealed));
 });

@@ -18,17 +18,38 @@ export const jwtSecretLengthMin = 32;
  * name exists, so when two processes start together the first one's secret wins and the
  * other reads it, rather than silently replacing it and invalidating tokens already issued.
  */
-export async function resolveJwtSecret(config: Pick<Config, 'jwtSecret' | 'dataDir'>): Promise<string> {
-  if (config.jwtSecret !== undefined) return config.jwtSecret;
+export function resolveJwtSecret(config: Pick<Config, 'jwtSecret' | 'dataDir'>): Promise<string> {
+  return resolveKeptSecret(config.jwtSecret, config.dataDir, jwtSecretFileName);
+}
 
-  const dir = resolve(config.dataDir);
-  const path = join(dir, jwtSecretFileName);
+export const totpKeyFileName = 'totp-key';
+
+/**
+ * The key that seals TOTP secrets: TOTP_KEY when set, otherwise `<DATA_DIR>/totp-key`, made
+ * like the JWT secret. Its own key, not one derived from the JWT secret: rotating the signing
+ * secret (say, after a leak) must not make every enrolled authenticator unreadable, and a
+ * leaked signing secret must not open the second factors.
+ */
+export function resolveTotpKey(config: Pick<Config, 'totpKey' | 'dataDir'>): Promise<string> {
+  return resolveKeptSecret(config.totpKey, config.dataDir, totpKeyFileName);
+}
+
+/** A secret from configuration, or kept in a file of DATA_DIR, generated on first start. */
+async function resolveKeptSecret(
+  value: string | undefined,
+  dataDir: string,
+  fileName: string,
+): Promise<string> {
+  if (value !== undefined) return value;
+
+  const dir = resolve(dataDir);
+  const path = join(dir, fileName);
   const existing = await readSecret(path);
   if (existing !== undefined) return existing;
 
   await mkdir(dir, { recursive: true });
   const secret = randomBytes(jwtSecretBytes).toString('base64url');
-  const temp = join(dir, `.${jwtSecretFileName}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(dir, `.${fileName}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const file = await open(temp, 'wx', 0o600);
   try {
     await file.writeFile(`${secret}\n`);

@@ -1,7 +1,14 @@
 import type { UserEvent } from '@ledger/contracts';
 import t from 'tap';
-import { decideUser, type UserCommand } from './decide.js';
-import { evolveUser, foldUser, type RegisteredUser, type UserState } from './user.js';
+import { decideUser, mayLock, type UserCommand } from './decide.js';
+import {
+  evolveUser,
+  foldUser,
+  isLocked,
+  type RegisteredUser,
+  sessionMayContinue,
+  type UserState,
+} from './user.js';
 
 // Given events, when a command, then events or a rejection.
 
@@ -114,9 +121,12 @@ t.test('2FA: required once on, codes single-use', async (t) => {
     login({ timeStep: 101 }).events.map((e) => e.type),
     ['LoginSucceeded'],
   );
-  t.equal(decideUser({ type: 'DisableTwoFactor', now: t0, otpTimeStep: 99 }, on).rejection, 'invalid_otp');
   t.equal(
-    decideUser({ type: 'EnableTwoFactor', now: t0, otpTimeStep: 101 }, on).rejection,
+    decideUser({ type: 'DisableTwoFactor', now: t0, passwordMatches: true, otpTimeStep: 99 }, on).rejection,
+    'invalid_otp',
+  );
+  t.equal(
+    decideUser({ type: 'EnableTwoFactor', now: t0, passwordMatches: true, otpTimeStep: 101 }, on).rejection,
     'two_factor_not_pending',
   );
 });
@@ -146,4 +156,130 @@ t.test('profile: name and birth date locked once KYC is verified; phone is not',
 
 t.test('commands on an unregistered user are refused', async (t) => {
   t.equal(decideUser(badLogin(0), { status: 'unregistered' }).rejection, 'user_not_found');
+});
+
+const secret = { alg: 'A256GCM', keyId: 'k1', iv: 'i', tag: 't', ciphertext: 'c' } as const;
+const twoFactorOn = (): RegisteredUser =>
+  given(
+    { type: 'TwoFactorSetupStarted', data: { userId, at: t0.toISOString(), secret } },
+    { type: 'TwoFactorEnabled', data: { userId, at: t0.toISOString(), otpTimeStep: 100 } },
+  ) as RegisteredUser;
+
+t.test('2FA changes need the password; wrong codes and passwords count as failed logins', async (t) => {
+  const on = twoFactorOn();
+  const disable = (ms: number, passwordMatches: boolean, otpTimeStep: number | null): UserCommand => ({
+    type: 'DisableTwoFactor',
+    now: plus(ms),
+    passwordMatches,
+    otpTimeStep,
+  });
+  const wrongPassword = decideUser(disable(0, false, 101), on);
+  t.equal(wrongPassword.rejection, 'invalid_credentials', 'a right code without the password is refused');
+  t.same(wrongPassword.events, [
+    {
+      type: 'LoginFailed',
+      data: { userId, at: t0.toISOString(), reason: 'invalid_credentials', during: 'two_factor_disable' },
+    },
+  ]);
+  // Five wrong codes at /2fa/disable lock new logins, as five wrong passwords at /login do.
+  const { state, last } = run(on, [
+    disable(0, true, null),
+    disable(minute, true, 99),
+    disable(2 * minute, true, null),
+    disable(3 * minute, true, null),
+    disable(4 * minute, true, null),
+  ]);
+  t.same(
+    last.events.map((e) => e.type),
+    ['LoginFailed', 'UserLocked'],
+  );
+  t.equal(last.events[0]?.type === 'LoginFailed' && last.events[0].data.reason, 'invalid_otp');
+  const locked = state as RegisteredUser;
+  t.equal(decideUser(disable(5 * minute, true, 102), locked).rejection, 'account_locked', '423 while locked');
+  t.equal(
+    decideUser(
+      { type: 'Login', now: plus(5 * minute), passwordMatches: true, otp: { timeStep: 102 } },
+      locked,
+    ).rejection,
+    'account_locked',
+  );
+  t.same(
+    decideUser(disable(20 * minute, true, 102), locked).events.map((e) => e.type),
+    ['TwoFactorDisabled'],
+    'the timed lock ends by itself',
+  );
+});
+
+t.test('recovery codes: need 2FA, password and code; a login with one spends no time step', async (t) => {
+  const generate = (state: UserState, passwordMatches: boolean, otpTimeStep: number | null) =>
+    decideUser({ type: 'GenerateRecoveryCodes', now: t0, passwordMatches, otpTimeStep, count: 10 }, state);
+  t.equal(generate(given(), true, 1).rejection, 'two_factor_not_enabled');
+  const on = twoFactorOn();
+  t.equal(generate(on, false, 101).rejection, 'invalid_credentials');
+  t.equal(generate(on, true, 100).rejection, 'invalid_otp', 'a spent code does not do');
+  t.same(generate(on, true, 101).events, [
+    { type: 'RecoveryCodesGenerated', data: { userId, at: t0.toISOString(), count: 10, otpTimeStep: 101 } },
+  ]);
+  const login = (valid: boolean) =>
+    decideUser({ type: 'Login', now: t0, passwordMatches: true, otp: null, recoveryCode: { valid } }, on);
+  t.same(login(true).events, [
+    { type: 'LoginSucceeded', data: { userId, at: t0.toISOString(), otpTimeStep: null, recoveryCode: true } },
+  ]);
+  t.equal(login(false).rejection, 'invalid_otp');
+  t.same(
+    login(false).events.map((e) => e.type),
+    ['LoginFailed'],
+  );
+});
+
+t.test('password change: the current password, 423 while locked; it ends earlier sessions', async (t) => {
+  const change = (state: UserState, passwordMatches: boolean, ms = 0) =>
+    decideUser({ type: 'ChangePassword', now: plus(ms), passwordMatches, passwordHash: '$2b$12$new' }, state);
+  t.equal(change(given(), false).rejection, 'invalid_credentials');
+  const changed = change(given(), true, 90_500);
+  t.same(changed.events, [
+    { type: 'PasswordChanged', data: { userId, at: plus(90_500).toISOString(), passwordHash: '$2b$12$new' } },
+  ]);
+  const after = changed.events.reduce(evolveUser, given()) as RegisteredUser;
+  t.equal(after.passwordHash, '$2b$12$new');
+  const t0s = t0.getTime() / 1000;
+  t.notOk(sessionMayContinue(after, t0s + 89), 'a token from before the change stops');
+  t.ok(sessionMayContinue(after, t0s + 90), 'the same second passes here (its family is revoked)');
+  t.ok(sessionMayContinue(after, t0s + 91));
+  const lockedOut = run(given(), [badLogin(0), badLogin(1), badLogin(2), badLogin(3), badLogin(4)]).state;
+  t.equal(change(lockedOut, true, 5).rejection, 'account_locked');
+});
+
+t.test('a timed lock keeps sessions; a lock by staff ends them, also after the unlock', async (t) => {
+  const lockedOut = run(given(), [badLogin(0), badLogin(1), badLogin(2), badLogin(3), badLogin(4)])
+    .state as RegisteredUser;
+  t.ok(isLocked(lockedOut, plus(5)), 'new logins refused');
+  t.ok(sessionMayContinue(lockedOut, t0.getTime() / 1000), 'open sessions go on');
+  const director = { userId: '5d6c0a59-7f7e-4a57-8b0e-2f6f7a1f3c01', role: 'director' as const };
+  const staffLock = decideUser({ type: 'SetLocked', now: plus(minute), locked: true, by: director }, given());
+  const staffLocked = staffLock.events.reduce(evolveUser, given()) as RegisteredUser;
+  t.notOk(sessionMayContinue(staffLocked, t0.getTime() / 1000 + 120));
+  const unlocked = decideUser(
+    { type: 'SetLocked', now: plus(2 * minute), locked: false, by: director },
+    staffLocked,
+  ).events.reduce(evolveUser, staffLocked as UserState) as RegisteredUser;
+  t.notOk(sessionMayContinue(unlocked, t0.getTime() / 1000 + 30), 'tokens from before the lock stay dead');
+  t.ok(sessionMayContinue(unlocked, t0.getTime() / 1000 + 180), 'a new login works');
+});
+
+t.test('rank: managers lock customers and agents; directors anyone but themselves', async (t) => {
+  const manager = { userId: '5d6c0a59-7f7e-4a57-8b0e-2f6f7a1f3c02', role: 'manager' as const };
+  const director = { userId: '5d6c0a59-7f7e-4a57-8b0e-2f6f7a1f3c03', role: 'director' as const };
+  const withRole = (role: RegisteredUser['role']) =>
+    given({ type: 'RoleChanged', data: { userId, at: t0.toISOString(), from: 'customer', to: role } });
+  const lock = (by: { userId: string; role: RegisteredUser['role'] }, state: UserState) =>
+    decideUser({ type: 'SetLocked', now: t0, locked: true, by }, state).rejection;
+  for (const role of ['customer', 'agent'] as const) t.equal(lock(manager, withRole(role)), undefined, role);
+  for (const role of ['manager', 'director', 'auditor'] as const) {
+    t.equal(lock(manager, withRole(role)), 'insufficient_rank', `manager locks no ${role}`);
+    t.equal(lock(director, withRole(role)), undefined, `director locks a ${role}`);
+  }
+  t.equal(lock({ userId, role: 'director' }, withRole('director')), 'insufficient_rank', 'not themself');
+  t.equal(lock({ ...manager, role: 'agent' }, withRole('customer')), 'insufficient_rank');
+  t.ok(mayLock(director, { id: userId, role: 'manager' }));
 });

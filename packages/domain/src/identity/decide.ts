@@ -1,4 +1,10 @@
-import { type EncryptedSecret, identityLimits, type Role, type UserEvent } from '@ledger/contracts';
+import {
+  type CredentialCheck,
+  type EncryptedSecret,
+  identityLimits,
+  type Role,
+  type UserEvent,
+} from '@ledger/contracts';
 import { isLocked, type Profile, type RegisteredUser, type UserState } from './user.js';
 
 /**
@@ -17,7 +23,8 @@ export type IdentityRejection =
   | 'profile_locked'
   | 'two_factor_already_enabled'
   | 'two_factor_not_pending'
-  | 'two_factor_not_enabled';
+  | 'two_factor_not_enabled'
+  | 'insufficient_rank';
 
 export type UserCommand =
   | {
@@ -37,13 +44,26 @@ export type UserCommand =
       passwordMatches: boolean;
       /** null: no code given; otherwise the time step the code matched, or null in `timeStep` if none. */
       otp: null | { timeStep: number | null };
+      /**
+       * A recovery code was given instead of a code: whether it was one of the user's unspent
+       * ones (the caller spends it only when the password matched and the user is not locked).
+       */
+      recoveryCode?: { valid: boolean };
     }
   | { type: 'UpdateProfile'; now: Date; changes: Partial<Profile> }
   | { type: 'StartTwoFactorSetup'; now: Date; secret: EncryptedSecret }
-  | { type: 'EnableTwoFactor'; now: Date; otpTimeStep: number | null }
-  | { type: 'DisableTwoFactor'; now: Date; otpTimeStep: number | null }
+  | { type: 'EnableTwoFactor'; now: Date; passwordMatches: boolean; otpTimeStep: number | null }
+  | { type: 'DisableTwoFactor'; now: Date; passwordMatches: boolean; otpTimeStep: number | null }
+  | { type: 'ChangePassword'; now: Date; passwordMatches: boolean; passwordHash: string }
+  | {
+      type: 'GenerateRecoveryCodes';
+      now: Date;
+      passwordMatches: boolean;
+      otpTimeStep: number | null;
+      count: number;
+    }
   | { type: 'ChangeRole'; now: Date; role: Role }
-  | { type: 'SetLocked'; now: Date; locked: boolean }
+  | { type: 'SetLocked'; now: Date; locked: boolean; by: { userId: string; role: Role } }
   | { type: 'RecordRefreshTokenReuse'; now: Date; familyId: string }
   | { type: 'RecordLogout'; now: Date; familyId: string | null };
 
@@ -58,6 +78,16 @@ export interface Decision {
 
 const ok = (...events: UserEvent[]): Decision => ({ events });
 const reject = (rejection: IdentityRejection, ...events: UserEvent[]): Decision => ({ events, rejection });
+
+/**
+ * Rank (API.md, Admin): a manager locks and unlocks customers and agents only; a director
+ * anyone but themself; nobody else anyone.
+ */
+export function mayLock(by: { userId: string; role: Role }, target: { id: string; role: Role }): boolean {
+  if (by.role === 'director') return by.userId !== target.id;
+  if (by.role === 'manager') return target.role === 'customer' || target.role === 'agent';
+  return false;
+}
 
 /** Fields that must match an identity document once KYC has verified them. */
 export const kycLockedFields = ['firstName', 'lastName', 'dateOfBirth'] as const;
@@ -102,17 +132,33 @@ export function decideUser(command: UserCommand, state: UserState): Decision {
       if (state.twoFactor.status === 'on') return reject('two_factor_already_enabled');
       return ok({ type: 'TwoFactorSetupStarted', data: { userId, at, secret: command.secret } });
     case 'EnableTwoFactor':
-      if (state.twoFactor.status !== 'pending') return reject('two_factor_not_pending');
-      if (!freshCode(state, command.otpTimeStep)) return reject('invalid_otp');
-      return ok({ type: 'TwoFactorEnabled', data: { userId, at, otpTimeStep: command.otpTimeStep } });
     case 'DisableTwoFactor':
-      if (state.twoFactor.status !== 'on') return reject('two_factor_not_enabled');
-      if (!freshCode(state, command.otpTimeStep)) return reject('invalid_otp');
-      return ok({ type: 'TwoFactorDisabled', data: { userId, at, otpTimeStep: command.otpTimeStep } });
+    case 'GenerateRecoveryCodes': {
+      const during = twoFactorCheck[command.type];
+      const needs = command.type === 'EnableTwoFactor' ? 'pending' : 'on';
+      if (state.twoFactor.status !== needs) {
+        return reject(needs === 'pending' ? 'two_factor_not_pending' : 'two_factor_not_enabled');
+      }
+      const refused = checkCredentials(state, command, at, during);
+      if (refused) return refused;
+      const otpTimeStep = command.otpTimeStep;
+      if (!freshCode(state, otpTimeStep)) return failure(state, command.now, at, 'invalid_otp', during);
+      if (command.type === 'EnableTwoFactor')
+        return ok({ type: 'TwoFactorEnabled', data: { userId, at, otpTimeStep } });
+      if (command.type === 'DisableTwoFactor')
+        return ok({ type: 'TwoFactorDisabled', data: { userId, at, otpTimeStep } });
+      return ok({ type: 'RecoveryCodesGenerated', data: { userId, at, count: command.count, otpTimeStep } });
+    }
+    case 'ChangePassword': {
+      const refused = checkCredentials(state, command, at, 'password_change');
+      if (refused) return refused;
+      return ok({ type: 'PasswordChanged', data: { userId, at, passwordHash: command.passwordHash } });
+    }
     case 'ChangeRole':
       if (command.role === state.role) return ok();
       return ok({ type: 'RoleChanged', data: { userId, at, from: state.role, to: command.role } });
     case 'SetLocked':
+      if (!mayLock(command.by, state)) return reject('insufficient_rank');
       if (command.locked) {
         if (state.lock !== null && state.lock.until === null) return ok();
         return ok({ type: 'UserLocked', data: { userId, at, until: null, reason: 'staff' } });
@@ -135,26 +181,67 @@ function freshCode(state: RegisteredUser, timeStep: number | null): timeStep is 
   return timeStep !== null && (state.lastOtpTimeStep === null || timeStep > state.lastOtpTimeStep);
 }
 
+const twoFactorCheck = {
+  EnableTwoFactor: 'two_factor_enable',
+  DisableTwoFactor: 'two_factor_disable',
+  GenerateRecoveryCodes: 'recovery_codes',
+} as const satisfies Record<string, CredentialCheck>;
+
+/**
+ * A wrong password or code, wherever it was sent: recorded (the audit trail), counted, and
+ * the fifth within the window locks new logins for a while.
+ */
+function failure(
+  state: RegisteredUser,
+  now: Date,
+  at: string,
+  reason: 'invalid_credentials' | 'invalid_otp',
+  during: CredentialCheck,
+): Decision {
+  const userId = state.id;
+  const events: UserEvent[] = [
+    { type: 'LoginFailed', data: { userId, at, reason, ...(during === 'login' ? {} : { during }) } },
+  ];
+  const windowStart = now.getTime() - identityLimits.failedLoginWindowMs;
+  const recent = state.failedLoginsAt.filter((t) => Date.parse(t) > windowStart).length + 1;
+  if (recent >= identityLimits.failedLoginsMax) {
+    const until = new Date(now.getTime() + identityLimits.lockDurationMs).toISOString();
+    events.push({ type: 'UserLocked', data: { userId, at, until, reason: 'too_many_failed_logins' } });
+  }
+  return reject(reason, ...events);
+}
+
+/** The lock and the password, checked in that order for every credential check; null: both fine. */
+function checkCredentials(
+  state: RegisteredUser,
+  command: { now: Date; passwordMatches: boolean },
+  at: string,
+  during: CredentialCheck,
+): Decision | null {
+  if (isLocked(state, command.now)) {
+    const data = { userId: state.id, at, reason: 'account_locked' as const };
+    return reject('account_locked', {
+      type: 'LoginFailed',
+      data: during === 'login' ? data : { ...data, during },
+    });
+  }
+  if (!command.passwordMatches) return failure(state, command.now, at, 'invalid_credentials', during);
+  return null;
+}
+
 function decideLogin(command: Extract<UserCommand, { type: 'Login' }>, state: RegisteredUser, at: string) {
   const userId = state.id;
-  if (isLocked(state, command.now)) {
-    return reject('account_locked', { type: 'LoginFailed', data: { userId, at, reason: 'account_locked' } });
-  }
-  const failure = (reason: 'invalid_credentials' | 'invalid_otp'): Decision => {
-    const events: UserEvent[] = [{ type: 'LoginFailed', data: { userId, at, reason } }];
-    const windowStart = command.now.getTime() - identityLimits.failedLoginWindowMs;
-    const recent = state.failedLoginsAt.filter((t) => Date.parse(t) > windowStart).length + 1;
-    if (recent >= identityLimits.failedLoginsMax) {
-      const until = new Date(command.now.getTime() + identityLimits.lockDurationMs).toISOString();
-      events.push({ type: 'UserLocked', data: { userId, at, until, reason: 'too_many_failed_logins' } });
-    }
-    return reject(reason, ...events);
-  };
-  if (!command.passwordMatches) return failure('invalid_credentials');
+  const refused = checkCredentials(state, command, at, 'login');
+  if (refused) return refused;
   if (state.twoFactor.status === 'on') {
+    if (command.recoveryCode !== undefined) {
+      if (!command.recoveryCode.valid) return failure(state, command.now, at, 'invalid_otp', 'login');
+      return ok({ type: 'LoginSucceeded', data: { userId, at, otpTimeStep: null, recoveryCode: true } });
+    }
     // The password was right: asking for the code is the normal second step, not a failure.
     if (command.otp === null) return reject('otp_required');
-    if (!freshCode(state, command.otp.timeStep)) return failure('invalid_otp');
+    if (!freshCode(state, command.otp.timeStep))
+      return failure(state, command.now, at, 'invalid_otp', 'login');
     return ok({ type: 'LoginSucceeded', data: { userId, at, otpTimeStep: command.otp.timeStep } });
   }
   return ok({ type: 'LoginSucceeded', data: { userId, at, otpTimeStep: null } });

@@ -3,6 +3,7 @@ export {
   decideUser,
   type IdentityRejection,
   kycLockedFields,
+  mayLock,
   type UserCommand,
 } from './decide.js';
 export {
@@ -13,6 +14,7 @@ export {
   isLocked,
   type Profile,
   type RegisteredUser,
+  sessionMayContinue,
   type TwoFactor,
   type UserState,
 } from './user.js';

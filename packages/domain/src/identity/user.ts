@@ -39,8 +39,16 @@ export interface RegisteredUser {
   lastOtpTimeStep: number | null;
   /** Times of failed logins since the last success or lock, oldest first (bounded). */
   failedLoginsAt: string[];
-  /** null: not locked; until null: locked until staff unlocks. */
-  lock: { until: string | null } | null;
+  /**
+   * null: not locked. A timed lock (too many failed logins) stops new logins only; a lock by
+   * staff (until null) also ends every session.
+   */
+  lock: { until: string | null; reason: 'too_many_failed_logins' | 'staff' } | null;
+  /**
+   * When the user's sessions were last ended for everyone (a lock by staff, a password
+   * change): access tokens issued before it no longer work.
+   */
+  sessionsEndedAt: string | null;
 }
 
 export type UserState = { status: 'unregistered' } | RegisteredUser;
@@ -71,6 +79,7 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
         lastOtpTimeStep: null,
         failedLoginsAt: [],
         lock: null,
+        sessionsEndedAt: null,
       };
     }
     case 'ProfileUpdated': {
@@ -99,8 +108,25 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
         failedLoginsAt: [...s.failedLoginsAt, event.data.at].slice(-identityLimits.failedLoginsMax),
       };
     }
-    case 'UserLocked':
-      return { ...registered(state, event.type), lock: { until: event.data.until }, failedLoginsAt: [] };
+    case 'UserLocked': {
+      const s = registered(state, event.type);
+      const { until, reason, at } = event.data;
+      return {
+        ...s,
+        lock: { until, reason },
+        failedLoginsAt: [],
+        sessionsEndedAt: reason === 'staff' ? at : s.sessionsEndedAt,
+      };
+    }
+    case 'PasswordChanged':
+      return {
+        ...registered(state, event.type),
+        passwordHash: event.data.passwordHash,
+        failedLoginsAt: [],
+        sessionsEndedAt: event.data.at,
+      };
+    case 'RecoveryCodesGenerated':
+      return { ...registered(state, event.type), lastOtpTimeStep: event.data.otpTimeStep };
     case 'UserUnlocked':
       return { ...registered(state, event.type), lock: null, failedLoginsAt: [] };
     case 'TwoFactorSetupStarted':
@@ -142,10 +168,24 @@ export function countsAsFailure(reason: string): boolean {
   return reason === 'invalid_credentials' || reason === 'invalid_otp';
 }
 
-/** Whether the user is locked at `now` (a timed lock ends by itself). */
+/** Whether the user is locked at `now` (a timed lock ends by itself): no new login, no 2FA change. */
 export function isLocked(state: RegisteredUser, now: Date): boolean {
   if (state.lock === null) return false;
   return state.lock.until === null || now.getTime() < Date.parse(state.lock.until);
+}
+
+/**
+ * Whether a session (an access token issued at `issuedAtSeconds`, JWT `iat`, or a refresh
+ * family started then) may go on. A timed lock lets open sessions go on: five wrong
+ * passwords typed by anyone must not log the victim out. A lock by staff ends them all, and
+ * so does a password change for sessions started before it. `iat` has a one-second grain:
+ * a token of the very second of the change passes here, and is stopped by the revocation
+ * of its refresh family, which the change's caller does right after the append.
+ */
+export function sessionMayContinue(state: RegisteredUser, issuedAtSeconds: number): boolean {
+  if (state.lock !== null && state.lock.reason === 'staff') return false;
+  if (state.sessionsEndedAt === null) return true;
+  return issuedAtSeconds >= Math.floor(Date.parse(state.sessionsEndedAt) / 1000);
 }
 
 export function foldUser(events: readonly UserEvent[]): UserState {

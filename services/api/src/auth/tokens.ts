@@ -1,4 +1,5 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { identityLimits } from '@ledger/contracts';
 import { migrateSchema } from '@ledger/readmodel';
 import type { Redis } from 'ioredis';
 import { type Kysely, sql } from 'kysely';
@@ -55,12 +56,29 @@ export const authMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_recovery_codes': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createIndex('token_families_user_idx')
+        .on('token_families')
+        .columns(['user_id', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('recovery_codes')
+        .addColumn('user_id', 'uuid', (c) => c.notNull())
+        .addColumn('code_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('used_at', 'timestamptz')
+        .addPrimaryKeyConstraint('recovery_codes_pk', ['user_id', 'code_hash'])
+        .execute();
+    },
+  },
 };
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export type RotateResult =
-  | { status: 'rotated'; userId: string; familyId: string; refreshToken: string }
+  | { status: 'rotated'; userId: string; familyId: string; refreshToken: string; familyStartedAt: Date }
   | { status: 'reused'; userId: string; familyId: string }
   | { status: 'invalid' };
 
@@ -202,12 +220,13 @@ export class RefreshTokens {
     await this.ready();
     const hash = sha256(refreshToken);
     const rotated = await this.db.transaction().execute(async (tx) => {
-      const { rows } = await sql<{ family_id: string; user_id: string }>`
+      const { rows } = await sql<{ family_id: string; user_id: string; family_started_at: Date | string }>`
         UPDATE auth.refresh_tokens r SET spent_at = ${now}
         FROM auth.token_families f
         WHERE r.token_hash = ${hash} AND r.spent_at IS NULL AND r.expires_at > ${now}
           AND f.id = r.family_id AND f.revoked_at IS NULL
-        RETURNING r.family_id::text AS family_id, r.user_id::text AS user_id`.execute(tx);
+        RETURNING r.family_id::text AS family_id, r.user_id::text AS user_id,
+          f.created_at AS family_started_at`.execute(tx);
       const row = rows[0];
       if (!row) return null;
       const next = newRefreshToken();
@@ -216,7 +235,13 @@ export class RefreshTokens {
         .insertInto('refresh_tokens')
         .values(tokenRow(next, row.family_id, row.user_id, now))
         .execute();
-      return { status: 'rotated' as const, userId: row.user_id, familyId: row.family_id, refreshToken: next };
+      return {
+        status: 'rotated' as const,
+        userId: row.user_id,
+        familyId: row.family_id,
+        refreshToken: next,
+        familyStartedAt: new Date(row.family_started_at),
+      };
     });
     if (rotated) return rotated;
     const known = await this.t
@@ -248,6 +273,26 @@ export class RefreshTokens {
     return row?.family_id ?? null;
   }
 
+  /**
+   * Every live family of the user (every session, on every device): a lock by staff, a
+   * password change. Bounded: families live 30 days at most, and each login makes one.
+   */
+  async revokeAllFamilies(userId: string, reason: 'locked' | 'password_changed', now: Date): Promise<number> {
+    await this.ready();
+    const rows = await this.t
+      .updateTable('token_families')
+      .set({ revoked_at: now, revoked_reason: reason })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('created_at', '>', new Date(now.getTime() - refreshTokenTtlMs))
+      .returning(sql<string>`id::text`.as('id'))
+      .execute();
+    await Promise.all(
+      rows.map((row) => this.revocations.revoke(familyKey(row.id), accessTokenTtlSeconds, now)),
+    );
+    return rows.length;
+  }
+
   /** No token of the family refreshes again, and its access tokens stop working at once. */
   async revokeFamily(familyId: string, reason: 'reuse' | 'logout', now: Date): Promise<void> {
     await this.ready();
@@ -273,4 +318,66 @@ function tokenRow(token: string, familyId: string, userId: string, now: Date) {
     created_at: now,
     expires_at: new Date(now.getTime() + refreshTokenTtlMs),
   };
+}
+
+/**
+ * 2FA recovery codes (API.md, Auth): ten random codes shown once, kept only as sha256 (49.5
+ * random bits each, so a plain hash is enough: nobody can enumerate 2^50 codes per user
+ * against a rate-limited login), each spent by its first use. Outside the event log: the log
+ * records only that codes were generated and that a login used one.
+ */
+export class RecoveryCodes {
+  constructor(
+    private readonly db: Kysely<any>,
+    private readonly ready: () => Promise<void>,
+  ) {}
+
+  /** New codes for the user, replacing any earlier ones, returned in clear this once. */
+  async replace(userId: string, now: Date): Promise<string[]> {
+    await this.ready();
+    const codes = Array.from({ length: identityLimits.recoveryCodeCount }, newRecoveryCode);
+    await this.db.transaction().execute(async (tx) => {
+      const t = tx.withSchema(authSchema);
+      await t.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+      await t
+        .insertInto('recovery_codes')
+        .values(codes.map((code) => ({ user_id: userId, code_hash: recoveryHash(code), created_at: now })))
+        .execute();
+    });
+    return codes;
+  }
+
+  /** Spends the code if it is one of the user's unspent ones: true once, then false. */
+  async spend(userId: string, code: string, now: Date): Promise<boolean> {
+    await this.ready();
+    const spent = await this.db
+      .withSchema(authSchema)
+      .updateTable('recovery_codes')
+      .set({ used_at: now })
+      .where('user_id', '=', userId)
+      .where('code_hash', '=', recoveryHash(code))
+      .where('used_at', 'is', null)
+      .returning('user_id')
+      .executeTakeFirst();
+    return spent !== undefined;
+  }
+
+  async removeAll(userId: string): Promise<void> {
+    await this.ready();
+    await this.db.withSchema(authSchema).deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+  }
+}
+
+/** 31 letters and digits that cannot be mistaken for one another on paper (no i, l, o, 0, 1). */
+const recoveryAlphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
+
+/** Ten characters drawn uniformly (randomInt: no modulo bias): 49.5 random bits. */
+function newRecoveryCode(): string {
+  const chars = Array.from({ length: 10 }, () => recoveryAlphabet[randomInt(recoveryAlphabet.length)]);
+  return `${chars.slice(0, 5).join('')}-${chars.slice(5).join('')}`;
+}
+
+/** The canonical form (lower case, no dash) hashed: "ABCDE FGHJK"-style typing still matches. */
+function recoveryHash(code: string): string {
+  return sha256(`recovery:${code.toLowerCase().replace(/[^a-z0-9]/g, '')}`);
 }

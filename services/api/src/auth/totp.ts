@@ -4,23 +4,23 @@ import { generateSecret, generateURI, verify } from 'otplib';
 
 /**
  * TOTP (RFC 6238) with otplib, and the secret's protection at rest: the event log holds it
- * only sealed with AES-256-GCM under a key derived (HKDF-SHA256) from the JWT secret, so a
- * copy of the event store alone does not give anyone a second factor.
+ * only sealed with AES-256-GCM under a key derived (HKDF-SHA256) from TOTP_KEY (its own key,
+ * see resolveTotpKey), so a copy of the event store alone does not give anyone a second factor.
  */
 
 export const totpIssuer = 'Ledger Bank';
 /** One period either side: a phone clock 30 s off still works. */
 export const totpToleranceSeconds = 30;
-const keyId = 'hkdf-jwt-v1';
+const keyId = 'hkdf-totp-v1';
 
 export interface SecretBox {
   seal(plain: string): EncryptedSecret;
   open(sealed: EncryptedSecret): string;
 }
 
-export function secretBox(jwtSecret: string): SecretBox {
+export function secretBox(totpKey: string): SecretBox {
   const key = Buffer.from(
-    hkdfSync('sha256', Buffer.from(jwtSecret, 'utf8'), Buffer.from('ledger totp'), Buffer.from(keyId), 32),
+    hkdfSync('sha256', Buffer.from(totpKey, 'utf8'), Buffer.from('ledger totp'), Buffer.from(keyId), 32),
   );
   return {
     seal(plain) {

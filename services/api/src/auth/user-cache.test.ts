@@ -67,7 +67,7 @@ const registered = await a.inject({
   payload: { username: 'cached', email: 'cached@example.com', password: strongPassword },
 });
 const userId = json(registered).user.id as string;
-const token = await login(a, 'cached');
+let token = await login(a, 'cached');
 const patch = (payload: Record<string, unknown>) =>
   a.inject({ method: 'PATCH', url: `/api/admin/users/${userId}`, headers: bearer(director), payload });
 
@@ -78,7 +78,11 @@ t.test('a lock in another process takes effect on the next request here', async 
   t.equal((await me(b, token)).statusCode, 401, 'B refuses at once');
   t.equal((await me(a, token)).statusCode, 401, 'A too');
   t.equal((await patch({ locked: false })).statusCode, 200, 'A unlocks');
-  t.equal((await me(b, token)).statusCode, 200, 'B accepts at once');
+  // A lock by staff ends the sessions of before it for good (issue #12); a new login works,
+  // in B at once: B no longer holds the locked copy of the user.
+  t.equal((await me(b, token)).statusCode, 401, 'B: the old session stays ended');
+  token = await login(a, 'cached');
+  t.equal((await me(b, token)).statusCode, 200, 'B accepts a new login at once');
   t.equal((await me(a, token)).statusCode, 200);
 });
 
@@ -106,5 +110,7 @@ t.test('without Redis: an append to the user stream through the same store is se
   t.equal((await patch({ locked: true })).statusCode, 200, 'A (same store object) locks the user');
   t.equal((await me(c, token)).statusCode, 401, 'C refuses at once');
   t.equal((await patch({ locked: false })).statusCode, 200);
-  t.equal((await me(c, token)).statusCode, 200);
+  t.equal((await me(c, token)).statusCode, 401, 'the old session stays ended');
+  token = await login(a, 'cached');
+  t.equal((await me(c, token)).statusCode, 200, 'C accepts a new login at once');
 });

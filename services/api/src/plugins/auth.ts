@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
+import type { Sessions } from '@ledger/application';
 import { type Role, roles, type UserView } from '@ledger/contracts';
-import { isLocked, type RegisteredUser } from '@ledger/domain';
+import { type RegisteredUser, sessionMayContinue } from '@ledger/domain';
 import type { EventMetadata } from '@ledger/eventstore';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -12,6 +13,7 @@ import {
   databaseRevocations,
   familyKey,
   jtiKey,
+  RecoveryCodes,
   RefreshTokens,
   redisRevocations,
 } from '../auth/tokens.js';
@@ -52,6 +54,8 @@ declare module '@fastify/jwt' {
 
 export interface AuthOptions {
   jwtSecret: string;
+  /** Seals TOTP secrets (never the JWT secret: see resolveTotpKey). */
+  totpKey: string;
   hasher: PasswordHasher;
   clock: () => Date;
   /** Redis key prefix of the revocation list. */
@@ -62,6 +66,9 @@ export interface Auth {
   readonly hasher: PasswordHasher;
   readonly box: SecretBox;
   readonly refreshTokens: RefreshTokens;
+  readonly recoveryCodes: RecoveryCodes;
+  /** Ends every session of a user (a lock by staff, a password change). */
+  readonly sessions: Sessions;
   now(): Date;
   /** A token pair for a user: a new family, or the next token of one (refresh). */
   issue(
@@ -121,7 +128,13 @@ export default fp(
       ? redisRevocations(app.redis, `${options.keyPrefix}revoked:`)
       : databaseRevocations(app.database.db, ready);
     const refreshTokens = new RefreshTokens(app.database.db, revocations, ready);
-    const box = secretBox(options.jwtSecret);
+    const recoveryCodes = new RecoveryCodes(app.database.db, ready);
+    const sessions: Sessions = {
+      async endAll(userId, reason, now) {
+        await refreshTokens.revokeAllFamilies(userId, reason, now);
+      },
+    };
+    const box = secretBox(options.totpKey);
     const users = new UserCache(
       app.store,
       revocations.sharesUserMarks ? userCacheTtlMs.shared : userCacheTtlMs.unshared,
@@ -142,6 +155,8 @@ export default fp(
       hasher: options.hasher,
       box,
       refreshTokens,
+      recoveryCodes,
+      sessions,
       now: options.clock,
       issue(user, family) {
         const claims: AccessClaims = {
@@ -179,12 +194,13 @@ export default fp(
       } catch {
         throw unauthorized();
       }
-      const { sub, jti, fam, exp } = claims;
+      const { sub, jti, fam, exp, iat } = claims;
       if (
         typeof sub !== 'string' ||
         !uuidPattern.test(sub) ||
         typeof jti !== 'string' ||
         typeof exp !== 'number' ||
+        typeof iat !== 'number' ||
         (fam !== undefined && (typeof fam !== 'string' || !uuidPattern.test(fam))) ||
         !roles.includes(claims.role)
       ) {
@@ -195,7 +211,8 @@ export default fp(
       const { revoked, userMark } = await revocations.check(keys, sub, now);
       if (revoked) throw unauthorized();
       const user = await users.get(sub, userMark);
-      if (user.status !== 'registered' || isLocked(user, now)) throw unauthorized();
+      // A timed lock (failed logins) stops new logins only; staff locks and password changes end sessions.
+      if (user.status !== 'registered' || !sessionMayContinue(user, iat)) throw unauthorized();
       return { userId: sub, role: user.role, kycStatus: user.kycStatus, jti, familyId: fam ?? null, exp };
     }
 
@@ -203,6 +220,8 @@ export default fp(
 
     // The policy hook (policy.ts): before validation, so an unauthenticated caller learns
     // nothing about the body it should send, and a forbidden field is a 403, not a 400.
+    // Ownership is checked after validation (preHandler below): a lookup only ever sees
+    // route params its schema accepted (`/api/accounts/%00/balance` is a 400, not a 500).
     app.addHook('preValidation', async (request) => {
       const policy = request.routeOptions.config.policy;
       if (!policy) return;
@@ -220,10 +239,12 @@ export default fp(
           }
         }
       }
-      if (policy.owner?.roles.includes(principal.role)) {
-        const owner = await policy.owner.ownerOf(request);
-        if (owner !== principal.userId) throw problem(404, 'not_found', 'Not found');
-      }
+    });
+    app.addHook('preHandler', async (request) => {
+      const owner = request.routeOptions.config.policy?.owner;
+      const principal = request.principal;
+      if (!owner || principal === null || !owner.roles.includes(principal.role)) return;
+      if ((await owner.ownerOf(request)) !== principal.userId) throw problem(404, 'not_found', 'Not found');
     });
   },
   { name: 'auth', dependencies: ['deps'] },

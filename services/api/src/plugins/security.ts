@@ -62,8 +62,11 @@ export function securityHeaders(options: HelmetOptions = helmetOptions): Record<
 export default fp(
   async function security(app: FastifyInstance, options: SecurityOptions) {
     const headers = securityHeaders();
-    app.addHook('onRequest', (_request, reply, done) => {
-      reply.headers(headers);
+    const apiHeaders = { ...headers, 'cache-control': 'no-store' };
+    app.addHook('onRequest', (request, reply, done) => {
+      // API.md: responses carrying tokens, balances, statements or personal data are never
+      // kept by a browser or a proxy. Every /api answer may carry one of them (errors too).
+      reply.headers(request.url.startsWith('/api/') ? apiHeaders : headers);
       done();
     });
 

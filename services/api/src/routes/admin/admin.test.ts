@@ -123,10 +123,18 @@ t.test('PATCH /api/admin/users/:id: role by the director only, lock by manager+'
     'account_locked',
   );
   t.equal((await patch(managerToken, { locked: false })).statusCode, 200);
+  // Issue #12: a lock by staff ends every session for good; the unlock does not revive them.
+  assertProblem(
+    t,
+    await app.inject({ url: '/api/auth/me', headers: bearer(target.token) }),
+    401,
+    'unauthorized',
+  );
+  target.token = await login(target.username, strongPassword);
   t.equal(
     (await app.inject({ url: '/api/auth/me', headers: bearer(target.token) })).statusCode,
     200,
-    'unlocked',
+    'unlocked: a new login works',
   );
 
   const promoted = await patch(director, { role: 'agent' });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { findUserId, handleUserCommand, registerUser } from '@ledger/application';
+import { changeUser, findUserId, registerUser } from '@ledger/application';
 import {
   type AdminUserView,
   adminUserSchema,
@@ -8,7 +8,7 @@ import {
   patchUserBodySchema,
   userPageSchema,
 } from '@ledger/contracts';
-import { type Decision, decideUser, evolveUser, isLocked, type RegisteredUser } from '@ledger/domain';
+import { isLocked, type RegisteredUser } from '@ledger/domain';
 import { InvalidUserCursor, listUsers, usersProjection } from '@ledger/projection-users';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -136,7 +136,8 @@ const admin: FastifyPluginAsyncZod = async (app) => {
       config: { policy: patchPolicy },
       schema: {
         tags,
-        summary: 'Change a user’s role (director) or lock/unlock it (manager+)',
+        summary:
+          'Change a user’s role (director) or lock/unlock it (manager+: customers and agents; director: anyone but themself)',
         security: bearerSecurity,
         params: z.object({ id: z.uuid() }),
         body: patchUserBodySchema,
@@ -152,36 +153,27 @@ const admin: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const principal = principalOf(request);
-      const { id } = request.params;
-      if (id === principal.userId) {
-        // Nobody promotes, demotes or locks themselves: it takes a second person.
-        throw problem(422, 'self_modification', 'Another staff member must change your role or lock');
-      }
       const now = app.auth.now();
-      const { role, locked } = request.body;
-      const result = await handleUserCommand(
+      const result = await changeUser(
         app.store,
-        id,
-        (state): Decision => {
-          const decisions: Decision[] = [];
-          let current = state;
-          for (const command of [
-            role === undefined ? null : ({ type: 'ChangeRole', now, role } as const),
-            locked === undefined ? null : ({ type: 'SetLocked', now, locked } as const),
-          ]) {
-            if (command === null) continue;
-            const decision = decideUser(command, current);
-            if (decision.rejection !== undefined) return decision;
-            decisions.push(decision);
-            current = decision.events.reduce(evolveUser, current);
-          }
-          return { events: decisions.flatMap((d) => d.events) };
+        app.auth.sessions,
+        {
+          actor: { userId: principal.userId, role: principal.role },
+          userId: request.params.id,
+          ...(request.body.role === undefined ? {} : { role: request.body.role }),
+          ...(request.body.locked === undefined ? {} : { locked: request.body.locked }),
+          now,
         },
         app.auth.metadata(request, principal.userId),
       );
-      if (result.rejection === 'user_not_found') throw problem(404, 'not_found', 'No such user');
-      if (result.rejection !== undefined) throw rejectionProblem(result.rejection);
-      if (result.state.status !== 'registered') throw problem(404, 'not_found', 'No such user');
+      if (!result.ok) {
+        if (result.rejection === 'user_not_found') throw problem(404, 'not_found', 'No such user');
+        if (result.rejection === 'self_modification') {
+          // Nobody promotes or demotes themselves: it takes a second person.
+          throw problem(422, 'self_modification', 'Another staff member must change your role');
+        }
+        throw rejectionProblem(result.rejection);
+      }
       return { user: adminView(result.state, now), position: result.position?.toString() ?? null };
     },
   );

@@ -219,13 +219,16 @@ t.test('security events carry actor, IP and user agent', async (t) => {
 });
 
 t.test(
-  'five failed logins in 15 minutes: 423 account_locked for 15 minutes, tokens refused meanwhile',
+  'five failed logins in 15 minutes: 423 account_locked for 15 minutes; open sessions go on',
   async (t) => {
     const user = await newUser();
     for (let i = 0; i < 5; i++) {
       assertProblem(
         t,
-        await login({ username: user.username, password: 'wrong password 123' }),
+        await login(
+          { username: user.username, password: 'wrong password 123' },
+          { 'user-agent': 'attacker' },
+        ),
         401,
         'invalid_credentials',
       );
@@ -238,22 +241,20 @@ t.test(
       'account_locked',
     );
     t.equal(f.counts.verify, verifiesBefore, "a locked user's password is not even checked");
-    assertProblem(
-      t,
-      await app.inject({ url: '/api/auth/me', headers: bearer(user.accessToken) }),
-      401,
-      'unauthorized',
+    // Issue #12: five wrong passwords typed by anyone must not log the victim out.
+    t.equal(
+      (await app.inject({ url: '/api/auth/me', headers: bearer(user.accessToken) })).statusCode,
+      200,
+      'the victim’s access token still works',
     );
-    assertProblem(
-      t,
-      await app.inject({
-        method: 'POST',
-        url: '/api/auth/refresh',
-        payload: { refreshToken: user.refreshToken },
-      }),
-      401,
-      'invalid_token',
-    );
+    const refreshed = await app.inject({
+      method: 'POST',
+      url: '/api/auth/refresh',
+      payload: { refreshToken: user.refreshToken },
+    });
+    t.equal(refreshed.statusCode, 200, 'and the session refreshes');
+    secrets.add(json(refreshed).refreshToken);
+    secrets.add(json(refreshed).accessToken);
     const types = (await f.store.readStream(userStreamId(user.id))).map((e) => e.type);
     t.ok(types.includes('UserLocked'), 'UserLocked recorded');
 
@@ -415,7 +416,12 @@ t.test('2FA: setup, enable, login needs the code, codes are single-use, disable'
   const wrong = async (now: Date) =>
     ((Number(await totpAt(secret, now)) + 1) % 1_000_000).toString().padStart(6, '0');
   const enable = (otp: string) =>
-    app.inject({ method: 'POST', url: '/api/auth/2fa/enable', headers: auth, payload: { otp } });
+    app.inject({
+      method: 'POST',
+      url: '/api/auth/2fa/enable',
+      headers: auth,
+      payload: { otp, password: user.password },
+    });
   assertProblem(t, await enable(await wrong(at(0))), 400, 'invalid_otp');
   assertProblem(t, await enable('12ab56'), 400, 'validation_failed');
   t.equal((await enable(await totpAt(secret, at(0)))).statusCode, 204);
@@ -443,7 +449,12 @@ t.test('2FA: setup, enable, login needs the code, codes are single-use, disable'
     f.clock.offsetMs = 0;
   });
   const disable = (otp: string) =>
-    app.inject({ method: 'POST', url: '/api/auth/2fa/disable', headers: auth, payload: { otp } });
+    app.inject({
+      method: 'POST',
+      url: '/api/auth/2fa/disable',
+      headers: auth,
+      payload: { otp, password: user.password },
+    });
   assertProblem(t, await disable(await wrong(f.clock.now())), 400, 'invalid_otp');
   t.equal((await disable(await totpAt(secret, f.clock.now()))).statusCode, 204);
   t.equal((await login(creds)).statusCode, 200, 'no code needed any more');

@@ -1,24 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { findUserId, handleUserCommand, loadUser, registerUser } from '@ledger/application';
 import {
+  changePasswordBodySchema,
+  identityLimits,
   loginBodySchema,
   loginResponseSchema,
   logoutBodySchema,
   otpBodySchema,
+  passwordIsIdentity,
   patchMeBodySchema,
+  recoveryCodesResponseSchema,
   refreshBodySchema,
   registerBodySchema,
   tokenPairSchema,
   twoFactorSetupResponseSchema,
   userSchema,
 } from '@ledger/contracts';
-import { decideUser, isLocked, type UserState } from '@ledger/domain';
+import { decideUser, isLocked, sessionMayContinue, type UserState } from '@ledger/domain';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { rejectionProblem } from '../../auth/problems.js';
 import { accessTokenTtlSeconds, jtiKey } from '../../auth/tokens.js';
 import { newTotpSecret, otpauthUrl, otpTimeStep } from '../../auth/totp.js';
+import { invalid } from '../../ledger-http.js';
 import { userView } from '../../plugins/auth.js';
 import { routeRateLimit } from '../../plugins/rate-limit.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
@@ -120,8 +125,8 @@ const auth: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async (request) => {
-      const { password, otp } = request.body;
+    async (request, reply) => {
+      const { password, otp, recoveryCode } = request.body;
       const by =
         request.body.username !== undefined
           ? { username: request.body.username }
@@ -132,7 +137,9 @@ const auth: FastifyPluginAsyncZod = async (app) => {
         throw rejectionProblem('invalid_credentials');
       }
       const now = app.auth.now();
+      // Computed once, kept across the command's retries: a hash is costly, a recovery code single use.
       let passwordMatches: boolean | undefined;
+      let recoveryCodeValid: boolean | undefined;
       const result = await handleUserCommand(
         app.store,
         userId,
@@ -140,18 +147,27 @@ const auth: FastifyPluginAsyncZod = async (app) => {
           if (state.status !== 'registered')
             return decideUser({ type: 'Login', now, passwordMatches: false, otp: null }, state);
           // A locked account's password is not even checked: no oracle, no CPU spent.
-          if (!isLocked(state, now))
-            passwordMatches ??= await app.auth.hasher.verify(password, state.passwordHash);
+          const locked = isLocked(state, now);
+          if (!locked) passwordMatches ??= await app.auth.hasher.verify(password, state.passwordHash);
           let timeStep: number | null = null;
           if (otp !== undefined && state.twoFactor.status === 'on') {
             timeStep = await otpTimeStep(app.auth.box.open(state.twoFactor.secret), otp, now);
           }
+          // A recovery code is spent only by a login that would succeed with it.
+          if (
+            recoveryCode !== undefined &&
+            !locked &&
+            passwordMatches === true &&
+            state.twoFactor.status === 'on'
+          )
+            recoveryCodeValid ??= await app.auth.recoveryCodes.spend(userId, recoveryCode, now);
           return decideUser(
             {
               type: 'Login',
               now,
               passwordMatches: passwordMatches === true,
               otp: otp === undefined ? null : { timeStep },
+              ...(recoveryCode === undefined ? {} : { recoveryCode: { valid: recoveryCodeValid === true } }),
             },
             state,
           );
@@ -165,6 +181,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       }
       const user = registered(result.state);
       const family = await app.auth.refreshTokens.startFamily(user.id, now);
+      reply.header('cache-control', 'no-store');
       return { ...app.auth.issue(user, family), user: userView(user) };
     },
   );
@@ -200,7 +217,10 @@ const auth: FastifyPluginAsyncZod = async (app) => {
         throw invalid();
       }
       const user = await loadUser(app.store, rotated.userId);
-      if (user.status !== 'registered' || isLocked(user, now)) {
+      // A timed lock lets open sessions refresh; a lock by staff or a password change after
+      // the family began ends it (its revocation may not have happened yet: a crash between).
+      const familyStartedSeconds = Math.floor(rotated.familyStartedAt.getTime() / 1000);
+      if (user.status !== 'registered' || !sessionMayContinue(user, familyStartedSeconds)) {
         await app.auth.refreshTokens.revokeFamily(rotated.familyId, 'logout', now);
         throw invalid();
       }
@@ -333,7 +353,9 @@ const auth: FastifyPluginAsyncZod = async (app) => {
         schema: {
           tags,
           summary:
-            action === 'enable' ? 'Turn 2FA on with a current code' : 'Turn 2FA off with a current code',
+            action === 'enable'
+              ? 'Turn 2FA on with a current code and the password'
+              : 'Turn 2FA off with a current code and the password',
           security: bearerSecurity,
           body: otpBodySchema,
           response: {
@@ -341,41 +363,151 @@ const auth: FastifyPluginAsyncZod = async (app) => {
             400: problemSchema,
             401: problemSchema,
             409: problemSchema,
+            423: problemSchema,
           },
         },
       },
       async (request, reply) => {
         const { userId } = principalOf(request);
         const now = app.auth.now();
-        const result = await handleUserCommand(
-          app.store,
-          userId,
-          async (state) => {
-            const secret =
-              state.status === 'registered' && state.twoFactor.status !== 'off'
-                ? state.twoFactor.secret
-                : null;
-            const otpStep =
-              secret === null ? null : await otpTimeStep(app.auth.box.open(secret), request.body.otp, now);
-            return decideUser(
-              {
-                type: action === 'enable' ? 'EnableTwoFactor' : 'DisableTwoFactor',
-                now,
-                otpTimeStep: otpStep,
-              },
-              state,
-            );
-          },
-          app.auth.metadata(request, userId),
-        );
-        if (result.rejection !== undefined) {
-          // API.md: a wrong code here is a 400 (the caller is authenticated; the input is bad).
-          throw rejectionProblem(result.rejection, result.rejection === 'invalid_otp' ? 400 : undefined);
-        }
+        await twoFactorCommand(request, {
+          type: action === 'enable' ? 'EnableTwoFactor' : 'DisableTwoFactor',
+          now,
+        });
+        // Recovery codes stand in for the authenticator: with it gone, they go too.
+        if (action === 'disable') await app.auth.recoveryCodes.removeAll(userId);
         return reply.code(204).send(null);
       },
     );
   }
+
+  app.post(
+    '/2fa/recovery-codes',
+    {
+      config: { policy: self },
+      schema: {
+        tags,
+        summary:
+          'New 2FA recovery codes (each logs in once instead of a code), replacing earlier ones; shown only now',
+        security: bearerSecurity,
+        body: otpBodySchema,
+        response: {
+          200: recoveryCodesResponseSchema,
+          400: problemSchema,
+          401: problemSchema,
+          409: problemSchema,
+          423: problemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = principalOf(request);
+      const now = app.auth.now();
+      await twoFactorCommand(request, {
+        type: 'GenerateRecoveryCodes',
+        now,
+        count: identityLimits.recoveryCodeCount,
+      });
+      const recoveryCodes = await app.auth.recoveryCodes.replace(userId, now);
+      reply.header('cache-control', 'no-store');
+      return { recoveryCodes };
+    },
+  );
+
+  /**
+   * A 2FA change of the caller, with the password and a current code: a wrong password is a
+   * 401 `invalid_credentials`, a wrong code a 400 `invalid_otp` (the caller is signed in; the
+   * input is bad), both counted as failed logins; while locked, 423.
+   */
+  async function twoFactorCommand(
+    request: FastifyRequest<{ Body: { otp: string; password: string } }>,
+    command:
+      | { type: 'EnableTwoFactor' | 'DisableTwoFactor'; now: Date }
+      | { type: 'GenerateRecoveryCodes'; now: Date; count: number },
+  ) {
+    const { userId } = principalOf(request);
+    const { now } = command;
+    let passwordMatches: boolean | undefined;
+    const result = await handleUserCommand(
+      app.store,
+      userId,
+      async (state) => {
+        const user = registered(state);
+        const checked = !isLocked(user, now);
+        if (checked)
+          passwordMatches ??= await app.auth.hasher.verify(request.body.password, user.passwordHash);
+        const secret = user.twoFactor.status !== 'off' ? user.twoFactor.secret : null;
+        const otpTimeStepFound =
+          secret === null || !checked || passwordMatches !== true
+            ? null
+            : await otpTimeStep(app.auth.box.open(secret), request.body.otp, now);
+        return decideUser(
+          { ...command, passwordMatches: passwordMatches === true, otpTimeStep: otpTimeStepFound },
+          state,
+        );
+      },
+      app.auth.metadata(request, userId),
+    );
+    if (result.rejection !== undefined) {
+      throw rejectionProblem(result.rejection, result.rejection === 'invalid_otp' ? 400 : undefined);
+    }
+    return result;
+  }
+
+  app.post(
+    '/password',
+    {
+      config: { policy: self },
+      schema: {
+        tags,
+        summary: 'Change the password; every session of the user ends at once',
+        security: bearerSecurity,
+        body: changePasswordBodySchema,
+        response: {
+          204: z.null().describe('Changed: sign in again'),
+          400: problemSchema,
+          401: problemSchema,
+          423: problemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = principalOf(request);
+      const { currentPassword, newPassword } = request.body;
+      const user = registered(await loadUser(app.store, userId));
+      if (passwordIsIdentity(newPassword, user)) {
+        throw invalid('body.newPassword', 'the password must not be the username or the email');
+      }
+      const now = app.auth.now();
+      let passwordMatches: boolean | undefined;
+      let passwordHash: string | undefined;
+      const result = await handleUserCommand(
+        app.store,
+        userId,
+        async (state) => {
+          const current = registered(state);
+          const checked = !isLocked(current, now);
+          if (checked)
+            passwordMatches ??= await app.auth.hasher.verify(currentPassword, current.passwordHash);
+          // Hashed only once the current password is known to be right: a wrong guess costs one hash.
+          if (passwordMatches === true) passwordHash ??= await app.auth.hasher.hash(newPassword);
+          return decideUser(
+            {
+              type: 'ChangePassword',
+              now,
+              passwordMatches: passwordMatches === true,
+              passwordHash: passwordHash ?? '',
+            },
+            state,
+          );
+        },
+        app.auth.metadata(request, userId),
+      );
+      if (result.rejection !== undefined) throw rejectionProblem(result.rejection);
+      await app.auth.sessions.endAll(userId, 'password_changed', now);
+      return reply.code(204).send(null);
+    },
+  );
 };
 
 export default auth;
