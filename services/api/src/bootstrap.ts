@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { findUserId, registerUser } from '@ledger/application';
+import { findUserId, register } from '@ledger/application';
 import { emailSchema, passwordSchema, usernameSchema } from '@ledger/contracts';
 import type { EventStore } from '@ledger/eventstore';
 import type { Config, Logger } from '@ledger/platform';
@@ -34,18 +34,17 @@ export async function bootstrapDirector(options: {
     if (issue) throw new Error(`${variable}: ${issue.message}`);
   }
   const userId = randomUUID();
-  const result = await registerUser(
-    store,
+  const result = await register(
+    { store, passwords: options.hasher },
     {
-      type: 'Register',
-      now: options.now,
       userId,
       username: director.username,
       email: director.email,
-      passwordHash: await options.hasher.hash(director.password),
+      password: director.password,
       role: 'director',
       profile: { firstName: null, lastName: null, dateOfBirth: null, phone: null },
       via: 'bootstrap',
+      now: options.now,
     },
     { actorId: 'system:bootstrap', correlationId: userId, causationId: userId },
   );

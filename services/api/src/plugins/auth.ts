@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
-import type { Sessions } from '@ledger/application';
+import type { IdentityPorts, Sessions } from '@ledger/application';
 import { type Role, roles, type UserView } from '@ledger/contracts';
 import { type RegisteredUser, sessionMayContinue } from '@ledger/domain';
 import type { EventMetadata } from '@ledger/eventstore';
@@ -17,7 +17,7 @@ import {
   RefreshTokens,
   redisRevocations,
 } from '../auth/tokens.js';
-import { type SecretBox, secretBox } from '../auth/totp.js';
+import { otpTimeStep, type SecretBox, secretBox } from '../auth/totp.js';
 import { UserCache, userCacheTtlMs, watchUserWrites } from '../auth/user-cache.js';
 import type { Principal } from '../policy.js';
 import { problem } from '../problem.js';
@@ -69,6 +69,8 @@ export interface Auth {
   readonly recoveryCodes: RecoveryCodes;
   /** Ends every session of a user (a lock by staff, a password change). */
   readonly sessions: Sessions;
+  /** What the identity use cases of packages/application need from this process. */
+  readonly identity: IdentityPorts;
   now(): Date;
   /** A token pair for a user: a new family, or the next token of one (refresh). */
   issue(
@@ -157,6 +159,16 @@ export default fp(
       refreshTokens,
       recoveryCodes,
       sessions,
+      identity: {
+        store: app.store,
+        passwords: options.hasher,
+        totp: {
+          seal: (secret) => box.seal(secret),
+          timeStep: (sealed, code, now) => otpTimeStep(box.open(sealed), code, now),
+        },
+        recoveryCodes,
+        sessions,
+      },
       now: options.clock,
       issue(user, family) {
         const claims: AccessClaims = {

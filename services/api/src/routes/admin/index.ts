@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { changeUser, findUserId, registerUser } from '@ledger/application';
+import { changeUser, register } from '@ledger/application';
 import {
   type AdminUserView,
   adminUserSchema,
@@ -96,22 +96,14 @@ const admin: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const body = request.body;
-      if ((await findUserId(app.store, { username: body.username })) !== null) {
-        throw problem(409, 'username_taken', 'This username is taken');
-      }
-      if ((await findUserId(app.store, { email: body.email })) !== null) {
-        throw problem(409, 'email_taken', 'This email is already registered');
-      }
       const now = app.auth.now();
-      const result = await registerUser(
-        app.store,
+      const result = await register(
+        app.auth.identity,
         {
-          type: 'Register',
-          now,
           userId: randomUUID(),
           username: body.username,
           email: body.email,
-          passwordHash: await app.auth.hasher.hash(body.password),
+          password: body.password,
           role: body.role,
           profile: {
             firstName: body.firstName ?? null,
@@ -120,13 +112,18 @@ const admin: FastifyPluginAsyncZod = async (app) => {
             phone: null,
           },
           via: 'staff',
+          now,
         },
         app.auth.metadata(request, principalOf(request).userId),
+        request.ip,
       );
-      if (!result.ok) throw problem(409, result.code, 'This username or email is taken');
-      if (result.state.status !== 'registered') throw new Error('registered user has no state');
+      if (!result.ok) {
+        throw result.code === 'username_taken'
+          ? problem(409, 'username_taken', 'This username is taken')
+          : problem(409, 'email_taken', 'This email is already registered');
+      }
       reply.code(201);
-      return { user: adminView(result.state, now), position: result.position.toString() };
+      return { user: adminView(result.user, now), position: result.position.toString() };
     },
   );
 

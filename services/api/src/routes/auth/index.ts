@@ -1,13 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { findUserId, handleUserCommand, loadUser, registerUser } from '@ledger/application';
+import {
+  type Caller,
+  changePassword,
+  changeTwoFactor,
+  currentUser,
+  login,
+  recordSessionEvent,
+  register,
+  sessionUser,
+  startTwoFactorSetup,
+  type TwoFactorChange,
+  updateProfile,
+} from '@ledger/application';
 import {
   changePasswordBodySchema,
-  identityLimits,
   loginBodySchema,
   loginResponseSchema,
   logoutBodySchema,
   otpBodySchema,
-  passwordIsIdentity,
   patchMeBodySchema,
   recoveryCodesResponseSchema,
   refreshBodySchema,
@@ -16,13 +26,12 @@ import {
   twoFactorSetupResponseSchema,
   userSchema,
 } from '@ledger/contracts';
-import { decideUser, isLocked, sessionMayContinue, type UserState } from '@ledger/domain';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { rejectionProblem } from '../../auth/problems.js';
 import { accessTokenTtlSeconds, jtiKey } from '../../auth/tokens.js';
-import { newTotpSecret, otpauthUrl, otpTimeStep } from '../../auth/totp.js';
+import { newTotpSecret, otpauthUrl } from '../../auth/totp.js';
 import { invalid } from '../../ledger-http.js';
 import { userView } from '../../plugins/auth.js';
 import { routeRateLimit } from '../../plugins/rate-limit.js';
@@ -38,12 +47,6 @@ const selfProfile: Policy = {
 };
 const userBody = z.object({ user: userSchema });
 
-function registered(state: UserState) {
-  // The token was checked against this stream a moment ago; a user never disappears.
-  if (state.status !== 'registered') throw problem(401, 'unauthorized', 'A valid access token is required');
-  return state;
-}
-
 /** The login rate-limit key: client IP and the name tried (IP+username, API.md). */
 function loginKey(request: FastifyRequest): string {
   const body = (request.body ?? {}) as { username?: unknown; email?: unknown };
@@ -52,8 +55,19 @@ function loginKey(request: FastifyRequest): string {
   return `login:${request.ip}:${name.toLowerCase().slice(0, 254)}`;
 }
 
+const taken = (code: 'username_taken' | 'email_taken') =>
+  problem(
+    409,
+    code,
+    code === 'username_taken' ? 'This username is taken' : 'This email is already registered',
+  );
+
 const auth: FastifyPluginAsyncZod = async (app) => {
   const tags = ['auth'];
+  const caller = (request: FastifyRequest): Caller => {
+    const { userId } = principalOf(request);
+    return { userId, client: request.ip, metadata: app.auth.metadata(request, userId) };
+  };
 
   app.post(
     '/register',
@@ -68,23 +82,14 @@ const auth: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const body = request.body;
-      // Cheap refusals first: a taken name costs no hash. The append below is what decides.
-      if ((await findUserId(app.store, { username: body.username })) !== null) {
-        throw problem(409, 'username_taken', 'This username is taken');
-      }
-      if ((await findUserId(app.store, { email: body.email })) !== null) {
-        throw problem(409, 'email_taken', 'This email is already registered');
-      }
       const userId = randomUUID();
-      const result = await registerUser(
-        app.store,
+      const result = await register(
+        app.auth.identity,
         {
-          type: 'Register',
-          now: app.auth.now(),
           userId,
           username: body.username,
           email: body.email,
-          passwordHash: await app.auth.hasher.hash(body.password),
+          password: body.password,
           role: 'customer',
           profile: {
             firstName: body.firstName ?? null,
@@ -93,18 +98,14 @@ const auth: FastifyPluginAsyncZod = async (app) => {
             phone: body.phone ?? null,
           },
           via: 'self',
+          now: app.auth.now(),
         },
         app.auth.metadata(request, userId),
+        request.ip,
       );
-      if (!result.ok) {
-        throw problem(
-          409,
-          result.code,
-          result.code === 'username_taken' ? 'This username is taken' : 'This email is already registered',
-        );
-      }
+      if (!result.ok) throw taken(result.code);
       reply.code(201);
-      return { user: userView(registered(result.state)) };
+      return { user: userView(result.user) };
     },
   );
 
@@ -114,7 +115,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       config: routeRateLimit(app.rateLimitOf('login'), loginKey),
       schema: {
         tags,
-        summary: 'Log in with username or email, password and (when 2FA is on) otp',
+        summary: 'Log in with username or email, password and (when 2FA is on) otp or a recovery code',
         body: loginBodySchema,
         response: {
           200: loginResponseSchema,
@@ -125,64 +126,26 @@ const auth: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { password, otp, recoveryCode } = request.body;
-      const by =
-        request.body.username !== undefined
-          ? { username: request.body.username }
-          : { email: request.body.email ?? '' };
-      const userId = await findUserId(app.store, by);
-      if (userId === null) {
-        await app.auth.hasher.burn(password);
-        throw rejectionProblem('invalid_credentials');
-      }
       const now = app.auth.now();
-      // Computed once, kept across the command's retries: a hash is costly, a recovery code single use.
-      let passwordMatches: boolean | undefined;
-      let recoveryCodeValid: boolean | undefined;
-      const result = await handleUserCommand(
-        app.store,
-        userId,
-        async (state) => {
-          if (state.status !== 'registered')
-            return decideUser({ type: 'Login', now, passwordMatches: false, otp: null }, state);
-          // A locked account's password is not even checked: no oracle, no CPU spent.
-          const locked = isLocked(state, now);
-          if (!locked) passwordMatches ??= await app.auth.hasher.verify(password, state.passwordHash);
-          let timeStep: number | null = null;
-          if (otp !== undefined && state.twoFactor.status === 'on') {
-            timeStep = await otpTimeStep(app.auth.box.open(state.twoFactor.secret), otp, now);
-          }
-          // A recovery code is spent only by a login that would succeed with it.
-          if (
-            recoveryCode !== undefined &&
-            !locked &&
-            passwordMatches === true &&
-            state.twoFactor.status === 'on'
-          )
-            recoveryCodeValid ??= await app.auth.recoveryCodes.spend(userId, recoveryCode, now);
-          return decideUser(
-            {
-              type: 'Login',
-              now,
-              passwordMatches: passwordMatches === true,
-              otp: otp === undefined ? null : { timeStep },
-              ...(recoveryCode === undefined ? {} : { recoveryCode: { valid: recoveryCodeValid === true } }),
-            },
-            state,
-          );
+      const result = await login(
+        app.auth.identity,
+        {
+          by:
+            request.body.username !== undefined
+              ? { username: request.body.username }
+              : { email: request.body.email ?? '' },
+          password,
+          ...(otp === undefined ? {} : { otp }),
+          ...(recoveryCode === undefined ? {} : { recoveryCode }),
+          now,
         },
-        app.auth.metadata(request, userId),
+        { client: request.ip, metadata: app.auth.metadata(request) },
       );
-      if (result.rejection !== undefined) {
-        throw rejectionProblem(
-          result.rejection === 'user_not_found' ? 'invalid_credentials' : result.rejection,
-        );
-      }
-      const user = registered(result.state);
-      const family = await app.auth.refreshTokens.startFamily(user.id, now);
-      reply.header('cache-control', 'no-store');
-      return { ...app.auth.issue(user, family), user: userView(user) };
+      if (!result.ok) throw rejectionProblem(result.rejection);
+      const family = await app.auth.refreshTokens.startFamily(result.value.id, now);
+      return { ...app.auth.issue(result.value, family), user: userView(result.value) };
     },
   );
 
@@ -199,30 +162,33 @@ const auth: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const now = app.auth.now();
-      const invalid = () =>
+      const invalidToken = () =>
         problem(401, 'invalid_token', 'The refresh token is invalid, expired, spent or revoked');
       const rotated = await app.auth.refreshTokens.rotate(request.body.refreshToken, now);
-      if (rotated.status === 'invalid') throw invalid();
+      if (rotated.status === 'invalid') throw invalidToken();
       if (rotated.status === 'reused') {
         request.log.warn(
           { userId: rotated.userId, familyId: rotated.familyId },
           'refresh token reused: family revoked',
         );
-        await handleUserCommand(
+        await recordSessionEvent(
           app.store,
           rotated.userId,
-          (state) => decideUser({ type: 'RecordRefreshTokenReuse', now, familyId: rotated.familyId }, state),
+          { type: 'RecordRefreshTokenReuse', familyId: rotated.familyId, now },
           app.auth.metadata(request, rotated.userId),
         );
-        throw invalid();
+        throw invalidToken();
       }
-      const user = await loadUser(app.store, rotated.userId);
       // A timed lock lets open sessions refresh; a lock by staff or a password change after
       // the family began ends it (its revocation may not have happened yet: a crash between).
-      const familyStartedSeconds = Math.floor(rotated.familyStartedAt.getTime() / 1000);
-      if (user.status !== 'registered' || !sessionMayContinue(user, familyStartedSeconds)) {
+      const user = await sessionUser(
+        app.store,
+        rotated.userId,
+        Math.floor(rotated.familyStartedAt.getTime() / 1000),
+      );
+      if (user === null) {
         await app.auth.refreshTokens.revokeFamily(rotated.familyId, 'logout', now);
-        throw invalid();
+        throw invalidToken();
       }
       return app.auth.issue(user, rotated);
     },
@@ -257,10 +223,10 @@ const auth: FastifyPluginAsyncZod = async (app) => {
         if (family !== null) families.add(family);
       }
       for (const family of families) await app.auth.refreshTokens.revokeFamily(family, 'logout', now);
-      await handleUserCommand(
+      await recordSessionEvent(
         app.store,
         principal.userId,
-        (state) => decideUser({ type: 'RecordLogout', now, familyId: principal.familyId }, state),
+        { type: 'RecordLogout', familyId: principal.familyId, now },
         app.auth.metadata(request, principal.userId),
       );
       return reply.code(204).send(null);
@@ -278,9 +244,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
         response: { 200: userBody, 401: problemSchema },
       },
     },
-    async (request) => ({
-      user: userView(registered(await loadUser(app.store, principalOf(request).userId))),
-    }),
+    async (request) => ({ user: userView(await currentUser(app.store, principalOf(request).userId)) }),
   );
 
   app.patch(
@@ -302,16 +266,10 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { userId } = principalOf(request);
       const changes = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined));
-      const result = await handleUserCommand(
-        app.store,
-        userId,
-        (state) => decideUser({ type: 'UpdateProfile', now: app.auth.now(), changes }, state),
-        app.auth.metadata(request, userId),
-      );
-      if (result.rejection !== undefined) throw rejectionProblem(result.rejection);
-      return { user: userView(registered(result.state)) };
+      const result = await updateProfile(app.store, caller(request), changes, app.auth.now());
+      if (!result.ok) throw rejectionProblem(result.rejection);
+      return { user: userView(result.value) };
     },
   );
 
@@ -327,23 +285,39 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { userId } = principalOf(request);
       const secret = newTotpSecret();
-      const result = await handleUserCommand(
-        app.store,
-        userId,
-        (state) =>
-          decideUser(
-            { type: 'StartTwoFactorSetup', now: app.auth.now(), secret: app.auth.box.seal(secret) },
-            state,
-          ),
-        app.auth.metadata(request, userId),
-      );
-      if (result.rejection !== undefined) throw rejectionProblem(result.rejection);
-      const user = registered(result.state);
-      return { secret, otpauthUrl: otpauthUrl(secret, user.username) };
+      const result = await startTwoFactorSetup(app.auth.identity, caller(request), secret, app.auth.now());
+      if (!result.ok) throw rejectionProblem(result.rejection);
+      return { secret, otpauthUrl: otpauthUrl(secret, result.value.username) };
     },
   );
+
+  /**
+   * A 2FA change with the password and a current code: a wrong password is a 401
+   * `invalid_credentials`, a wrong code a 400 `invalid_otp` (the caller is signed in; the
+   * input is bad), both counted as failed logins; while locked, 423.
+   */
+  const twoFactor = async (
+    request: FastifyRequest<{ Body: { otp: string; password: string } }>,
+    change: TwoFactorChange,
+  ) => {
+    const result = await changeTwoFactor(app.auth.identity, caller(request), {
+      change,
+      password: request.body.password,
+      otp: request.body.otp,
+      now: app.auth.now(),
+    });
+    if (!result.ok) {
+      throw rejectionProblem(result.rejection, result.rejection === 'invalid_otp' ? 400 : undefined);
+    }
+    return result.value;
+  };
+  const twoFactorErrors = {
+    400: problemSchema,
+    401: problemSchema,
+    409: problemSchema,
+    423: problemSchema,
+  };
 
   for (const action of ['enable', 'disable'] as const) {
     app.post(
@@ -358,24 +332,11 @@ const auth: FastifyPluginAsyncZod = async (app) => {
               : 'Turn 2FA off with a current code and the password',
           security: bearerSecurity,
           body: otpBodySchema,
-          response: {
-            204: z.null().describe('Done'),
-            400: problemSchema,
-            401: problemSchema,
-            409: problemSchema,
-            423: problemSchema,
-          },
+          response: { 204: z.null().describe('Done'), ...twoFactorErrors },
         },
       },
       async (request, reply) => {
-        const { userId } = principalOf(request);
-        const now = app.auth.now();
-        await twoFactorCommand(request, {
-          type: action === 'enable' ? 'EnableTwoFactor' : 'DisableTwoFactor',
-          now,
-        });
-        // Recovery codes stand in for the authenticator: with it gone, they go too.
-        if (action === 'disable') await app.auth.recoveryCodes.removeAll(userId);
+        await twoFactor(request, action);
         return reply.code(204).send(null);
       },
     );
@@ -391,68 +352,15 @@ const auth: FastifyPluginAsyncZod = async (app) => {
           'New 2FA recovery codes (each logs in once instead of a code), replacing earlier ones; shown only now',
         security: bearerSecurity,
         body: otpBodySchema,
-        response: {
-          200: recoveryCodesResponseSchema,
-          400: problemSchema,
-          401: problemSchema,
-          409: problemSchema,
-          423: problemSchema,
-        },
+        response: { 200: recoveryCodesResponseSchema, ...twoFactorErrors },
       },
     },
-    async (request, reply) => {
-      const { userId } = principalOf(request);
-      const now = app.auth.now();
-      await twoFactorCommand(request, {
-        type: 'GenerateRecoveryCodes',
-        now,
-        count: identityLimits.recoveryCodeCount,
-      });
-      const recoveryCodes = await app.auth.recoveryCodes.replace(userId, now);
-      reply.header('cache-control', 'no-store');
+    async (request) => {
+      const { recoveryCodes } = await twoFactor(request, 'recovery_codes');
+      if (recoveryCodes === null) throw new Error('recovery codes were generated');
       return { recoveryCodes };
     },
   );
-
-  /**
-   * A 2FA change of the caller, with the password and a current code: a wrong password is a
-   * 401 `invalid_credentials`, a wrong code a 400 `invalid_otp` (the caller is signed in; the
-   * input is bad), both counted as failed logins; while locked, 423.
-   */
-  async function twoFactorCommand(
-    request: FastifyRequest<{ Body: { otp: string; password: string } }>,
-    command:
-      | { type: 'EnableTwoFactor' | 'DisableTwoFactor'; now: Date }
-      | { type: 'GenerateRecoveryCodes'; now: Date; count: number },
-  ) {
-    const { userId } = principalOf(request);
-    const { now } = command;
-    let passwordMatches: boolean | undefined;
-    const result = await handleUserCommand(
-      app.store,
-      userId,
-      async (state) => {
-        const user = registered(state);
-        const checked = !isLocked(user, now);
-        if (checked)
-          passwordMatches ??= await app.auth.hasher.verify(request.body.password, user.passwordHash);
-        const secret = user.twoFactor.status !== 'off' ? user.twoFactor.secret : null;
-        const otpTimeStepFound =
-          secret === null || !checked || passwordMatches !== true
-            ? null
-            : await otpTimeStep(app.auth.box.open(secret), request.body.otp, now);
-        return decideUser(
-          { ...command, passwordMatches: passwordMatches === true, otpTimeStep: otpTimeStepFound },
-          state,
-        );
-      },
-      app.auth.metadata(request, userId),
-    );
-    if (result.rejection !== undefined) {
-      throw rejectionProblem(result.rejection, result.rejection === 'invalid_otp' ? 400 : undefined);
-    }
-    return result;
-  }
 
   app.post(
     '/password',
@@ -472,39 +380,16 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { userId } = principalOf(request);
-      const { currentPassword, newPassword } = request.body;
-      const user = registered(await loadUser(app.store, userId));
-      if (passwordIsIdentity(newPassword, user)) {
-        throw invalid('body.newPassword', 'the password must not be the username or the email');
+      const result = await changePassword(app.auth.identity, caller(request), {
+        currentPassword: request.body.currentPassword,
+        newPassword: request.body.newPassword,
+        now: app.auth.now(),
+      });
+      if (!result.ok) {
+        if (result.rejection === 'password_is_identity')
+          throw invalid('body.newPassword', 'the password must not be the username or the email');
+        throw rejectionProblem(result.rejection);
       }
-      const now = app.auth.now();
-      let passwordMatches: boolean | undefined;
-      let passwordHash: string | undefined;
-      const result = await handleUserCommand(
-        app.store,
-        userId,
-        async (state) => {
-          const current = registered(state);
-          const checked = !isLocked(current, now);
-          if (checked)
-            passwordMatches ??= await app.auth.hasher.verify(currentPassword, current.passwordHash);
-          // Hashed only once the current password is known to be right: a wrong guess costs one hash.
-          if (passwordMatches === true) passwordHash ??= await app.auth.hasher.hash(newPassword);
-          return decideUser(
-            {
-              type: 'ChangePassword',
-              now,
-              passwordMatches: passwordMatches === true,
-              passwordHash: passwordHash ?? '',
-            },
-            state,
-          );
-        },
-        app.auth.metadata(request, userId),
-      );
-      if (result.rejection !== undefined) throw rejectionProblem(result.rejection);
-      await app.auth.sessions.endAll(userId, 'password_changed', now);
       return reply.code(204).send(null);
     },
   );
