@@ -1,10 +1,11 @@
 import { z } from 'zod';
 
 /**
- * The bank's settings (API.md Admin, `GET, PUT /api/admin/settings`). Limits are decimal
- * strings in major units per currency; their exact form per currency (decimals, bounds,
- * one limit not above another) is checked by the domain's settings decider, also a 400.
- * `fees` and `ruleThresholds` are reserved: empty objects until they get settings.
+ * The bank's settings (API.md Admin, `GET, PUT /api/admin/settings`). Limits and
+ * cashApprovalMin are decimal strings in major units per currency; their exact form per
+ * currency (decimals, bounds, one limit not above another) is checked by the domain's
+ * settings decider, also a 400. `fees` and `ruleThresholds` are reserved: empty objects
+ * until they get settings.
  */
 
 /** Plain decimal notation, ≥ 0: no sign, no exponent, never a JSON number. */
@@ -27,13 +28,22 @@ export const currencyLimitsSchema = z
 
 const reserved = z.strictObject({}).describe('Reserved: no settings yet');
 
+const cashApprovalMinDescription =
+  'Per ISO 4217 currency: a cash deposit or withdrawal at the desk of more than this (strictly) needs a manager’s approval (until then: 422 approval_required); > 0';
+
 /** PUT body: the whole new settings; a currency left out gets the bank's defaults. */
 export function settingsBodySchemaFor(currencies: readonly string[]) {
   const limits = z.strictObject(
     Object.fromEntries(currencies.map((currency) => [currency, currencyLimitsSchema.optional()])),
   );
+  const cashApprovalMin = z.strictObject(
+    Object.fromEntries(currencies.map((currency) => [currency, limitText.optional()])),
+  );
   return z.strictObject({
     limits: limits.describe('Per ISO 4217 currency; one left out gets the bank’s default limits'),
+    cashApprovalMin: cashApprovalMin
+      .optional()
+      .describe(`${cashApprovalMinDescription}; a currency left out (or all) gets the bank’s default`),
     fees: reserved.optional(),
     ruleThresholds: reserved.optional(),
   });
@@ -42,6 +52,7 @@ export function settingsBodySchemaFor(currencies: readonly string[]) {
 export const settingsSchema = z
   .object({
     limits: z.record(z.string(), currencyLimitsSchema).describe('Every currency the bank holds'),
+    cashApprovalMin: z.record(z.string(), limitText).describe(cashApprovalMinDescription),
     fees: z.object({}),
     ruleThresholds: z.object({}),
   })

@@ -2,6 +2,7 @@ import t from 'tap';
 import { currencies } from '../ledger/money.js';
 import { decideSettings, type SettingsInput } from './decide.js';
 import {
+  defaultCashApprovalMinText,
   defaultLimitsText,
   defaultSettings,
   evolveSettings,
@@ -145,6 +146,64 @@ t.test('invalid_settings names every bad field', async (t) => {
   t.same(errors({ limits: { EUR: { ...eur, unverifiedDailyDebitMax: '5000.01' } } }), [
     { path: 'limits.EUR.unverifiedDailyDebitMax', message: 'must not exceed dailyDebitMax' },
   ]);
+});
+
+t.test('cashApprovalMin: per currency, defaults like the limits, > 0, replaced with the rest', async (t) => {
+  const defaults = initialSettingsState().settings;
+  t.same(settingsText(defaults).cashApprovalMin, defaultCashApprovalMinText);
+  t.same(Object.keys(defaultCashApprovalMinText).sort(), [...currencies].sort());
+  for (const currency of ['EUR', 'USD', 'GBP', 'CHF'] as const)
+    t.equal(defaults.cashApprovalMin[currency], 10_000_00n, `${currency} 10 000`);
+  for (const currency of currencies) {
+    t.equal(
+      defaults.cashApprovalMin[currency],
+      defaults.limits[currency].transferAmountMax,
+      `${currency}: the value of the per-transfer limit`,
+    );
+  }
+
+  const events = accepted({ limits: {}, cashApprovalMin: { EUR: '5000.00', JPY: '700000' } });
+  t.same(events[0]?.data.settings.cashApprovalMin, {
+    ...Object.fromEntries(currencies.map((c) => [c, String(defaults.cashApprovalMin[c])])),
+    EUR: '500000',
+    JPY: '700000',
+  });
+  const state = foldSettings(events);
+  t.equal(state.settings.cashApprovalMin.EUR, 5_000_00n);
+  t.equal(state.settings.cashApprovalMin.USD, 10_000_00n, 'a currency left out keeps its default');
+  t.same(
+    accepted({ limits: {}, cashApprovalMin: { EUR: '5000.00', JPY: '700000' } }, state),
+    [],
+    'no change',
+  );
+  const back = accepted({ limits: {} }, state).reduce(evolveSettings, state);
+  t.equal(back.settings.cashApprovalMin.EUR, 10_000_00n, 'left out of a change: back to the default');
+
+  t.same(errors({ limits: {}, cashApprovalMin: { EUR: '0' } }), [
+    { path: 'cashApprovalMin.EUR', message: 'must be > 0' },
+  ]);
+  t.same(errors({ limits: {}, cashApprovalMin: { EUR: '-1.00', XYZ: '1', JPY: '1.5', USD: 100 } }), [
+    { path: 'cashApprovalMin.EUR', message: 'must not be negative' },
+    { path: 'cashApprovalMin.XYZ', message: 'unknown currency' },
+    { path: 'cashApprovalMin.JPY', message: "more decimals than the currency's exponent" },
+    { path: 'cashApprovalMin.USD', message: 'must be a decimal string, e.g. "1000.00"' },
+  ]);
+
+  // An event written before cashApprovalMin existed: the defaults.
+  const older = foldSettings([
+    {
+      type: 'SettingsChanged',
+      data: {
+        settings: {
+          limits: { EUR: { transferAmountMax: '1', dailyDebitMax: '2', unverifiedDailyDebitMax: '0' } },
+          fees: {},
+          ruleThresholds: {},
+        },
+        at: now.toISOString(),
+      },
+    },
+  ]);
+  t.same(older.settings.cashApprovalMin, defaults.cashApprovalMin);
 });
 
 t.test('programmer errors: a corrupt event throws', async (t) => {

@@ -20,6 +20,8 @@ import {
 export interface SettingsInput {
   /** Per currency; a currency not named gets the bank's defaults. */
   limits: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>;
+  /** Per currency, major units; a currency not named (or none) gets the bank's default. */
+  cashApprovalMin?: Readonly<Record<string, unknown>> | undefined;
   fees?: Readonly<Record<string, unknown>> | undefined;
   ruleThresholds?: Readonly<Record<string, unknown>> | undefined;
 }
@@ -107,12 +109,25 @@ export function validateSettings(
       errors.push({ path: `${path}.unverifiedDailyDebitMax`, message: 'must not exceed dailyDebitMax' });
     limits[key] = { transferAmountMax, dailyDebitMax, unverifiedDailyDebitMax };
   }
+  // Zero would send every cash operation of the currency to a manager: not a threshold.
+  const cashApprovalMin: Record<Currency, bigint> = { ...defaultSettings().cashApprovalMin };
+  for (const [key, given] of Object.entries(input.cashApprovalMin ?? {})) {
+    if (given === undefined) continue;
+    const path = `cashApprovalMin.${key}`;
+    if (!isCurrency(key)) {
+      errors.push({ path, message: 'unknown currency' });
+      continue;
+    }
+    const parsed = parseAmount(given, key);
+    if (parsed.ok) cashApprovalMin[key] = parsed.amount;
+    else errors.push({ path, message: amountMessages[parsed.reason] });
+  }
   for (const part of ['fees', 'ruleThresholds'] as const) {
     for (const name of Object.keys(input[part] ?? {}))
       errors.push({ path: `${part}.${name}`, message: 'no such setting yet' });
   }
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, settings: { limits, fees: {}, ruleThresholds: {} } };
+  return { ok: true, settings: { limits, cashApprovalMin, fees: {}, ruleThresholds: {} } };
 }
 
 const sameSettings = (a: BankSettings, b: BankSettings): boolean =>

@@ -14,6 +14,7 @@ export {
 export {
   type BankSettings,
   type CurrencyLimits,
+  defaultCashApprovalMinText,
   defaultLimitsText,
   defaultSettings,
   evolveSettings,

@@ -17,8 +17,8 @@ import {
  * change is a replacement, never a patch. Amounts are minor-unit strings in events, bigint
  * in the state, major-unit decimal strings in the API (the ledger's three forms of money).
  *
- * Only limits have behaviour yet; `fees` and `ruleThresholds` hold the place API.md gives
- * them ("limits, fees, rule thresholds") and are empty objects until they get fields.
+ * Limits and cashApprovalMin have behaviour; `fees` and `ruleThresholds` hold the place
+ * API.md gives them and are empty objects until they get fields.
  */
 
 export interface CurrencyLimits {
@@ -40,6 +40,11 @@ export const limitNames = [
 export interface BankSettings {
   /** Every currency the bank holds has limits: those never set are the defaults. */
   limits: Readonly<Record<Currency, CurrencyLimits>>;
+  /**
+   * Per currency: a cash deposit or withdrawal at the desk of more than this (strictly)
+   * waits for a manager's approval. Cash is not held to the customer transfer limits.
+   */
+  cashApprovalMin: Readonly<Record<Currency, bigint>>;
   /** Reserved: no fee is charged from settings yet. */
   fees: Readonly<Record<string, never>>;
   /** Reserved: the fraud/AML rules keep their own thresholds until they read them here. */
@@ -79,6 +84,23 @@ export const defaultLimitsText: Readonly<Record<Currency, LimitsText>> = {
   USD: { transferAmountMax: '10000.00', dailyDebitMax: '25000.00', unverifiedDailyDebitMax: '250.00' },
 };
 
+/**
+ * The cash desk's approval threshold until a director sets another: the value of the
+ * per-transfer limit (EUR 10 000), about where cash becomes an AML matter (the EU's
+ * reporting threshold for cash is EUR 10 000).
+ */
+export const defaultCashApprovalMinText: Readonly<Record<Currency, string>> = {
+  CHF: '10000.00',
+  DZD: '1500000.00',
+  EUR: '10000.00',
+  GBP: '10000.00',
+  JPY: '1500000',
+  KWD: '3000.000',
+  MAD: '100000.00',
+  TND: '30000.000',
+  USD: '10000.00',
+};
+
 /** A trusted constant (the defaults) in minor units: no user input reaches this. */
 function minorOfText(text: string, currency: Currency): bigint {
   const parsed = parseAmount(text, currency);
@@ -100,12 +122,17 @@ export function defaultSettings(): BankSettings {
       ];
     }),
   ) as Record<Currency, CurrencyLimits>;
-  return { limits, fees: {}, ruleThresholds: {} };
+  const cashApprovalMin = Object.fromEntries(
+    currencies.map((currency) => [currency, minorOfText(defaultCashApprovalMinText[currency], currency)]),
+  ) as Record<Currency, bigint>;
+  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {} };
 }
 
 /** Settings as events hold them: minor-unit strings. */
 export interface SettingsData {
   limits: Partial<Record<Currency, Record<LimitName, MinorUnits>>>;
+  /** Absent from the events written before it existed (then: the defaults). */
+  cashApprovalMin?: Partial<Record<Currency, MinorUnits>>;
   fees: Record<string, never>;
   ruleThresholds: Record<string, never>;
 }
@@ -121,6 +148,7 @@ export const initialSettingsState = (): SettingsState => ({ status: 'default', s
 
 export function toSettingsData(settings: BankSettings): SettingsData {
   const limits: SettingsData['limits'] = {};
+  const cashApprovalMin: Partial<Record<Currency, MinorUnits>> = {};
   for (const currency of currencies) {
     const l = settings.limits[currency];
     limits[currency] = {
@@ -128,8 +156,9 @@ export function toSettingsData(settings: BankSettings): SettingsData {
       dailyDebitMax: toMinorUnits(l.dailyDebitMax),
       unverifiedDailyDebitMax: toMinorUnits(l.unverifiedDailyDebitMax),
     };
+    cashApprovalMin[currency] = toMinorUnits(settings.cashApprovalMin[currency]);
   }
-  return { limits, fees: {}, ruleThresholds: {} };
+  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {} };
 }
 
 /** An event's settings; a currency it does not name (added to the bank later) has its defaults. */
@@ -145,7 +174,12 @@ function fromSettingsData(data: SettingsData): BankSettings {
       unverifiedDailyDebitMax: fromMinorUnits(l.unverifiedDailyDebitMax),
     };
   }
-  return { limits, fees: {}, ruleThresholds: {} };
+  const cashApprovalMin = { ...defaults.cashApprovalMin };
+  for (const currency of currencies) {
+    const min = data.cashApprovalMin?.[currency];
+    if (min !== undefined) cashApprovalMin[currency] = fromMinorUnits(min);
+  }
+  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {} };
 }
 
 export function evolveSettings(_state: SettingsState, event: SettingsEvent): SettingsState {
@@ -166,6 +200,7 @@ export function foldSettings(events: readonly SettingsEvent[]): SettingsState {
 /** The API's form: major-unit decimal strings, every currency. */
 export function settingsText(settings: BankSettings): {
   limits: Record<Currency, LimitsText>;
+  cashApprovalMin: Record<Currency, string>;
   fees: Record<string, never>;
   ruleThresholds: Record<string, never>;
 } {
@@ -182,5 +217,8 @@ export function settingsText(settings: BankSettings): {
       ];
     }),
   ) as Record<Currency, LimitsText>;
-  return { limits, fees: {}, ruleThresholds: {} };
+  const cashApprovalMin = Object.fromEntries(
+    currencies.map((currency) => [currency, formatAmount(settings.cashApprovalMin[currency], currency)]),
+  ) as Record<Currency, string>;
+  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {} };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadAccount, settingsStreamId, transferIdFor, transferStreamId } from '@ledger/application';
-import { defaultLimitsText } from '@ledger/domain/settings';
+import { defaultCashApprovalMinText, defaultLimitsText } from '@ledger/domain/settings';
 import type { LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
 import { bearer, json } from '../../auth/test-app.js';
@@ -83,7 +83,12 @@ t.test('GET /settings: defaults for the director and the auditor, no one else', 
   t.equal(response.headers.etag, '"0"');
   const body = json(response);
   t.same(body, {
-    settings: { limits: defaultLimitsText, fees: {}, ruleThresholds: {} },
+    settings: {
+      limits: defaultLimitsText,
+      cashApprovalMin: defaultCashApprovalMinText,
+      fees: {},
+      ruleThresholds: {},
+    },
     version: '0',
     changedAt: null,
     position: null,
@@ -283,3 +288,52 @@ t.test('KYC: an unverified customer is held to unverifiedDailyDebitMax (422 kyc_
   t.equal(ok.statusCode, 201, ok.body);
   t.equal((await transfer(verified.user, verified.from, verified.to, '60.00')).statusCode, 201);
 });
+
+t.test(
+  'cashApprovalMin: read and replaced with the settings, per currency, 400 when not an amount',
+  async (t) => {
+    const before = json(await getSettings(director));
+    t.same(before.settings.cashApprovalMin, defaultCashApprovalMinText);
+    const response = await putSettings(
+      director,
+      { limits: before.settings.limits, cashApprovalMin: { EUR: '2500.00', KWD: '750.500' } },
+      { 'if-match': `"${before.version}"` },
+    );
+    t.equal(response.statusCode, 200, response.body);
+    t.same(json(response).settings.cashApprovalMin, {
+      ...defaultCashApprovalMinText,
+      EUR: '2500.00',
+      KWD: '750.500',
+    });
+    const [event] = (await settingsEvents()).slice(-1);
+    t.match(event?.data, { settings: { cashApprovalMin: { EUR: '250000', KWD: '750500', USD: '1000000' } } });
+    t.same(
+      json(await getSettings(auditor.token)).settings.cashApprovalMin,
+      json(response).settings.cashApprovalMin,
+    );
+    const count = (await settingsEvents()).length;
+    for (const [what, value, path] of [
+      ['zero', { EUR: '0' }, 'body.cashApprovalMin.EUR'],
+      ['negative', { EUR: '-1.00' }, 'body.cashApprovalMin.EUR'],
+      ['a JSON number', { EUR: 5000 }, 'body.cashApprovalMin.EUR'],
+      ['too many decimals', { EUR: '1.001' }, 'body.cashApprovalMin.EUR'],
+      ['an unknown currency', { XYZ: '1.00' }, 'body.cashApprovalMin'],
+    ] as const) {
+      const refused = await putSettings(director, { limits: {}, cashApprovalMin: value });
+      assertProblem(t, refused, 400, 'validation_failed');
+      t.ok(
+        (json(refused).errors as { path: string }[]).some((e) => e.path.startsWith(path)),
+        `${what}: an error at ${path} (${refused.body.slice(0, 300)})`,
+      );
+    }
+    t.equal((await settingsEvents()).length, count, 'nothing written');
+    assertProblem(
+      t,
+      await putSettings(manager.token, { limits: {}, cashApprovalMin: { EUR: '1.00' } }),
+      403,
+      'forbidden',
+    );
+    // Back to the defaults for whatever runs next.
+    t.equal((await putSettings(director, { limits: before.settings.limits })).statusCode, 200);
+  },
+);

@@ -9,7 +9,8 @@ import { directorOnly, type Policy, principalOf } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 
 /**
- * GET and PUT /api/admin/settings (API.md Admin: director; limits, fees, rule thresholds).
+ * GET and PUT /api/admin/settings (API.md Admin: director; limits, cashApprovalMin, fees,
+ * rule thresholds).
  * The director reads and writes; the auditor reads (read-only everywhere). Other staff
  * neither: the limits are the director's policy, and customers meet them as 422s.
  *
@@ -50,7 +51,7 @@ const settings: FastifyPluginAsyncZod = async (app) => {
       config: { policy: readPolicy },
       schema: {
         tags,
-        summary: 'The bank’s settings in force: limits per currency (director, auditor)',
+        summary: 'The bank’s settings in force: limits and cashApprovalMin per currency (director, auditor)',
         security: bearerSecurity,
         response: { 200: settingsResponseSchema, ...errors },
       },
