@@ -63,6 +63,24 @@ export function ledgerProblem(rejection: LedgerRejection): HttpProblem {
         { limit: rejection.limit, max, currency: rejection.currency },
       );
     }
+    case 'own_account':
+      return problem(
+        403,
+        'own_account',
+        'Staff do not serve themselves: cash on your own account is for a colleague',
+        {
+          accountId: rejection.accountId,
+        },
+      );
+    case 'approval_required': {
+      const max = formatAmount(rejection.max, rejection.currency);
+      return problem(
+        422,
+        'approval_required',
+        `Cash above ${max} ${rejection.currency} needs a manager's approval`,
+        { max, currency: rejection.currency },
+      );
+    }
     case 'balance_not_zero':
       return problem(422, 'balance_not_zero', 'Only an account with a zero balance can be closed');
     case 'pending_transfers':

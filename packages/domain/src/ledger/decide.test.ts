@@ -17,12 +17,17 @@ import {
   type LedgerRejection,
   type LedgerRejectionCode,
   ledgerRejectionCodes,
+  pendingTimeoutSecondsDefault,
   pendingTimeoutSecondsMax,
+  recordedRefusalCodes,
+  recordedRefusalOf,
+  rejectionOfRefusal,
   type TransferCommand,
   type TransferWrites,
 } from './decide.js';
 import {
   accountIn,
+  applyTransferEvents,
   bigints,
   given,
   type Ledger,
@@ -706,7 +711,7 @@ t.test('reversals', async (t) => {
   t.test('a reversal keeps the account rules: funds, frozen, closed', async (t) => {
     const spent = funded(
       create('t1'),
-      create('t2', { debitAccountId: bob, creditAccountId: fees, amount: 60_00n }),
+      create('t2', { debitAccountId: bob, creditAccountId: fees, amount: 60_00n, code: 'fee' }),
     );
     t.match(expectCode(t, spent, reverse('r', 't1'), 'insufficient_funds'), {
       accountId: bob,
@@ -1117,6 +1122,319 @@ t.test('programmer errors are assertions that throw', async (t) => {
     () => decideTransfer(post('h'), { ...statesFor(pending, post('h')), credit: { status: 'none' } }),
     /missing/,
   );
+});
+
+t.test('bank-owned accounts are no party to a customer transfer: account_not_found', async (t) => {
+  const clearing = 'acc-clearing-eur';
+  const ledger = funded({ ...openCash, accountId: clearing, accountType: 'clearing' });
+  for (const bank of [cash, fees, clearing]) {
+    for (const mode of ['single-phase', 'two-phase'] as const) {
+      const refused = expectCode(
+        t,
+        ledger,
+        create('t', { creditAccountId: bank, mode }),
+        'account_not_found',
+      );
+      t.same(refused, { code: 'account_not_found', accountId: bank }, 'as if it did not exist');
+    }
+    expectCode(t, ledger, create('t', { debitAccountId: bank, creditAccountId: alice }), 'account_not_found');
+  }
+  const rejected = run(ledger, create('t', { creditAccountId: cash }), { recordRefusals: true });
+  t.notOk(rejected.status === 'rejected' && rejected.record, 'a 404 records nothing');
+  t.equal(transferIn(ledger, 't').status, 'none');
+  // The bank's own movements still reach them: cash at the desk, fees.
+  writes(ledger, create('f', { creditAccountId: fees, amount: 1_00n, code: 'fee' }));
+  writes(ledger, create('w', { creditAccountId: cash, amount: 1_00n, code: 'withdrawal' }));
+});
+
+t.test('the cash desk: own_account, approval_required above cashApprovalMin', async (t) => {
+  const desk = { staffId: 'user-bob', approvalMin: 1_000_00n };
+  const cashIn = (id: string, accountId: string, amount: bigint) =>
+    create(id, { debitAccountId: cash, creditAccountId: accountId, amount, code: 'deposit', desk });
+  const cashOut = (id: string, accountId: string, amount: bigint) =>
+    create(id, { debitAccountId: accountId, creditAccountId: cash, amount, code: 'withdrawal', desk });
+
+  t.test(
+    'given Bob at the desk, when he serves himself, then own_account and nothing recorded',
+    async (t) => {
+      const ledger = funded(deposit('dep-bob', bob, 50_00n));
+      t.same(expectCode(t, ledger, cashIn('d', bob, 1_00n), 'own_account'), {
+        code: 'own_account',
+        accountId: bob,
+      });
+      expectCode(t, ledger, cashOut('w', bob, 1_00n), 'own_account');
+      const decision = run(ledger, cashOut('w', bob, 1_00n), { recordRefusals: true });
+      t.notOk(decision.status === 'rejected' && decision.record, 'a 403 records nothing');
+      t.equal(transferIn(ledger, 'w').status, 'none');
+      // Alice he serves, in and out.
+      writes(ledger, cashIn('d2', alice, 1_00n));
+      writes(ledger, cashOut('w2', alice, 1_00n));
+    },
+  );
+
+  t.test('given a threshold, when the amount is at it then posted, above it approval_required', async (t) => {
+    const ledger = funded(deposit('big', alice, 2_000_00n));
+    const at = writes(ledger, cashIn('d', alice, 1_000_00n));
+    t.match(at.transfer, [{ type: 'TransferPosted', data: { code: 'deposit', amount: '100000' } }]);
+    t.same(expectCode(t, ledger, cashIn('d2', alice, 1_000_01n), 'approval_required'), {
+      code: 'approval_required',
+      max: 1_000_00n,
+      currency: 'EUR',
+    });
+    expectCode(t, ledger, cashOut('w', alice, 1_000_01n), 'approval_required');
+    writes(ledger, cashOut('w2', alice, 1_000_00n));
+    // Funds first: a manager is asked only about what could be paid out.
+    expectCode(t, ledger, cashOut('w3', alice, 10_000_00n), 'insufficient_funds');
+    // Without the desk's context (the bank's own cash movements) neither rule applies.
+    writes(ledger, deposit('bank', bob, 5_000_00n));
+  });
+
+  t.test('the refusal is recorded, and the same request answers it again', async (t) => {
+    const ledger = funded();
+    const decision = run(ledger, cashIn('d', alice, 2_000_00n), { recordRefusals: true });
+    t.match(decision, {
+      status: 'rejected',
+      record: [
+        {
+          type: 'TransferRefused',
+          data: {
+            transferId: 'd',
+            code: 'deposit',
+            amount: '200000',
+            rejection: { code: 'approval_required', max: '100000', currency: 'EUR' },
+          },
+        },
+      ],
+    });
+    const higher = { ...cashIn('d', alice, 2_000_00n), desk: { ...desk, approvalMin: 5_000_00n } };
+    t.same(expectCode(t, ledger, higher, 'approval_required'), {
+      code: 'approval_required',
+      max: 1_000_00n,
+      currency: 'EUR',
+    });
+  });
+
+  t.test('programmer errors: the desk serves cash on a customer account against cash', async (t) => {
+    const ledger = funded();
+    t.throws(() => run(ledger, create('x', { desk })), /cash desk/);
+    t.throws(
+      () => run(ledger, create('x', { debitAccountId: fees, creditAccountId: alice, code: 'deposit', desk })),
+      /cash account/,
+    );
+    expectCode(
+      t,
+      ledger,
+      create('x', { debitAccountId: cash, creditAccountId: fees, code: 'deposit', desk }),
+      'account_not_found',
+    );
+  });
+});
+
+t.test('a hold given no timeout expires after 7 days; an external one waits for the rail', async (t) => {
+  const ledger = funded();
+  const defaulted = writes(ledger, create('h', { amount: 1_00n, mode: 'two-phase' }));
+  t.match(defaulted.transfer, [
+    {
+      type: 'TransferPending',
+      data: { timeoutSeconds: pendingTimeoutSecondsDefault, expiresAt: at(7 * 24 * 3600).toISOString() },
+    },
+  ]);
+  t.equal(pendingTimeoutSecondsDefault, 7 * 24 * 3600);
+  // The same request, with or without the timeout it defaulted to.
+  t.same(run(ledger, create('h', { amount: 1_00n, mode: 'two-phase' })), { status: 'replayed' });
+  t.same(
+    run(
+      ledger,
+      create('h', { amount: 1_00n, mode: 'two-phase', timeoutSeconds: pendingTimeoutSecondsDefault }),
+    ),
+    { status: 'replayed' },
+  );
+  expectCode(
+    t,
+    ledger,
+    create('h', { amount: 1_00n, mode: 'two-phase', timeoutSeconds: 60 }),
+    'transfer_exists',
+  );
+  expectCode(t, ledger, expire('h', at(7 * 24 * 3600 - 1)), 'transfer_not_expired');
+  writes(ledger, expire('h', at(7 * 24 * 3600)));
+  t.match(transferIn(ledger, 'h'), { status: 'expired' });
+  // Single-phase: no timeout, and none may be given.
+  writes(ledger, create('t', { amount: 1_00n }));
+  t.match(transferIn(ledger, 't'), { timeoutSeconds: 0 });
+
+  // A hold made before the default existed recorded 0: a retry without a timeout is the same.
+  const old = funded();
+  const legacy = statesFor(old, create('l', { amount: 1_00n, mode: 'two-phase' }));
+  applyTransferEvents(old, [
+    {
+      type: 'TransferPending',
+      data: {
+        transferId: 'l',
+        debitAccountId: alice,
+        creditAccountId: bob,
+        amount: '100',
+        currency: 'EUR',
+        code: 'transfer',
+        reference: null,
+        reversalOf: null,
+        timeoutSeconds: 0,
+        expiresAt: null,
+        at: iso,
+      },
+    },
+  ]);
+  t.equal(legacy.transfer.status, 'none');
+  t.same(run(old, create('l', { amount: 1_00n, mode: 'two-phase' })), { status: 'replayed' });
+});
+
+t.test('a refused create is recorded, and the same request is refused again', async (t) => {
+  t.test('given a refusal for funds, when funded and retried, then the same refusal', async (t) => {
+    const ledger = funded();
+    const command = create('t', { amount: 600_00n, reference: 'rent' });
+    const first = run(ledger, command, { recordRefusals: true });
+    if (first.status !== 'rejected') throw new Error(first.status);
+    t.same(first.rejection, { code: 'insufficient_funds', accountId: alice, available: 500_00n });
+    t.same(first.record, [
+      {
+        type: 'TransferRefused',
+        data: {
+          transferId: 't',
+          debitAccountId: alice,
+          creditAccountId: bob,
+          amount: '60000',
+          currency: 'EUR',
+          code: 'transfer',
+          reference: 'rent',
+          reversalOf: null,
+          mode: 'single-phase',
+          timeoutSeconds: 0,
+          rejection: { code: 'insufficient_funds', accountId: alice, available: '50000' },
+          at: iso,
+        },
+      },
+    ]);
+    t.match(transferIn(ledger, 't'), { status: 'rejected', amount: 600_00n, rejectedAt: iso });
+    t.equal(balanceOf(account(ledger, alice)), 500_00n, 'no money moved');
+    t.equal(account(ledger, alice).debitsPending, 0n);
+
+    writes(ledger, deposit('dep-2', alice, 1_000_00n));
+    const again = run(ledger, { ...command, now: at(60) }, { recordRefusals: true });
+    t.same(
+      again,
+      { status: 'rejected', rejection: first.rejection },
+      'the first answer, nothing more to record',
+    );
+    t.same(expectCode(t, ledger, create('t', { amount: 599_00n, reference: 'rent' }), 'transfer_exists'), {
+      code: 'transfer_exists',
+      transferId: 't',
+    });
+    expectCode(
+      t,
+      ledger,
+      create('t', { amount: 600_00n, reference: 'rent', mode: 'two-phase' }),
+      'transfer_exists',
+    );
+    // It never became a transfer: nothing to post, void or reverse.
+    t.match(expectCode(t, ledger, post('t'), 'transfer_not_pending'), { status: 'rejected' });
+    t.match(expectCode(t, ledger, voidIt('t'), 'transfer_not_pending'), { status: 'rejected' });
+    t.match(expectCode(t, ledger, reverse('r', 't'), 'transfer_not_posted'), { status: 'rejected' });
+    writes(ledger, create('t2', { amount: 600_00n, reference: 'rent' }));
+  });
+
+  t.test('which refusals are recorded: the 422s, not the 400s, 404s, 403s or 409s', async (t) => {
+    const frozenBob = funded(freeze(bob));
+    const limits = { transferAmountMax: 50_00n, dailyDebitMax: 100_00n, unverifiedDailyDebitMax: 20_00n };
+    const recorded: [string, Ledger, TransferCommand][] = [
+      ['same_account', funded(), create('t', { creditAccountId: alice })],
+      ['currency_mismatch', funded(), create('t', { creditAccountId: carol })],
+      ['account_frozen', frozenBob, create('t')],
+      ['account_closed', funded(close(bob)), create('t')],
+      ['insufficient_funds', funded(), create('t', { amount: 500_01n })],
+      ['limit_exceeded', funded(), create('t', { amount: 50_01n, limits })],
+      ['kyc_required', funded(), create('t', { amount: 20_01n, limits })],
+      ['approval_required', funded(), deposit('t', alice, 2n)],
+    ];
+    const [, , approval] = recorded[7]!;
+    recorded[7]![2] = {
+      ...(approval as TransferCommand & { type: 'CreateTransfer' }),
+      desk: { staffId: 's', approvalMin: 1n },
+    };
+    for (const [code, ledger, command] of recorded) {
+      const decision = run(ledger, command, { recordRefusals: true });
+      t.match(
+        decision,
+        { status: 'rejected', rejection: { code }, record: [{ type: 'TransferRefused' }] },
+        code,
+      );
+      t.equal(transferIn(ledger, 't').status, 'rejected', `${code}: recorded`);
+      if (decision.status === 'rejected')
+        t.same(run(ledger, command), { status: 'rejected', rejection: decision.rejection });
+    }
+    t.same(recorded.map(([code]) => code).sort(), [...recordedRefusalCodes].sort(), 'every recorded code');
+    const unrecorded: [string, Ledger, TransferCommand][] = [
+      ['invalid_amount', funded(), create('t', { amount: 0n })],
+      ['invalid_timeout', funded(), create('t', { timeoutSeconds: 60 })],
+      ['account_not_found', funded(), create('t', { creditAccountId: 'ghost' })],
+      ['account_not_found', funded(), create('t', { creditAccountId: fees })],
+      [
+        'own_account',
+        funded(),
+        { ...deposit('t', alice, 1n), desk: { staffId: 'user-alice', approvalMin: 1n } } as TransferCommand,
+      ],
+      ['transfer_exists', funded(create('t')), create('t', { amount: 1n })],
+    ];
+    for (const [code, ledger, command] of unrecorded) {
+      const before = transferIn(ledger, 't');
+      const decision = run(ledger, command, { recordRefusals: true });
+      t.match(decision, { status: 'rejected', rejection: { code } }, code);
+      t.notOk(decision.status === 'rejected' && decision.record, `${code}: nothing recorded`);
+      t.same(transferIn(ledger, 't'), before);
+    }
+  });
+
+  t.test('a recorded refusal reads back as the rejection it was, through JSON', async (t) => {
+    const rejections: LedgerRejection[] = [
+      { code: 'same_account' },
+      { code: 'currency_mismatch', accountId: carol, accountCurrency: 'USD' },
+      { code: 'account_frozen', accountId: bob },
+      { code: 'account_closed', accountId: bob },
+      { code: 'insufficient_funds', accountId: alice, available: 12_34n },
+      { code: 'limit_exceeded', limit: 'daily_debit_max', max: 100_00n, currency: 'EUR' },
+      { code: 'kyc_required', limit: 'unverified_daily_debit_max', max: 0n, currency: 'KWD' },
+      { code: 'approval_required', max: 1_500_000n, currency: 'JPY' },
+    ];
+    for (const rejection of rejections) {
+      const refusal = recordedRefusalOf(rejection);
+      if (refusal === null) throw new Error(`${rejection.code} not recorded`);
+      t.same(rejectionOfRefusal(JSON.parse(JSON.stringify(refusal))), rejection, rejection.code);
+    }
+    t.equal(recordedRefusalOf({ code: 'transfer_exists', transferId: 't' }), null);
+    t.equal(recordedRefusalOf({ code: 'own_account', accountId: alice }), null);
+  });
+
+  t.test('programmer errors: nothing follows a refusal', async (t) => {
+    const ledger = funded();
+    run(ledger, create('t', { amount: 600_00n }), { recordRefusals: true });
+    const refused = transferIn(ledger, 't');
+    t.throws(
+      () =>
+        evolveTransfer(refused, {
+          type: 'PendingTransferVoided',
+          data: { transferId: 't', reason: null, at: iso },
+        }),
+      /on rejected transfer/,
+    );
+    t.throws(
+      () =>
+        evolveTransfer(refused, {
+          type: 'TransferReversed',
+          data: { transferId: 't', reversalTransferId: 'r', at: iso },
+        }),
+      /on rejected transfer/,
+    );
+    const [record] = (run(funded(), create('t', { amount: 600_00n })) as { record: TransferEvent[] }).record;
+    t.throws(() => evolveTransfer(refused, record!), /existing transfer/);
+  });
 });
 
 t.test('every rejection code has a test above', async (t) => {

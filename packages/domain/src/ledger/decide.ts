@@ -12,8 +12,16 @@ import {
   type LegSide,
   type TransferCode,
 } from './account.js';
-import { amountMaxMinor, type Currency, toMinorUnits } from './money.js';
-import type { Beneficiary, Transfer, TransferEvent, TransferMode, TransferState } from './transfer.js';
+import { amountMaxMinor, type Currency, fromMinorUnits, toMinorUnits } from './money.js';
+import type {
+  Beneficiary,
+  RecordedRefusal,
+  Transfer,
+  TransferBodyData,
+  TransferEvent,
+  TransferMode,
+  TransferState,
+} from './transfer.js';
 
 /**
  * Commands and the pure deciders of the ledger. The clock (`now`), ids and the context
@@ -24,6 +32,12 @@ import type { Beneficiary, Transfer, TransferEvent, TransferMode, TransferState 
 
 /** Longest a two-phase hold may wait for its post or void: 30 days. */
 export const pendingTimeoutSecondsMax = 30 * 24 * 60 * 60;
+/**
+ * How long a hold given no timeout waits (API.md: 7 days), so that no customer's money is
+ * reserved for ever by a hold nobody ends. An external transfer has none: the clearing rail
+ * ends it.
+ */
+export const pendingTimeoutSecondsDefault = 7 * 24 * 60 * 60;
 
 export type TransferLimitName = 'transfer_amount_max' | 'daily_debit_max';
 
@@ -45,6 +59,10 @@ export type LedgerRejection =
   | { code: 'limit_exceeded'; limit: TransferLimitName; max: bigint; currency: Currency }
   /** Over the daily total of an owner whose KYC is not verified: verifying would lift it. */
   | { code: 'kyc_required'; limit: 'unverified_daily_debit_max'; max: bigint; currency: Currency }
+  /** Cash at the desk on an account the member of staff owns: nobody serves themself. */
+  | { code: 'own_account'; accountId: string }
+  /** Cash at the desk above the settings' cashApprovalMin (`max`): a manager must approve it. */
+  | { code: 'approval_required'; max: bigint; currency: Currency }
   | { code: 'balance_not_zero'; accountId: string; balance: bigint }
   | { code: 'pending_transfers'; accountId: string }
   | { code: 'transfer_exists'; transferId: string }
@@ -72,6 +90,8 @@ export const ledgerRejectionCodes = [
   'insufficient_funds',
   'limit_exceeded',
   'kyc_required',
+  'own_account',
+  'approval_required',
   'balance_not_zero',
   'pending_transfers',
   'transfer_exists',
@@ -90,19 +110,97 @@ type Missing = Exclude<LedgerRejectionCode, (typeof ledgerRejectionCodes)[number
 const _everyCodeListed: Missing extends never ? true : Missing = true;
 
 /**
+ * The refusals of a CreateTransfer that are recorded (TransferRefused, see RecordedRefusal):
+ * its 422s. Every other rejection writes nothing.
+ */
+export const recordedRefusalCodes = [
+  'same_account',
+  'currency_mismatch',
+  'account_frozen',
+  'account_closed',
+  'insufficient_funds',
+  'limit_exceeded',
+  'kyc_required',
+  'approval_required',
+] as const satisfies readonly RecordedRefusal['code'][];
+// Every code a TransferRefused may carry is listed above.
+type UnlistedRefusal = Exclude<RecordedRefusal['code'], (typeof recordedRefusalCodes)[number]>;
+const _everyRefusalListed: UnlistedRefusal extends never ? true : UnlistedRefusal = true;
+
+/** A rejection as TransferRefused records it, or null for one that is not recorded. */
+export function recordedRefusalOf(rejection: LedgerRejection): RecordedRefusal | null {
+  switch (rejection.code) {
+    case 'same_account':
+      return { code: rejection.code };
+    case 'currency_mismatch':
+      return {
+        code: rejection.code,
+        accountId: rejection.accountId,
+        accountCurrency: rejection.accountCurrency,
+      };
+    case 'account_frozen':
+    case 'account_closed':
+      return { code: rejection.code, accountId: rejection.accountId };
+    case 'insufficient_funds':
+      return {
+        code: rejection.code,
+        accountId: rejection.accountId,
+        available: toMinorUnits(rejection.available),
+      };
+    case 'limit_exceeded':
+      return { ...rejection, max: toMinorUnits(rejection.max) };
+    case 'kyc_required':
+      return { ...rejection, max: toMinorUnits(rejection.max) };
+    case 'approval_required':
+      return { code: rejection.code, max: toMinorUnits(rejection.max), currency: rejection.currency };
+    default:
+      return null;
+  }
+}
+
+/** The rejection a recorded refusal answers again. */
+export function rejectionOfRefusal(refusal: RecordedRefusal): LedgerRejection {
+  switch (refusal.code) {
+    case 'same_account':
+    case 'currency_mismatch':
+    case 'account_frozen':
+    case 'account_closed':
+      return refusal;
+    case 'insufficient_funds':
+      return { ...refusal, available: fromMinorUnits(refusal.available) };
+    case 'limit_exceeded':
+      return { ...refusal, max: fromMinorUnits(refusal.max) };
+    case 'kyc_required':
+      return { ...refusal, max: fromMinorUnits(refusal.max) };
+    case 'approval_required':
+      return { ...refusal, max: fromMinorUnits(refusal.max) };
+    default: {
+      const unexpected: never = refusal;
+      throw new assert.AssertionError({ message: `unknown recorded refusal ${JSON.stringify(unexpected)}` });
+    }
+  }
+}
+
+export interface Rejected {
+  status: 'rejected';
+  rejection: LedgerRejection;
+  /**
+   * A CreateTransfer's business refusal: the TransferRefused to append to the new transfer's
+   * stream (expected no_stream, nothing else in the append), so the same request answers the
+   * same refusal after whatever refused it has changed. Absent: nothing is recorded.
+   */
+  record?: TransferEvent[];
+}
+
+/**
  * `accepted`: append these events (possibly none: freezing a frozen account changes
  * nothing). `replayed`: the same request already happened; answer with what is stored.
+ * `rejected`: answer the rejection; append its `record` first when there is one.
  */
-export type Decision<Writes> =
-  | { status: 'accepted'; events: Writes }
-  | { status: 'replayed' }
-  | { status: 'rejected'; rejection: LedgerRejection };
+export type Decision<Writes> = { status: 'accepted'; events: Writes } | { status: 'replayed' } | Rejected;
 
 const accept = <W>(events: W): Decision<W> => ({ status: 'accepted', events });
-const reject = (rejection: LedgerRejection): { status: 'rejected'; rejection: LedgerRejection } => ({
-  status: 'rejected',
-  rejection,
-});
+const reject = (rejection: LedgerRejection): Rejected => ({ status: 'rejected', rejection });
 const replayed = { status: 'replayed' } as const;
 
 // ---------------------------------------------------------------------------------------
@@ -239,6 +337,21 @@ export interface TransferLimits {
   unverifiedDailyDebitMax?: bigint;
 }
 
+/**
+ * Context of cash at the desk (codes `deposit` and `withdrawal`), loaded by the handler from
+ * the request's principal and the bank's settings. Absent: the bank moving its own cash
+ * (tests, migrations), held to neither rule.
+ */
+export interface CashDesk {
+  /** The member of staff at the desk: never on an account they own (own_account). */
+  staffId: string;
+  /**
+   * The settings' cashApprovalMin of the currency: an amount strictly above it needs a
+   * manager's approval (approval_required until that path exists); the amount itself not.
+   */
+  approvalMin: bigint;
+}
+
 export type TransferCommand =
   | {
       type: 'CreateTransfer';
@@ -251,7 +364,11 @@ export type TransferCommand =
       /** Reversals are made by ReverseTransfer only. */
       code: Exclude<TransferCode, 'reversal'>;
       mode: TransferMode;
-      /** Two-phase only; absent or 0: the hold waits until posted or voided. */
+      /**
+       * Two-phase only. Absent: pendingTimeoutSecondsDefault, but for an external transfer
+       * (the clearing rail ends it). 0: no timeout, for the bank's own holds only (the API
+       * accepts 1 s to 30 days).
+       */
       timeoutSeconds?: number;
       reference?: string | null;
       /**
@@ -260,6 +377,8 @@ export type TransferCommand =
        */
       beneficiary?: Beneficiary;
       limits?: TransferLimits;
+      /** Codes `deposit` and `withdrawal` made at the desk: who serves, and the approval threshold. */
+      desk?: CashDesk;
       now: Date;
     }
   /**
@@ -396,7 +515,17 @@ function bothLegs(make: (side: LegSide) => AccountEvent): Pick<TransferWrites, '
   return { debit: [make('debit')], credit: [make('credit')] };
 }
 
-function sameRequest(transfer: Transfer, command: TransferCommand & { type: 'CreateTransfer' }): boolean {
+/** The hold's timeout when the command gives none (see TransferCommand's timeoutSeconds). */
+function timeoutSecondsOf(command: TransferCommand & { type: 'CreateTransfer' }): number {
+  if (command.timeoutSeconds !== undefined) return command.timeoutSeconds;
+  return command.mode === 'two-phase' && command.code !== 'external' ? pendingTimeoutSecondsDefault : 0;
+}
+
+function sameRequest(
+  transfer: Transfer,
+  command: TransferCommand & { type: 'CreateTransfer' },
+  timeoutSeconds: number,
+): boolean {
   return (
     transfer.debitAccountId === command.debitAccountId &&
     transfer.creditAccountId === command.creditAccountId &&
@@ -404,12 +533,84 @@ function sameRequest(transfer: Transfer, command: TransferCommand & { type: 'Cre
     transfer.currency === command.currency &&
     transfer.code === command.code &&
     transfer.mode === command.mode &&
-    transfer.timeoutSeconds === (command.timeoutSeconds ?? 0) &&
+    // A hold made without a timeout before the default existed recorded 0: still the same request.
+    (transfer.timeoutSeconds === timeoutSeconds ||
+      (command.timeoutSeconds === undefined && transfer.timeoutSeconds === 0)) &&
     transfer.reference === (command.reference ?? null) &&
     transfer.reversalOf === null &&
     transfer.beneficiary?.iban === command.beneficiary?.iban &&
     transfer.beneficiary?.name === command.beneficiary?.name
   );
+}
+
+/** What a created (or refused) transfer records of its request. */
+function requestData(command: TransferCommand & { type: 'CreateTransfer' }): TransferBodyData {
+  return {
+    transferId: command.transferId,
+    debitAccountId: command.debitAccountId,
+    creditAccountId: command.creditAccountId,
+    amount: toMinorUnits(command.amount),
+    currency: command.currency,
+    code: command.code,
+    reference: command.reference ?? null,
+    reversalOf: null,
+    ...(command.beneficiary === undefined
+      ? {}
+      : { beneficiary: { iban: command.beneficiary.iban, name: command.beneficiary.name } }),
+  };
+}
+
+/** A business refusal of a create, with the TransferRefused that records it. */
+function refuse(
+  command: TransferCommand & { type: 'CreateTransfer' },
+  timeoutSeconds: number,
+  rejection: LedgerRejection,
+): Rejected {
+  const refusal = recordedRefusalOf(rejection);
+  assert(refusal !== null, `${rejection.code} is not a recorded refusal`);
+  const data = {
+    ...requestData(command),
+    mode: command.mode,
+    timeoutSeconds,
+    rejection: refusal,
+    at: command.now.toISOString(),
+  };
+  return { status: 'rejected', rejection, record: [{ type: 'TransferRefused', data }] };
+}
+
+/**
+ * Whom a create may name, before anything about money: a 404 or a 403, never recorded.
+ * - A `transfer` moves money between customer accounts: a bank-owned account (cash,
+ *   clearing, fee income, suspense) is no one's payee, and is answered exactly as an
+ *   account that does not exist (the bank's own accounts are not shown to customers).
+ * - Cash at the desk is on a customer account (the other side is the desk's cash), and
+ *   never on one the member of staff owns.
+ */
+function checkParties(
+  command: TransferCommand & { type: 'CreateTransfer' },
+  debit: Account,
+  credit: Account,
+): LedgerRejection | null {
+  if (command.code === 'transfer') {
+    for (const account of [debit, credit]) {
+      if (account.kind !== 'customer') return { code: 'account_not_found', accountId: account.id };
+    }
+  }
+  const { desk } = command;
+  if (desk === undefined) return null;
+  assert(command.code === 'deposit' || command.code === 'withdrawal', `a ${command.code} at the cash desk`);
+  const [customer, till] = command.code === 'deposit' ? [credit, debit] : [debit, credit];
+  assert(till.kind === 'bank' && till.accountType === 'cash', 'the desk pays in and out of its cash account');
+  if (customer.kind !== 'customer') return { code: 'account_not_found', accountId: customer.id };
+  if (customer.ownerId === desk.staffId) return { code: 'own_account', accountId: customer.id };
+  return null;
+}
+
+/** Strictly above the desk's threshold: a manager approves it (until then, refused). */
+function checkApproval(command: TransferCommand & { type: 'CreateTransfer' }): LedgerRejection | null {
+  const { desk, amount, currency } = command;
+  if (desk === undefined || amount <= desk.approvalMin) return null;
+  return { code: 'approval_required', max: desk.approvalMin, currency };
 }
 
 function createTransfer(
@@ -424,19 +625,19 @@ function createTransfer(
     'a beneficiary goes with code external, and only with it',
   );
   assert(command.code !== 'external' || command.mode === 'two-phase', 'an external transfer is two-phase');
+  const timeoutSeconds = timeoutSecondsOf(command);
   const { transfer } = states;
   if (transfer.status !== 'none') {
-    return sameRequest(transfer, command)
-      ? replayed
-      : reject({ code: 'transfer_exists', transferId: command.transferId });
+    if (!sameRequest(transfer, command, timeoutSeconds))
+      return reject({ code: 'transfer_exists', transferId: command.transferId });
+    // Refused the first time: refused again, with the first answer, whatever changed since.
+    return transfer.status === 'rejected' ? reject(rejectionOfRefusal(transfer.refusal)) : replayed;
   }
   const { amount, currency } = command;
-  const timeoutSeconds = command.timeoutSeconds ?? 0;
-  const invalid =
-    checkAmount(amount, currency) ??
-    (command.debitAccountId === command.creditAccountId ? { code: 'same_account' } : null) ??
-    checkTimeout(command.mode, timeoutSeconds);
+  const invalid = checkAmount(amount, currency) ?? checkTimeout(command.mode, timeoutSeconds);
   if (invalid !== null) return reject(invalid);
+  if (command.debitAccountId === command.creditAccountId)
+    return refuse(command, timeoutSeconds, { code: 'same_account' });
 
   const { debit, credit } = states;
   if (debit.status === 'none')
@@ -445,27 +646,19 @@ function createTransfer(
     return reject({ code: 'account_not_found', accountId: command.creditAccountId });
   assert.equal(debit.id, command.debitAccountId, 'debit account state is of another account');
   assert.equal(credit.id, command.creditAccountId, 'credit account state is of another account');
+  const hidden = checkParties(command, debit, credit);
+  if (hidden !== null) return reject(hidden);
+  // Funds before approval: a manager is asked only about what could be paid.
   const refused =
     checkTakesLeg(debit, currency) ??
     checkTakesLeg(credit, currency) ??
     checkLimits(debit, amount, command) ??
-    checkFunds(debit, amount);
-  if (refused !== null) return reject(refused);
+    checkFunds(debit, amount) ??
+    checkApproval(command);
+  if (refused !== null) return refuse(command, timeoutSeconds, refused);
 
   const at = command.now.toISOString();
-  const data = {
-    transferId: command.transferId,
-    debitAccountId: command.debitAccountId,
-    creditAccountId: command.creditAccountId,
-    amount: toMinorUnits(amount),
-    currency,
-    code: command.code,
-    reference: command.reference ?? null,
-    reversalOf: null,
-    ...(command.beneficiary === undefined
-      ? {}
-      : { beneficiary: { iban: command.beneficiary.iban, name: command.beneficiary.name } }),
-  };
+  const data = requestData(command);
   const leg: Leg = {
     transfer: {
       id: command.transferId,

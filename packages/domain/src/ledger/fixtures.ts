@@ -89,7 +89,15 @@ export type LedgerCommand = AccountCommand | TransferCommand;
 export const isAccountCommand = (command: LedgerCommand): command is AccountCommand =>
   command.type.endsWith('Account');
 
-export function run(ledger: Ledger, command: LedgerCommand): Decision<AccountEvent[] | TransferWrites> {
+/**
+ * `recordRefusals`: a refusal's record (TransferRefused) is appended too, as runTransferCommand
+ * appends it. Off by default, so that a test of a rejection can check that nothing changed.
+ */
+export function run(
+  ledger: Ledger,
+  command: LedgerCommand,
+  options: { recordRefusals?: boolean } = {},
+): Decision<AccountEvent[] | TransferWrites> {
   if (isAccountCommand(command)) {
     const decision = decideAccount(command, accountIn(ledger, command.accountId));
     if (decision.status === 'accepted') applyAccountEvents(ledger, decision.events);
@@ -97,6 +105,8 @@ export function run(ledger: Ledger, command: LedgerCommand): Decision<AccountEve
   }
   const decision = decideTransfer(command, statesFor(ledger, command));
   if (decision.status === 'accepted') applyWrites(ledger, decision.events);
+  if (decision.status === 'rejected' && options.recordRefusals && decision.record !== undefined)
+    applyTransferEvents(ledger, decision.record);
   return decision;
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { TransferCode } from './account.js';
+import type { TransferLimitName } from './decide.js';
 import { type Currency, fromMinorUnits, type MinorUnits } from './money.js';
 
 /**
@@ -7,7 +8,9 @@ import { type Currency, fromMinorUnits, type MinorUnits } from './money.js';
  *
  * A transfer is created once (the stream is appended with expected `no_stream`) and is
  * never edited: a two-phase transfer ends once (posted, voided, expired or returned), and a
- * correction is a new reversal transfer, of which the original only records the id.
+ * correction is a new reversal transfer, of which the original only records the id. A
+ * create the decider refused for the state of accounts or settings is recorded too
+ * (TransferRefused, and nothing after it), so its key answers the same refusal for ever.
  */
 
 export type TransferMode = 'single-phase' | 'two-phase';
@@ -33,6 +36,23 @@ export interface TransferBodyData {
   beneficiary?: Beneficiary;
 }
 
+/**
+ * A create's business refusal (a 422) as TransferRefused records it: amounts in minor units,
+ * as in every event. These are the refusals that depend on what accounts, settings or KYC
+ * said at the time (and same_account, the one 422 about the request alone): a retry of the
+ * request must get the same answer after they have changed. A 400 (the request's form), a
+ * 404 or a 403 (whom it names) and a 409 (its key) are not recorded: nothing is written.
+ */
+export type RecordedRefusal =
+  | { code: 'same_account' }
+  | { code: 'currency_mismatch'; accountId: string; accountCurrency: Currency }
+  | { code: 'account_frozen'; accountId: string }
+  | { code: 'account_closed'; accountId: string }
+  | { code: 'insufficient_funds'; accountId: string; available: MinorUnits }
+  | { code: 'limit_exceeded'; limit: TransferLimitName; max: MinorUnits; currency: Currency }
+  | { code: 'kyc_required'; limit: 'unverified_daily_debit_max'; max: MinorUnits; currency: Currency }
+  | { code: 'approval_required'; max: MinorUnits; currency: Currency };
+
 export type TransferEvent =
   /** Single-phase: posted at once. */
   | { type: 'TransferPosted'; data: TransferBodyData & { at: string } }
@@ -52,7 +72,20 @@ export type TransferEvent =
   /** The clearing rail sent an external transfer back: its hold is released, as by a void. */
   | { type: 'PendingTransferReturned'; data: { transferId: string; reason: string; at: string } }
   /** Recorded on the original in the same append as the reversal: at most one per transfer. */
-  | { type: 'TransferReversed'; data: { transferId: string; reversalTransferId: string; at: string } };
+  | { type: 'TransferReversed'; data: { transferId: string; reversalTransferId: string; at: string } }
+  /**
+   * A create refused (see RecordedRefusal), with the whole request (what a retry must repeat
+   * to be the same request) and why. Moves no money: no account stream is written with it.
+   */
+  | {
+      type: 'TransferRefused';
+      data: TransferBodyData & {
+        mode: TransferMode;
+        timeoutSeconds: number;
+        rejection: RecordedRefusal;
+        at: string;
+      };
+    };
 
 export type TransferEventType = TransferEvent['type'];
 
@@ -65,6 +98,7 @@ export const transferEventTypes = [
   'PendingTransferExpired',
   'PendingTransferReturned',
   'TransferReversed',
+  'TransferRefused',
 ] as const satisfies readonly TransferEventType[];
 // A type added to TransferEvent but not listed above fails here.
 type UnlistedTransferEvent = Exclude<TransferEventType, (typeof transferEventTypes)[number]>;
@@ -94,7 +128,9 @@ export type Transfer =
       postedAt: string;
       reversedBy: string | null;
     })
-  | (TransferBody & { status: 'voided' | 'expired' | 'returned'; endedAt: string });
+  | (TransferBody & { status: 'voided' | 'expired' | 'returned'; endedAt: string })
+  /** Refused when created: only the request and the refusal, never a leg. */
+  | (TransferBody & { status: 'rejected'; refusal: RecordedRefusal; rejectedAt: string });
 
 export type TransferState = { status: 'none' } | Transfer;
 
@@ -166,6 +202,16 @@ export function evolveTransfer(state: TransferState, event: TransferEvent): Tran
       assert(transfer.status === 'posted', `TransferReversed on ${transfer.status} transfer ${transfer.id}`);
       assert(transfer.reversedBy === null, `transfer ${transfer.id} reversed twice`);
       return { ...transfer, reversedBy: event.data.reversalTransferId };
+    }
+    case 'TransferRefused': {
+      assert(state.status === 'none', `TransferRefused on existing transfer ${event.data.transferId}`);
+      const d = event.data;
+      return {
+        ...body(d, d.mode, d.timeoutSeconds, d.at),
+        status: 'rejected',
+        refusal: d.rejection,
+        rejectedAt: d.at,
+      };
     }
     default: {
       const unexpected: never = event;
