@@ -13,12 +13,14 @@ import {
   ensureBankAccounts,
   findAccountIdByNumber,
   loadAccount,
+  loadTransfer,
   makeAccountNumber,
   openCustomerAccount,
   parseAccountNumber,
   runAccountCommand,
   runTransferCommand,
   transferIdFor,
+  transferStreamId,
   uuidv5,
 } from './ledger.js';
 
@@ -372,4 +374,63 @@ t.test('one key raced on two endpoints from two processes: exactly one request w
     t.equal(transferWritten, created.status === 'accepted', 'the transfer exists only if the create won');
     t.equal(requestWritten, posted.status === 'accepted', 'the request exists only if the post won');
   }
+});
+
+t.test('a refused create is recorded: answered again after a deposit, 409 for another body', async (t) => {
+  const from = await open();
+  const to = await open();
+  const command = transfer(from.account.id, to.account.id, 5_00n);
+  const first = await runTransferCommand(store, command, meta);
+  t.match(first, { status: 'rejected', rejection: { code: 'insufficient_funds', available: 0n } });
+  const [record, ...more] = await store.readStream(transferStreamId(command.transferId));
+  t.match(record, {
+    type: 'TransferRefused',
+    data: { rejection: { code: 'insufficient_funds', available: '0' } },
+  });
+  t.same(more, []);
+  t.match(await loadTransfer(store, command.transferId), { state: { status: 'rejected' }, version: 0n });
+
+  t.equal((await runTransferCommand(store, deposit(from.account.id, 10_00n), meta)).status, 'accepted');
+  t.same(await runTransferCommand(store, { ...command, now: now() }, meta), first, 'the first answer');
+  t.match(await runTransferCommand(store, { ...command, amount: 4_00n }, meta), {
+    status: 'rejected',
+    rejection: { code: 'transfer_exists' },
+  });
+  t.equal((await store.readStream(transferStreamId(command.transferId))).length, 1, 'recorded once');
+  const { state } = await loadAccount(store, from.account.id);
+  t.equal(state.status !== 'none' && balanceOf(state), 10_00n, 'nothing moved');
+});
+
+t.test('a refusal raced from two processes and a deposit: one outcome, both answer it', async (t) => {
+  // `other` is another API process (its own caches and locks): only the store's expected
+  // versions keep the two from storing two outcomes of one request.
+  const other = await PostgresEventStore.open(database.sql, { migrate: false });
+  t.teardown(() => other.close());
+  const outcomes = new Set<string>();
+  for (let round = 0; round < 12; round++) {
+    const from = await open();
+    const to = await open();
+    await runTransferCommand(store, deposit(from.account.id, 1_00n), meta);
+    const command = transfer(from.account.id, to.account.id, 5_00n);
+    // Started a little apart, so the deposit lands before, between or after them.
+    const after = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const [a, b] = await Promise.all([
+      after(round % 3).then(() => runTransferCommand(store, command, meta)),
+      after((round + 1) % 3).then(() => runTransferCommand(other, command, meta)),
+      runTransferCommand(round % 2 === 0 ? store : other, deposit(from.account.id, 10_00n), meta),
+    ]);
+    const answer = (o: typeof a) =>
+      o.status === 'rejected' ? `rejected ${o.rejection.code}` : `posted at ${o.position}`;
+    t.equal(answer(a), answer(b), `round ${round}: the same answer (${answer(a)})`);
+    outcomes.add(a.status === 'rejected' ? 'refused' : 'posted');
+    const events = await store.readStream(transferStreamId(command.transferId));
+    t.same(
+      events.map((e) => e.type),
+      [a.status === 'rejected' ? 'TransferRefused' : 'TransferPosted'],
+      'one outcome stored',
+    );
+    const { state } = await loadAccount(other, from.account.id);
+    t.equal(state.status !== 'none' && balanceOf(state), a.status === 'rejected' ? 11_00n : 6_00n);
+  }
+  t.comment(`outcomes seen: ${[...outcomes].join(', ')}`);
 });

@@ -578,7 +578,11 @@ async function firstAnswer(
   const [first] = await store.readStream(transferStreamId(transferId), { limit: 1 });
   assert(first !== undefined, `replayed transfer ${transferId} has no stream`);
   const transfer = evolveTransfer(initialTransferState(), parseTransferEvent(first));
-  assert(transfer.status !== 'none');
+  // A refused create is answered by the decider (its recorded refusal), never replayed.
+  assert(
+    transfer.status !== 'none' && transfer.status !== 'rejected',
+    `replay of a ${transfer.status} transfer`,
+  );
   return { transfer, position: first.globalPosition };
 }
 
@@ -636,9 +640,13 @@ async function answerAt(
  * The transfer stream is written last in the append, so the append's position is that of
  * the transfer's own event, and a replay answers with the very same position.
  *
+ * A create's business refusal (the decider's `record`: a 422 that depends on accounts,
+ * settings or KYC) is recorded as TransferRefused on the transfer's stream, and the same
+ * create again is answered that refusal; another create with the key is `transfer_exists`.
+ *
  * `request` (post and void from the API): the same key asking the same thing again
  * answers what the first request answered (`replayed`); asking something else is
- * `transfer_exists` (409 idempotency_conflict). A rejected request records nothing.
+ * `transfer_exists` (409 idempotency_conflict). A rejected post or void records nothing.
  *
  * One key, one request, whatever the endpoint: a caller's key names both a transfer
  * (`transfer-<id>`, made by a create or a reversal) and a post/void request
@@ -689,14 +697,53 @@ export async function runTransferCommand(
       const optimistic = attempt === 0 ? await optimisticStates(store, command) : null;
       const { states, versions, ids } = optimistic ?? (await loadStates(store, command));
       const decision = decideTransfer(command, states);
-      // Only an acceptance is appended (and checked by the append): decide the rest again on
-      // what is stored.
+      // Nothing but an acceptance is decided on assumed states: decide the rest again on what
+      // is stored (so a refusal is recorded only from what is stored, too).
       if (optimistic !== null && decision.status !== 'accepted') continue;
-      if (decision.status === 'rejected') return { status: 'rejected', rejection: decision.rejection };
+      const newEvent = toNew(metadata);
+      /** The append failed: answer (the key's other use), retry (null), or throw. */
+      const onAppendError = async (error: unknown): Promise<TransferOutcome | null> => {
+        if (error instanceof WrongExpectedVersion && error.streamId === otherUseOfKey) {
+          return {
+            status: 'rejected',
+            rejection: { code: 'transfer_exists', transferId: request?.id ?? command.transferId },
+          };
+        }
+        if (!(error instanceof WrongExpectedVersion) || attempt >= ledgerRetriesMax) throw error;
+        await jitter(attempt);
+        return null;
+      };
+      if (decision.status === 'rejected') {
+        const { rejection, record } = decision;
+        if (record === undefined) return { status: 'rejected', rejection };
+        // A create's business refusal is recorded, so the same request answers it again
+        // whatever changes later: on the new transfer's stream, created with no_stream as an
+        // acceptance would be, so of two racing deciders (one refusing, one accepting, or
+        // both refusing) one outcome is stored and the other is decided again on it. No
+        // account is written or checked: a refusal moves nothing, and it was right for the
+        // states read just now.
+        assert(versions.transfer === 'no_stream', 'only a new transfer is refused with a record');
+        try {
+          await store.append([
+            ...(otherUseOfKey === null
+              ? []
+              : [{ streamId: otherUseOfKey, expectedVersion: 'no_stream' as const, events: [] }]),
+            {
+              streamId: transferStreamId(command.transferId),
+              expectedVersion: 'no_stream',
+              events: record.map(newEvent),
+            },
+          ]);
+          return { status: 'rejected', rejection };
+        } catch (error) {
+          const answer = await onAppendError(error);
+          if (answer !== null) return answer;
+          continue;
+        }
+      }
       if (decision.status === 'replayed')
         return { status: 'replayed', ...(await firstAnswer(store, command.transferId)) };
       const { events } = decision;
-      const newEvent = toNew(metadata);
       const writes: StreamWrite[] = [];
       assert(ids.debit !== null && ids.credit !== null, 'accepted transfers name both accounts');
       writes.push({
@@ -757,14 +804,8 @@ export async function runTransferCommand(
         assert(transfer.status !== 'none');
         return { status: 'accepted', transfer, position: result.position };
       } catch (error) {
-        if (error instanceof WrongExpectedVersion && error.streamId === otherUseOfKey) {
-          return {
-            status: 'rejected',
-            rejection: { code: 'transfer_exists', transferId: request?.id ?? command.transferId },
-          };
-        }
-        if (!(error instanceof WrongExpectedVersion) || attempt >= ledgerRetriesMax) throw error;
-        await jitter(attempt);
+        const answer = await onAppendError(error);
+        if (answer !== null) return answer;
       }
     }
   });

@@ -212,3 +212,53 @@ t.test(
     }
   },
 );
+
+t.test('a refused create (TransferRefused) moves no balance and is not listed', async (t) => {
+  t.notOk(
+    (transactionsProjection.handles as readonly string[]).includes('TransferRefused'),
+    'the transactions model skips it',
+  );
+  t.notOk((accountsProjection.handles as readonly string[]).includes('TransferRefused'), 'no leg to apply');
+  const owner = randomUUID();
+  const [a, b] = await Promise.all(
+    (['checking', 'savings'] as const).map(async (accountType) => {
+      const opened = await openCustomerAccount(
+        store,
+        { ownerId: owner, accountType, currency: 'EUR', kycVerified: true, now: now() },
+        meta,
+      );
+      if (!opened.ok) throw new Error('open failed');
+      return opened.account.id;
+    }),
+  );
+  await runTransferCommand(
+    store,
+    create(bankAccountId('EUR', 'cash'), a!, 1_000n, { code: 'deposit' }),
+    meta,
+  );
+  const refused = create(a!, b!, 5_000n, { mode: 'two-phase' });
+  t.match(await runTransferCommand(store, refused, meta), {
+    status: 'rejected',
+    rejection: { code: 'insufficient_funds' },
+  });
+  t.match(await store.readStream(`transfer-${refused.transferId}`), [{ type: 'TransferRefused' }]);
+  const head = await store.lastWrittenPosition();
+  const runners = [accountsProjection, transactionsProjection].map((projection) =>
+    runProjection({ db: database.db, store, projection, logger }),
+  );
+  t.teardown(() => Promise.all(runners.map((r) => r.stop())));
+  for (const r of runners) t.ok(await r.waitFor(head, 10_000));
+  t.equal(await getTransaction(database.db, refused.transferId), null);
+  t.same(
+    (await listTransactions(database.db, { limit: 50, accountIds: [b!] })).items,
+    [],
+    'the payee sees no attempt',
+  );
+  t.match(await getAccount(database.db, a!), {
+    balance: '10.00',
+    availableBalance: '10.00',
+    pendingDebits: '0.00',
+  });
+  t.match(await getAccount(database.db, b!), { balance: '0.00', pendingCredits: '0.00' });
+  t.ok((await trialBalance(database.db)).every((row) => row.balanced));
+});

@@ -23,7 +23,17 @@ import type {
 /** Every account event, and the transfer's first event (it carries the statement lines' reference). */
 export const accountsProjectionHandles = [...accountEventTypes, 'TransferPosted', 'TransferPending'] as const;
 
-export const transactionsProjectionHandles = transferEventTypes;
+/**
+ * Every transfer event but TransferRefused. A refused create is recorded only so that its
+ * Idempotency-Key answers the same 422 again: it moved nothing (no leg, so the accounts
+ * model never sees it either), and listing it would show the payee a payment they were
+ * never sent (and, by when it came, something of the payer's balance), since a list is by
+ * either party's account. The audit log keeps every refusal.
+ */
+export const transactionsProjectionHandles = transferEventTypes.filter(
+  (type): type is Exclude<(typeof transferEventTypes)[number], 'TransferRefused'> =>
+    type !== 'TransferRefused',
+);
 
 /** SQL types of each table's columns, for insertRows (every row gives every column). */
 const accountColumns = {

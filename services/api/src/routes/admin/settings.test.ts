@@ -58,7 +58,10 @@ const transfer = (
     key,
   );
 
-/** A refused transfer wrote nothing: no transfer stream, the account stream as it was. */
+/**
+ * A refused transfer moved nothing: its transfer stream holds only the refusal's record
+ * (TransferRefused, so the same key answers the same 422 again), the account stream is as it was.
+ */
 async function refusedWithNothingWritten(
   t: Test,
   user: User,
@@ -70,7 +73,12 @@ async function refusedWithNothingWritten(
   const key: string = randomUUID();
   const response = await send(key);
   assertProblem(t, response, 422, code);
-  t.same(await f.store.readStream(transferStreamId(transferIdFor(user.id, key))), [], 'no transfer stream');
+  const recorded = await f.store.readStream(transferStreamId(transferIdFor(user.id, key)));
+  t.same(
+    recorded.map((e) => [e.type, (e.data as { rejection?: { code?: string } }).rejection?.code]),
+    [['TransferRefused', code]],
+    'only the refusal recorded on the transfer stream',
+  );
   t.equal((await loadAccount(f.store, from)).version, before.version, 'the account stream is unchanged');
   return json(response);
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { bankAccountId, loadTransfer, transferIdFor } from '@ledger/application';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { json } from '../../auth/test-app.js';
 import { ledgerHarness, type User } from '../ledger-test-kit.js';
 
@@ -20,6 +20,16 @@ const { app, f, assertProblem, customer, post, get, openAccount, deposit, roles 
 const { agent, manager } = roles;
 
 const payee = { iban: 'GB82 WEST 1234 5698 7654 32', name: 'Dana Payee' };
+
+/** A 422 of the ledger writes only its refusal's record (TransferRefused): no leg, no hold. */
+async function onlyRefusalsSince(t: Test, head: bigint, refusals: number) {
+  const written = await f.store.readAll({ after: head, limit: 1000 });
+  t.same(
+    written.map((e) => [e.type, e.streamId.startsWith('transfer-')]),
+    Array.from({ length: refusals }, () => ['TransferRefused', true]),
+    `nothing written but the ${refusals} refusal record(s)`,
+  );
+}
 const external = (user: User, body: Record<string, unknown>, key: string | null = randomUUID()) =>
   post(
     '/api/transactions',
@@ -166,7 +176,9 @@ t.test('bad input: each refused with its code, nothing written', async (t) => {
   assertProblem(t, await external(other, ok), 404, 'account_not_found');
   assertProblem(t, await external(agent, ok), 404, 'account_not_found');
   assertProblem(t, await external(manager, ok), 404, 'account_not_found');
-  t.equal(await f.store.lastWrittenPosition(), head, 'the event store head did not move');
+  // insufficient_funds is decided by the ledger and recorded (its key answers it again); the
+  // currency mismatches are refused before (the clearing account of a currency is made first).
+  await onlyRefusalsSince(t, head, 1);
 
   // Money leaves the bank only for a customer whose KYC is verified (the settings' rule).
   const unverified = await customer(false);
@@ -174,7 +186,7 @@ t.test('bad input: each refused with its code, nothing written', async (t) => {
   await deposit(theirs.id, '20.00');
   const head2 = await f.store.lastWrittenPosition();
   assertProblem(t, await external(unverified, { fromAccountId: theirs.id }), 422, 'kyc_required');
-  t.equal(await f.store.lastWrittenPosition(), head2, 'nothing written');
+  await onlyRefusalsSince(t, head2, 1);
 
   const all = await external(bea, { ...ok, amount: '50.00' });
   t.equal(all.statusCode, 201, 'the whole balance may go out');
