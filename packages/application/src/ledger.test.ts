@@ -9,6 +9,7 @@ import {
   accountNumberPrefix,
   bankAccountId,
   checkDigits,
+  createCashTransfer,
   customerAccountIds,
   ensureBankAccounts,
   findAccountIdByNumber,
@@ -434,3 +435,46 @@ t.test('a refusal raced from two processes and a deposit: one outcome, both answ
   }
   t.comment(`outcomes seen: ${[...outcomes].join(', ')}`);
 });
+
+t.test(
+  'cash at the desk: own_account and approval_required come from the desk and the settings',
+  async (t) => {
+    const staffId = randomUUID();
+    const own = await open(staffId);
+    const customer = await open();
+    const desk = (type: 'deposit' | 'withdrawal', accountId: string, amount: bigint) =>
+      createCashTransfer(
+        store,
+        {
+          transferId: randomUUID(),
+          staffId,
+          type,
+          accountId,
+          amount,
+          currency: 'EUR',
+          reference: null,
+          now: now(),
+        },
+        meta,
+      );
+    const head = await store.lastWrittenPosition();
+    t.match(await desk('deposit', own.account.id, 1_00n), {
+      status: 'rejected',
+      rejection: { code: 'own_account', accountId: own.account.id },
+    });
+    t.match(await desk('deposit', randomUUID(), 1_00n), { rejection: { code: 'account_not_found' } });
+    t.match(await desk('deposit', bankAccountId('EUR', 'fee-income'), 1_00n), {
+      rejection: { code: 'account_not_found' },
+    });
+    t.equal(await store.lastWrittenPosition(), head, 'nothing written');
+    t.match(await desk('deposit', customer.account.id, 10_000_00n), { status: 'accepted' });
+    t.match(await desk('withdrawal', customer.account.id, 10_000_01n), {
+      status: 'rejected',
+      rejection: { code: 'insufficient_funds' },
+    });
+    t.match(await desk('deposit', customer.account.id, 10_000_01n), {
+      status: 'rejected',
+      rejection: { code: 'approval_required', max: 10_000_00n, currency: 'EUR' },
+    });
+  },
+);

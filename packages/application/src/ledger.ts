@@ -34,6 +34,7 @@ import {
   WrongExpectedVersion,
 } from '@ledger/eventstore';
 import { type Folded, foldStream } from './command-handler.js';
+import { cashDeskFor } from './settings.js';
 
 /**
  * Ledger commands over the event store (DESIGN.md §4): load the streams a command needs,
@@ -809,4 +810,60 @@ export async function runTransferCommand(
       }
     }
   });
+}
+
+// ---------------------------------------------------------------------------------------
+// The cash desk
+
+export interface CashTransferCommand {
+  /** Derived from (caller, Idempotency-Key), as for every money movement. */
+  transferId: string;
+  /** The member of staff at the desk (the request's principal). */
+  staffId: string;
+  type: 'deposit' | 'withdrawal';
+  /** The customer's account the cash goes into or comes out of. */
+  accountId: string;
+  amount: bigint;
+  currency: Currency;
+  reference: string | null;
+  now: Date;
+}
+
+/**
+ * A deposit (cash → the account) or a withdrawal (the account → cash) at the desk: single-
+ * phase, against the bank's cash account of the currency, decided with the desk's context
+ * (the member of staff, never on an account they own; the settings' cashApprovalMin). An
+ * account that is not a customer's is account_not_found before anything is written, not
+ * even the currency's bank accounts.
+ */
+export async function createCashTransfer(
+  store: EventStore,
+  command: CashTransferCommand,
+  metadata: EventMetadata,
+): Promise<TransferOutcome> {
+  const account =
+    peekAccount(store, command.accountId)?.state ?? (await loadAccount(store, command.accountId)).state;
+  if (account.status === 'none' || account.kind !== 'customer') {
+    return { status: 'rejected', rejection: { code: 'account_not_found', accountId: command.accountId } };
+  }
+  await ensureBankAccounts(store, command.currency, command.now, metadata);
+  const cash = bankAccountId(command.currency, 'cash');
+  const deposit = command.type === 'deposit';
+  return runTransferCommand(
+    store,
+    {
+      type: 'CreateTransfer',
+      transferId: command.transferId,
+      debitAccountId: deposit ? cash : command.accountId,
+      creditAccountId: deposit ? command.accountId : cash,
+      amount: command.amount,
+      currency: command.currency,
+      code: command.type,
+      mode: 'single-phase',
+      reference: command.reference,
+      desk: await cashDeskFor(store, { staffId: command.staffId, currency: command.currency }),
+      now: command.now,
+    },
+    metadata,
+  );
 }

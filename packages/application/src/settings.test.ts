@@ -16,7 +16,13 @@ import {
   runTransferCommand,
   transferIdFor,
 } from './ledger.js';
-import { changeSettings, loadSettings, settingsStreamId, transferLimitsFor } from './settings.js';
+import {
+  cashDeskFor,
+  changeSettings,
+  loadSettings,
+  settingsStreamId,
+  transferLimitsFor,
+} from './settings.js';
 
 // Settings as events, the limits they give a transfer, and the daily limit under real
 // concurrency (several processes, real PostgreSQL).
@@ -209,6 +215,36 @@ t.test(
     });
   },
 );
+
+t.test('cashDeskFor: the staff member and the currency’s cashApprovalMin, as changed', async (t) => {
+  const staffId = randomUUID();
+  await changeSettings(store, { settings: { limits: {} }, now: now() }, meta);
+  t.same(await cashDeskFor(store, { staffId, currency: 'EUR' }), { staffId, approvalMin: 10_000_00n });
+  t.same(await cashDeskFor(store, { staffId, currency: 'JPY' }), { staffId, approvalMin: 1_500_000n });
+  const changed = await changeSettings(
+    store,
+    { settings: { limits: {}, cashApprovalMin: { EUR: '750.00' } }, now: now() },
+    meta,
+  );
+  t.match(changed, { ok: true, settings: { cashApprovalMin: { EUR: 750_00n, USD: 10_000_00n } } });
+  t.same(
+    await cashDeskFor(store, { staffId, currency: 'EUR' }),
+    { staffId, approvalMin: 750_00n },
+    'at once',
+  );
+  t.match(
+    await changeSettings(
+      store,
+      { settings: { limits: {}, cashApprovalMin: { EUR: '0.00' } }, now: now() },
+      meta,
+    ),
+    {
+      ok: false,
+      code: 'invalid_settings',
+      errors: [{ path: 'cashApprovalMin.EUR', message: 'must be > 0' }],
+    },
+  );
+});
 
 t.test('20 concurrent transfers from 4 processes never exceed the daily limit in total', async (t) => {
   await changeSettings(store, { settings: { limits: eur('50.00', '95.00', '95.00') }, now: now() }, meta);

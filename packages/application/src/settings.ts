@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
-import { type Currency, isLimitedCode, type TransferCode, type TransferLimits } from '@ledger/domain/ledger';
+import {
+  type CashDesk,
+  type Currency,
+  isLimitedCode,
+  type TransferCode,
+  type TransferLimits,
+} from '@ledger/domain/ledger';
 import {
   type BankSettings,
   decideSettings,
@@ -215,4 +221,16 @@ export async function transferLimitsFor(
       ? {}
       : { unverifiedDailyDebitMax: query.code === 'external' ? 0n : limits.unverifiedDailyDebitMax }),
   };
+}
+
+/**
+ * The cash desk's context for CreateTransfer's `desk`: who serves (never on their own
+ * account) and the settings' cashApprovalMin of the currency, as recent as the limits.
+ */
+export async function cashDeskFor(
+  store: EventStore,
+  query: { staffId: string; currency: Currency },
+): Promise<CashDesk> {
+  const { state } = await loadSettings(store, { maxAgeMs: settingsMaxAgeMs });
+  return { staffId: query.staffId, approvalMin: state.settings.cashApprovalMin[query.currency] };
 }

@@ -1,8 +1,7 @@
 import {
-  bankAccountId,
+  createCashTransfer,
   createExternalTransfer,
   customerAccountIds,
-  ensureBankAccounts,
   findAccountIdByNumber,
   loadAccount,
   loadTransfer,
@@ -99,7 +98,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary:
-          'Transfer or external transfer (owner of fromAccountId), or cash deposit/withdrawal (agent+)',
+          'Transfer or external transfer (owner of fromAccountId), or cash deposit/withdrawal (agent+, never on an own account; above cashApprovalMin: 422 approval_required)',
         security: bearerSecurity,
         headers: idempotencyHeadersSchema,
         body: createTransactionBodySchema,
@@ -207,24 +206,24 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       } else {
         if (principal.role === 'customer')
           throw problem(403, 'forbidden', 'Cash deposits and withdrawals are for staff');
-        const { state } = await loadAccount(app.store, body.accountId);
-        if (state.status === 'none' || state.kind !== 'customer') {
-          throw problem(404, 'account_not_found', 'No such customer account', { accountId: body.accountId });
-        }
-        await ensureBankAccounts(app.store, currency, now, metadata);
-        const cash = bankAccountId(currency, 'cash');
-        command = {
-          type: 'CreateTransfer',
-          transferId,
-          debitAccountId: body.type === 'deposit' ? cash : body.accountId,
-          creditAccountId: body.type === 'deposit' ? body.accountId : cash,
-          amount,
-          currency,
-          code: body.type,
-          mode: 'single-phase',
-          reference: body.reference ?? null,
-          now,
-        };
+        // The desk's rules (not on one's own account, cashApprovalMin) are the use case's.
+        const outcome = await createCashTransfer(
+          app.store,
+          {
+            transferId,
+            staffId: principal.userId,
+            type: body.type,
+            accountId: body.accountId,
+            amount,
+            currency,
+            reference: body.reference ?? null,
+            now,
+          },
+          metadata,
+        );
+        const result = answer(outcome);
+        reply.code(201);
+        return result;
       }
       const result = answer(await runTransferCommand(app.store, command, metadata));
       reply.code(201);

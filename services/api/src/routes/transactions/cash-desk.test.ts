@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { accountStreamId, transferIdFor, transferStreamId } from '@ledger/application';
+import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
+import t, { type Test } from 'tap';
+import { bearer, json } from '../../auth/test-app.js';
+import { ledgerHarness, type User } from '../ledger-test-kit.js';
+
+// API.md Transactions, the cash desk (`type: "deposit" | "withdrawal"`, agent+): never on an
+// account the member of staff owns (403 own_account); above the settings' cashApprovalMin
+// (strictly above: the amount itself needs no approval) it waits for a manager, and until
+// that path exists it is refused with 422 approval_required. Neither moves any money.
+
+const h = await ledgerHarness(t, 'api_cash_desk', {
+  projections: [accountsProjection, transactionsProjection],
+  customerPrefix: 'desk',
+  roles: ['agent', 'manager'],
+});
+const { app, f, director, assertProblem, customer, login, post, get, openAccount, deposit } = h;
+const { agent, manager } = h.roles;
+
+const cash = (user: User, body: Record<string, unknown>, key: string = randomUUID()) =>
+  post('/api/transactions', user.token, { currency: 'EUR', ...body }, key);
+
+/** What an account's stream holds now: its version (how many events, less one). */
+const accountEvents = async (accountId: string) =>
+  (await f.store.readStream(accountStreamId(accountId))).length;
+
+/** A customer promoted to `role` by the director, logged in again: they own an account. */
+async function staffWithAccount(role: 'agent' | 'manager') {
+  const user = await customer();
+  const account = await openAccount(user);
+  await deposit(account.id, '100.00');
+  const promoted = await app.inject({
+    method: 'PATCH',
+    url: `/api/admin/users/${user.id}`,
+    headers: bearer(director),
+    payload: { role },
+  });
+  if (promoted.statusCode !== 200) throw new Error(`promote: ${promoted.body}`);
+  return { user: { ...user, token: await login(user.username) }, account };
+}
+
+/** Nothing but, at most, the refusal's own record (TransferRefused on its transfer) since `head`. */
+async function noMoneyMovedSince(t: Test, head: bigint, refusals: number) {
+  const written = await f.store.readAll({ after: head, limit: 100 });
+  t.same(
+    written.map((e) => [e.type, e.streamId.split('-')[0]]),
+    Array.from({ length: refusals }, () => ['TransferRefused', 'transfer']),
+    refusals === 0 ? 'nothing written' : 'only the refusal recorded: no leg, no balance changed',
+  );
+}
+
+t.test('cash into or out of an account the member of staff owns: 403 own_account', async (t) => {
+  for (const role of ['agent', 'manager'] as const) {
+    const { user, account } = await staffWithAccount(role);
+    const before = await accountEvents(account.id);
+    const head = await f.store.lastWrittenPosition();
+    for (const type of ['deposit', 'withdrawal']) {
+      const response = await cash(user, { type, accountId: account.id, amount: '10.00' });
+      assertProblem(t, response, 403, 'own_account');
+    }
+    await noMoneyMovedSince(t, head, 0);
+    t.equal(await accountEvents(account.id), before, `${role}: the account is untouched`);
+    // Anyone else at the desk serves them as any customer.
+    const served = await cash(agent, { type: 'deposit', accountId: account.id, amount: '10.00' });
+    t.equal(served.statusCode, 201, served.body);
+    const byManager = await cash(manager, { type: 'withdrawal', accountId: account.id, amount: '5.00' });
+    t.equal(byManager.statusCode, 201, byManager.body);
+  }
+});
+
+t.test('cashApprovalMin: the default, at it 201, above it 422 approval_required', async (t) => {
+  const settings = json(await app.inject({ url: '/api/admin/settings', headers: bearer(director) }));
+  t.match(settings.settings.cashApprovalMin, {
+    EUR: '10000.00',
+    USD: '10000.00',
+    GBP: '10000.00',
+    CHF: '10000.00',
+    JPY: '1500000',
+  });
+  const ann = await customer();
+  const account = await openAccount(ann);
+  const at = await cash(agent, { type: 'deposit', accountId: account.id, amount: '10000.00' });
+  t.equal(at.statusCode, 201, `the amount itself needs no approval (${at.body})`);
+  t.equal(
+    (await cash(manager, { type: 'deposit', accountId: account.id, amount: '10000.00' })).statusCode,
+    201,
+  );
+
+  for (const type of ['deposit', 'withdrawal']) {
+    const head = await f.store.lastWrittenPosition();
+    const key = randomUUID();
+    const above = await cash(agent, { type, accountId: account.id, amount: '10000.01' }, key);
+    assertProblem(t, above, 422, 'approval_required');
+    t.match(json(above), { max: '10000.00', currency: 'EUR' });
+    await noMoneyMovedSince(t, head, 1);
+    const [refused] = await f.store.readStream(transferStreamId(transferIdFor(agent.id, key)));
+    t.match(refused, {
+      type: 'TransferRefused',
+      data: { code: type, rejection: { code: 'approval_required' } },
+    });
+  }
+  const balance = json(await get(`/api/accounts/${account.id}/balance`, ann.token));
+  t.equal(balance.balance, '20000.00', 'no money moved');
+  // Cash at the desk is governed by cashApprovalMin, not by the customer transfer limits.
+  const out = await cash(manager, { type: 'withdrawal', accountId: account.id, amount: '10000.00' });
+  t.equal(out.statusCode, 201, out.body);
+});
+
+t.test('cashApprovalMin comes from the settings, per currency, for decisions after a change', async (t) => {
+  const bob = await customer();
+  const eur = await openAccount(bob);
+  const usd = await openAccount(bob, 'USD');
+  const key = randomUUID();
+  const body = { type: 'deposit', accountId: eur.id, amount: '600.00' };
+  t.equal((await cash(agent, body, key)).statusCode, 201, 'under the default');
+
+  const current = json(await app.inject({ url: '/api/admin/settings', headers: bearer(director) }));
+  const changed = await app.inject({
+    method: 'PUT',
+    url: '/api/admin/settings',
+    headers: { ...bearer(director), 'if-match': `"${current.version}"` },
+    payload: { limits: {}, cashApprovalMin: { EUR: '500.00' } },
+  });
+  t.equal(changed.statusCode, 200, changed.body);
+  t.match(json(changed).settings.cashApprovalMin, { EUR: '500.00', USD: '10000.00' });
+  t.teardown(async () => {
+    await app.inject({
+      method: 'PUT',
+      url: '/api/admin/settings',
+      headers: bearer(director),
+      payload: { limits: {} },
+    });
+  });
+
+  t.equal((await cash(agent, body, key)).statusCode, 201, 'a replay is answered as it was decided');
+  assertProblem(t, await cash(agent, body), 422, 'approval_required');
+  t.equal((await cash(agent, { ...body, amount: '500.00' })).statusCode, 201, 'the new amount itself');
+  const dollars = await cash(agent, {
+    type: 'deposit',
+    accountId: usd.id,
+    amount: '600.00',
+    currency: 'USD',
+  });
+  t.equal(dollars.statusCode, 201, 'USD keeps its default');
+
+  assertProblem(
+    t,
+    await app.inject({
+      method: 'PUT',
+      url: '/api/admin/settings',
+      headers: bearer(director),
+      payload: { limits: {}, cashApprovalMin: { EUR: '-1' } },
+    }),
+    400,
+    'validation_failed',
+  );
+});
+
+t.test('a refused cash operation retried with its key answers the same, whatever changed', async (t) => {
+  const cy = await customer();
+  const account = await openAccount(cy);
+  const key = randomUUID();
+  const body = { type: 'deposit', accountId: account.id, amount: '20000.00' };
+  const first = await cash(agent, body, key);
+  assertProblem(t, first, 422, 'approval_required');
+  // The director raises the threshold: a new request would pass, the same one answers the same.
+  const raised = await app.inject({
+    method: 'PUT',
+    url: '/api/admin/settings',
+    headers: bearer(director),
+    payload: { limits: {}, cashApprovalMin: { EUR: '50000.00' } },
+  });
+  t.equal(raised.statusCode, 200, raised.body);
+  t.teardown(async () => {
+    await app.inject({
+      method: 'PUT',
+      url: '/api/admin/settings',
+      headers: bearer(director),
+      payload: { limits: {} },
+    });
+  });
+  const again = await cash(agent, body, key);
+  t.equal(again.statusCode, 422);
+  t.equal(again.body, first.body, 'the very same answer');
+  assertProblem(t, await cash(agent, { ...body, amount: '1.00' }, key), 409, 'idempotency_conflict');
+  t.equal((await cash(agent, body)).statusCode, 201, 'a new key is a new request');
+});
+
+t.test('a customer is no cashier; an unknown or bank-owned account is 404', async (t) => {
+  const dee = await customer();
+  const account = await openAccount(dee);
+  assertProblem(
+    t,
+    await cash(dee, { type: 'deposit', accountId: account.id, amount: '1.00' }),
+    403,
+    'forbidden',
+  );
+  const head = await f.store.lastWrittenPosition();
+  assertProblem(
+    t,
+    await cash(agent, { type: 'deposit', accountId: randomUUID(), amount: '1.00' }),
+    404,
+    'account_not_found',
+  );
+  await noMoneyMovedSince(t, head, 0);
+});
