@@ -119,9 +119,10 @@ export const transferBodySchema = z.strictObject({
   timeoutSeconds: z
     .number()
     .int()
-    .min(0)
+    .min(1)
     .max(30 * 24 * 60 * 60)
-    .optional(),
+    .optional()
+    .describe('Mode "pending" only: seconds until the hold expires (1 s to 30 days); absent: 7 days'),
 });
 export const cashBodySchema = z.strictObject({
   type: z.enum(['deposit', 'withdrawal']),

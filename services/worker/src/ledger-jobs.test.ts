@@ -8,7 +8,7 @@ import {
   transferStreamId,
 } from '@ledger/application';
 import { externalTransfer, fundedAccount, twoPhaseTransfer } from '@ledger/application/fixtures/ledger';
-import { availableBalanceOf, balanceOf } from '@ledger/domain/ledger';
+import { availableBalanceOf, balanceOf, pendingTimeoutSecondsDefault } from '@ledger/domain/ledger';
 import type { EventStore } from '@ledger/eventstore';
 import { createLogger } from '@ledger/platform';
 import { openTestStore } from '@ledger/platform/testing';
@@ -24,6 +24,7 @@ import { testRedisUrl, uniquePrefix, until as waitUntil } from '@ledger/testkit'
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { startWorker, type Worker } from './index.js';
+import { ledgerDispatchRules } from './ledger-jobs.js';
 
 // Hold expiry and the clearing rail, end to end: events in the store, the dispatcher, the
 // delayed jobs on BullMQ (real Redis) or in process, the ledger commands the jobs run, and
@@ -200,7 +201,7 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       t.equal(
         await f.statusOf(noTimeout.status === 'accepted' ? noTimeout.transfer.id : ''),
         'pending',
-        'no timeout, no job',
+        'no timeout given: it expires after the default 7 days, not now',
       );
 
       const { first, last } = await f.lastEventOf(expiring);
@@ -224,6 +225,40 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       });
       t.match(await getAccount(f.db, bob), { balance: '30.00', pendingCredits: '5.00' });
       await balanced(t, f.db);
+    },
+  );
+
+  t.test(
+    `${mode}: a hold made without a timeout is expired by its job after the default 7 days`,
+    { timeout: testTimeoutMs },
+    async (t) => {
+      const f = await fixture(t, mode);
+      const alice = await f.funded(100_00n);
+      const bob = await f.funded(0n);
+      // Made 7 days ago less 50 ms, with no timeoutSeconds: its default expiry is 50 ms away.
+      const made = new Date(Date.now() - pendingTimeoutSecondsDefault * 1000 + 50);
+      const outcome = await twoPhaseTransfer(
+        f.store,
+        { from: alice, to: bob, amount: 30_00n, now: made },
+        f.meta,
+      );
+      if (outcome.status !== 'accepted') throw new Error(outcome.status);
+      const id = outcome.transfer.id;
+      t.match(outcome.transfer, {
+        status: 'pending',
+        timeoutSeconds: pendingTimeoutSecondsDefault,
+        expiresAt: new Date(made.getTime() + pendingTimeoutSecondsDefault * 1000).toISOString(),
+      });
+      // The dispatch rule arms it as it arms an explicit timeout.
+      const { first } = await f.lastEventOf(id);
+      const [expiryRule] = ledgerDispatchRules({ clearing: { delayMs: 50, returnIbans: new Set() } });
+      t.equal(expiryRule?.job, 'ledger.expire-hold');
+      t.ok(expiryRule?.when?.(first), 'an expiry job is made');
+      t.same(expiryRule?.runAt?.(first), new Date(made.getTime() + pendingTimeoutSecondsDefault * 1000));
+      await until('the hold expired', async () => (await f.statusOf(id)) === 'expired');
+      const { state } = await loadAccount(f.store, alice);
+      t.match(state, { debitsPending: 0n }, 'the hold is released');
+      t.same(failures(f.lines), []);
     },
   );
 

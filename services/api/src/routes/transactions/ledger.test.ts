@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { parseAccountEvent, parseAccountNumber, transferIdFor } from '@ledger/application';
+import {
+  bankAccountId,
+  loadAccount,
+  loadTransfer,
+  parseAccountEvent,
+  parseAccountNumber,
+  transferIdFor,
+} from '@ledger/application';
 import { accountsProjection, transactionsProjection, trialBalance } from '@ledger/projection-accounts';
 import t, { type Test } from 'tap';
 import { json } from '../../auth/test-app.js';
@@ -569,6 +576,83 @@ t.test('balance at a position and a time comes from the events; statement range 
     400,
     'validation_failed',
   );
+});
+
+t.test('bank-owned accounts are no customer’s payee: 404 account_not_found, as if absent', async (t) => {
+  const kim = await customer();
+  const from = await openAccount(kim);
+  await deposit(from.id, '50.00');
+  const send = (toAccountId: string, extra: Record<string, unknown> = {}) =>
+    transfer(kim, { fromAccountId: from.id, toAccountId, amount: '1.00', ...extra });
+  const absent = await send(randomUUID());
+  assertProblem(t, absent, 404, 'account_not_found');
+  const head = await f.store.lastWrittenPosition();
+  for (const type of ['cash', 'clearing', 'fee-income', 'suspense'] as const) {
+    for (const currency of ['EUR', 'USD'] as const) {
+      const bank = bankAccountId(currency, type);
+      t.equal((await loadAccount(f.store, bank)).state.status, 'active', `${currency} ${type} exists`);
+      for (const mode of ['immediate', 'pending']) {
+        const response = await send(bank, { mode, currency });
+        assertProblem(t, response, 404, 'account_not_found');
+        const { type: problemType, title, status, detail, code } = json(response);
+        t.same(
+          { problemType, title, status, detail, code },
+          {
+            problemType: json(absent).type,
+            title: json(absent).title,
+            status: 404,
+            detail: json(absent).detail,
+            code: 'account_not_found',
+          },
+          `${currency} ${type} (${mode}): the same answer as an account that does not exist`,
+        );
+      }
+    }
+  }
+  t.equal(await f.store.lastWrittenPosition(), head, 'nothing written');
+  t.equal(await balanceOf(kim, from.id), '50.00');
+});
+
+t.test('a pending transfer without timeoutSeconds expires after 7 days; at most 30 days', async (t) => {
+  const lee = await customer();
+  const from = await openAccount(lee);
+  const to = await openAccount(lee);
+  await deposit(from.id, '50.00');
+  const hold = (extra: Record<string, unknown>, key?: string) =>
+    transfer(
+      lee,
+      { fromAccountId: from.id, toAccountId: to.id, amount: '1.00', mode: 'pending', ...extra },
+      key,
+    );
+  const expiryOf = async (response: Parameters<typeof json>[0]) => {
+    const { transaction } = json(response);
+    const { state } = await loadTransfer(f.store, transaction.id);
+    if (state.status !== 'pending') throw new Error(`not pending: ${state.status}`);
+    return { state, afterMs: Date.parse(state.expiresAt ?? '') - Date.parse(transaction.createdAt) };
+  };
+  const day = 24 * 60 * 60;
+  const key = randomUUID();
+  const defaulted = await hold({}, key);
+  t.equal(defaulted.statusCode, 201, defaulted.body);
+  const { state, afterMs } = await expiryOf(defaulted);
+  t.equal(afterMs, 7 * day * 1000, 'expires 7 days after it was made');
+  t.equal(state.timeoutSeconds, 7 * day);
+  const replay = await hold({}, key);
+  t.equal(replay.body, defaulted.body, 'a retry without timeoutSeconds is the same request');
+
+  const explicit = await hold({ timeoutSeconds: 60 });
+  t.equal((await expiryOf(explicit)).afterMs, 60_000);
+  const longest = await hold({ timeoutSeconds: 30 * day });
+  t.equal(longest.statusCode, 201, longest.body);
+  t.equal((await expiryOf(longest)).afterMs, 30 * day * 1000);
+
+  const head = await f.store.lastWrittenPosition();
+  assertProblem(t, await hold({ timeoutSeconds: 30 * day + 1 }), 400, 'validation_failed');
+  assertProblem(t, await hold({ timeoutSeconds: 0 }), 400, 'validation_failed');
+  assertProblem(t, await hold({ timeoutSeconds: -1 }), 400, 'validation_failed');
+  assertProblem(t, await hold({ timeoutSeconds: 1.5 }), 400, 'validation_failed');
+  assertProblem(t, await hold({ mode: 'immediate', timeoutSeconds: 60 }), 400, 'validation_failed');
+  t.equal(await f.store.lastWrittenPosition(), head, 'nothing written');
 });
 
 t.test('the OpenAPI document lists the ledger routes', async (t) => {
