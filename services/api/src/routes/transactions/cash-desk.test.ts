@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { accountStreamId, transferIdFor, transferStreamId } from '@ledger/application';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
+import { until } from '@ledger/testkit';
 import t, { type Test } from 'tap';
 import { bearer, json } from '../../auth/test-app.js';
 import { ledgerHarness, type User } from '../ledger-test-kit.js';
@@ -42,6 +43,13 @@ async function staffWithAccount(role: 'agent' | 'manager') {
 
 /** Nothing but, at most, the refusal's own record (TransferRefused on its transfer) since `head`. */
 async function noMoneyMovedSince(t: Test, head: bigint, refusals: number) {
+  // $all is read below the oldest transaction open on the server (other test files' too).
+  const last = await f.store.lastWrittenPosition();
+  await until(
+    'the log is readable up to what was written',
+    async () => (await f.store.headPosition()) >= last,
+    10_000,
+  );
   const written = await f.store.readAll({ after: head, limit: 100 });
   t.same(
     written.map((e) => [e.type, e.streamId.split('-')[0]]),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { bankAccountId, loadTransfer, transferIdFor } from '@ledger/application';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
+import { until } from '@ledger/testkit';
 import t, { type Test } from 'tap';
 import { json } from '../../auth/test-app.js';
 import { ledgerHarness, type User } from '../ledger-test-kit.js';
@@ -23,6 +24,13 @@ const payee = { iban: 'GB82 WEST 1234 5698 7654 32', name: 'Dana Payee' };
 
 /** A 422 of the ledger writes only its refusal's record (TransferRefused): no leg, no hold. */
 async function onlyRefusalsSince(t: Test, head: bigint, refusals: number) {
+  // $all is read below the oldest transaction open on the server (other test files' too).
+  const last = await f.store.lastWrittenPosition();
+  await until(
+    'the log is readable up to what was written',
+    async () => (await f.store.headPosition()) >= last,
+    10_000,
+  );
   const written = await f.store.readAll({ after: head, limit: 1000 });
   t.same(
     written.map((e) => [e.type, e.streamId.startsWith('transfer-')]),

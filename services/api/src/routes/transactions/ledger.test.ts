@@ -8,6 +8,7 @@ import {
   transferIdFor,
 } from '@ledger/application';
 import { accountsProjection, transactionsProjection, trialBalance } from '@ledger/projection-accounts';
+import { until } from '@ledger/testkit';
 import t, { type Test } from 'tap';
 import { json } from '../../auth/test-app.js';
 import { ledgerHarness, type User } from '../ledger-test-kit.js';
@@ -32,6 +33,13 @@ const transfer = (user: User, body: Record<string, unknown>, key: string | null 
  * leg, no account event. `refusals`: how many 422s were answered.
  */
 async function onlyRefusalsSince(t: Test, head: bigint, refusals: number) {
+  // $all is read below the oldest transaction open on the server (other test files' too).
+  const last = await f.store.lastWrittenPosition();
+  await until(
+    'the log is readable up to what was written',
+    async () => (await f.store.headPosition()) >= last,
+    10_000,
+  );
   const written = await f.store.readAll({ after: head, limit: 1000 });
   t.same(
     written.map((e) => [e.type, e.streamId.startsWith('transfer-')]),
