@@ -7,6 +7,7 @@ import authPlugin from './plugins/auth.js';
 import deadlinePlugin from './plugins/deadline.js';
 import depsPlugin, { type ApiDeps } from './plugins/deps.js';
 import metricsPlugin from './plugins/metrics.js';
+import passwordWorkersPlugin from './plugins/password-workers.js';
 import problemsPlugin, { toProblem } from './plugins/problems.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import requestIdPlugin, { requestIdHeader, requestIdOf } from './plugins/request-id.js';
@@ -93,6 +94,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     redis: deps.redis,
     nameSpace: `${keyPrefix}rl:`,
   });
+  // Hashing runs on the process's worker threads, released when the app closes.
+  await app.register(passwordWorkersPlugin);
   const hasher = deps.auth?.hasher ?? bcryptHasher();
   const clock = deps.auth?.clock ?? (() => new Date());
   await app.register(authPlugin, {
