@@ -5,3 +5,4 @@ export { pgClient, pgliteClient, type SqlClient } from './postgres/sql-client.js
 export { PostgresEventStore, type PostgresEventStoreOptions } from './postgres/store.js';
 export { AppendSignal, abortableSleep, type SubscriptionSource, startSubscription } from './subscription.js';
 export * from './types.js';
+export { ChainVerifier, verifyChains } from './verify.js';

@@ -22,7 +22,6 @@ import { chainHash, genesisHash } from '../hash.js';
 import { AppendSignal, startSubscription } from '../subscription.js';
 import {
   type AppendResult,
-  type BadEvent,
   type EventMetadata,
   type EventStore,
   type ExpectedVersion,
@@ -38,6 +37,7 @@ import {
   WrongExpectedVersion,
 } from '../types.js';
 import { type PreparedWrite, prepareAppend } from '../validate.js';
+import { ChainVerifier } from '../verify.js';
 
 export interface KurrentEventStoreOptions {
   /**
@@ -169,16 +169,6 @@ function decode(event: KurrentRecordedEvent, streamId: string, globalPosition: b
     metadata: isObject(metadataValue) ? (metadataValue as EventMetadata) : {},
     recordedAt: text(propertyKeys.recordedAt) ?? event.created.toISOString(),
     hash: text(propertyKeys.hash) ?? '',
-  };
-}
-
-function badOf(event: RecordedEvent, reason: BadEvent['reason']): BadEvent {
-  return {
-    eventId: event.eventId,
-    streamId: event.streamId,
-    streamVersion: event.streamVersion,
-    globalPosition: event.globalPosition,
-    reason,
   };
 }
 
@@ -563,42 +553,27 @@ export class KurrentEventStore implements EventStore {
       if (page.length < verifyPageEventsMax) break;
       after = page[page.length - 1]!.globalPosition;
     }
-    let checkedEvents = 0;
-    let firstBad: BadEvent | null = null;
-    const noteBad = (bad: BadEvent) => {
-      if (!firstBad || bad.globalPosition < firstBad.globalPosition) firstBad = bad;
-    };
+    const verifier = new ChainVerifier();
     for (const streamId of [...lastSeen.keys()].sort()) {
       const seen = lastSeen.get(streamId)!;
-      let hash = genesisHash;
       let nextVersion = 0n;
-      let broken = false;
+      let intact = true;
       let reachedSeen = false;
-      while (!broken) {
+      while (intact) {
         const page = await this.#readStreamPage(streamId, nextVersion, verifyPageEventsMax);
         for (const event of page) {
-          checkedEvents++;
-          if (event.streamVersion !== nextVersion) {
-            noteBad(badOf(event, 'version_gap'));
-            broken = true;
-            break;
-          }
-          const expected = chainHash(hash, event);
-          if (expected.toString('hex') !== event.hash) {
-            noteBad(badOf(event, 'hash_mismatch'));
-            broken = true;
-            break;
-          }
+          // The rest of a broken stream is not read.
+          intact = verifier.add(event);
+          if (!intact) break;
           if (event.streamVersion === seen.streamVersion) reachedSeen = event.hash === seen.hash;
-          hash = expected;
           nextVersion++;
         }
         if (page.length < verifyPageEventsMax) break;
       }
       // Appends after the $all pass only lengthen a stream; it must still hold what $all saw.
-      if (!broken && !reachedSeen) noteBad(badOf(seen, 'stream_head_mismatch'));
+      if (intact && !reachedSeen) verifier.noteBad(seen, 'stream_head_mismatch');
     }
-    return { ok: firstBad === null, checkedEvents, firstBadEvent: firstBad };
+    return verifier.result();
   }
 
   async close(): Promise<void> {
