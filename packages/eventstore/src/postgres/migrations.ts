@@ -5,14 +5,20 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely/migrati
  * Schema `es`, created by migrations that keep their own table (`es.migrations`).
  * Landed migrations are frozen: change the schema with a new one.
  *
+ * 0001_baseline creates the schema as the code uses it: the development migrations before it
+ * (0001_events to 0004, never released) were squashed into it. Databases they made are not
+ * migrated (embedded and test databases are made afresh); opening one fails, the Migrator
+ * finding executed migrations it does not know.
+ *
  * Global positions encode the writing transaction: `position = xid8 << 16 | n`, where n
  * counts the events that transaction wrote. So position order is transaction-id order,
  * and a reader that only reads positions below `pg_snapshot_xmin(pg_current_snapshot())
  * << 16` never sees a later transaction commit "behind" it: every transaction with a
  * smaller id has already ended. This is message-db's and Emmett's xid technique, with the
  * ordering folded into the position itself, so appends need no global sequence or lock.
+ * Subscribers of other processes are woken by a NOTIFY the store sends after its appends.
  */
-const m0001: string[] = [
+const baseline: string[] = [
   `CREATE SCHEMA IF NOT EXISTS es`,
   `CREATE TABLE es.streams (
      stream_id text PRIMARY KEY,
@@ -46,233 +52,50 @@ const m0001: string[] = [
   `CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON es.events
      FOR EACH STATEMENT EXECUTE FUNCTION es.refuse_change()`,
   /*
-   * es.append_batch: several independent appends in one transaction (one commit, one WAL
+   * es.append_batch_v2: several independent appends in one transaction (one commit, one WAL
    * flush). Each append is all-or-nothing: every expected version is checked, under the
    * stream row locks, before any of its events is written; an append that fails its check
    * writes nothing and the others go on. The streams of one batch are disjoint (the client
    * batches that way), so each append's check is independent of the others.
    *
-   * Set-based, so its cost per append stays small: one statement locks (or creates) every
-   * stream row in stream-id order, one statement checks, chains, inserts and updates.
+   * Cheap per call: it takes parallel arrays, checks and chains in PL/pgSQL loops (simple
+   * expressions, no executor start-up), and writes with two small statements: one INSERT of
+   * the events, one upsert of the stream heads. Every statement goes by key: stream heads are
+   * locked by one primary-key lookup each, in stream-id order (bytewise, COLLATE "C"), so two
+   * batches never wait on each other in a cycle; a new stream gets a placeholder row (version
+   * -1) holding its lock, and placeholders that got no event are deleted by the row ids their
+   * INSERT returned.
    *
-   * p_writes: [{ a: append index, wi: write index, s: streamId, e: expected }]
-   * p_events: [{ a, s, n: index in its write, i: uuid, t: type, sj / tj: JSON strings of
-   *              streamId / type, sv: schemaVersion, d / m: canonical JSON of data / metadata }]
-   * Returns, per append in order: { position, versions: [..] } or
-   *   { error: { streamId, expected, actual } } (actual -1: no stream).
+   * Its plans are generic (plan_cache_mode): left to itself, the plan cache judges every
+   * custom plan cheaper (it sees the arrays' sizes) and plans each statement again on every
+   * call. Generic plans are made once per connection with the statistics of that moment: on
+   * a fresh database es.streams looks empty, and the planner would scan it (the placeholders'
+   * DELETE did, per batch, until an ANALYZE replanned it). Every statement has a key to go
+   * by, so sequential scans are off for the function.
    *
    * The hash is sha256(previous hash ‖ RFC 8785 JSON of {data, eventId, metadata,
    * recordedAt, schemaVersion, streamId, streamVersion, type}); keys are written here in
    * RFC 8785 order, from pieces the client canonicalised. hash.ts is its twin.
+   *
+   * Streams: p_ids, distinct, sorted bytewise (the lock order); p_sj their JSON strings.
+   * Writes, grouped by append (appends numbered 1..A in order): p_wa append number, p_wk index
+   *   of its stream in p_ids, p_we expected version ('any', 'no_stream', 'exists' or a
+   *   number), p_wn its event count.
+   * Events, in write order: p_ei id, p_et type, p_etj its JSON string, p_esv schema version,
+   *   p_ed / p_em canonical JSON of data / metadata.
+   * Out: o_bad per append, 0 or the number of its first write whose check failed (then the
+   *   append wrote nothing); o_position per append, the position of its last event;
+   *   o_version per write, the stream's version after the batch, or (failed append) before.
+   * Positions follow the events' order in the call.
    */
-  `CREATE FUNCTION es.append_batch(p_writes jsonb, p_events jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
-   DECLARE
-     v_xid xid8 := pg_current_xact_id();
-     v_base bigint := (v_xid::text::bigint) << 16;
-     v_next bigint;
-     v_now timestamptz := date_trunc('milliseconds', statement_timestamp());
-     v_ts text := to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
-     v_wanted text[];
-     v_ids text[];
-     v_versions bigint[];
-     v_hashes bytea[];
-     v_result jsonb;
-   BEGIN
-     -- Several calls in one transaction continue the same position range.
-     SELECT coalesce(max(global_position) + 1, v_base) INTO v_next FROM es.events
-      WHERE global_position >= v_base AND global_position < v_base + 65536;
-     IF v_next + jsonb_array_length(p_events) > v_base + 65536 THEN
-       RAISE EXCEPTION 'more than 65536 events in one transaction' USING ERRCODE = 'program_limit_exceeded';
-     END IF;
-
-     -- Lock every stream of the batch in one global order (stream id, bytewise), so two
-     -- batches never wait on each other in a cycle. Existing streams first, with a row lock
-     -- (no new row version); a new stream gets a placeholder row (version -1) holding its lock.
-     SELECT array_agg(s ORDER BY s COLLATE "C") INTO v_wanted
-       FROM (SELECT DISTINCT w->>'s' AS s FROM jsonb_array_elements(p_writes) w) ids;
-     WITH l AS (
-       SELECT stream_id, version, last_hash FROM es.streams
-        WHERE stream_id = ANY (v_wanted) ORDER BY stream_id COLLATE "C" FOR UPDATE)
-     SELECT coalesce(array_agg(stream_id), '{}'), coalesce(array_agg(version), '{}'),
-            coalesce(array_agg(last_hash), '{}')
-       INTO v_ids, v_versions, v_hashes FROM l;
-     IF cardinality(v_ids) < cardinality(v_wanted) THEN
-       WITH created AS (
-         INSERT INTO es.streams (stream_id, version, last_hash)
-         SELECT s, -1, ''::bytea FROM unnest(v_wanted) AS s
-          WHERE s <> ALL (v_ids) ORDER BY s COLLATE "C"
-         ON CONFLICT (stream_id) DO NOTHING
-         RETURNING stream_id, version, last_hash)
-       SELECT v_ids || coalesce(array_agg(stream_id), '{}'), v_versions || coalesce(array_agg(version), '{}'),
-              v_hashes || coalesce(array_agg(last_hash), '{}')
-         INTO v_ids, v_versions, v_hashes FROM created;
-       IF cardinality(v_ids) < cardinality(v_wanted) THEN
-         -- Created by another transaction since: lock them as they are now.
-         WITH l AS (
-           SELECT stream_id, version, last_hash FROM es.streams
-            WHERE stream_id = ANY (v_wanted) AND stream_id <> ALL (v_ids)
-            ORDER BY stream_id COLLATE "C" FOR UPDATE)
-         SELECT v_ids || array_agg(stream_id), v_versions || array_agg(version), v_hashes || array_agg(last_hash)
-           INTO v_ids, v_versions, v_hashes FROM l;
-       END IF;
-     END IF;
-
-     WITH RECURSIVE
-     cur AS (SELECT * FROM unnest(v_ids, v_versions, v_hashes) AS c(s, version, last_hash)),
-     w AS (
-       SELECT x.a, x.wi, x.s, x.e, cur.version
-         FROM jsonb_to_recordset(p_writes) AS x(a integer, wi integer, s text, e text) JOIN cur USING (s)),
-     bad AS (
-       SELECT DISTINCT ON (a) a, s, e, version FROM w
-        WHERE NOT CASE e
-                WHEN 'any' THEN true
-                WHEN 'no_stream' THEN version = -1
-                WHEN 'exists' THEN version >= 0
-                ELSE version = e::bigint
-              END
-        ORDER BY a, wi),
-     ev AS (
-       SELECT x.*, row_number() OVER (ORDER BY x.a, x.s COLLATE "C", x.n) - 1 AS k
-         FROM jsonb_to_recordset(p_events)
-              AS x(a integer, s text, n integer, i uuid, t text, sj text, tj text, sv integer, d text, m text)
-        WHERE x.a NOT IN (SELECT a FROM bad)),
-     chain AS (
-       SELECT ev.s, ev.n, sha256(cur.last_hash || convert_to(
-           '{"data":' || ev.d || ',"eventId":"' || ev.i || '","metadata":' || ev.m ||
-           ',"recordedAt":"' || v_ts || '","schemaVersion":' || ev.sv || ',"streamId":' || ev.sj ||
-           ',"streamVersion":' || (cur.version + 1) || ',"type":' || ev.tj || '}', 'UTF8')) AS h
-         FROM ev JOIN cur USING (s) WHERE ev.n = 0
-       UNION ALL
-       SELECT ev.s, ev.n, sha256(chain.h || convert_to(
-           '{"data":' || ev.d || ',"eventId":"' || ev.i || '","metadata":' || ev.m ||
-           ',"recordedAt":"' || v_ts || '","schemaVersion":' || ev.sv || ',"streamId":' || ev.sj ||
-           ',"streamVersion":' || (cur.version + ev.n + 1) || ',"type":' || ev.tj || '}', 'UTF8'))
-         FROM chain JOIN ev ON ev.s = chain.s AND ev.n = chain.n + 1 JOIN cur ON cur.s = ev.s),
-     ins AS (
-       INSERT INTO es.events (global_position, transaction_id, event_id, stream_id, stream_version,
-                              type, schema_version, data, metadata, recorded_at, hash)
-       SELECT v_next + ev.k, v_xid, ev.i, ev.s, cur.version + ev.n + 1, ev.t, ev.sv, ev.d::jsonb,
-              ev.m::jsonb, v_now, chain.h
-         FROM ev JOIN chain USING (s, n) JOIN cur USING (s)
-       RETURNING stream_id, stream_version, hash),
-     heads AS (
-       SELECT DISTINCT ON (stream_id) stream_id, stream_version, hash FROM ins
-        ORDER BY stream_id, stream_version DESC),
-     upd AS (
-       UPDATE es.streams st SET version = heads.stream_version, last_hash = heads.hash
-         FROM heads WHERE st.stream_id = heads.stream_id RETURNING 1),
-     counts AS (SELECT s, count(*) AS k, max(v_next + ev.k) AS last FROM ev GROUP BY s),
-     per_append AS (
-       SELECT w.a, max(counts.last) AS position,
-              jsonb_agg((w.version + coalesce(counts.k, 0))::text ORDER BY w.wi) AS versions
-         FROM w LEFT JOIN counts USING (s) GROUP BY w.a)
-     SELECT jsonb_agg(CASE WHEN bad.a IS NOT NULL THEN
-              jsonb_build_object('error', jsonb_build_object(
-                'streamId', bad.s, 'expected', bad.e, 'actual', bad.version::text))
-            ELSE jsonb_build_object('position', pa.position::text, 'versions', pa.versions)
-            END ORDER BY pa.a)
-       INTO v_result
-       FROM per_append pa LEFT JOIN bad USING (a);
-     -- Placeholders of new streams that got no event (their append failed) go away again.
-     IF -1 = ANY (v_versions) THEN
-       DELETE FROM es.streams WHERE stream_id = ANY (v_ids) AND version = -1;
-     END IF;
-     RETURN v_result;
-   END $$`,
-];
-
-/**
- * 0002: es.append_batch finds stream rows without `stream_id = ANY (ids)`. The function's
- * plans are cached per connection and planned for a generic array, so on a table that was
- * small when they were made (every new database) 0001 scanned the whole table per batch,
- * comparing each row with every id. Now the batch's existing streams are locked by one
- * primary-key lookup each (a lateral join over the sorted ids), and the placeholders of
- * streams that got no event (a failed append, or a write with no events, which only checks
- * its expected version) are deleted by the row ids their INSERT returned. The rest of the
- * function is 0001's, unchanged: the new text is made from it, and each replacement is
- * checked to have happened exactly once.
- */
-const lockByAny = `WITH l AS (
-       SELECT stream_id, version, last_hash FROM es.streams
-        WHERE stream_id = ANY (v_wanted) ORDER BY stream_id COLLATE "C" FOR UPDATE)
-     SELECT coalesce(array_agg(stream_id), '{}'), coalesce(array_agg(version), '{}'),
-            coalesce(array_agg(last_hash), '{}')
-       INTO v_ids, v_versions, v_hashes FROM l;`;
-const lockByKey = `WITH l AS (
-       SELECT w.o, st.stream_id, st.version, st.last_hash
-         FROM unnest(v_wanted) WITH ORDINALITY AS w(s, o)
-        CROSS JOIN LATERAL (
-          SELECT stream_id, version, last_hash FROM es.streams WHERE stream_id = w.s FOR UPDATE) st)
-     SELECT coalesce(array_agg(stream_id ORDER BY o), '{}'), coalesce(array_agg(version ORDER BY o), '{}'),
-            coalesce(array_agg(last_hash ORDER BY o), '{}')
-       INTO v_ids, v_versions, v_hashes FROM l;`;
-
-const m0002Replacements: [string, string][] = [
-  ['CREATE FUNCTION es.append_batch(', 'CREATE OR REPLACE FUNCTION es.append_batch('],
-  ['     v_hashes bytea[];\n', "     v_hashes bytea[];\n     v_placeholders tid[] := '{}';\n"],
-  [lockByAny, lockByKey],
-  [
-    `         RETURNING stream_id, version, last_hash)
-       SELECT v_ids || coalesce(array_agg(stream_id), '{}'), v_versions || coalesce(array_agg(version), '{}'),
-              v_hashes || coalesce(array_agg(last_hash), '{}')
-         INTO v_ids, v_versions, v_hashes FROM created;`,
-    `         RETURNING stream_id, version, last_hash, ctid)
-       SELECT v_ids || coalesce(array_agg(stream_id), '{}'), v_versions || coalesce(array_agg(version), '{}'),
-              v_hashes || coalesce(array_agg(last_hash), '{}'), coalesce(array_agg(ctid), '{}')
-         INTO v_ids, v_versions, v_hashes, v_placeholders FROM created;`,
-  ],
-  [
-    `     IF -1 = ANY (v_versions) THEN
-       DELETE FROM es.streams WHERE stream_id = ANY (v_ids) AND version = -1;`,
-    // A placeholder that got events was updated since: its first row version is not deleted.
-    `     IF cardinality(v_placeholders) > 0 THEN
-       DELETE FROM es.streams WHERE ctid = ANY (v_placeholders) AND version = -1;`,
-  ],
-];
-
-function m0002(): string[] {
-  let text = m0001.find((statement) => statement.startsWith(m0002Replacements[0]![0]));
-  for (const [from, to] of m0002Replacements) {
-    if (text === undefined || text.split(from).length !== 2) {
-      throw new Error('migration 0002: the 0001 function it rewrites is not as landed');
-    }
-    text = text.replace(from, to);
-  }
-  return [text!];
-}
-
-/**
- * 0003: es.append_batch_v2, the same batch append as append_batch with the same guarantees
- * and the same hash, for a fraction of the database's CPU. append_batch spent most of its
- * time starting the executor for one large statement (a recursive CTE over two JSON
- * recordsets, a window, aggregates, three modifying CTEs) on every call, whatever the
- * batch's size. This one takes parallel arrays, checks and chains in PL/pgSQL loops
- * (simple expressions, no executor), and writes with two small statements: one INSERT of
- * the events, one upsert of the stream heads (by primary key, so its plan never depends
- * on the table's size). append_batch stays for processes of the previous release.
- * plan_cache_mode is force_generic_plan for the function's statements: left to itself, the
- * plan cache judges every custom plan cheaper (it sees the arrays' sizes) and plans each
- * statement again on every call.
- *
- * Streams: p_ids, distinct, sorted bytewise (COLLATE "C", append_batch's lock order);
- *   p_sj their JSON strings.
- * Writes, grouped by append (appends numbered 1..A in order): p_wa append number, p_wk index
- *   of its stream in p_ids, p_we expected version ('any', 'no_stream', 'exists' or a
- *   number), p_wn its event count.
- * Events, in write order: p_ei id, p_et type, p_etj its JSON string, p_esv schema version,
- *   p_ed / p_em canonical JSON of data / metadata.
- * Out: o_bad per append, 0 or the number of its first write whose check failed (then the
- *   append wrote nothing); o_position per append, the position of its last event;
- *   o_version per write, the stream's version after the batch, or (failed append) before.
- * Positions follow the events' order in the call.
- */
-const m0003: string[] = [
   `CREATE FUNCTION es.append_batch_v2(
      p_ids text[], p_sj text[],
      p_wa int[], p_wk int[], p_we text[], p_wn int[],
      p_ei uuid[], p_et text[], p_etj text[], p_esv int[], p_ed text[], p_em text[],
      OUT o_bad int[], OUT o_position bigint[], OUT o_version bigint[])
-   LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+   LANGUAGE plpgsql
+   SET plan_cache_mode = force_generic_plan
+   SET enable_seqscan = off AS $$
    DECLARE
      v_xid xid8 := pg_current_xact_id();
      v_base bigint := (v_xid::text::bigint) << 16;
@@ -424,39 +247,10 @@ const m0003: string[] = [
    END $$`,
 ];
 
-/**
- * 0004: no statement of es.append_batch_v2 may scan a table. Its plans are generic and made
- * once per connection, with the statistics of that moment. On a fresh database (or before
- * autovacuum's first ANALYZE) es.streams looks empty, and the planner chose a sequential
- * scan for the DELETE of a batch's placeholders (ctid = ANY): every batch that created a
- * stream then read every stream head, for as long as the connection lived or until an
- * ANALYZE happened to invalidate the plan. The other statements went by key already; every
- * one of them has a key to go by, so sequential scans are taken off the function's menu.
- */
-const m0004: string[] = [
-  `ALTER FUNCTION es.append_batch_v2(text[], text[], int[], int[], text[], int[], uuid[], text[], text[],
-     int[], text[], text[]) SET enable_seqscan = off`,
-];
-
 const migrations: Record<string, Migration> = {
-  '0001_events': {
+  '0001_baseline': {
     async up(db: Kysely<any>) {
-      for (const statement of m0001) await sql.raw(statement).execute(db);
-    },
-  },
-  '0002_append_batch_locks_by_key': {
-    async up(db: Kysely<any>) {
-      for (const statement of m0002()) await sql.raw(statement).execute(db);
-    },
-  },
-  '0003_append_batch_v2': {
-    async up(db: Kysely<any>) {
-      for (const statement of m0003) await sql.raw(statement).execute(db);
-    },
-  },
-  '0004_append_batch_v2_no_seqscan': {
-    async up(db: Kysely<any>) {
-      for (const statement of m0004) await sql.raw(statement).execute(db);
+      for (const statement of baseline) await sql.raw(statement).execute(db);
     },
   },
 };
