@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Test } from 'tap';
-import { type EventStore, InvalidAppend, type RecordedEvent, WrongExpectedVersion } from './types.js';
+import {
+  type AppendResult,
+  type EventStore,
+  InvalidAppend,
+  type RecordedEvent,
+  WrongExpectedVersion,
+} from './types.js';
 
 /**
  * The contract every adapter keeps. Each adapter's test file calls this with a factory
@@ -337,6 +343,120 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
     await store.append([{ streamId: 'y', expectedVersion: 'no_stream', events: [{ type: 'E', data: {} }] }]);
     t.ok((await store.verify()).ok);
   });
+
+  withStore(
+    'an observer is told of each append through this store object, as it starts and once it ended',
+    async (t, fixture) => {
+      const { store } = fixture;
+      const one = [{ type: 'E', data: {} }];
+      const told: [string, readonly string[], AppendResult | undefined][] = [];
+      let hold: Promise<void> | undefined;
+      const stop = store.observeAppends({
+        beforeAppend: (streamIds) => {
+          told.push(['before', streamIds, undefined]);
+        },
+        afterAppend: async (streamIds, result) => {
+          told.push(['after', streamIds, result]);
+          await hold;
+        },
+      });
+
+      const appending = store.append([
+        { streamId: 'watched-b', expectedVersion: 'no_stream', events: one },
+        { streamId: 'watched-a', expectedVersion: 'no_stream', events: one },
+      ]);
+      t.same(told, [['before', ['watched-b', 'watched-a'], undefined]], 'told before append() returns');
+      const result = await appending;
+      t.equal(told.length, 2);
+      t.same(told[1]!.slice(0, 2), ['after', ['watched-b', 'watched-a']]);
+      t.equal(told[1]![2], result, 'after it ended, with its result');
+
+      // The append's promise waits for the observer.
+      let release!: () => void;
+      hold = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let settled = false;
+      const held = store.append([{ streamId: 'watched-a', expectedVersion: 0n, events: one }]).finally(() => {
+        settled = true;
+      });
+      const deadline = Date.now() + 10_000;
+      while (told.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20));
+      t.equal(told.length, 4, 'the observer was told it ended');
+      t.notOk(settled, 'the append has not settled while the observer works');
+      release();
+      await held;
+      hold = undefined;
+
+      // A failed append is told as ended without a result; one refused before it starts is not told.
+      told.length = 0;
+      const failed = await rejectionOf(
+        store.append([{ streamId: 'watched-a', expectedVersion: 0n, events: one }]),
+      );
+      t.type(failed, WrongExpectedVersion, 'the append fails as it would unobserved');
+      t.same(told, [
+        ['before', ['watched-a'], undefined],
+        ['after', ['watched-a'], undefined],
+      ]);
+      told.length = 0;
+      t.type(
+        await rejectionOf(store.append([{ streamId: '', expectedVersion: 'any', events: one }])),
+        InvalidAppend,
+      );
+      t.same(told, [], 'an invalid append is not told');
+
+      // An observer's errors go to its onError, never to the append.
+      const errors: unknown[] = [];
+      const stopFaulty = store.observeAppends({
+        beforeAppend: () => {
+          throw new Error('before');
+        },
+        afterAppend: async () => {
+          throw new Error('after');
+        },
+        onError: (error) => errors.push(error),
+      });
+      const despite = await store.append([
+        { streamId: 'watched-c', expectedVersion: 'no_stream', events: one },
+      ]);
+      t.same(despite.streams, [{ streamId: 'watched-c', version: 0n }], 'the append succeeds');
+      await new Promise((r) => setTimeout(r, 0));
+      t.same(
+        errors.map((e) => (e as Error).message),
+        ['before', 'after'],
+      );
+      t.equal(told.length, 2, 'and the other observer is still told');
+      stopFaulty();
+
+      // Told of its start, told of its end: even when it stops watching in between.
+      told.length = 0;
+      const last = store.append([{ streamId: 'watched-c', expectedVersion: 0n, events: one }]);
+      stop();
+      stop();
+      await last;
+      t.same(
+        told.map(([phase]) => phase),
+        ['before', 'after'],
+      );
+      await store.append([{ streamId: 'watched-c', expectedVersion: 1n, events: one }]);
+      t.equal(told.length, 2, 'not told after it stopped');
+
+      if (fixture.openAnother) {
+        const other = await fixture.openAnother();
+        let toldOfOther = 0;
+        const stopOther = store.observeAppends({
+          beforeAppend: () => {
+            toldOfOther++;
+          },
+        });
+        await other.append([{ streamId: 'watched-c', expectedVersion: 2n, events: one }]);
+        t.equal(toldOfOther, 0, "another store object's appends are not told");
+        stopOther();
+        await other.close();
+      }
+    },
+  );
 
   withStore(
     'appends issued together each name their own failing stream and keep their own text',

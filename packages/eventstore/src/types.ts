@@ -108,8 +108,36 @@ export interface VerifyResult {
   firstBadEvent: BadEvent | null;
 }
 
+/**
+ * Told of the appends made through one store object (another object's or process's appends
+ * are not seen: subscribe for those), say to drop a cache entry of a stream being written.
+ * Its errors never change an append's outcome: a committed append must not be reported as
+ * failed, or its caller might write it again.
+ */
+export interface AppendObserver {
+  /**
+   * Called in append() once the append is validated, before anything is sent, with the ids of
+   * the streams it writes or checks, in the order given. Synchronous: not awaited.
+   */
+  beforeAppend?(streamIds: readonly string[]): void;
+  /**
+   * Called once the append has ended, with the same ids and its result, or undefined when it
+   * failed (after a connection error, one that failed may still have committed). The
+   * append's promise settles after the returned promise does.
+   */
+  afterAppend?(streamIds: readonly string[], result: AppendResult | undefined): void | Promise<void>;
+  /** Where this observer's own errors go; default: a process warning. */
+  onError?(error: unknown): void;
+}
+
 export interface EventStore {
   append(writes: readonly StreamWrite[]): Promise<AppendResult>;
+  /**
+   * Tells `observer` of every append made through this store object from now on, until the
+   * returned function is called. An observer told of an append's start is told of its end.
+   * With no observer, appends pay nothing for this.
+   */
+  observeAppends(observer: AppendObserver): () => void;
   /** Events of one stream from `fromVersion` (inclusive), at most `limit`. */
   readStream(streamId: string, options?: { fromVersion?: bigint; limit?: number }): Promise<RecordedEvent[]>;
   /** Events of all streams after a position, in position order; never skips a committed event. */

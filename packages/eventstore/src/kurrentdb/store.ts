@@ -18,9 +18,11 @@ import {
   TransactionMaxSizeExceededError,
   WrongExpectedVersionError,
 } from '@kurrent/kurrentdb-client';
+import { AppendObservers, observedAppend } from '../append-observers.js';
 import { chainHash, genesisHash } from '../hash.js';
 import { AppendSignal, startSubscription } from '../subscription.js';
 import {
+  type AppendObserver,
   type AppendResult,
   type EventMetadata,
   type EventStore,
@@ -191,6 +193,7 @@ export class KurrentEventStore implements EventStore {
   readonly #streamLocks = new Map<string, Promise<void>>();
   readonly #appends = new Set<Promise<unknown>>();
   readonly #subscriptions = new Set<Subscription>();
+  readonly #observers = new AppendObservers();
   #notifier: AllStreamSubscription | undefined;
   #notifierRestart: NodeJS.Timeout | undefined;
   #closed = false;
@@ -243,11 +246,23 @@ export class KurrentEventStore implements EventStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    const names = prepared.map((w) => this.#prefix + w.streamId);
-    const appending = this.#withStreamLocks(names, () => this.#appendLocked(prepared));
+    const observers = this.#observers.list;
+    const appending =
+      observers.length === 0
+        ? this.#appendPrepared(prepared)
+        : observedAppend(observers, prepared, () => this.#appendPrepared(prepared));
     this.#appends.add(appending);
     appending.finally(() => this.#appends.delete(appending)).catch(() => {});
     return appending;
+  }
+
+  observeAppends(observer: AppendObserver): () => void {
+    return this.#observers.add(observer);
+  }
+
+  #appendPrepared(prepared: PreparedWrite[]): Promise<AppendResult> {
+    const names = prepared.map((w) => this.#prefix + w.streamId);
+    return this.#withStreamLocks(names, () => this.#appendLocked(prepared));
   }
 
   #checkReservedNames(write: PreparedWrite): void {

@@ -1,5 +1,7 @@
+import { AppendObservers, observedAppend } from '../append-observers.js';
 import { AppendSignal, startSubscription } from '../subscription.js';
 import {
+  type AppendObserver,
   type AppendResult,
   type EventStore,
   type EventStoreStats,
@@ -81,6 +83,7 @@ export class PostgresEventStore implements EventStore {
   readonly #signal = new AppendSignal();
   readonly #appends: AppendBatcher;
   readonly #reads: ReadBatcher;
+  readonly #observers = new AppendObservers();
   readonly #pollIntervalMs: number;
   #notifying = false;
   #notifyAgain = false;
@@ -128,7 +131,13 @@ export class PostgresEventStore implements EventStore {
     }
     let eventCount = 0;
     for (const write of prepared) eventCount += write.events.length;
-    return this.#appends.append(prepared, eventCount);
+    const observers = this.#observers.list;
+    if (observers.length === 0) return this.#appends.append(prepared, eventCount);
+    return observedAppend(observers, prepared, () => this.#appends.append(prepared, eventCount));
+  }
+
+  observeAppends(observer: AppendObserver): () => void {
+    return this.#observers.add(observer);
   }
 
   /** Tell subscribers, here and in other processes; many appends share one NOTIFY. */
