@@ -1,6 +1,6 @@
 import { loadUser } from '@ledger/application';
 import type { UserState } from '@ledger/domain';
-import type { AppendResult, EventStore, StreamWrite } from '@ledger/eventstore';
+import type { EventStore } from '@ledger/eventstore';
 
 /**
  * The users authenticate() folds on every request (for their status, lock and role), kept
@@ -8,7 +8,7 @@ import type { AppendResult, EventStore, StreamWrite } from '@ledger/eventstore';
  *
  * A cached user is dropped:
  *   - at once when this process appends to the user's stream (a role change, a lock, a failed
- *     login): every append through the store object is watched (watchUserWrites);
+ *     login): watchUserWrites observes every append through the store object;
  *   - on the next request anywhere when another process did, where the revocation list is
  *     shared (Redis): the writer sets a new change mark for the user, read in the same round
  *     trip as the revocation check, and a copy cached under another mark is not used;
@@ -75,26 +75,30 @@ export class UserCache {
 }
 
 /**
- * Calls `onWrite(userIds, 'before')` when an append touching user streams starts, and
- * `onWrite(userIds, 'after')` when it has ended (its promise settles after that call), for
- * every append made through this store object. Returns the function that stops watching.
+ * Calls `onWrite(userIds, 'before')` when an append through this store object that touches
+ * user streams starts, and `onWrite(userIds, 'after')` once it has ended (its promise settles
+ * after that call's). Returns the function that stops watching.
  */
 export function watchUserWrites(
   store: EventStore,
   onWrite: (userIds: string[], phase: 'before' | 'after') => void | Promise<void>,
 ): () => void {
-  const inner = store.append.bind(store);
-  let watching = true;
-  store.append = (writes: readonly StreamWrite[]): Promise<AppendResult> => {
-    const userIds = watching
-      ? writes.filter((w) => w.streamId.startsWith(userStreamPrefix)).map((w) => w.streamId.slice(5))
-      : [];
-    if (userIds.length === 0) return inner(writes);
-    void onWrite(userIds, 'before');
-    return inner(writes).finally(() => onWrite(userIds, 'after'));
-  };
-  return () => {
-    // Other watchers may have wrapped this one since: stay in the chain, do nothing.
-    watching = false;
-  };
+  return store.observeAppends({
+    beforeAppend(streamIds) {
+      const userIds = userIdsOf(streamIds);
+      if (userIds.length > 0) void onWrite(userIds, 'before');
+    },
+    async afterAppend(streamIds) {
+      const userIds = userIdsOf(streamIds);
+      if (userIds.length > 0) await onWrite(userIds, 'after');
+    },
+  });
+}
+
+function userIdsOf(streamIds: readonly string[]): string[] {
+  const userIds: string[] = [];
+  for (const streamId of streamIds) {
+    if (streamId.startsWith(userStreamPrefix)) userIds.push(streamId.slice(userStreamPrefix.length));
+  }
+  return userIds;
 }
