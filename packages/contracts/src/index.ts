@@ -1,5 +1,6 @@
 export * from './audit.js';
 export * from './identity.js';
 export * from './ledger.js';
+export * from './ledger-events.js';
 export * from './settings.js';
 export * from './text.js';
