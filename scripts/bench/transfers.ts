@@ -84,6 +84,7 @@ import {
   registerUser,
   runTransferCommand,
   transferIdFor,
+  trialBalance,
 } from '@ledger/application';
 import { identityEventSchemaVersion, userStreamId } from '@ledger/contracts';
 import {
@@ -94,7 +95,7 @@ import {
   initialAccountState,
 } from '@ledger/domain/ledger';
 import { type EventMetadata, PostgresEventStore, pgClient } from '@ledger/eventstore';
-import { trialBalance } from '@ledger/projection-accounts';
+import { ledgerTotalsReadModel } from '@ledger/projection-accounts';
 import { readCheckpoints } from '@ledger/readmodel';
 import { createTestDatabase, repoRoot, type TestDatabase, testRedisUrl } from '@ledger/testkit';
 import autocannon from 'autocannon';
@@ -793,11 +794,11 @@ async function checkReadModel(pool: pg.Pool, head: bigint): Promise<{ checks: Ch
     },
   ];
   if (behind.length === 0) {
-    const rows = await trialBalance(db);
+    const balance = await trialBalance({ readModel: ledgerTotalsReadModel(db) });
     checks.push({
       name: 'read model trial balance balanced',
-      ok: rows.length > 0 && rows.every((r) => r.balanced),
-      detail: rows.map((r) => `${r.currency} ${r.debits}/${r.credits}`).join(', '),
+      ok: balance.currencies.length > 0 && balance.balanced,
+      detail: balance.currencies.map((r) => `${r.currency} ${r.debits}/${r.credits}`).join(', '),
     });
   }
   return { checks, waitedS };

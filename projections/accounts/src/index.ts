@@ -1,3 +1,4 @@
+export { type LedgerTotalsSnapshot, ledgerTotalsReadModel } from './ledger-totals.js';
 export { accountsMigrations, transactionsMigrations } from './migrations.js';
 export {
   accountsProjection,

@@ -1,3 +1,4 @@
+import { ledgerTotalsReadModel } from '@ledger/projection-accounts';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { bcryptHasher } from './auth/passwords.js';
@@ -113,7 +114,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(adminRoutes, { prefix: '/api/admin' });
   await app.register(accountRoutes, { prefix: '/api/accounts' });
   await app.register(transactionRoutes, { prefix: '/api/transactions' });
-  await app.register(auditRoutes, { prefix: '/api/audit' });
+  await app.register(auditRoutes, {
+    prefix: '/api/audit',
+    ledgerTotals: ledgerTotalsReadModel(deps.database.db),
+  });
 
   if (deps.config.director) {
     await bootstrapDirector({

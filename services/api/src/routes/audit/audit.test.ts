@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { userStreamId } from '@ledger/contracts';
-import type { RecordedEvent } from '@ledger/eventstore';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { sql } from 'kysely';
 import t from 'tap';
@@ -20,6 +19,8 @@ const h = await ledgerHarness(t, 'api_audit', {
 });
 const { app, f, runners, director, assertProblem, customer, post, get, openAccount, deposit } = h;
 const { agent, manager, auditor } = h.roles;
+// The store's event type, without importing the event store into the routes' folder.
+type RecordedEvent = Awaited<ReturnType<typeof f.store.readAll>>[number];
 
 async function allStoreEvents(): Promise<RecordedEvent[]> {
   const all: RecordedEvent[] = [];

@@ -1,4 +1,14 @@
 import {
+  auditLogPage,
+  auditStreamPage,
+  type LedgerTotalsReadModel,
+  sharedVerifier,
+  type TrialBalanceCut,
+  trialBalance,
+  trialBalanceFold,
+  trialBalanceView,
+} from '@ledger/application';
+import {
   auditEventPageSchema,
   auditEventsQuerySchema,
   auditStreamPageSchema,
@@ -8,32 +18,25 @@ import {
   trialBalanceSchema,
   verifyResponseSchema,
 } from '@ledger/contracts';
-import { formatAmount } from '@ledger/domain/ledger';
-import type { VerifyResult } from '@ledger/eventstore';
-import { accountsProjection, type TrialBalanceTotals, trialBalanceTotals } from '@ledger/projection-accounts';
-import { readCheckpoint } from '@ledger/readmodel';
+import { accountsProjection } from '@ledger/projection-accounts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import type { Policy } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
-import { auditView } from './redact.js';
-import { type Cut, type TrialBalanceLine, trialBalanceAt, trialBalanceFold } from './trial-balance.js';
 
 /**
- * The Audit API (API.md, Audit): read-only, for the auditor and the director. The log and
- * the streams come from the event store itself (never stale, so no `minPosition`), with
- * secrets redacted (./redact.ts); the verifier recomputes every hash chain; the trial
- * balance comes from the accounts read model now, or is folded from the log for a point in
- * time (./trial-balance.ts).
+ * The Audit API (API.md, Audit): read-only, for the auditor and the director. Each route
+ * parses, calls one query of @ledger/application (audit/) and maps its answer: the log and
+ * the streams from the event store itself (never stale, so no `minPosition`), with secrets
+ * redacted; the verifier recomputing every hash chain; the trial balance from the accounts
+ * read model now, or folded from the log for a point in time.
  */
 
-/** Re-reads of an unbalanced read model (see the trial balance route), and the pause between. */
-const readModelRetriesMax = 3;
-const readModelRetryMs = 50;
-
-const isBalanced = (t: TrialBalanceTotals) =>
-  t.debitsPosted === t.creditsPosted && t.debitsPending === t.creditsPending;
+export interface AuditRoutesOptions {
+  /** The accounts read model's totals, for the trial balance "now" (made by app.ts). */
+  ledgerTotals: LedgerTotalsReadModel;
+}
 
 const auditPolicy: Policy = { roles: ['auditor', 'director'] };
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema };
@@ -64,7 +67,7 @@ function startOf(tag: string, cursor: string | undefined, from: string | undefin
   return from === undefined ? 0n : BigInt(from);
 }
 
-const audit: FastifyPluginAsyncZod = async (app) => {
+const audit: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, options) => {
   const tags = ['audit'];
 
   app.get(
@@ -82,15 +85,11 @@ const audit: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { limit } = request.query;
       const from = startOf('ae1', request.query.cursor, request.query.fromPosition, 'fromPosition');
-      // readAll is exclusive of `after`; fromPosition is inclusive. Positions start above 0.
-      const events = await app.store.readAll({ after: from > 0n ? from - 1n : 0n, limit: limit + 1 });
-      const page = events.slice(0, limit);
-      const last = page[page.length - 1];
-      const next = last === undefined ? from : last.globalPosition + 1n;
+      const page = await auditLogPage(app.store, { fromPosition: from, limit });
       return {
-        items: page.map(auditView),
-        nextCursor: events.length > limit ? encodeCursor('ae1', next) : null,
-        nextPosition: next.toString(),
+        items: page.items,
+        nextCursor: page.more ? encodeCursor('ae1', page.next) : null,
+        nextPosition: page.next.toString(),
       };
     },
   );
@@ -114,35 +113,21 @@ const audit: FastifyPluginAsyncZod = async (app) => {
       const { streamId } = request.params;
       const { limit } = request.query;
       const from = startOf('se1', request.query.cursor, request.query.fromVersion, 'fromVersion');
-      const events = await app.store.readStream(streamId, { fromVersion: from, limit: limit + 1 });
-      if (events.length === 0) {
-        // Past the end of a stream is an empty page; a stream with no events does not exist.
-        const exists = from > 0n && (await app.store.readStream(streamId, { limit: 1 })).length > 0;
-        if (!exists) throw problem(404, 'not_found', 'No such stream');
-      }
-      const page = events.slice(0, limit);
-      const last = page[page.length - 1];
-      const next = last === undefined ? from : last.streamVersion + 1n;
+      const page = await auditStreamPage(app.store, streamId, { fromVersion: from, limit });
+      // Past the end of a stream is an empty page; a stream with no events does not exist.
+      if (page === null) throw problem(404, 'not_found', 'No such stream');
       return {
         streamId,
-        items: page.map(auditView),
-        nextCursor: events.length > limit ? encodeCursor('se1', next) : null,
-        nextVersion: next.toString(),
+        items: page.items,
+        nextCursor: page.more ? encodeCursor('se1', page.next) : null,
+        nextVersion: page.next.toString(),
       };
     },
   );
 
   // One verification at a time per process: concurrent callers share the run in flight.
-  // It reads every event of the store (pages of 1000) and recomputes its sha256: linear in
-  // the size of the log. Past the handler timeout the caller gets a 503 while the run
-  // finishes for whoever asks next.
-  let verifying: Promise<VerifyResult> | null = null;
-  const verifyShared = () => {
-    verifying ??= app.store.verify().finally(() => {
-      verifying = null;
-    });
-    return verifying;
-  };
+  // Past the handler timeout the caller gets a 503 while the run finishes for whoever asks next.
+  const verifyShared = sharedVerifier(app.store);
 
   app.get(
     '/verify',
@@ -204,12 +189,11 @@ const audit: FastifyPluginAsyncZod = async (app) => {
           reply.header('retry-after', '1');
           throw problem(429, 'rate_limited', 'Other point-in-time trial balances are being computed');
         }
-        const asOfDate = asOf === undefined ? null : new Date(asOf);
-        const cut: Cut = asOfDate === null ? { atPosition: BigInt(atPosition!) } : { asOf: asOfDate };
+        const cut: TrialBalanceCut =
+          asOf === undefined ? { atPosition: BigInt(atPosition!) } : { asOf: new Date(asOf) };
         foldsRunning++;
         try {
-          const { lines, position } = await trialBalanceAt(app.store, cut, request.deadline);
-          return body('events', asOfDate?.toISOString() ?? null, position, lines);
+          return trialBalanceView(await trialBalance({ store: app.store, cut, signal: request.deadline }));
         } finally {
           foldsRunning--;
         }
@@ -218,50 +202,9 @@ const audit: FastifyPluginAsyncZod = async (app) => {
       const minPosition = minPositionOf(request, request.query.minPosition);
       if (minPosition !== undefined)
         await waitForProjection(app.database.db, accountsProjection.name, minPosition);
-      // One snapshot for the totals and the position they stand at. The projector commits in
-      // batches of a fixed count, so a snapshot can fall between the two legs of a transfer:
-      // an imbalance is read again a few times before it is reported.
-      const snapshot = () =>
-        app.database.db
-          .transaction()
-          .setIsolationLevel('repeatable read')
-          .execute(async (trx) => ({
-            totals: await trialBalanceTotals(trx),
-            position: (await readCheckpoint(trx, accountsProjection.name))?.position ?? 0n,
-          }));
-      let { totals, position } = await snapshot();
-      for (let retry = 0; retry < readModelRetriesMax && !totals.every(isBalanced); retry++) {
-        await new Promise((resolve) => setTimeout(resolve, readModelRetryMs));
-        ({ totals, position } = await snapshot());
-      }
-      const lines = totals.map(
-        (t): TrialBalanceLine => ({
-          currency: t.currency,
-          debits: formatAmount(t.debitsPosted, t.currency),
-          credits: formatAmount(t.creditsPosted, t.currency),
-          pendingDebits: formatAmount(t.debitsPending, t.currency),
-          pendingCredits: formatAmount(t.creditsPending, t.currency),
-          balanced: isBalanced(t),
-        }),
-      );
-      return body('read_model', null, position, lines);
+      return trialBalanceView(await trialBalance({ readModel: options.ledgerTotals }));
     },
   );
 };
-
-function body(
-  source: 'read_model' | 'events',
-  asOf: string | null,
-  position: bigint,
-  lines: TrialBalanceLine[],
-) {
-  return {
-    source,
-    asOf,
-    position: position.toString(),
-    balanced: lines.every((l) => l.balanced),
-    currencies: lines,
-  };
-}
 
 export default audit;
