@@ -5,8 +5,10 @@ import { type Currency, fromMinorUnits, type MinorUnits } from './money.js';
  * The account aggregate (`account-<id>` stream): events, state, evolve. Pure.
  *
  * Four running totals as in TigerBeetle. Amounts in events are minor-unit strings
- * (`MinorUnits`), parsed back with BigInt here. Every leg names its transfer, so a
- * statement line or a point-in-time balance is a fold over this stream alone.
+ * (`MinorUnits`), parsed back with BigInt here. Every leg names its transfer (and repeats
+ * its reference), so a statement line or a point-in-time balance is a fold over this stream
+ * alone. As stored, these events are @ledger/contracts' accountEventSchemas (see
+ * stored-events.ts): read them back with parseAccountEvent.
  */
 
 export const customerAccountTypes = ['checking', 'savings'] as const;
@@ -37,6 +39,8 @@ interface LegData {
   /** The other account of the transfer: the statement line's counterparty. */
   counterpartyAccountId: string;
   code: TransferCode;
+  /** The transfer's reference, repeated on its legs: a statement line needs the leg alone. */
+  reference: string | null;
   at: string;
 }
 
@@ -53,6 +57,11 @@ export type AccountEvent =
         /** How far below zero the available balance may go; "0" = no overdraft. */
         overdraftLimit: MinorUnits;
         openedAt: string;
+        /**
+         * The account number, reserved in the same append: added by the application, which
+         * draws it (the decider leaves it out).
+         */
+        accountNumber?: string;
       };
     }
   | {

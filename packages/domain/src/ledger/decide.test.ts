@@ -277,7 +277,7 @@ t.test('single-phase transfers', async (t) => {
   t.test('post at once: one event per stream, totals move on both accounts', async (t) => {
     const ledger = funded();
     const events = writes(ledger, create('t1', { amount: 120_50n, reference: 'rent' }));
-    const leg = { transferId: 't1', code: 'transfer', at: iso };
+    const leg = { transferId: 't1', code: 'transfer', reference: 'rent', at: iso };
     t.same(events, {
       transfer: [
         {
@@ -1056,6 +1056,7 @@ t.test('programmer errors are assertions that throw', async (t) => {
       side: 'credit',
       counterpartyAccountId: bob,
       code: 'deposit',
+      reference: null,
       amount: '100',
       releasedPending: '0',
       at: iso,
@@ -1435,6 +1436,29 @@ t.test('a refused create is recorded, and the same request is refused again', as
     const [record] = (run(funded(), create('t', { amount: 600_00n })) as { record: TransferEvent[] }).record;
     t.throws(() => evolveTransfer(refused, record!), /existing transfer/);
   });
+});
+
+t.test("every leg repeats its transfer's reference, whichever command writes it", async (t) => {
+  const legReferences = (w: TransferWrites) =>
+    [...w.debit, ...w.credit].map((e) => ('reference' in e.data ? e.data.reference : 'missing'));
+  const ledger = funded(create('h', { amount: 10_00n, mode: 'two-phase', reference: 'rent hold' }));
+  t.same(legReferences(writes(funded(), create('c', { reference: 'rent' }))), ['rent', 'rent'], 'create');
+  t.same(legReferences(writes(funded(), create('n'))), [null, null], 'no reference: null');
+  t.same(
+    legReferences(writes(funded(), create('p', { mode: 'two-phase', reference: 'hold' }))),
+    ['hold', 'hold'],
+    'a hold',
+  );
+  t.same(legReferences(writes(ledger, post('h', 4_00n))), ['rent hold', 'rent hold'], 'its post');
+  t.same(legReferences(writes(funded(create('h', { mode: 'two-phase', reference: 'x' })), voidIt('h'))), [
+    'x',
+    'x',
+  ]);
+  t.same(
+    legReferences(writes(funded(create('t1', { reference: 'rent' })), reverse('r1', 't1', 'refund'))),
+    ['refund', 'refund'],
+    'a reversal: its reason, as its TransferPosted',
+  );
 });
 
 t.test('every rejection code has a test above', async (t) => {

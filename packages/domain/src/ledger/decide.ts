@@ -495,8 +495,9 @@ function accountOf(state: AccountState, id: string, role: string): Account {
   return state;
 }
 
+/** What a transfer's legs repeat of it: each leg is a statement line on its own. */
 interface Leg {
-  transfer: Pick<Transfer, 'id' | 'debitAccountId' | 'creditAccountId' | 'code'>;
+  transfer: Pick<Transfer, 'id' | 'debitAccountId' | 'creditAccountId' | 'code' | 'reference'>;
   at: string;
 }
 
@@ -507,6 +508,7 @@ function legData({ transfer, at }: Leg, side: LegSide) {
     side,
     counterpartyAccountId: side === 'debit' ? transfer.creditAccountId : transfer.debitAccountId,
     code: transfer.code,
+    reference: transfer.reference,
     at,
   };
 }
@@ -665,6 +667,7 @@ function createTransfer(
       debitAccountId: command.debitAccountId,
       creditAccountId: command.creditAccountId,
       code: command.code,
+      reference: data.reference,
     },
     at,
   };
@@ -837,6 +840,7 @@ function reverseTransfer(
     debitAccountId: debit.id,
     creditAccountId: credit.id,
     code: 'reversal' as const,
+    reference: command.reason,
   };
   const leg: Leg = { transfer: reversal, at };
   const moved = toMinorUnits(amount);

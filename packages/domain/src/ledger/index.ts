@@ -68,6 +68,13 @@ export {
   toMinorUnits,
 } from './money.js';
 export {
+  CorruptLedgerEvent,
+  parseAccountEvent,
+  parseLedgerEvent,
+  parseTransferEvent,
+  type StoredEventInput,
+} from './stored-events.js';
+export {
   type Beneficiary,
   evolveTransfer,
   foldTransfer,
