@@ -50,6 +50,7 @@ const leg = (
         side,
         counterpartyAccountId: other,
         code: 'transfer',
+        reference: null,
         at: new Date().toISOString(),
         amount: '1250',
         ...(type === 'AccountLegPosted' ? { releasedPending: '0' } : {}),
