@@ -60,6 +60,12 @@ export const accountsMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Legs carry their transfer's reference: the lines no longer look it up here.
+  '0002_drop_transfer_references': {
+    async up(db: Kysely<any>) {
+      await db.schema.dropTable('transfer_references').ifExists().execute();
+    },
+  },
 };
 
 export const transactionsMigrations: Record<string, Migration> = {

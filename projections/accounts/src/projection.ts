@@ -1,10 +1,9 @@
-import assert from 'node:assert/strict';
 import {
-  type AccountEvent,
   accountEventTypes,
   fromMinorUnits,
   type LegSide,
-  type TransferEvent,
+  parseAccountEvent,
+  parseTransferEvent,
   transferEventTypes,
 } from '@ledger/domain/ledger';
 import type { RecordedEvent } from '@ledger/eventstore';
@@ -17,11 +16,10 @@ import type {
   StatementLinesTable,
   TransactionsDatabase,
   TransactionsTable,
-  TransferReferencesTable,
 } from './schema.js';
 
-/** Every account event, and the transfer's first event (it carries the statement lines' reference). */
-export const accountsProjectionHandles = [...accountEventTypes, 'TransferPosted', 'TransferPending'] as const;
+/** Every account event: a leg carries all its statement line needs (its transfer's reference too). */
+export const accountsProjectionHandles = accountEventTypes;
 
 /**
  * Every transfer event but TransferRefused. A refused create is recorded only so that its
@@ -64,7 +62,6 @@ const statementLineColumns = {
   reference: 'text',
   code: 'text',
 } as const;
-const transferReferenceColumns = { transfer_id: 'uuid', reference: 'text' } as const;
 const transactionColumns = {
   id: 'uuid',
   type: 'text',
@@ -83,12 +80,6 @@ const transactionColumns = {
   reversed_by: 'uuid',
   updated_position: 'bigint',
 } as const;
-
-/** Events come from the ledger's own writers: the type names the shape. */
-function asEvent<E extends { type: string }>(recorded: RecordedEvent): E {
-  assert(typeof recorded.data === 'object' && recorded.data !== null, `${recorded.type} without data`);
-  return { type: recorded.type, data: recorded.data } as unknown as E;
-}
 
 /** Map key of a uuid: PostgreSQL reads uuids in any case, so the batch's maps must too. */
 const uuidKey = (id: string) => id.toLowerCase();
@@ -109,8 +100,6 @@ interface AccountDraft {
   position: string;
 }
 
-type StatementLineRow = Insertable<StatementLinesTable> & { reference: string | null };
-
 function addPending(account: AccountDraft, side: LegSide, amount: bigint): void {
   if (side === 'debit') account.debitsPending += amount;
   else account.creditsPending += amount;
@@ -123,44 +112,23 @@ function addPosted(account: AccountDraft, side: LegSide, amount: bigint): void {
 
 /**
  * Applies a batch of accounts events with a fixed number of statements: it reads the accounts
- * and transfer references the batch builds on once, folds the events in position order in
- * memory (running balances need that order), then writes each table with multi-row
- * statements. The result is that of applying the events one by one (see the comments on each
- * case); the rebuild-and-compare tests hold it to that.
+ * the batch builds on once, folds the events in position order in memory (running balances
+ * need that order), then writes each table with multi-row statements. The result is that of
+ * applying the events one by one (see the comments on each case); the rebuild-and-compare
+ * tests hold it to that. A statement line is its leg alone: the leg repeats its transfer's
+ * reference, so no line waits for (or is patched by) a transfer event.
  */
 async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): Promise<void> {
   const db = tx as Kysely<AccountsDatabase>;
   const events = batch.map((recorded) => ({
-    recorded,
     position: recorded.globalPosition.toString(),
-    event: asEvent<AccountEvent | TransferEvent>(recorded),
+    event: parseAccountEvent(recorded),
   }));
 
-  // What the batch builds on: accounts opened before it, references of its transfers.
+  // What the batch builds on: accounts opened before it.
   const accountIds = new Set<string>();
-  const transferIds = new Set<string>();
   for (const { event } of events) {
-    switch (event.type) {
-      case 'TransferPosted':
-      case 'TransferPending':
-        transferIds.add(event.data.transferId);
-        break;
-      case 'AccountOpened':
-        break;
-      case 'AccountLegPosted':
-        transferIds.add(event.data.transferId);
-        accountIds.add(event.data.accountId);
-        break;
-      case 'AccountFrozen':
-      case 'AccountUnfrozen':
-      case 'AccountClosed':
-      case 'AccountLegPending':
-      case 'AccountLegReleased':
-        accountIds.add(event.data.accountId);
-        break;
-      default:
-        throw new Error(`accounts projection does not handle ${event.type}`);
-    }
+    if (event.type !== 'AccountOpened') accountIds.add(event.data.accountId);
   }
   const accounts = new Map<string, AccountDraft>();
   if (accountIds.size > 0) {
@@ -188,22 +156,7 @@ async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): 
       });
     }
   }
-  /** transfer_references as each event sees it: rows from before the batch, then its inserts. */
-  const references = new Map<string, string | null>();
-  if (transferIds.size > 0) {
-    const rows = await db
-      .selectFrom('transfer_references')
-      .select([sql<string>`transfer_id::text`.as('transfer_id'), 'reference'])
-      .where('transfer_id', '=', sql<string>`any(${[...transferIds]}::uuid[])`)
-      .execute();
-    for (const row of rows) references.set(uuidKey(row.transfer_id), row.reference);
-  }
-
-  const newReferences: Insertable<TransferReferencesTable>[] = [];
-  const lines: StatementLineRow[] = [];
-  const linesByTransfer = new Map<string, StatementLineRow[]>();
-  /** Per transfer, the reference its last transfer event gives lines of earlier batches. */
-  const earlierLineReferences = new Map<string, { transferId: string; reference: string | null }>();
+  const lines: Insertable<StatementLinesTable>[] = [];
   const accountOf = (type: string, accountId: string, position: string): AccountDraft => {
     const account = accounts.get(uuidKey(accountId));
     if (account === undefined) throw new Error(`${type} for unknown account ${accountId}`);
@@ -213,42 +166,16 @@ async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): 
 
   for (const { event, position } of events) {
     switch (event.type) {
-      case 'TransferPosted':
-      case 'TransferPending': {
-        const { transferId } = event.data;
-        const reference = event.data.reference ?? null;
-        const key = uuidKey(transferId);
-        // INSERT … ON CONFLICT DO NOTHING: the first reference recorded for a transfer stays.
-        if (!references.has(key)) {
-          references.set(key, reference);
-          newReferences.push({ transfer_id: transferId, reference });
-        }
-        // The legs of the same append come first in position order: give them the reference
-        // (this batch's lines here, earlier batches' with one UPDATE below).
-        const linesHere = linesByTransfer.get(key) ?? [];
-        for (const line of linesHere) line.reference = reference;
-        // Lines of earlier batches exist only when this batch began inside the transfer's
-        // append: a TransferPosted's append posts one debit and one credit leg just before it
-        // (a TransferPending's posts none). Both here: nothing earlier to update.
-        const bothLegsHere =
-          linesHere.some((line) => line.direction === 'debit') &&
-          linesHere.some((line) => line.direction === 'credit');
-        if (event.type === 'TransferPosted' && !bothLegsHere) {
-          earlierLineReferences.set(key, { transferId, reference });
-        }
-        break;
-      }
       case 'AccountOpened': {
         const d = event.data;
         const key = uuidKey(d.accountId);
         // As the plain INSERT of one event would: opening an account twice is a broken store.
         if (accounts.has(key)) throw new Error(`AccountOpened for an account that exists: ${d.accountId}`);
-        const accountNumber = (d as { accountNumber?: unknown }).accountNumber;
         accounts.set(key, {
           opened: {
             id: d.accountId,
             seq: position,
-            account_number: typeof accountNumber === 'string' ? accountNumber : null,
+            account_number: d.kind === 'customer' ? (d.accountNumber ?? null) : null,
             user_id: d.ownerId,
             kind: d.kind,
             type: d.accountType,
@@ -292,8 +219,7 @@ async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): 
         const account = accountOf(event.type, d.accountId, position);
         addPosted(account, d.side, fromMinorUnits(d.amount));
         addPending(account, d.side, -fromMinorUnits(d.releasedPending));
-        const key = uuidKey(d.transferId);
-        const line: StatementLineRow = {
+        lines.push({
           position,
           account_id: d.accountId,
           transaction_id: d.transferId,
@@ -303,17 +229,15 @@ async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): 
           // The balance right after this leg: the order of the batch's legs matters here.
           balance_after: (account.creditsPosted - account.debitsPosted).toString(),
           counterparty: d.counterpartyAccountId,
-          reference: references.get(key) ?? null,
+          reference: d.reference,
           code: d.code,
-        };
-        lines.push(line);
-        const ofTransfer = linesByTransfer.get(key);
-        if (ofTransfer) ofTransfer.push(line);
-        else linesByTransfer.set(key, [line]);
+        });
         break;
       }
-      default:
-        throw new Error(`accounts projection does not handle ${event.type}`);
+      default: {
+        const unexpected: never = event;
+        throw new Error(`accounts projection does not handle ${(unexpected as { type: string }).type}`);
+      }
     }
   }
 
@@ -366,21 +290,6 @@ async function applyAccounts(tx: Kysely<any>, batch: readonly RecordedEvent[]): 
       .whereRef('accounts.id', '=', 'v.id')
       .execute();
   }
-  await insertRows(db, 'transfer_references', transferReferenceColumns, newReferences);
-  if (earlierLineReferences.size > 0) {
-    // Before this batch's lines are inserted, so it reaches only lines of earlier batches.
-    const refs = [...earlierLineReferences.values()];
-    const v = sql<{ transfer_id: string; reference: string | null }>`unnest(
-      ${refs.map((r) => r.transferId)}::uuid[], ${refs.map((r) => r.reference)}::text[])`.as<'v'>(
-      sql`v(transfer_id, reference)`,
-    );
-    await db
-      .updateTable('statement_lines')
-      .from(v)
-      .set((eb) => ({ reference: eb.ref('v.reference') }))
-      .whereRef('statement_lines.transaction_id', '=', 'v.transfer_id')
-      .execute();
-  }
   await insertRows(db, 'statement_lines', statementLineColumns, lines);
 }
 
@@ -417,7 +326,7 @@ async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[
   const db = tx as Kysely<TransactionsDatabase>;
   const events = batch.map((recorded) => ({
     position: recorded.globalPosition.toString(),
-    event: asEvent<TransferEvent>(recorded),
+    event: parseTransferEvent(recorded),
   }));
   const changedIds = new Set<string>();
   for (const { event } of events) {
@@ -503,8 +412,10 @@ async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[
       case 'TransferReversed':
         transferOf(event.type, event.data.transferId, position).reversedBy = event.data.reversalTransferId;
         break;
-      default:
-        throw new Error(`transactions projection does not handle ${(event as { type: string }).type}`);
+      default: {
+        // TransferRefused is not handled (see transactionsProjectionHandles): never applied here.
+        throw new Error(`transactions projection does not handle ${event.type}`);
+      }
     }
   }
 

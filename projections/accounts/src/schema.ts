@@ -32,19 +32,14 @@ export interface StatementLinesTable {
   amount: Big;
   balance_after: Big;
   counterparty: string;
+  /** The transfer's reference, as its leg repeats it. */
   reference: string | null;
   code: string;
-}
-
-export interface TransferReferencesTable {
-  transfer_id: string;
-  reference: string | null;
 }
 
 export interface AccountsDatabase {
   accounts: AccountsTable;
   statement_lines: StatementLinesTable;
-  transfer_references: TransferReferencesTable;
 }
 
 /** Schema `transactions`: one row per transfer, its current status. */
