@@ -8,7 +8,7 @@ import {
   jobMetadata,
   transferStreamId,
 } from '@ledger/application';
-import type { TransferEvent } from '@ledger/domain/ledger';
+import { parseTransferEvent, type TransferEvent } from '@ledger/domain/ledger';
 import type { EventStore, RecordedEvent } from '@ledger/eventstore';
 import type { DispatchRule, Job, JobHandler } from '@ledger/jobs';
 import type { Logger } from '@ledger/platform';
@@ -36,12 +36,11 @@ const clearingConcurrency = 4;
 
 type Pending = Extract<TransferEvent, { type: 'TransferPending' }>['data'];
 
-/** TransferPending data, as the ledger's own writer made it. */
+/** TransferPending data, parsed (a corrupt event fails the dispatch loudly). */
 function pendingData(event: RecordedEvent): Pending {
-  assert.equal(event.type, 'TransferPending');
-  const data = event.data as Partial<Pending> | null;
-  assert(typeof data?.transferId === 'string', `${event.eventId}: TransferPending without transferId`);
-  return data as Pending;
+  const parsed = parseTransferEvent(event);
+  assert(parsed.type === 'TransferPending', `${event.eventId}: ${event.type} is not TransferPending`);
+  return parsed.data;
 }
 
 /** What links a job's events to their cause: the event id and the request's correlation. */
@@ -196,7 +195,7 @@ export async function rearmPendingTransfers(options: {
     for (const [first] of firsts) {
       if (stopped.aborted) return;
       if (first?.type !== 'TransferPending') continue;
-      const { transferId } = first.data as { transferId: string };
+      const { transferId } = pendingData(first);
       rearmed.add(transferId);
       await dispatch(first);
     }
@@ -225,10 +224,9 @@ export async function rearmPendingTransfers(options: {
     if (page.length === 0) break;
     for (const event of page) {
       if (event.globalPosition > head) break;
-      const { transferId } = (event.data ?? {}) as { transferId?: unknown };
-      if (typeof transferId !== 'string') continue;
-      if (event.type === 'TransferPending') madeSince.add(transferId);
-      else if (transferEndedTypes.has(event.type)) madeSince.delete(transferId);
+      if (event.type === 'TransferPending') madeSince.add(pendingData(event).transferId);
+      else if (transferEndedTypes.has(event.type))
+        madeSince.delete(parseTransferEvent(event).data.transferId);
     }
     position = page[page.length - 1]!.globalPosition;
   }
