@@ -80,13 +80,12 @@ import { join, resolve } from 'node:path';
 import {
   bankAccountId,
   openCustomerAccount,
-  parseAccountEvent,
   registerUser,
   runTransferCommand,
   transferIdFor,
   trialBalance,
 } from '@ledger/application';
-import { identityEventSchemaVersion, userStreamId } from '@ledger/contracts';
+import { identityEventSchemaVersion, parseAccountEvent, userStreamId } from '@ledger/contracts';
 import {
   type AccountState,
   availableBalanceOf,
@@ -613,7 +612,7 @@ interface AccountEventRow {
   stream_id: string;
   stream_version: string;
   type: string;
-  data: any;
+  data: unknown;
 }
 
 async function checkInvariants(
@@ -639,7 +638,8 @@ async function checkInvariants(
     );
     for (const row of rows) {
       const id = row.stream_id.slice('account-'.length);
-      states.set(id, evolveAccount(states.get(id) ?? initialAccountState(), parseAccountEvent(row)));
+      const event = parseAccountEvent({ type: row.type, data: row.data, streamId: row.stream_id });
+      states.set(id, evolveAccount(states.get(id) ?? initialAccountState(), event));
     }
     events += rows.length;
     if (rows.length < scanPageSize) break;
