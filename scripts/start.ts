@@ -4,7 +4,9 @@
  * belongs to one process, so this is the only way to run it). With DATABASE_URL and
  * REDIS_URL the same three run against PostgreSQL and BullMQ.
  */
+
 import { apiEventStoreOptions, closeRedis, connectRedis, startApi } from '@ledger/api';
+import { createLedger } from '@ledger/application';
 import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
 import { createLogger, type Database, loadConfigOrExit, onShutdown, openDatabase } from '@ledger/platform';
 import { type Projector, startProjector } from '@ledger/projector';
@@ -57,9 +59,12 @@ try {
     logger: logger.child({ service: 'projector' }),
     ...lockSessions,
   });
+  // One ledger context (caches, locks) for the API and the worker of this one process.
+  const ledger = createLedger(store);
   worker = await startWorker({
     db: database.db,
     store,
+    ledger,
     logger: logger.child({ service: 'worker' }),
     redisUrl: config.redisUrl,
     smtpUrl: config.smtpUrl,
@@ -67,7 +72,7 @@ try {
     ...lockSessions,
   });
   if (config.redisUrl) redis = await connectRedis(config.redisUrl, logger);
-  const api = await startApi({ config, database, store, ...(redis ? { redis } : {}), logger });
+  const api = await startApi({ config, database, store, ledger, ...(redis ? { redis } : {}), logger });
   stopApi = api.stop;
   onShutdown(logger, close);
   // A failed projection or dispatcher is a broken invariant: stop and exit non-zero.

@@ -79,6 +79,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   bankAccountId,
+  createLedger,
   openCustomerAccount,
   registerUser,
   runTransferCommand,
@@ -385,6 +386,8 @@ interface Seeded {
 }
 
 async function seed(store: PostgresEventStore, agentId: string): Promise<Seeded> {
+  // The seeding process's own ledger context (its caches and locks), as the API has its own.
+  const ledger = createLedger(store);
   const now = () => new Date();
   const system: EventMetadata = { actorId: 'system:bench', correlationId: randomUUID() };
 
@@ -438,7 +441,7 @@ async function seed(store: PostgresEventStore, agentId: string): Promise<Seeded>
   await forEachLimit(customerCount, seedConcurrency, async (c) => {
     for (let a = c; a < accountCount; a += customerCount) {
       const opened = await openCustomerAccount(
-        store,
+        ledger,
         {
           ownerId: customers[c]!,
           accountType: a < customerCount ? 'checking' : 'savings',
@@ -469,7 +472,7 @@ async function seed(store: PostgresEventStore, agentId: string): Promise<Seeded>
     const transferId = transferIdFor(caller, randomUUID());
     fundingIds.add(transferId);
     const outcome = await runTransferCommand(
-      store,
+      ledger,
       {
         type: 'CreateTransfer',
         transferId,
@@ -477,7 +480,7 @@ async function seed(store: PostgresEventStore, agentId: string): Promise<Seeded>
         creditAccountId,
         amount,
         currency,
-        code,
+        ...(code === 'transfer' ? { code, limits: {} } : { code }),
         mode: 'single-phase',
         reference: 'bench funding',
         now: now(),

@@ -6,14 +6,12 @@ import {
   type TransferCommand,
   type TransferLimits,
 } from '@ledger/domain/ledger';
-import type { EventMetadata, EventStore } from '@ledger/eventstore';
-import {
-  bankAccountId,
-  ensureBankAccounts,
-  loadTransfer,
-  runTransferCommand,
-  type TransferOutcome,
-} from './ledger.js';
+import type { EventMetadata } from '@ledger/eventstore';
+import { ensureBankAccounts } from './ledger/accounts.js';
+import type { Ledger } from './ledger/context.js';
+import { bankAccountId } from './ledger/ids.js';
+import { loadTransfer } from './ledger/load.js';
+import { runTransferCommand, type TransferOutcome } from './ledger/transfers.js';
 
 /**
  * External transfers, the clearing rail and hold expiry: the ledger commands that jobs run
@@ -57,21 +55,21 @@ export interface ExternalTransferCommand {
   currency: Currency;
   reference: string | null;
   /** The caller's limits, as for an internal transfer (`external` is a limited code). */
-  limits?: TransferLimits;
+  limits: TransferLimits;
   now: Date;
 }
 
 /** The hold to `clearing`; the dispatcher hands it to the rail (job `clearing.submit`). */
 export async function createExternalTransfer(
-  store: EventStore,
+  ledger: Ledger,
   command: ExternalTransferCommand,
   metadata: EventMetadata,
 ): Promise<TransferOutcome> {
   const parsed = parseIban(command.beneficiary.iban);
   assert(parsed.ok && parsed.iban === command.beneficiary.iban, 'the caller normalises and checks the IBAN');
-  await ensureBankAccounts(store, command.currency, command.now, metadata);
+  await ensureBankAccounts(ledger, command.currency, command.now, metadata);
   return runTransferCommand(
-    store,
+    ledger,
     {
       type: 'CreateTransfer',
       transferId: command.transferId,
@@ -83,7 +81,7 @@ export async function createExternalTransfer(
       mode: 'two-phase',
       reference: command.reference,
       beneficiary: { iban: command.beneficiary.iban, name: command.beneficiary.name },
-      ...(command.limits === undefined ? {} : { limits: command.limits }),
+      limits: command.limits,
       now: command.now,
     },
     metadata,
@@ -127,11 +125,11 @@ export type ClearingResult =
  * frozen account, and a return (like a void) moves none.
  */
 export async function clearExternalTransfer(
-  store: EventStore,
+  ledger: Ledger,
   command: { transferId: string; rail: ClearingRail; now: Date },
   metadata: EventMetadata,
 ): Promise<ClearingResult> {
-  const { state } = await loadTransfer(store, command.transferId);
+  const { state } = await loadTransfer(ledger, command.transferId);
   assert(state.status !== 'none', `clearing job for unknown transfer ${command.transferId}`);
   assert.equal(state.code, 'external', `clearing job for ${state.code} transfer ${state.id}`);
   if (state.status !== 'pending') return { result: 'already_ended' };
@@ -144,14 +142,14 @@ export async function clearExternalTransfer(
     now: command.now,
   });
   let outcome = await runTransferCommand(
-    store,
+    ledger,
     answer.outcome === 'settle'
       ? { type: 'PostPendingTransfer', transferId: state.id, byClearing: true, now: command.now }
       : returned(answer.reason),
     metadata,
   );
   if (outcome.status === 'rejected' && outcome.rejection.code === 'account_frozen') {
-    outcome = await runTransferCommand(store, returned('account frozen: not sent'), metadata);
+    outcome = await runTransferCommand(ledger, returned('account frozen: not sent'), metadata);
   }
   if (outcome.status === 'rejected') {
     assert.equal(outcome.rejection.code, 'transfer_not_pending', `clearing: ${outcome.rejection.code}`);
@@ -176,12 +174,12 @@ export type ExpiryResult =
 
 /** Sent by the scheduled job `ledger.expire-hold` once the hold's expiresAt has passed. */
 export async function expirePendingTransfer(
-  store: EventStore,
+  ledger: Ledger,
   command: { transferId: string; now: Date },
   metadata: EventMetadata,
 ): Promise<ExpiryResult> {
   const outcome = await runTransferCommand(
-    store,
+    ledger,
     { type: 'ExpirePendingTransfer', transferId: command.transferId, now: command.now },
     metadata,
   );
@@ -190,7 +188,7 @@ export async function expirePendingTransfer(
     if (rejection.code === 'transfer_not_pending') return { result: 'already_ended' };
     // The job comes from the transfer's own TransferPending event: it exists.
     assert.equal(rejection.code, 'transfer_not_expired', `hold expiry: ${rejection.code}`);
-    const { state } = await loadTransfer(store, command.transferId);
+    const { state } = await loadTransfer(ledger, command.transferId);
     return { result: 'not_due', expiresAt: state.status === 'pending' ? state.expiresAt : null };
   }
   assert(outcome.status === 'accepted', 'ending a hold is never a replay');

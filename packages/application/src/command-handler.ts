@@ -1,4 +1,5 @@
 import {
+  type AppendResult,
   type EventMetadata,
   type EventStore,
   type NewEvent,
@@ -8,11 +9,75 @@ import {
 } from '@ledger/eventstore';
 
 /**
- * The generic command handler (Emmett's CommandHandler): load one stream, fold it, decide,
- * append the decided events with the version read as the expected version. When another
- * writer got there first the whole thing is re-run on the fresh state, a bounded number of
- * times, for commands that are safe to decide again (all of ours are: decide is pure).
+ * The one command handler (Emmett's CommandHandler), for single- and multi-stream commands:
+ * load what the command needs, decide (pure), append everything decided in ONE atomic
+ * append with the versions read as expected versions. When another writer got there first
+ * the append fails with WrongExpectedVersion and the command is loaded and decided again,
+ * under one retry and jitter policy (`commandRetry`). Safe because deciding is pure.
+ *
+ * `runCommand` is the loop; `handleCommand` is its single-stream form (identity, settings).
  */
+
+/**
+ * The retry policy of every command: attempts after the first on a conflict, and a random
+ * pause before each that grows with the attempt (up to `jitterGrowthMax` times the base),
+ * so writers racing on one stream spread out instead of colliding again. Commands on the
+ * same streams in one process already queue behind a KeyedLock, so conflicts come from
+ * other processes; 50 is far beyond what bad luck needs, and bounded.
+ */
+export const commandRetry = { retriesMax: 50, jitterMsMax: 10, jitterGrowthMax: 5 } as const;
+
+/** The pause before retry `attempt` (0-based). */
+export function retryPause(attempt: number): Promise<void> {
+  const ms = Math.random() * commandRetry.jitterMsMax * Math.min(attempt + 1, commandRetry.jitterGrowthMax);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What one attempt of a command decided: an answer without writing, or writes to append. */
+export type Step<T> =
+  | { answer: T }
+  | {
+      writes: StreamWrite[];
+      /** The answer once the append succeeded. */
+      done(result: AppendResult): T;
+      /**
+       * The append conflicted: an answer (the conflict decides the outcome: a name already
+       * taken), or undefined to decide again (if `retryOn` allows and retries are left).
+       */
+      onConflict?(error: WrongExpectedVersion): T | undefined;
+    };
+
+export interface RunOptions {
+  /** Attempts after the first; at most commandRetry.retriesMax (0: a conflict is final). */
+  retriesMax?: number;
+  /** Which conflicts are worth deciding again (default: all). */
+  retryOn?(error: WrongExpectedVersion): boolean;
+}
+
+/**
+ * The command loop: `attempt(n)` loads and decides; its writes are appended atomically; a
+ * conflict is decided again. Anything but WrongExpectedVersion is thrown as it is.
+ */
+export async function runCommand<T>(
+  store: EventStore,
+  attempt: (n: number) => Promise<Step<T>>,
+  options: RunOptions = {},
+): Promise<T> {
+  const retriesMax = Math.min(options.retriesMax ?? commandRetry.retriesMax, commandRetry.retriesMax);
+  for (let n = 0; ; n++) {
+    const step = await attempt(n);
+    if ('answer' in step) return step.answer;
+    try {
+      return step.done(await store.append(step.writes));
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersion)) throw error;
+      const answer = step.onConflict?.(error);
+      if (answer !== undefined) return answer;
+      if (n >= retriesMax || !(options.retryOn?.(error) ?? true)) throw error;
+      await retryPause(n);
+    }
+  }
+}
 
 export interface Aggregate<S, E extends { type: string; data: unknown }> {
   initialState(): S;
@@ -36,7 +101,7 @@ export interface HandleOptions<S, E extends { type: string; data: unknown }, R> 
   /** Streams written in the same atomic append (reservations), given the decided events. */
   alsoWrite?: (events: E[], state: S) => StreamWrite[];
   metadata: EventMetadata;
-  /** Attempts after the first on WrongExpectedVersion of the main stream; 0 = no retry. */
+  /** Attempts after the first on WrongExpectedVersion of the main stream (default: commandRetry's); 0 = no retry. */
   retriesMax?: number;
 }
 
@@ -47,11 +112,6 @@ export interface HandleResult<S, E, R> {
   /** Global position of the append, or null when nothing was appended. */
   position: bigint | null;
 }
-
-export const retriesMaxDefault = 3;
-const retryJitterMsMax = 5;
-/** Upper bound for any caller: contention beyond this is a bug or an attack, not bad luck. */
-export const retriesMaxLimit = 10;
 
 /** Events read per round trip when folding a stream. */
 export const loadPageSize = 1000;
@@ -95,41 +155,40 @@ export function loadStream<S, E extends { type: string; data: unknown }>(
   );
 }
 
+/** The single-stream command: load one stream, decide, append (plus `alsoWrite`), retried on conflicts of that stream. */
 export async function handleCommand<S, E extends { type: string; data: unknown }, R>(
   options: HandleOptions<S, E, R>,
 ): Promise<HandleResult<S, E, R>> {
-  const retriesMax = Math.min(options.retriesMax ?? retriesMaxDefault, retriesMaxLimit);
-  for (let attempt = 0; ; attempt++) {
-    const { state, version } = await loadStream(options.store, options.streamId, options.aggregate);
-    const decision = await options.decide(state);
-    if (decision.events.length === 0) {
-      return { state, events: [], rejection: decision.rejection, position: null };
-    }
-    const toNew = (event: E): NewEvent => ({
-      type: event.type,
-      schemaVersion: options.aggregate.schemaVersion,
-      data: event.data,
-      metadata: options.metadata,
-    });
-    const writes: StreamWrite[] = [
-      { streamId: options.streamId, expectedVersion: version, events: decision.events.map(toNew) },
-      ...(options.alsoWrite?.(decision.events, state) ?? []),
-    ];
-    try {
-      const result = await options.store.append(writes);
-      const next = decision.events.reduce(options.aggregate.evolve, state);
+  const toNew = (event: E): NewEvent => ({
+    type: event.type,
+    schemaVersion: options.aggregate.schemaVersion,
+    data: event.data,
+    metadata: options.metadata,
+  });
+  return runCommand<HandleResult<S, E, R>>(
+    options.store,
+    async () => {
+      const { state, version } = await loadStream(options.store, options.streamId, options.aggregate);
+      const decision = await options.decide(state);
+      if (decision.events.length === 0) {
+        return { answer: { state, events: [], rejection: decision.rejection, position: null } };
+      }
       return {
-        state: next,
-        events: decision.events,
-        rejection: decision.rejection,
-        position: result.position,
+        writes: [
+          { streamId: options.streamId, expectedVersion: version, events: decision.events.map(toNew) },
+          ...(options.alsoWrite?.(decision.events, state) ?? []),
+        ],
+        done: (result) => ({
+          state: decision.events.reduce(options.aggregate.evolve, state),
+          events: decision.events,
+          rejection: decision.rejection,
+          position: result.position,
+        }),
       };
-    } catch (error) {
-      const retry =
-        error instanceof WrongExpectedVersion && error.streamId === options.streamId && attempt < retriesMax;
-      if (!retry) throw error;
-      // A little random back-off, so writers racing on one stream spread out instead of colliding again.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * retryJitterMsMax * (attempt + 1)));
-    }
-  }
+    },
+    {
+      ...(options.retriesMax === undefined ? {} : { retriesMax: options.retriesMax }),
+      retryOn: (error) => error.streamId === options.streamId,
+    },
+  );
 }

@@ -40,6 +40,7 @@ export {
 } from './clearing.js';
 export {
   type Aggregate,
+  commandRetry,
   type DecisionOf,
   type Folded,
   foldStream,
@@ -47,8 +48,10 @@ export {
   type HandleResult,
   handleCommand,
   loadStream,
-  retriesMaxDefault,
-  retriesMaxLimit,
+  type RunOptions,
+  retryPause,
+  runCommand,
+  type Step,
 } from './command-handler.js';
 export {
   type ChangeUserRejection,
@@ -63,5 +66,6 @@ export {
   type Sessions,
   userAggregate,
 } from './identity.js';
-export * from './ledger.js';
+export { KeyedLock } from './keyed-lock.js';
+export * from './ledger/index.js';
 export * from './settings.js';

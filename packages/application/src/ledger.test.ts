@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { balanceOf, type TransferCommand } from '@ledger/domain/ledger';
+import {
+  accountNumberLength,
+  accountNumberPrefix,
+  balanceOf,
+  checkDigits,
+  parseAccountNumber,
+  type TransferCommand,
+} from '@ledger/domain/ledger';
 import { PostgresEventStore } from '@ledger/eventstore';
 import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
 import { createTransfer } from './fixtures/ledger.js';
 import {
-  accountNumberLength,
-  accountNumberPrefix,
   bankAccountId,
-  checkDigits,
   createCashTransfer,
+  createLedger,
   customerAccountIds,
   ensureBankAccounts,
   findAccountIdByNumber,
@@ -17,24 +22,24 @@ import {
   loadTransfer,
   makeAccountNumber,
   openCustomerAccount,
-  parseAccountNumber,
   runAccountCommand,
   runTransferCommand,
   transferIdFor,
   transferStreamId,
   uuidv5,
-} from './ledger.js';
+} from './ledger/index.js';
 
 // The ledger's command handlers against a real PostgreSQL event store.
 
 const { store, database } = await openTestStore('application_ledger', t);
+const ledger = createLedger(store);
 
 const meta = { actorId: 'test' };
 const now = () => new Date();
 
 async function open(ownerId = randomUUID(), kycVerified = false) {
   const result = await openCustomerAccount(
-    store,
+    ledger,
     { ownerId, accountType: 'checking', currency: 'EUR', kycVerified, now: now() },
     meta,
   );
@@ -101,11 +106,11 @@ t.test('account numbers carry ISO 7064 mod-97 check digits that catch typos', as
 });
 
 t.test('bank accounts are opened once per currency', async (t) => {
-  await ensureBankAccounts(store, 'USD', now(), meta);
+  await ensureBankAccounts(ledger, 'USD', now(), meta);
   const head = await store.lastWrittenPosition();
-  await ensureBankAccounts(store, 'USD', now(), meta);
+  await ensureBankAccounts(ledger, 'USD', now(), meta);
   t.equal(await store.lastWrittenPosition(), head, 'nothing written the second time');
-  const cash = await loadAccount(store, bankAccountId('USD', 'cash'));
+  const cash = await loadAccount(ledger, bankAccountId('USD', 'cash'));
   t.equal(cash.state.status, 'active');
   t.equal(cash.version, 0n);
 });
@@ -113,15 +118,15 @@ t.test('bank accounts are opened once per currency', async (t) => {
 t.test('a second account needs verified KYC; the number finds the account', async (t) => {
   const owner = randomUUID();
   const first = await open(owner);
-  t.equal(await findAccountIdByNumber(store, first.accountNumber), first.account.id);
+  t.equal(await findAccountIdByNumber(ledger, first.accountNumber), first.account.id);
   const second = await openCustomerAccount(
-    store,
+    ledger,
     { ownerId: owner, accountType: 'savings', currency: 'EUR', kycVerified: false, now: now() },
     meta,
   );
   t.same(second, { ok: false, code: 'kyc_required' });
   await open(owner, true);
-  t.equal((await customerAccountIds(store, owner)).length, 2);
+  t.equal((await customerAccountIds(ledger, owner)).length, 2);
 });
 
 t.test('concurrent first accounts of one unverified customer: exactly one opens', async (t) => {
@@ -129,7 +134,7 @@ t.test('concurrent first accounts of one unverified customer: exactly one opens'
   const results = await Promise.all(
     Array.from({ length: 10 }, () =>
       openCustomerAccount(
-        store,
+        ledger,
         { ownerId: owner, accountType: 'checking', currency: 'EUR', kycVerified: false, now: now() },
         meta,
       ),
@@ -141,10 +146,10 @@ t.test('concurrent first accounts of one unverified customer: exactly one opens'
 t.test('200 concurrent transfers of 1.00 from 50.00: exactly 50 posted', async (t) => {
   const from = await open();
   const to = await open();
-  t.equal((await runTransferCommand(store, deposit(from.account.id, 5000n), meta)).status, 'accepted');
+  t.equal((await runTransferCommand(ledger, deposit(from.account.id, 5000n), meta)).status, 'accepted');
   const results = await Promise.all(
     Array.from({ length: 200 }, () =>
-      runTransferCommand(store, transfer(from.account.id, to.account.id, 100n), meta),
+      runTransferCommand(ledger, transfer(from.account.id, to.account.id, 100n), meta),
     ),
   );
   t.equal(results.filter((r) => r.status === 'accepted').length, 50);
@@ -152,8 +157,8 @@ t.test('200 concurrent transfers of 1.00 from 50.00: exactly 50 posted', async (
     results.filter((r) => r.status === 'rejected' && r.rejection.code === 'insufficient_funds').length,
     150,
   );
-  const a = (await loadAccount(store, from.account.id)).state;
-  const b = (await loadAccount(store, to.account.id)).state;
+  const a = (await loadAccount(ledger, from.account.id)).state;
+  const b = (await loadAccount(ledger, to.account.id)).state;
   t.ok(a.status === 'active' && balanceOf(a) === 0n);
   t.ok(b.status === 'active' && balanceOf(b) === 5000n);
 });
@@ -161,10 +166,10 @@ t.test('200 concurrent transfers of 1.00 from 50.00: exactly 50 posted', async (
 t.test('same id: a replay answers the first result; another body is transfer_exists', async (t) => {
   const from = await open();
   const to = await open();
-  await runTransferCommand(store, deposit(from.account.id, 1000n), meta);
+  await runTransferCommand(ledger, deposit(from.account.id, 1000n), meta);
   const command = transfer(from.account.id, to.account.id, 100n);
   const results = await Promise.all(
-    Array.from({ length: 20 }, () => runTransferCommand(store, command, meta)),
+    Array.from({ length: 20 }, () => runTransferCommand(ledger, command, meta)),
   );
   t.equal(results.filter((r) => r.status === 'accepted').length, 1);
   const first = results.find((r) => r.status === 'accepted');
@@ -175,19 +180,27 @@ t.test('same id: a replay answers the first result; another body is transfer_exi
       t.same(r.transfer, first.transfer, 'same transfer');
     }
   }
-  const other = await runTransferCommand(store, { ...command, amount: 200n }, meta);
+  const other = await runTransferCommand(ledger, { ...command, amount: 200n }, meta);
   t.match(other, { status: 'rejected', rejection: { code: 'transfer_exists' } });
 });
 
 t.test('two-phase: concurrent post and void, exactly one wins; then reverse', async (t) => {
   const from = await open();
   const to = await open();
-  await runTransferCommand(store, deposit(from.account.id, 1000n), meta);
+  await runTransferCommand(ledger, deposit(from.account.id, 1000n), meta);
   const hold = transfer(from.account.id, to.account.id, 300n, { mode: 'two-phase' });
-  t.equal((await runTransferCommand(store, hold, meta)).status, 'accepted');
+  t.equal((await runTransferCommand(ledger, hold, meta)).status, 'accepted');
   const [post, voided] = await Promise.all([
-    runTransferCommand(store, { type: 'PostPendingTransfer', transferId: hold.transferId, now: now() }, meta),
-    runTransferCommand(store, { type: 'VoidPendingTransfer', transferId: hold.transferId, now: now() }, meta),
+    runTransferCommand(
+      ledger,
+      { type: 'PostPendingTransfer', transferId: hold.transferId, now: now() },
+      meta,
+    ),
+    runTransferCommand(
+      ledger,
+      { type: 'VoidPendingTransfer', transferId: hold.transferId, now: now() },
+      meta,
+    ),
   ]);
   const winners = [post, voided].filter((r) => r.status === 'accepted');
   t.equal(winners.length, 1);
@@ -195,14 +208,14 @@ t.test('two-phase: concurrent post and void, exactly one wins; then reverse', as
     [post, voided].find((r) => r.status === 'rejected'),
     { rejection: { code: 'transfer_not_pending' } },
   );
-  const a = (await loadAccount(store, from.account.id)).state;
+  const a = (await loadAccount(ledger, from.account.id)).state;
   t.ok(a.status === 'active' && a.debitsPending === 0n);
 
   const single = transfer(from.account.id, to.account.id, 100n);
-  await runTransferCommand(store, single, meta);
+  await runTransferCommand(ledger, single, meta);
   const reversalId = randomUUID();
   const reverse = await runTransferCommand(
-    store,
+    ledger,
     {
       type: 'ReverseTransfer',
       transferId: reversalId,
@@ -214,7 +227,7 @@ t.test('two-phase: concurrent post and void, exactly one wins; then reverse', as
   );
   t.match(reverse, { status: 'accepted', transfer: { code: 'reversal', reversalOf: single.transferId } });
   const again = await runTransferCommand(
-    store,
+    ledger,
     {
       type: 'ReverseTransfer',
       transferId: randomUUID(),
@@ -230,25 +243,25 @@ t.test('two-phase: concurrent post and void, exactly one wins; then reverse', as
 t.test('freeze blocks transfers; close needs a zero balance', async (t) => {
   const from = await open();
   const to = await open();
-  await runTransferCommand(store, deposit(from.account.id, 100n), meta);
+  await runTransferCommand(ledger, deposit(from.account.id, 100n), meta);
   const frozen = await runAccountCommand(
-    store,
+    ledger,
     { type: 'FreezeAccount', accountId: to.account.id, reason: 'r', now: now() },
     meta,
   );
   t.match(frozen, { ok: true, account: { status: 'frozen' } });
-  t.match(await runTransferCommand(store, transfer(from.account.id, to.account.id, 1n), meta), {
+  t.match(await runTransferCommand(ledger, transfer(from.account.id, to.account.id, 1n), meta), {
     rejection: { code: 'account_frozen' },
   });
   t.match(
-    await runAccountCommand(store, { type: 'CloseAccount', accountId: from.account.id, now: now() }, meta),
+    await runAccountCommand(ledger, { type: 'CloseAccount', accountId: from.account.id, now: now() }, meta),
     {
       ok: false,
       rejection: { code: 'balance_not_zero' },
     },
   );
   t.match(
-    await runAccountCommand(store, { type: 'CloseAccount', accountId: to.account.id, now: now() }, meta),
+    await runAccountCommand(ledger, { type: 'CloseAccount', accountId: to.account.id, now: now() }, meta),
     {
       ok: true,
       account: { status: 'closed' },
@@ -259,15 +272,16 @@ t.test('freeze blocks transfers; close needs a zero balance', async (t) => {
 t.test('a fold cached by one process, stale after another wrote, never decides wrongly', async (t) => {
   // A second store object over the same database: its account caches are its own, as in
   // another API process. `store` decides on its cached folds without reading (optimistic).
-  const other = await PostgresEventStore.open(database.sql, { migrate: false });
-  t.teardown(() => other.close());
+  const otherStore = await PostgresEventStore.open(database.sql, { migrate: false });
+  t.teardown(() => otherStore.close());
+  const other = createLedger(otherStore);
   const x = (await open(randomUUID(), true)).account.id;
   const y = (await open(randomUUID(), true)).account.id;
-  t.equal((await runTransferCommand(store, deposit(x, 10_00n), meta)).status, 'accepted');
+  t.equal((await runTransferCommand(ledger, deposit(x, 10_00n), meta)).status, 'accepted');
 
   // The other process empties x: this process's cached fold still says 10.00.
   t.equal((await runTransferCommand(other, transfer(x, y, 10_00n), meta)).status, 'accepted');
-  const stale = await runTransferCommand(store, transfer(x, y, 5_00n), meta);
+  const stale = await runTransferCommand(ledger, transfer(x, y, 5_00n), meta);
   t.match(
     stale,
     { status: 'rejected', rejection: { code: 'insufficient_funds' } },
@@ -276,7 +290,7 @@ t.test('a fold cached by one process, stale after another wrote, never decides w
 
   // The other process funds x again: this process's cached fold says 0.00.
   t.equal((await runTransferCommand(other, deposit(x, 3_00n), meta)).status, 'accepted');
-  const funded = await runTransferCommand(store, transfer(x, y, 2_00n), meta);
+  const funded = await runTransferCommand(ledger, transfer(x, y, 2_00n), meta);
   t.equal(funded.status, 'accepted', 'a rejection on a stale fold is decided again');
 
   const { state } = await loadAccount(other, x);
@@ -287,13 +301,14 @@ t.test('a replay decided in a process that holds no fold answers the first answe
   // `other` holds no fold of either account: it loads them, decides the transfer anew
   // (assuming the transfer is new), fails on the transfer's expected no_stream, and then
   // answers the replay from what is stored.
-  const other = await PostgresEventStore.open(database.sql, { migrate: false });
-  t.teardown(() => other.close());
+  const otherStore = await PostgresEventStore.open(database.sql, { migrate: false });
+  t.teardown(() => otherStore.close());
+  const other = createLedger(otherStore);
   const x = (await open(randomUUID(), true)).account.id;
   const y = (await open(randomUUID(), true)).account.id;
-  t.equal((await runTransferCommand(store, deposit(x, 10_00n), meta)).status, 'accepted');
+  t.equal((await runTransferCommand(ledger, deposit(x, 10_00n), meta)).status, 'accepted');
   const command = transfer(x, y, 4_00n);
-  const first = await runTransferCommand(store, command, meta);
+  const first = await runTransferCommand(ledger, command, meta);
   t.equal(first.status, 'accepted');
   const again = await runTransferCommand(other, { ...command, now: new Date() }, meta);
   t.match(again, { status: 'replayed', transfer: { id: command.transferId, amount: 4_00n } });
@@ -305,25 +320,25 @@ t.test('a replay decided in a process that holds no fold answers the first answe
 t.test('one Idempotency-Key, one request: a key reused on another endpoint is transfer_exists', async (t) => {
   const from = await open();
   const to = await open();
-  await runTransferCommand(store, deposit(from.account.id, 10_00n), meta);
+  await runTransferCommand(ledger, deposit(from.account.id, 10_00n), meta);
   const holdA = transfer(from.account.id, to.account.id, 1_00n, {
     mode: 'two-phase',
     transferId: transferIdFor('caller', 'key-a'),
   });
   const holdB = transfer(from.account.id, to.account.id, 1_00n, { mode: 'two-phase' });
-  t.equal((await runTransferCommand(store, holdA, meta)).status, 'accepted');
-  t.equal((await runTransferCommand(store, holdB, meta)).status, 'accepted');
+  t.equal((await runTransferCommand(ledger, holdA, meta)).status, 'accepted');
+  t.equal((await runTransferCommand(ledger, holdB, meta)).status, 'accepted');
   const post = (transferId: string) =>
     ({ type: 'PostPendingTransfer', transferId, now: now() }) as const satisfies TransferCommand;
   const head = await store.lastWrittenPosition();
 
   // The key that created hold A posts it, or posts hold B: both are another use of key-a.
   const requestA = { id: transferIdFor('caller', 'key-a'), fingerprint: 'post' };
-  t.match(await runTransferCommand(store, post(holdA.transferId), meta, requestA), {
+  t.match(await runTransferCommand(ledger, post(holdA.transferId), meta, requestA), {
     status: 'rejected',
     rejection: { code: 'transfer_exists' },
   });
-  t.match(await runTransferCommand(store, post(holdB.transferId), meta, requestA), {
+  t.match(await runTransferCommand(ledger, post(holdB.transferId), meta, requestA), {
     status: 'rejected',
     rejection: { code: 'transfer_exists', transferId: requestA.id },
   });
@@ -331,10 +346,10 @@ t.test('one Idempotency-Key, one request: a key reused on another endpoint is tr
 
   // key-b posts hold B; then a create with key-b is another use of it.
   const requestB = { id: transferIdFor('caller', 'key-b'), fingerprint: 'post' };
-  t.equal((await runTransferCommand(store, post(holdB.transferId), meta, requestB)).status, 'accepted');
+  t.equal((await runTransferCommand(ledger, post(holdB.transferId), meta, requestB)).status, 'accepted');
   const afterPost = await store.lastWrittenPosition();
   const create = transfer(from.account.id, to.account.id, 1_00n, { transferId: requestB.id });
-  t.match(await runTransferCommand(store, create, meta), {
+  t.match(await runTransferCommand(ledger, create, meta), {
     status: 'rejected',
     rejection: { code: 'transfer_exists', transferId: requestB.id },
   });
@@ -342,21 +357,22 @@ t.test('one Idempotency-Key, one request: a key reused on another endpoint is tr
   t.same(await store.readStream(`transfer-${requestB.id}`), [], 'no transfer under the post’s key');
 
   // The same key, the same request again: still the first answer.
-  t.match(await runTransferCommand(store, post(holdB.transferId), meta, requestB), { status: 'replayed' });
+  t.match(await runTransferCommand(ledger, post(holdB.transferId), meta, requestB), { status: 'replayed' });
 });
 
 t.test('one key raced on two endpoints from two processes: exactly one request wins', async (t) => {
-  const other = await PostgresEventStore.open(database.sql, { migrate: false });
-  t.teardown(() => other.close());
+  const otherStore = await PostgresEventStore.open(database.sql, { migrate: false });
+  t.teardown(() => otherStore.close());
+  const other = createLedger(otherStore);
   const from = await open();
   const to = await open();
-  await runTransferCommand(store, deposit(from.account.id, 100_00n), meta);
+  await runTransferCommand(ledger, deposit(from.account.id, 100_00n), meta);
   for (let round = 0; round < 10; round++) {
     const hold = transfer(from.account.id, to.account.id, 1_00n, { mode: 'two-phase' });
-    t.equal((await runTransferCommand(store, hold, meta)).status, 'accepted');
+    t.equal((await runTransferCommand(ledger, hold, meta)).status, 'accepted');
     const id = transferIdFor('racer', `key-${round}-${randomUUID()}`);
     const [created, posted] = await Promise.all([
-      runTransferCommand(store, transfer(from.account.id, to.account.id, 1_00n, { transferId: id }), meta),
+      runTransferCommand(ledger, transfer(from.account.id, to.account.id, 1_00n, { transferId: id }), meta),
       runTransferCommand(
         other,
         { type: 'PostPendingTransfer', transferId: hold.transferId, now: now() },
@@ -381,7 +397,7 @@ t.test('a refused create is recorded: answered again after a deposit, 409 for an
   const from = await open();
   const to = await open();
   const command = transfer(from.account.id, to.account.id, 5_00n);
-  const first = await runTransferCommand(store, command, meta);
+  const first = await runTransferCommand(ledger, command, meta);
   t.match(first, { status: 'rejected', rejection: { code: 'insufficient_funds', available: 0n } });
   const [record, ...more] = await store.readStream(transferStreamId(command.transferId));
   t.match(record, {
@@ -389,36 +405,37 @@ t.test('a refused create is recorded: answered again after a deposit, 409 for an
     data: { rejection: { code: 'insufficient_funds', available: '0' } },
   });
   t.same(more, []);
-  t.match(await loadTransfer(store, command.transferId), { state: { status: 'rejected' }, version: 0n });
+  t.match(await loadTransfer(ledger, command.transferId), { state: { status: 'rejected' }, version: 0n });
 
-  t.equal((await runTransferCommand(store, deposit(from.account.id, 10_00n), meta)).status, 'accepted');
-  t.same(await runTransferCommand(store, { ...command, now: now() }, meta), first, 'the first answer');
-  t.match(await runTransferCommand(store, { ...command, amount: 4_00n }, meta), {
+  t.equal((await runTransferCommand(ledger, deposit(from.account.id, 10_00n), meta)).status, 'accepted');
+  t.same(await runTransferCommand(ledger, { ...command, now: now() }, meta), first, 'the first answer');
+  t.match(await runTransferCommand(ledger, { ...command, amount: 4_00n }, meta), {
     status: 'rejected',
     rejection: { code: 'transfer_exists' },
   });
   t.equal((await store.readStream(transferStreamId(command.transferId))).length, 1, 'recorded once');
-  const { state } = await loadAccount(store, from.account.id);
+  const { state } = await loadAccount(ledger, from.account.id);
   t.equal(state.status !== 'none' && balanceOf(state), 10_00n, 'nothing moved');
 });
 
 t.test('a refusal raced from two processes and a deposit: one outcome, both answer it', async (t) => {
   // `other` is another API process (its own caches and locks): only the store's expected
   // versions keep the two from storing two outcomes of one request.
-  const other = await PostgresEventStore.open(database.sql, { migrate: false });
-  t.teardown(() => other.close());
+  const otherStore = await PostgresEventStore.open(database.sql, { migrate: false });
+  t.teardown(() => otherStore.close());
+  const other = createLedger(otherStore);
   const outcomes = new Set<string>();
   for (let round = 0; round < 12; round++) {
     const from = await open();
     const to = await open();
-    await runTransferCommand(store, deposit(from.account.id, 1_00n), meta);
+    await runTransferCommand(ledger, deposit(from.account.id, 1_00n), meta);
     const command = transfer(from.account.id, to.account.id, 5_00n);
     // Started a little apart, so the deposit lands before, between or after them.
     const after = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     const [a, b] = await Promise.all([
-      after(round % 3).then(() => runTransferCommand(store, command, meta)),
+      after(round % 3).then(() => runTransferCommand(ledger, command, meta)),
       after((round + 1) % 3).then(() => runTransferCommand(other, command, meta)),
-      runTransferCommand(round % 2 === 0 ? store : other, deposit(from.account.id, 10_00n), meta),
+      runTransferCommand(round % 2 === 0 ? ledger : other, deposit(from.account.id, 10_00n), meta),
     ]);
     const answer = (o: typeof a) =>
       o.status === 'rejected' ? `rejected ${o.rejection.code}` : `posted at ${o.position}`;
@@ -444,7 +461,7 @@ t.test(
     const customer = await open();
     const desk = (type: 'deposit' | 'withdrawal', accountId: string, amount: bigint) =>
       createCashTransfer(
-        store,
+        ledger,
         {
           transferId: randomUUID(),
           staffId,

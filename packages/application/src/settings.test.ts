@@ -11,11 +11,12 @@ import t from 'tap';
 import { registerUser } from './identity.js';
 import {
   bankAccountId,
+  createLedger,
   loadAccount,
   openCustomerAccount,
   runTransferCommand,
   transferIdFor,
-} from './ledger.js';
+} from './ledger/index.js';
 import {
   cashDeskFor,
   changeSettings,
@@ -28,6 +29,7 @@ import {
 // concurrency (several processes, real PostgreSQL).
 
 const { store, testDb } = await openTestStore('application_settings', t);
+const ledger = createLedger(store);
 
 const meta = { actorId: 'director' };
 const now = () => new Date();
@@ -54,7 +56,7 @@ function counting(inner: EventStore) {
 }
 
 t.test('settings: defaults, a change, a no-op, a refused change writes nothing', async (t) => {
-  const first = await loadSettings(store);
+  const first = await loadSettings(ledger);
   t.same(first, {
     state: { status: 'default', settings: defaultSettings() },
     version: 'no_stream',
@@ -62,7 +64,7 @@ t.test('settings: defaults, a change, a no-op, a refused change writes nothing',
   });
 
   const bad = await changeSettings(
-    store,
+    ledger,
     {
       settings: {
         limits: { EUR: { transferAmountMax: '1e3', dailyDebitMax: '5', unverifiedDailyDebitMax: '1' } },
@@ -75,7 +77,7 @@ t.test('settings: defaults, a change, a no-op, a refused change writes nothing',
   t.same(await store.readStream(settingsStreamId), [], 'nothing written');
 
   const changed = await changeSettings(
-    store,
+    ledger,
     { settings: { limits: eur('100.00', '500.00', '50.00') }, now: now() },
     meta,
   );
@@ -87,11 +89,11 @@ t.test('settings: defaults, a change, a no-op, a refused change writes nothing',
     events.map((e) => [e.type, e.metadata.actorId, e.globalPosition]),
     [['SettingsChanged', 'director', changed.position]],
   );
-  const loaded = await loadSettings(store);
+  const loaded = await loadSettings(ledger);
   t.match(loaded, { state: { status: 'set' }, version: 0n, position: changed.position });
 
   const again = await changeSettings(
-    store,
+    ledger,
     { settings: { limits: eur('100.00', '500.00', '50.00') }, now: now() },
     meta,
   );
@@ -104,25 +106,25 @@ t.test('settings: defaults, a change, a no-op, a refused change writes nothing',
 });
 
 t.test('settings: optimistic concurrency with an expected version', async (t) => {
-  const { version } = await loadSettings(store);
+  const { version } = await loadSettings(ledger);
   const stale = await changeSettings(
-    store,
+    ledger,
     { settings: { limits: eur('100.00', '600.00', '50.00') }, now: now(), expectedVersion: 'no_stream' },
     meta,
   );
   t.same(stale, { ok: false, code: 'version_mismatch', actual: version });
   const fresh = await changeSettings(
-    store,
+    ledger,
     { settings: { limits: eur('100.00', '600.00', '50.00') }, now: now(), expectedVersion: version },
     meta,
   );
   t.match(fresh, { ok: true });
   // Two directors editing the same version: one wins, the other is told, nothing is lost.
-  const base = (await loadSettings(store)).version;
+  const base = (await loadSettings(ledger)).version;
   const results = await Promise.all(
     ['700.00', '800.00'].map((daily) =>
       changeSettings(
-        store,
+        ledger,
         { settings: { limits: eur('100.00', daily, '50.00') }, now: now(), expectedVersion: base },
         meta,
       ),
@@ -133,22 +135,23 @@ t.test('settings: optimistic concurrency with an expected version', async (t) =>
 
 t.test('loadSettings is cached per store and reads only what is new', async (t) => {
   const { store: watched, reads } = counting(store);
-  const first = await loadSettings(watched);
+  const watchedLedger = createLedger(watched);
+  const first = await loadSettings(watchedLedger);
   t.same(
     reads.map((r) => r.fromVersion),
     [0n],
     'the first load reads the stream',
   );
   reads.length = 0;
-  await loadSettings(watched);
+  await loadSettings(watchedLedger);
   t.same(
     reads.map((r) => r.fromVersion),
     [(first.version as bigint) + 1n],
     'then only after its version',
   );
-  await changeSettings(store, { settings: { limits: eur('100.00', '900.00', '50.00') }, now: now() }, meta);
+  await changeSettings(ledger, { settings: { limits: eur('100.00', '900.00', '50.00') }, now: now() }, meta);
   reads.length = 0;
-  const next = await loadSettings(watched);
+  const next = await loadSettings(watchedLedger);
   t.equal(next.state.settings.limits.EUR.dailyDebitMax, 900_00n, 'sees another writer’s change');
   t.same(
     reads.map((r) => r.fromVersion),
@@ -189,11 +192,15 @@ async function customer(kyc: boolean) {
 t.test(
   'transferLimitsFor: the settings of the currency, the KYC cap, external, unlimited codes',
   async (t) => {
-    await changeSettings(store, { settings: { limits: eur('100.00', '500.00', '50.00') }, now: now() }, meta);
+    await changeSettings(
+      ledger,
+      { settings: { limits: eur('100.00', '500.00', '50.00') }, now: now() },
+      meta,
+    );
     const verified = await customer(true);
     const unverified = await customer(false);
     const q = (ownerId: string, code: 'transfer' | 'external' | 'withdrawal' | 'fee') =>
-      transferLimitsFor(store, { ownerId, currency: 'EUR', code });
+      transferLimitsFor(ledger, { ownerId, currency: 'EUR', code });
     t.same(await q(verified, 'transfer'), { transferAmountMax: 100_00n, dailyDebitMax: 500_00n });
     t.same(await q(verified, 'external'), { transferAmountMax: 100_00n, dailyDebitMax: 500_00n });
     t.same(await q(unverified, 'transfer'), {
@@ -208,7 +215,7 @@ t.test(
     });
     t.equal(await q(unverified, 'withdrawal'), undefined);
     t.equal(await q(unverified, 'fee'), undefined);
-    const usd = await transferLimitsFor(store, { ownerId: verified, currency: 'USD', code: 'transfer' });
+    const usd = await transferLimitsFor(ledger, { ownerId: verified, currency: 'USD', code: 'transfer' });
     t.same(usd, {
       transferAmountMax: defaultSettings().limits.USD.transferAmountMax,
       dailyDebitMax: defaultSettings().limits.USD.dailyDebitMax,
@@ -218,23 +225,23 @@ t.test(
 
 t.test('cashDeskFor: the staff member and the currency’s cashApprovalMin, as changed', async (t) => {
   const staffId = randomUUID();
-  await changeSettings(store, { settings: { limits: {} }, now: now() }, meta);
-  t.same(await cashDeskFor(store, { staffId, currency: 'EUR' }), { staffId, approvalMin: 10_000_00n });
-  t.same(await cashDeskFor(store, { staffId, currency: 'JPY' }), { staffId, approvalMin: 1_500_000n });
+  await changeSettings(ledger, { settings: { limits: {} }, now: now() }, meta);
+  t.same(await cashDeskFor(ledger, { staffId, currency: 'EUR' }), { staffId, approvalMin: 10_000_00n });
+  t.same(await cashDeskFor(ledger, { staffId, currency: 'JPY' }), { staffId, approvalMin: 1_500_000n });
   const changed = await changeSettings(
-    store,
+    ledger,
     { settings: { limits: {}, cashApprovalMin: { EUR: '750.00' } }, now: now() },
     meta,
   );
   t.match(changed, { ok: true, settings: { cashApprovalMin: { EUR: 750_00n, USD: 10_000_00n } } });
   t.same(
-    await cashDeskFor(store, { staffId, currency: 'EUR' }),
+    await cashDeskFor(ledger, { staffId, currency: 'EUR' }),
     { staffId, approvalMin: 750_00n },
     'at once',
   );
   t.match(
     await changeSettings(
-      store,
+      ledger,
       { settings: { limits: {}, cashApprovalMin: { EUR: '0.00' } }, now: now() },
       meta,
     ),
@@ -247,11 +254,11 @@ t.test('cashDeskFor: the staff member and the currency’s cashApprovalMin, as c
 });
 
 t.test('20 concurrent transfers from 4 processes never exceed the daily limit in total', async (t) => {
-  await changeSettings(store, { settings: { limits: eur('50.00', '95.00', '95.00') }, now: now() }, meta);
+  await changeSettings(ledger, { settings: { limits: eur('50.00', '95.00', '95.00') }, now: now() }, meta);
   const ownerId = await customer(true);
   const open = async (owner: string) => {
     const result = await openCustomerAccount(
-      store,
+      ledger,
       { ownerId: owner, accountType: 'checking', currency: 'EUR', kycVerified: true, now: now() },
       meta,
     );
@@ -261,7 +268,7 @@ t.test('20 concurrent transfers from 4 processes never exceed the daily limit in
   const from = await open(ownerId);
   const to = await open(randomUUID());
   const deposit = await runTransferCommand(
-    store,
+    ledger,
     {
       type: 'CreateTransfer',
       transferId: transferIdFor('teller', randomUUID()),
@@ -312,7 +319,7 @@ t.test('20 concurrent transfers from 4 processes never exceed the daily limit in
   t.equal(outcomes.length, 20);
   t.equal(outcomes.filter((o) => o === 'accepted').length, 9, JSON.stringify(outcomes));
   t.equal(outcomes.filter((o) => o === 'limit_exceeded').length, 11);
-  const { state } = await loadAccount(store, from);
+  const { state } = await loadAccount(ledger, from);
   if (state.status === 'none') throw new Error('account');
   t.equal(state.debitsPosted, 90_00n, 'what left the account');
   t.equal(dailyDebitsOn(state, at), 90_00n, 'and what the day counts');

@@ -16,19 +16,15 @@ import {
   type SettingsInput,
   type SettingsState,
 } from '@ledger/domain/settings';
-import {
-  type EventMetadata,
-  type EventStore,
-  type RecordedEvent,
-  WrongExpectedVersion,
-} from '@ledger/eventstore';
-import { foldStream, retriesMaxLimit } from './command-handler.js';
+import type { EventMetadata, EventStore, RecordedEvent } from '@ledger/eventstore';
+import { foldStream, runCommand } from './command-handler.js';
 import { loadUser } from './identity.js';
 
 /**
  * The bank's settings over the event store: one stream, `bank-settings`, of SettingsChanged
  * events, each holding the whole settings in force from its position on. Read on every
- * limited transfer, so the fold is cached per store and a load reads only what is new.
+ * limited transfer, so the fold is cached (a SettingsCache, one per process, made at the
+ * composition root) and a load reads only what is new.
  */
 
 export const settingsStreamId = 'bank-settings';
@@ -52,7 +48,34 @@ export function parseSettingsEvent(recorded: Pick<RecordedEvent, 'type' | 'data'
 const newer = (a: bigint | 'no_stream', b: bigint | 'no_stream') =>
   a !== 'no_stream' && (b === 'no_stream' || a > b);
 
-const settingsCaches = new WeakMap<EventStore, LoadedSettings & { loadedAt?: number | undefined }>();
+type CachedSettings = LoadedSettings & { loadedAt?: number | undefined };
+
+/** The last fold of the settings stream this process made, and when its read started. */
+export class SettingsCache {
+  #cached: CachedSettings | undefined;
+
+  get(): CachedSettings | undefined {
+    return this.#cached;
+  }
+
+  /** Keeps `loaded` unless what is kept is newer (concurrent loads finish out of order). */
+  offer(loaded: LoadedSettings, loadedAt: number): void {
+    if (this.#cached === undefined || !newer(this.#cached.version, loaded.version)) {
+      this.#cached = { ...loaded, loadedAt };
+    }
+  }
+
+  /** This process changed the settings: its next read reads the stream (no maxAgeMs wait). */
+  expire(): void {
+    if (this.#cached !== undefined) this.#cached = { ...this.#cached, loadedAt: undefined };
+  }
+}
+
+/** Where the settings are read from: the store, and this process's cache of them. */
+export interface SettingsContext {
+  readonly store: EventStore;
+  readonly settings: SettingsCache;
+}
 
 /**
  * How old the settings a transfer is held to may be: another process's change (a director
@@ -66,11 +89,11 @@ export const settingsMaxAgeMs = 1_000;
  * nothing was). `maxAgeMs`: a cached fold read that recently is returned without reading.
  */
 export async function loadSettings(
-  store: EventStore,
+  context: SettingsContext,
   options: { maxAgeMs?: number } = {},
 ): Promise<LoadedSettings> {
   const startedAt = performance.now();
-  const fresh = settingsCaches.get(store);
+  const fresh = context.settings.get();
   if (
     fresh?.loadedAt !== undefined &&
     options.maxAgeMs !== undefined &&
@@ -78,13 +101,13 @@ export async function loadSettings(
   ) {
     return { state: fresh.state, version: fresh.version, position: fresh.position };
   }
-  const cached = settingsCaches.get(store) ?? {
+  const cached = fresh ?? {
     state: initialSettingsState(),
     version: 'no_stream' as const,
     position: null,
   };
   const folded = await foldStream(
-    store,
+    context.store,
     settingsStreamId,
     { state: { state: cached.state, position: cached.position }, version: cached.version },
     (s, event) => ({
@@ -93,11 +116,7 @@ export async function loadSettings(
     }),
   );
   const loaded: LoadedSettings = { ...folded.state, version: folded.version };
-  // Concurrent loads may finish out of order: the cache only ever moves forward.
-  const current = settingsCaches.get(store);
-  if (current === undefined || !newer(current.version, loaded.version)) {
-    settingsCaches.set(store, { ...loaded, loadedAt: startedAt });
-  }
+  context.settings.offer(loaded, startedAt);
   return loaded;
 }
 
@@ -123,27 +142,27 @@ export type ChangeSettingsResult =
 
 /** Replaces the settings (the decider validates them all first): one SettingsChanged, or nothing. */
 export async function changeSettings(
-  store: EventStore,
+  context: SettingsContext,
   command: ChangeSettingsCommand,
   metadata: EventMetadata,
 ): Promise<ChangeSettingsResult> {
-  for (let attempt = 0; ; attempt++) {
-    const { state, version, position } = await loadSettings(store);
+  return runCommand<ChangeSettingsResult>(context.store, async () => {
+    const { state, version, position } = await loadSettings(context);
     if (command.expectedVersion !== undefined && command.expectedVersion !== version) {
-      return { ok: false, code: 'version_mismatch', actual: version };
+      return { answer: { ok: false, code: 'version_mismatch', actual: version } };
     }
     const decision = decideSettings(
       { type: 'ChangeSettings', settings: command.settings, now: command.now },
       state,
     );
     if (decision.status === 'rejected')
-      return { ok: false, code: 'invalid_settings', errors: decision.rejection.errors };
+      return { answer: { ok: false, code: 'invalid_settings', errors: decision.rejection.errors } };
     if (decision.events.length === 0) {
       const changedAt = state.status === 'set' ? state.changedAt : null;
-      return { ok: true, settings: decision.settings, version, changedAt, position };
+      return { answer: { ok: true, settings: decision.settings, version, changedAt, position } };
     }
-    try {
-      const result = await store.append([
+    return {
+      writes: [
         {
           streamId: settingsStreamId,
           expectedVersion: version,
@@ -154,27 +173,26 @@ export async function changeSettings(
             metadata,
           })),
         },
-      ]);
-      const written = result.streams[0]?.version;
-      assert(written !== undefined, 'the append names the settings stream');
-      // This process's next transfer reads the change (no maxAgeMs wait).
-      const cached = settingsCaches.get(store);
-      if (cached !== undefined) settingsCaches.set(store, { ...cached, loadedAt: undefined });
-      return {
-        ok: true,
-        settings: decision.settings,
-        version: written,
-        changedAt: command.now.toISOString(),
-        position: result.position,
-      };
-    } catch (error) {
-      if (!(error instanceof WrongExpectedVersion)) throw error;
+      ],
+      done: (result) => {
+        const written = result.streams[0]?.version;
+        assert(written !== undefined, 'the append names the settings stream');
+        context.settings.expire();
+        return {
+          ok: true,
+          settings: decision.settings,
+          version: written,
+          changedAt: command.now.toISOString(),
+          position: result.position,
+        };
+      },
       // Based on a version another director has since replaced: theirs is not silently undone.
-      if (command.expectedVersion !== undefined)
-        return { ok: false, code: 'version_mismatch', actual: error.actual };
-      if (attempt >= retriesMaxLimit) throw error;
-    }
-  }
+      onConflict: (error) =>
+        command.expectedVersion === undefined
+          ? undefined
+          : { ok: false, code: 'version_mismatch', actual: error.actual },
+    };
+  });
 }
 
 export interface TransferLimitsQuery {
@@ -194,22 +212,22 @@ export interface TransferLimitsQuery {
  * not limited: undefined.
  */
 export async function transferLimitsFor(
-  store: EventStore,
+  context: SettingsContext,
   query: TransferLimitsQuery & { code: 'transfer' | 'external' },
 ): Promise<TransferLimits>;
 export async function transferLimitsFor(
-  store: EventStore,
+  context: SettingsContext,
   query: TransferLimitsQuery,
 ): Promise<TransferLimits | undefined>;
 export async function transferLimitsFor(
-  store: EventStore,
+  context: SettingsContext,
   query: TransferLimitsQuery,
 ): Promise<TransferLimits | undefined> {
   if (!isLimitedCode(query.code)) return undefined;
   const [{ state }, verified] = await Promise.all([
-    loadSettings(store, { maxAgeMs: settingsMaxAgeMs }),
+    loadSettings(context, { maxAgeMs: settingsMaxAgeMs }),
     query.kycVerified ??
-      loadUser(store, query.ownerId).then(
+      loadUser(context.store, query.ownerId).then(
         (owner) => owner.status === 'registered' && owner.kycStatus === 'verified',
       ),
   ]);
@@ -228,9 +246,9 @@ export async function transferLimitsFor(
  * account) and the settings' cashApprovalMin of the currency, as recent as the limits.
  */
 export async function cashDeskFor(
-  store: EventStore,
+  context: SettingsContext,
   query: { staffId: string; currency: Currency },
 ): Promise<CashDesk> {
-  const { state } = await loadSettings(store, { maxAgeMs: settingsMaxAgeMs });
+  const { state } = await loadSettings(context, { maxAgeMs: settingsMaxAgeMs });
   return { staffId: query.staffId, approvalMin: state.settings.cashApprovalMin[query.currency] };
 }

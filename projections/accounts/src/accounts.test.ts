@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { bankAccountId, openCustomerAccount, runTransferCommand } from '@ledger/application';
+import { bankAccountId, createLedger, openCustomerAccount, runTransferCommand } from '@ledger/application';
 import { createTransfer } from '@ledger/application/fixtures/ledger';
 import { createLogger } from '@ledger/platform';
 import { openTestStore } from '@ledger/platform/testing';
@@ -19,6 +19,7 @@ import {
 
 const logger = createLogger({ level: 'silent', name: 'accounts-test' });
 const { store, database } = await openTestStore('accounts_projection', t);
+const ledger = createLedger(store);
 
 const meta = {};
 const now = () => new Date();
@@ -27,29 +28,29 @@ const create = createTransfer;
 t.test('accounts, statements and transactions follow the ledger; a rebuild is identical', async (t) => {
   const owner = randomUUID();
   const a = await openCustomerAccount(
-    store,
+    ledger,
     { ownerId: owner, accountType: 'checking', currency: 'EUR', kycVerified: true, now: now() },
     meta,
   );
   const b = await openCustomerAccount(
-    store,
+    ledger,
     { ownerId: owner, accountType: 'savings', currency: 'EUR', kycVerified: true, now: now() },
     meta,
   );
   if (!a.ok || !b.ok) throw new Error('open failed');
   const cash = bankAccountId('EUR', 'cash');
   await runTransferCommand(
-    store,
+    ledger,
     create(cash, a.account.id, 10_000n, { code: 'deposit', reference: 'desk' }),
     meta,
   );
-  await runTransferCommand(store, create(a.account.id, b.account.id, 2_550n, { reference: 'rent' }), meta);
+  await runTransferCommand(ledger, create(a.account.id, b.account.id, 2_550n, { reference: 'rent' }), meta);
   const hold = create(a.account.id, b.account.id, 1_000n, { mode: 'two-phase' });
-  await runTransferCommand(store, hold, meta);
+  await runTransferCommand(ledger, hold, meta);
   const holdVoided = create(a.account.id, b.account.id, 500n, { mode: 'two-phase' });
-  await runTransferCommand(store, holdVoided, meta);
+  await runTransferCommand(ledger, holdVoided, meta);
   await runTransferCommand(
-    store,
+    ledger,
     { type: 'VoidPendingTransfer', transferId: holdVoided.transferId, now: now() },
     meta,
   );
@@ -137,7 +138,7 @@ t.test(
     const opened = [];
     for (const accountType of ['checking', 'savings'] as const) {
       const result = await openCustomerAccount(
-        store,
+        ledger,
         { ownerId: owner, accountType, currency: 'EUR', kycVerified: true, now: now() },
         meta,
       );
@@ -147,7 +148,7 @@ t.test(
     const [a, b] = opened as [string, string];
     const cash = bankAccountId('EUR', 'cash');
     const run = async (command: Parameters<typeof runTransferCommand>[1]) => {
-      const outcome = await runTransferCommand(store, command, meta);
+      const outcome = await runTransferCommand(ledger, command, meta);
       if (outcome.status !== 'accepted') throw new Error(`${command.type} not accepted`);
     };
     const deposit = create(cash, a, 50_000n, { code: 'deposit', reference: 'split desk' });
@@ -223,7 +224,7 @@ t.test('a refused create (TransferRefused) moves no balance and is not listed', 
   const [a, b] = await Promise.all(
     (['checking', 'savings'] as const).map(async (accountType) => {
       const opened = await openCustomerAccount(
-        store,
+        ledger,
         { ownerId: owner, accountType, currency: 'EUR', kycVerified: true, now: now() },
         meta,
       );
@@ -232,12 +233,12 @@ t.test('a refused create (TransferRefused) moves no balance and is not listed', 
     }),
   );
   await runTransferCommand(
-    store,
+    ledger,
     create(bankAccountId('EUR', 'cash'), a!, 1_000n, { code: 'deposit' }),
     meta,
   );
   const refused = create(a!, b!, 5_000n, { mode: 'two-phase' });
-  t.match(await runTransferCommand(store, refused, meta), {
+  t.match(await runTransferCommand(ledger, refused, meta), {
     status: 'rejected',
     rejection: { code: 'insufficient_funds' },
   });

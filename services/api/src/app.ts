@@ -81,6 +81,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     config: deps.config,
     database: deps.database,
     store: deps.store,
+    ...(deps.ledger ? { ledger: deps.ledger } : {}),
     ...(deps.redis ? { redis: deps.redis } : {}),
   });
   await app.register(problemsPlugin);

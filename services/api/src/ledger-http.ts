@@ -1,4 +1,4 @@
-import { accountOwnerOf } from '@ledger/application';
+import type { UseCaseRejection } from '@ledger/application';
 import type { AccountBody, TransactionBody } from '@ledger/contracts';
 import {
   type Account,
@@ -6,16 +6,28 @@ import {
   type Currency,
   formatAmount,
   isCurrency,
-  type LedgerRejection,
   parseAmount,
   type Transfer,
 } from '@ledger/domain/ledger';
-import type { EventStore } from '@ledger/eventstore';
 import { type HttpProblem, problem } from './problem.js';
 
-/** Ledger rejections mapped to HTTP once, here at the edge (API.md, Transactions). */
-export function ledgerProblem(rejection: LedgerRejection): HttpProblem {
+/** Ledger rejections (the deciders' and the use cases') mapped to HTTP once, here at the edge (API.md). */
+export function ledgerProblem(rejection: UseCaseRejection): HttpProblem {
   switch (rejection.code) {
+    case 'account_number_unknown':
+      return problem(404, 'account_not_found', 'No account has this number');
+    case 'staff_only':
+      return problem(403, 'forbidden', 'Cash deposits and withdrawals are for staff');
+    case 'bank_account':
+      return problem(403, 'forbidden', 'Bank accounts stay open');
+    case 'customer_not_found':
+      return problem(404, 'not_found', 'No such customer');
+    case 'owner_required':
+      return invalid('body.userId', 'staff open accounts for a customer: give userId');
+    case 'second_account_kyc':
+      return problem(422, 'kyc_required', 'A second account needs a verified identity (KYC)');
+    case 'amount_invalid':
+      return invalid('body.amount', amountMessages[rejection.reason]);
     case 'invalid_amount':
       return invalid('body.amount', rejection.reason === 'too_large' ? 'too large' : 'must be > 0');
     case 'invalid_timeout':
@@ -184,9 +196,4 @@ export function transactionBody(transfer: Transfer, position: bigint): Transacti
     createdAt: transfer.createdAt,
     position: position.toString(),
   };
-}
-
-/** The owner of a customer account (owners never change: a cached fold answers), or null. */
-export function accountOwner(store: EventStore, accountId: string): Promise<string | null> {
-  return accountOwnerOf(store, accountId);
 }

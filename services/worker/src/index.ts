@@ -1,4 +1,4 @@
-import { type ClearingRail, clearingRailDefaults } from '@ledger/application';
+import { type ClearingRail, clearingRailDefaults, createLedger, type Ledger } from '@ledger/application';
 import type { EventStore } from '@ledger/eventstore';
 import {
   BullMqJobQueue,
@@ -41,10 +41,10 @@ export interface Processor {
 
 /** The production processors. */
 export function processors(
-  options: Pick<StartWorkerOptions, 'store' | 'logger' | 'clearing' | 'now'>,
+  options: Pick<StartWorkerOptions, 'store' | 'ledger' | 'logger' | 'clearing' | 'now'>,
 ): Processor[] {
   return ledgerProcessors({
-    store: options.store,
+    ledger: options.ledger ?? createLedger(options.store),
     logger: options.logger,
     clearing: clearingRailOf(options.clearing),
     now: options.now ?? (() => new Date()),
@@ -54,6 +54,8 @@ export function processors(
 export interface StartWorkerOptions {
   db: Database['db'];
   store: EventStore;
+  /** The ledger's context over `store` (caches, locks); made from it when absent. */
+  ledger?: Ledger;
   logger: Logger;
   /** Set: BullMQ on this Redis. Unset: the in-process queue (embedded default). */
   redisUrl?: string | undefined;

@@ -1,7 +1,9 @@
 import {
   bankAccountId,
   clearingActorId,
+  createLedger,
   holdExpiryActorId,
+  type Ledger,
   loadAccount,
   loadTransfer,
   runTransferCommand,
@@ -9,7 +11,6 @@ import {
 } from '@ledger/application';
 import { externalTransfer, fundedAccount, twoPhaseTransfer } from '@ledger/application/fixtures/ledger';
 import { availableBalanceOf, balanceOf, pendingTimeoutSecondsDefault } from '@ledger/domain/ledger';
-import type { EventStore } from '@ledger/eventstore';
 import { createLogger } from '@ledger/platform';
 import { openTestStore } from '@ledger/platform/testing';
 import {
@@ -50,9 +51,16 @@ interface LogLine {
 async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => number = () => 0) {
   // Closed below, after the worker and the read models have stopped.
   const { database, store, close } = await openTestStore('worker_ledger_jobs');
-  const quiet = createLogger({ level: 'silent', name: 'ledger-jobs-test' });
+  // The test's commands and the worker share one ledger context, as in one process.
+  const ledger = createLedger(store);
+  // The read models' errors are kept: a model that stopped says why in the assertion.
+  const modelErrors: string[] = [];
+  const modelLogger = createLogger(
+    { level: 'error', name: 'ledger-jobs-test' },
+    { write: (line: string) => modelErrors.push(line) },
+  );
   const projections = [accountsProjection, transactionsProjection].map((projection) =>
-    runProjection({ db: database.db, store, projection, logger: quiet }),
+    runProjection({ db: database.db, store, projection, logger: modelLogger }),
   );
   const lines: LogLine[] = [];
   const logger = createLogger(
@@ -66,6 +74,7 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
     const next = await startWorker({
       db: database.db,
       store,
+      ledger,
       logger,
       ...(mode === 'bullmq' ? { redisUrl: testRedisUrl, redisPrefix: prefix } : {}),
       clearing: { delayMs: 50, returnIbans: [returnIban] },
@@ -97,16 +106,19 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
   });
   const meta = { actorId: 'test' };
   /** A customer account holding `amount` (minor units) of EUR. */
-  const funded = (amount: bigint) => fundedAccount(store, amount, meta);
-  const statusOf = async (transferId: string) => (await loadTransfer(store, transferId)).state.status;
+  const funded = (amount: bigint) => fundedAccount(ledger, amount, meta);
+  const statusOf = async (transferId: string) => (await loadTransfer(ledger, transferId)).state.status;
   /** Waits for the read models to reach what the store holds now. */
   const projected = async () => {
     const head = await store.lastWrittenPosition();
-    for (const p of projections) t.ok(await p.waitFor(head, waitMs), 'read models caught up');
+    for (const p of projections) {
+      const caughtUp = await p.waitFor(head, waitMs);
+      t.ok(caughtUp, 'read models caught up', caughtUp ? {} : { status: p.status(), errors: modelErrors });
+    }
   };
   /** A pending two-phase transfer made now, expiring after timeoutSeconds; its id. */
   const pendingHold = async (from: string, to: string, amount: bigint, timeoutSeconds: number) => {
-    const made = await twoPhaseTransfer(store, { from, to, amount, timeoutSeconds, now: new Date() }, meta);
+    const made = await twoPhaseTransfer(ledger, { from, to, amount, timeoutSeconds, now: new Date() }, meta);
     if (made.status !== 'accepted') throw new Error(made.status);
     return made.transfer.id;
   };
@@ -127,6 +139,7 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
   };
   return {
     store,
+    ledger,
     db: database.db,
     worker,
     lines,
@@ -151,11 +164,11 @@ async function balanced(t: Test, db: Parameters<typeof trialBalance>[0]) {
   );
 }
 
-async function hold(store: EventStore, from: string, to: string, expiresInMs: number) {
+async function hold(ledger: Ledger, from: string, to: string, expiresInMs: number) {
   // The clock comes in on the command: made "now − (1 s − expiresInMs)" with a 1 s timeout,
   // the hold expires expiresInMs from now (timeouts are whole seconds, expiresInMs ≤ 1000).
   const outcome = await twoPhaseTransfer(
-    store,
+    ledger,
     { from, to, amount: 30_00n, timeoutSeconds: 1, now: new Date(Date.now() - 1000 + expiresInMs) },
     { actorId: 'test' },
   );
@@ -174,15 +187,15 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       const alice = await f.funded(100_00n);
       const bob = await f.funded(0n);
       // Posted at once, well before its time: its expiry job finds it ended, the expected no-op.
-      const posted = await hold(f.store, alice, bob, 1000);
+      const posted = await hold(f.ledger, alice, bob, 1000);
       const postedNow = await runTransferCommand(
-        f.store,
+        f.ledger,
         { type: 'PostPendingTransfer', transferId: posted, now: new Date() },
         f.meta,
       );
       t.equal(postedNow.status, 'accepted');
-      const expiring = await hold(f.store, alice, bob, 50);
-      const noTimeout = await twoPhaseTransfer(f.store, { from: alice, to: bob, amount: 5_00n }, f.meta);
+      const expiring = await hold(f.ledger, alice, bob, 50);
+      const noTimeout = await twoPhaseTransfer(f.ledger, { from: alice, to: bob, amount: 5_00n }, f.meta);
       t.equal(noTimeout.status, 'accepted');
       await until('the hold expired', async () => (await f.statusOf(expiring)) === 'expired');
       await until(
@@ -207,7 +220,7 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       const { first, last } = await f.lastEventOf(expiring);
       t.equal(last.type, 'PendingTransferExpired');
       t.match(last.metadata, { actorId: holdExpiryActorId, causationId: first.eventId });
-      const { state } = await loadAccount(f.store, alice);
+      const { state } = await loadAccount(f.ledger, alice);
       if (state.status === 'none') throw new Error('no account');
       t.equal(state.debitsPending, 5_00n, 'the expired hold is released; the one without timeout stays');
       t.equal(balanceOf(state), 70_00n, 'only the posted hold moved money');
@@ -238,7 +251,7 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       // Made 7 days ago less 50 ms, with no timeoutSeconds: its default expiry is 50 ms away.
       const made = new Date(Date.now() - pendingTimeoutSecondsDefault * 1000 + 50);
       const outcome = await twoPhaseTransfer(
-        f.store,
+        f.ledger,
         { from: alice, to: bob, amount: 30_00n, now: made },
         f.meta,
       );
@@ -256,7 +269,7 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       t.ok(expiryRule?.when?.(first), 'an expiry job is made');
       t.same(expiryRule?.runAt?.(first), new Date(made.getTime() + pendingTimeoutSecondsDefault * 1000));
       await until('the hold expired', async () => (await f.statusOf(id)) === 'expired');
-      const { state } = await loadAccount(f.store, alice);
+      const { state } = await loadAccount(f.ledger, alice);
       t.match(state, { debitsPending: 0n }, 'the hold is released');
       t.same(failures(f.lines), []);
     },
@@ -271,14 +284,14 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       const f = await fixture(t, mode, () => behindMs);
       const alice = await f.funded(100_00n);
       const bob = await f.funded(0n);
-      const expiring = await hold(f.store, alice, bob, 20);
+      const expiring = await hold(f.ledger, alice, bob, 20);
       await until('an attempt refused as not due', async () =>
         failures(f.lines).some((l) => /not yet/.test(l.err?.message ?? '')),
       );
       t.equal(await f.statusOf(expiring), 'pending', 'not expired by a clock that says it is not due');
       behindMs = 0;
       await until('the hold expired on a retry', async () => (await f.statusOf(expiring)) === 'expired');
-      const { state } = await loadAccount(f.store, alice);
+      const { state } = await loadAccount(f.ledger, alice);
       t.match(state, { debitsPending: 0n });
     },
   );
@@ -287,7 +300,7 @@ for (const mode of ['bullmq', 'in-process'] as const) {
     const f = await fixture(t, mode);
     const alice = await f.funded(100_00n);
     const made = await externalTransfer(
-      f.store,
+      f.ledger,
       {
         from: alice,
         beneficiary: { iban: settleIban, name: 'Dana Payee' },
@@ -302,9 +315,9 @@ for (const mode of ['bullmq', 'in-process'] as const) {
     const { first, last } = await f.lastEventOf(id);
     t.match(last, { type: 'PendingTransferPosted', data: { amount: '4000' } });
     t.match(last.metadata, { actorId: clearingActorId, causationId: first.eventId });
-    const clearing = (await loadAccount(f.store, bankAccountId('EUR', 'clearing'))).state;
+    const clearing = (await loadAccount(f.ledger, bankAccountId('EUR', 'clearing'))).state;
     t.match(clearing, { creditsPosted: 40_00n, creditsPending: 0n }, 'the money is on clearing');
-    const from = (await loadAccount(f.store, alice)).state;
+    const from = (await loadAccount(f.ledger, alice)).state;
     if (from.status === 'none') throw new Error('no account');
     t.equal(balanceOf(from), 60_00n);
     t.equal(from.debitsPending, 0n);
@@ -325,7 +338,7 @@ for (const mode of ['bullmq', 'in-process'] as const) {
     const f = await fixture(t, mode);
     const alice = await f.funded(100_00n);
     const made = await externalTransfer(
-      f.store,
+      f.ledger,
       {
         from: alice,
         beneficiary: { iban: returnIban, name: 'Closed Account' },
@@ -339,11 +352,11 @@ for (const mode of ['bullmq', 'in-process'] as const) {
     const { first, last } = await f.lastEventOf(id);
     t.match(last, { type: 'PendingTransferReturned', data: { transferId: id } });
     t.match(last.metadata, { actorId: clearingActorId, causationId: first.eventId });
-    const from = (await loadAccount(f.store, alice)).state;
+    const from = (await loadAccount(f.ledger, alice)).state;
     if (from.status === 'none') throw new Error('no account');
     t.equal(availableBalanceOf(from), 100_00n, 'the money is back');
     t.equal(balanceOf(from), 100_00n);
-    const clearing = (await loadAccount(f.store, bankAccountId('EUR', 'clearing'))).state;
+    const clearing = (await loadAccount(f.ledger, bankAccountId('EUR', 'clearing'))).state;
     t.match(clearing, { creditsPosted: 0n, creditsPending: 0n });
     await f.projected();
     t.match(await getTransaction(f.db, id), { status: 'returned', postedAmount: null });
@@ -394,7 +407,7 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       // Made and voided past the checkpoint: found in $all, ended there, not re-armed.
       const late = await f.pendingHold(alice, bob, 1_00n, 60);
       const ended = await runTransferCommand(
-        f.store,
+        f.ledger,
         { type: 'VoidPendingTransfer', transferId: late, now: new Date() },
         f.meta,
       );

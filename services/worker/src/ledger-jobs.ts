@@ -6,6 +6,7 @@ import {
   expirePendingTransfer,
   holdExpiryActorId,
   jobMetadata,
+  type Ledger,
   transferStreamId,
 } from '@ledger/application';
 import { parseTransferEvent, type TransferEvent } from '@ledger/domain/ledger';
@@ -89,7 +90,8 @@ function causeIn(job: Job): { transferId: string; causationId: string; correlati
 }
 
 export interface LedgerProcessorOptions {
-  store: EventStore;
+  /** The worker's ledger context (its own caches and locks). */
+  ledger: Ledger;
   logger: Logger;
   clearing: ClearingRail;
   now: () => Date;
@@ -102,7 +104,7 @@ export interface LedgerProcessor {
 }
 
 export function ledgerProcessors(options: LedgerProcessorOptions): LedgerProcessor[] {
-  const { store, logger, now } = options;
+  const { ledger, logger, now } = options;
   const metadataOf = (actorId: string, job: Job) => {
     const cause = causeIn(job);
     return jobMetadata(actorId, {
@@ -119,7 +121,7 @@ export function ledgerProcessors(options: LedgerProcessorOptions): LedgerProcess
         const { transferId } = causeIn(job);
         const at = now();
         const expiry = await expirePendingTransfer(
-          store,
+          ledger,
           { transferId, now: at },
           metadataOf(holdExpiryActorId, job),
         );
@@ -139,7 +141,7 @@ export function ledgerProcessors(options: LedgerProcessorOptions): LedgerProcess
       handler: async (job) => {
         const { transferId } = causeIn(job);
         const cleared = await clearExternalTransfer(
-          store,
+          ledger,
           { transferId, rail: options.clearing, now: now() },
           metadataOf(clearingActorId, job),
         );

@@ -10,7 +10,6 @@ import {
   dailyDebitsOn,
   isLimitedCode,
   type LegSide,
-  type TransferCode,
 } from './account.js';
 import { amountMaxMinor, type Currency, fromMinorUnits, toMinorUnits } from './money.js';
 import type {
@@ -352,35 +351,48 @@ export interface CashDesk {
   approvalMin: bigint;
 }
 
-export type TransferCommand =
-  | {
-      type: 'CreateTransfer';
-      /** Derived by the caller from (caller, Idempotency-Key). */
-      transferId: string;
-      debitAccountId: string;
-      creditAccountId: string;
-      amount: bigint;
-      currency: Currency;
-      /** Reversals are made by ReverseTransfer only. */
-      code: Exclude<TransferCode, 'reversal'>;
-      mode: TransferMode;
-      /**
-       * Two-phase only. Absent: pendingTimeoutSecondsDefault, but for an external transfer
-       * (the clearing rail ends it). 0: no timeout, for the bank's own holds only (the API
-       * accepts 1 s to 30 days).
-       */
-      timeoutSeconds?: number;
-      reference?: string | null;
-      /**
-       * Code `external` only, which is always two-phase: the hold waits for the clearing
-       * rail to settle (post) or return it.
-       */
-      beneficiary?: Beneficiary;
-      limits?: TransferLimits;
-      /** Codes `deposit` and `withdrawal` made at the desk: who serves, and the approval threshold. */
+/** What every create names; the context it is decided in depends on its code (below). */
+interface CreateTransferBody {
+  type: 'CreateTransfer';
+  /** Derived by the caller from (caller, Idempotency-Key). */
+  transferId: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  amount: bigint;
+  currency: Currency;
+  mode: TransferMode;
+  /**
+   * Two-phase only. Absent: pendingTimeoutSecondsDefault, but for an external transfer
+   * (the clearing rail ends it). 0: no timeout, for the bank's own holds only (the API
+   * accepts 1 s to 30 days).
+   */
+  timeoutSeconds?: number;
+  reference?: string | null;
+  /**
+   * Code `external` only, which is always two-phase: the hold waits for the clearing
+   * rail to settle (post) or return it.
+   */
+  beneficiary?: Beneficiary;
+  now: Date;
+}
+
+/**
+ * A new transfer. A customer's debit (codes `transfer` and `external`) cannot be made
+ * without the limits it is held to: the type requires them, so no caller skips them by
+ * forgetting (`{}`: none apply, the bank's own transfers). Cash at the desk carries the
+ * desk's context instead.
+ */
+export type CreateTransferCommand =
+  | (CreateTransferBody & { code: 'transfer' | 'external'; limits: TransferLimits; desk?: never })
+  | (CreateTransferBody & {
+      code: 'deposit' | 'withdrawal' | 'fee';
+      limits?: never;
+      /** Made at the desk: who serves, and the approval threshold. Absent: the bank's own cash. */
       desk?: CashDesk;
-      now: Date;
-    }
+    });
+
+export type TransferCommand =
+  | CreateTransferCommand
   /**
    * Posts `amount` (default: all) of a hold; the rest is released in the same step. An
    * external transfer is posted (settled) and voided by the clearing rail only:

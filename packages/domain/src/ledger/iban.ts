@@ -1,3 +1,5 @@
+import { mod97, mod97CheckDigits } from './check-digits.js';
+
 /**
  * IBANs (ISO 13616): two letters of country, two check digits, then the national account
  * number (BBAN) of up to 30 letters and digits. The check digits make the whole number,
@@ -17,17 +19,6 @@ export type ParsedIban =
   | { ok: true; iban: string }
   | { ok: false; reason: 'malformed' | 'length' | 'check_digits' };
 
-function mod97(text: string): number {
-  let remainder = 0;
-  for (const char of text) {
-    const code = char.charCodeAt(0);
-    // '0'..'9' stay digits; 'A'..'Z' become 10..35 (two digits).
-    const value = code <= 57 ? code - 48 : code - 55;
-    remainder = value < 10 ? (remainder * 10 + value) % 97 : (remainder * 100 + value) % 97;
-  }
-  return remainder;
-}
-
 /**
  * Normalises (spaces dropped, upper case) and checks an IBAN. Each country's exact length
  * is not checked here: the check digits already catch a dropped or doubled character in
@@ -44,5 +35,5 @@ export function parseIban(text: string): ParsedIban {
 
 /** Check digits for a country and BBAN: how a valid IBAN is made (tests, examples). */
 export function ibanCheckDigits(country: string, bban: string): string {
-  return String(98 - mod97(`${bban}${country}00`.toUpperCase())).padStart(2, '0');
+  return mod97CheckDigits(`${bban}${country}`.toUpperCase());
 }

@@ -29,8 +29,18 @@ export {
   utcDayOf,
 } from './account.js';
 export {
+  accountNumberFrom,
+  accountNumberLength,
+  accountNumberPrefix,
+  accountNumberRandomDigits,
+  checkDigits,
+  type ParsedAccountNumber,
+  parseAccountNumber,
+} from './account-number.js';
+export {
   type AccountCommand,
   type CashDesk,
+  type CreateTransferCommand,
   type Decision,
   decideAccount,
   decideTransfer,

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLedger } from '@ledger/application';
 import { PostgresEventStore } from '@ledger/eventstore';
 import { createLogger, loadConfig, openDatabase } from '@ledger/platform';
 import { createTestDatabase, testRedisUrl, uniquePrefix } from '@ledger/testkit';
@@ -32,6 +33,9 @@ export async function authFixture(name: string, env: Record<string, string> = {}
   const logger = createLogger({ level: 'debug', name }, log);
   const database = await openDatabase({ databaseUrl: testDb.url, dataDir, applicationName: name });
   const store = await PostgresEventStore.open(database.sql);
+  // One ledger context for every app of the fixture and the test's own calls: they share
+  // caches and locks as the routes of one process do.
+  const ledger = createLedger(store);
   const redis = await connectRedis(testRedisUrl, logger);
   const clock: Clock = {
     offsetMs: 0,
@@ -75,6 +79,7 @@ export async function authFixture(name: string, env: Record<string, string> = {}
       config,
       database,
       store,
+      ledger,
       ...(options.withoutRedis ? {} : { redis }),
       logger,
       auth: {
@@ -98,7 +103,7 @@ export async function authFixture(name: string, env: Record<string, string> = {}
     await rm(dataDir, { recursive: true, force: true });
   }
 
-  return { testDb, database, store, redis, log, logger, clock, counts, newApp, close };
+  return { testDb, database, store, ledger, redis, log, logger, clock, counts, newApp, close };
 }
 
 export function json(response: LightMyRequestResponse): Record<string, any> {

@@ -1,3 +1,4 @@
+import { createLedger, type Ledger } from '@ledger/application';
 import type { EventStore } from '@ledger/eventstore';
 import type { Config, Database, Logger } from '@ledger/platform';
 import type { FastifyInstance } from 'fastify';
@@ -10,6 +11,11 @@ export interface ApiDeps {
   config: Config;
   database: Database;
   store: EventStore;
+  /**
+   * The ledger's context (the store with this process's caches and locks); made from
+   * `store` when absent. A test handing the same one to its own direct calls shares them.
+   */
+  ledger?: Ledger;
   /** Present when REDIS_URL is configured. */
   redis?: Redis;
   logger: Logger;
@@ -27,6 +33,7 @@ declare module 'fastify' {
     config: Config;
     database: Database;
     store: EventStore;
+    ledger: Ledger;
     redis: Redis | undefined;
   }
 }
@@ -37,6 +44,7 @@ export default fp(
     app.decorate('config', deps.config);
     app.decorate('database', deps.database);
     app.decorate('store', deps.store);
+    app.decorate('ledger', deps.ledger ?? createLedger(deps.store));
     app.decorate('redis', deps.redis);
   },
   { name: 'deps' },

@@ -1,12 +1,10 @@
 import {
-  accountNumberOf,
-  accountStreamId,
-  loadAccount,
-  loadUser,
-  openCustomerAccount,
-  parseAccountEvent,
-  readWholeStream,
-  runAccountCommand,
+  type AccountChange,
+  accountBalanceAt,
+  accountOwnerOf,
+  changeAccount,
+  type LedgerCaller,
+  openAccount,
 } from '@ledger/application';
 import {
   accountPageSchema,
@@ -20,14 +18,7 @@ import {
   statementPageSchema,
   statementQuerySchema,
 } from '@ledger/contracts';
-import {
-  type AccountState,
-  availableBalanceOf,
-  balanceOf,
-  evolveAccount,
-  formatAmount,
-  initialAccountState,
-} from '@ledger/domain/ledger';
+import { formatAmount } from '@ledger/domain/ledger';
 import {
   accountsProjection,
   getAccount,
@@ -38,15 +29,15 @@ import {
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { accountBody, accountOwner, currencyOrThrow, invalid, ledgerProblem } from '../../ledger-http.js';
+import { accountBody, currencyOrThrow, invalid, ledgerProblem } from '../../ledger-http.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { allRoles, managerPlus, type Policy, principalOf, staff } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
 
 const idParams = z.object({ id: z.uuid() });
-const ownerOfParam = (store: Parameters<typeof accountOwner>[0]) => (request: FastifyRequest) =>
-  accountOwner(store, (request.params as { id: string }).id);
+const ownerOfParam = (ledger: Parameters<typeof accountOwnerOf>[0]) => (request: FastifyRequest) =>
+  accountOwnerOf(ledger, (request.params as { id: string }).id);
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 
 function cursorProblem(error: unknown): never {
@@ -59,7 +50,17 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
   /** Owner, staff, auditor: a customer naming another's account (or none) gets 404. */
   const readPolicy: Policy = {
     roles: allRoles,
-    owner: { roles: ['customer'], ownerOf: ownerOfParam(app.store) },
+    owner: { roles: ['customer'], ownerOf: ownerOfParam(app.ledger) },
+  };
+  const callerOf = (request: FastifyRequest): LedgerCaller => {
+    const principal = principalOf(request);
+    return {
+      userId: principal.userId,
+      role: principal.role,
+      kycStatus: principal.kycStatus,
+      metadata: app.auth.metadata(request, principal.userId),
+      now: app.auth.now(),
+    };
   };
   const waitFor = async (request: FastifyRequest, minPosition: string | undefined) => {
     const position = minPositionOf(request, minPosition);
@@ -67,7 +68,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
   };
 
   app.post(
-    '/',
+    '',
     {
       config: { policy: { roles: ['customer', ...staff], fields: { userId: staff } } },
       schema: {
@@ -79,36 +80,22 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const principal = principalOf(request);
-      const currency = currencyOrThrow(request.body.currency);
-      const ownerId = principal.role === 'customer' ? principal.userId : request.body.userId;
-      if (ownerId === undefined)
-        throw invalid('body.userId', 'staff open accounts for a customer: give userId');
-      const owner = await loadUser(app.store, ownerId);
-      if (owner.status !== 'registered' || owner.role !== 'customer')
-        throw problem(404, 'not_found', 'No such customer');
-      const result = await openCustomerAccount(
-        app.store,
-        {
-          ownerId,
-          accountType: request.body.type,
-          currency,
-          kycVerified: owner.kycStatus === 'verified',
-          now: app.auth.now(),
-        },
-        app.auth.metadata(request, principal.userId),
-      );
-      if (!result.ok) throw problem(422, 'kyc_required', 'A second account needs a verified identity (KYC)');
+      const outcome = await openAccount(app.ledger, callerOf(request), {
+        ...(request.body.userId === undefined ? {} : { userId: request.body.userId }),
+        type: request.body.type,
+        currency: currencyOrThrow(request.body.currency),
+      });
+      if (!outcome.ok) throw ledgerProblem(outcome.rejection);
       reply.code(201);
       return {
-        account: accountBody(result.account, result.accountNumber),
-        position: result.position.toString(),
+        account: accountBody(outcome.account, outcome.accountNumber),
+        position: String(outcome.position),
       };
     },
   );
 
   app.get(
-    '/',
+    '',
     {
       config: { policy: { roles: allRoles } },
       schema: {
@@ -204,50 +191,34 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
       if (asOf !== undefined && atPosition !== undefined) {
         throw invalid('querystring.asOf', 'give asOf or atPosition, not both');
       }
-      const events = await readWholeStream(app.store, accountStreamId(request.params.id));
-      const first = events[0];
-      if (first === undefined) throw problem(404, 'not_found', 'No such account');
-      const asOfMs = asOf === undefined ? null : Date.parse(asOf);
-      const at = atPosition === undefined ? null : BigInt(atPosition);
-      let state: AccountState = initialAccountState();
-      let position = 0n;
-      for (const event of events) {
-        if (at !== null && event.globalPosition > at) break;
-        if (asOfMs !== null && Date.parse(event.recordedAt) > asOfMs) break;
-        state = evolveAccount(state, parseAccountEvent(event));
-        position = event.globalPosition;
-      }
-      const opened = evolveAccount(initialAccountState(), parseAccountEvent(first));
-      if (opened.status === 'none') throw new Error('AccountOpened folds to an account');
-      const currency = opened.currency;
-      const balance = state.status === 'none' ? 0n : balanceOf(state);
-      const available = state.status === 'none' ? 0n : availableBalanceOf(state);
+      const cut = {
+        ...(asOf === undefined ? {} : { asOf: new Date(asOf) }),
+        ...(atPosition === undefined ? {} : { atPosition: BigInt(atPosition) }),
+      };
+      const found = await accountBalanceAt(app.store, request.params.id, cut);
+      if (found === null) throw problem(404, 'not_found', 'No such account');
       return {
         accountId: request.params.id,
-        currency,
-        balance: formatAmount(balance, currency),
-        availableBalance: formatAmount(available, currency),
-        asOf: asOf === undefined ? app.auth.now().toISOString() : new Date(asOfMs ?? 0).toISOString(),
-        position: position.toString(),
+        currency: found.currency,
+        balance: formatAmount(found.balance, found.currency),
+        availableBalance: formatAmount(found.available, found.currency),
+        asOf: (cut.asOf ?? app.auth.now()).toISOString(),
+        position: found.position.toString(),
       };
     },
   );
 
   const accountCommand = async (
     request: FastifyRequest,
-    command: Parameters<typeof runAccountCommand>[1],
+    command: AccountChange,
   ): Promise<{ account: ReturnType<typeof accountBody>; position: string | null }> => {
-    const outcome = await runAccountCommand(
-      app.store,
-      command,
-      app.auth.metadata(request, principalOf(request).userId),
-    );
+    const outcome = await changeAccount(app.ledger, callerOf(request), command);
     if (!outcome.ok) {
       if (outcome.rejection.code === 'account_not_found') throw problem(404, 'not_found', 'No such account');
       throw ledgerProblem(outcome.rejection);
     }
     return {
-      account: accountBody(outcome.account, await accountNumberOf(app.store, outcome.account.id)),
+      account: accountBody(outcome.account, outcome.accountNumber),
       position: outcome.position?.toString() ?? null,
     };
   };
@@ -282,7 +253,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
       config: {
         policy: {
           roles: ['customer', ...managerPlus],
-          owner: { roles: ['customer'], ownerOf: ownerOfParam(app.store) },
+          owner: { roles: ['customer'], ownerOf: ownerOfParam(app.ledger) },
         },
       },
       schema: {
@@ -293,16 +264,8 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
         response: { 200: accountResponseSchema, ...errors, 422: problemSchema },
       },
     },
-    async (request) => {
-      const { state } = await loadAccount(app.store, request.params.id);
-      if (state.status !== 'none' && state.kind === 'bank')
-        throw problem(403, 'forbidden', 'Bank accounts stay open');
-      return accountCommand(request, {
-        type: 'CloseAccount',
-        accountId: request.params.id,
-        now: app.auth.now(),
-      });
-    },
+    async (request) =>
+      accountCommand(request, { type: 'CloseAccount', accountId: request.params.id, now: app.auth.now() }),
   );
 };
 

@@ -69,7 +69,7 @@ async function refusedWithNothingWritten(
   send: (key: string) => Promise<LightMyRequestResponse>,
   code: string,
 ) {
-  const before = await loadAccount(f.store, from);
+  const before = await loadAccount(f.ledger, from);
   const key: string = randomUUID();
   const response = await send(key);
   assertProblem(t, response, 422, code);
@@ -79,7 +79,7 @@ async function refusedWithNothingWritten(
     [['TransferRefused', code]],
     'only the refusal recorded on the transfer stream',
   );
-  t.equal((await loadAccount(f.store, from)).version, before.version, 'the account stream is unchanged');
+  t.equal((await loadAccount(f.ledger, from)).version, before.version, 'the account stream is unchanged');
   return json(response);
 }
 

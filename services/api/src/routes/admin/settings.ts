@@ -57,7 +57,7 @@ const settings: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (_request, reply) => {
-      const { state, version, position } = await loadSettings(app.store);
+      const { state, version, position } = await loadSettings(app.ledger);
       const answer = body(state.settings, version, state.status === 'set' ? state.changedAt : null, position);
       withETag(reply, answer.version);
       return answer;
@@ -82,7 +82,7 @@ const settings: FastifyPluginAsyncZod = async (app) => {
       const changes = ifMatch === undefined ? undefined : BigInt(ifMatch.slice(1, -1));
       const now = app.auth.now();
       const result = await changeSettings(
-        app.store,
+        app.ledger,
         {
           settings: request.body,
           now,

@@ -71,7 +71,7 @@ t.test('201 pending: a hold from the owner’s account to the clearing account',
     beneficiary: { iban: 'GB82WEST12345698765432', name: 'Dana Payee' },
   });
   // The beneficiary is recorded in the transfer's data, IBAN normalised.
-  const { state } = await loadTransfer(f.store, transaction.id);
+  const { state } = await loadTransfer(f.ledger, transaction.id);
   t.match(state, { status: 'pending', beneficiary: { iban: 'GB82WEST12345698765432', name: 'Dana Payee' } });
   const balance = json(await get(`/api/accounts/${from.id}?minPosition=${position}`, ann.token)).account;
   t.match(balance, { balance: '100.00', availableBalance: '74.50', pendingDebits: '25.50' });
@@ -125,7 +125,7 @@ t.test('201 pending: a hold from the owner’s account to the clearing account',
       assertProblem(t, await post(`/api/transactions/${transaction.id}/void`, user.token), 403, 'forbidden');
     }
     t.equal(await f.store.lastWrittenPosition(), head, 'nothing written');
-    t.match((await loadTransfer(f.store, transaction.id)).state, { status: 'pending' });
+    t.match((await loadTransfer(f.ledger, transaction.id)).state, { status: 'pending' });
   });
 });
 

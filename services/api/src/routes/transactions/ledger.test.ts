@@ -4,9 +4,9 @@ import {
   loadAccount,
   loadTransfer,
   parseAccountEvent,
-  parseAccountNumber,
   transferIdFor,
 } from '@ledger/application';
+import { parseAccountNumber } from '@ledger/domain/ledger';
 import { accountsProjection, transactionsProjection, trialBalance } from '@ledger/projection-accounts';
 import { until } from '@ledger/testkit';
 import t, { type Test } from 'tap';
@@ -598,7 +598,7 @@ t.test('bank-owned accounts are no customer’s payee: 404 account_not_found, as
   for (const type of ['cash', 'clearing', 'fee-income', 'suspense'] as const) {
     for (const currency of ['EUR', 'USD'] as const) {
       const bank = bankAccountId(currency, type);
-      t.equal((await loadAccount(f.store, bank)).state.status, 'active', `${currency} ${type} exists`);
+      t.equal((await loadAccount(f.ledger, bank)).state.status, 'active', `${currency} ${type} exists`);
       for (const mode of ['immediate', 'pending']) {
         const response = await send(bank, { mode, currency });
         assertProblem(t, response, 404, 'account_not_found');
@@ -634,7 +634,7 @@ t.test('a pending transfer without timeoutSeconds expires after 7 days; at most 
     );
   const expiryOf = async (response: Parameters<typeof json>[0]) => {
     const { transaction } = json(response);
-    const { state } = await loadTransfer(f.store, transaction.id);
+    const { state } = await loadTransfer(f.ledger, transaction.id);
     if (state.status !== 'pending') throw new Error(`not pending: ${state.status}`);
     return { state, afterMs: Date.parse(state.expiresAt ?? '') - Date.parse(transaction.createdAt) };
   };
