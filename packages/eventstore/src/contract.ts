@@ -707,6 +707,67 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
     t.equal(subscription.position, all[all.length - 1]);
   });
 
+  withStore(
+    'pages of $all and subscription batches end on an append, never inside one',
+    async (t, { store }) => {
+      // Appends of 1 to 5 events over up to 3 streams, as a transfer writes its legs on two
+      // accounts and its own event in one append; their last positions are the boundaries.
+      const sizes = [3, 1, 5, 2, 4, 3, 1, 3, 2, 5];
+      const ends = new Set<bigint>();
+      let total = 0;
+      for (const [i, size] of sizes.entries()) {
+        const streams = Math.min(size, 3);
+        const result = await store.append(
+          Array.from({ length: streams }, (_, s) => ({
+            streamId: `append-${i}-${s}`,
+            expectedVersion: 'no_stream' as const,
+            events: Array.from({ length: Math.ceil((size - s) / streams) }, (_, k) => ({
+              type: 'E',
+              data: { i, s, k },
+            })),
+          })),
+        );
+        ends.add(result.position);
+        total += size;
+      }
+      const all = (await collectAll(store)).map((e) => e.globalPosition);
+      t.equal(all.length, total);
+      const largest = Math.max(...sizes);
+      for (const limit of [1, 2, 3, 4, 7]) {
+        const seen: bigint[] = [];
+        let position = 0n;
+        for (;;) {
+          const page = await store.readAll({ after: position, limit });
+          if (page.length === 0) break;
+          const last = page[page.length - 1]!.globalPosition;
+          t.ok(ends.has(last), `limit ${limit}: a page ends on an append's last event (${last})`);
+          t.ok(page.length >= Math.min(limit, total - seen.length), `limit ${limit}: not shorter than asked`);
+          t.ok(page.length <= limit + largest - 1, `limit ${limit}: at most the rest of one append more`);
+          seen.push(...page.map((e) => e.globalPosition));
+          position = last;
+        }
+        t.same(seen, all, `limit ${limit}: every event once, in order`);
+      }
+      for (const batchSize of [1, 2, 4]) {
+        const batches: bigint[][] = [];
+        const subscription = store.subscribe({
+          after: 0n,
+          batchSize,
+          onEvents: async (events) => {
+            batches.push(events.map((e) => e.globalPosition));
+          },
+        });
+        await subscription.caughtUp;
+        await subscription.stop();
+        t.ok(
+          batches.every((batch) => ends.has(batch[batch.length - 1]!)),
+          `batches of ${batchSize} end on appends: ${JSON.stringify(batches.map((b) => b.length))}`,
+        );
+        t.same(batches.flat(), all, `batches of ${batchSize}: every event once, in order`);
+      }
+    },
+  );
+
   withStore('a write with no events checks its expected version and stores nothing', async (t, fixture) => {
     const { store } = fixture;
     const lastWritten = fixture.lastWrittenPosition ?? (() => store.headPosition());

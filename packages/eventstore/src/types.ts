@@ -61,14 +61,24 @@ export interface AppendResult {
 export interface ReadAllOptions {
   /** Exclusive: events strictly after this position. `0n` reads from the start. */
   after: bigint;
+  /**
+   * Events wanted: a page holds this many (fewer at the end of what is readable), and then
+   * the rest of the last one's append, so that it never ends inside an append (at most
+   * limits.eventsPerAppendMax − 1 more).
+   */
   limit: number;
 }
 
 export interface SubscribeOptions {
   /** Exclusive checkpoint: the last position already handled (0n for the start). */
   after: bigint;
-  /** Called with each batch in position order; the next batch is read after it resolves. */
+  /**
+   * Called with each batch in position order; the next batch is read after it resolves. A
+   * batch is a page of readAll: it ends on an append's last event, never inside an append,
+   * so a handler that commits batch by batch never holds part of one.
+   */
   onEvents: (events: RecordedEvent[]) => Promise<void>;
+  /** Events per batch, before the rest of the last one's append (see ReadAllOptions.limit). */
   batchSize?: number;
   /**
    * After a batch smaller than batchSize, wait this long before reading again, so that the
@@ -140,7 +150,10 @@ export interface EventStore {
   observeAppends(observer: AppendObserver): () => void;
   /** Events of one stream from `fromVersion` (inclusive), at most `limit`. */
   readStream(streamId: string, options?: { fromVersion?: bigint; limit?: number }): Promise<RecordedEvent[]>;
-  /** Events of all streams after a position, in position order; never skips a committed event. */
+  /**
+   * Events of all streams after a position, in position order; never skips a committed
+   * event, and never ends inside an append (see ReadAllOptions.limit).
+   */
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Position of the last event visible to readers (0n when empty). */
   headPosition(): Promise<bigint>;

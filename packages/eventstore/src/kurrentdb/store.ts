@@ -80,6 +80,8 @@ const propertyKeys = {
   schemaVersion: 'es.schemaVersion',
   recordedAt: 'es.recordedAt',
   metadata: 'es.metadata',
+  /** 'false' on every event of an append but its last (readAll never ends a page inside one). */
+  appendEnd: 'es.appendEnd',
 } as const;
 
 interface StreamHead {
@@ -125,6 +127,11 @@ function isSystemName(name: string): boolean {
 function positionOf(event: KurrentRecordedEvent, commitPosition: bigint | undefined): bigint | undefined {
   const commit = event.position?.commit ?? commitPosition;
   return commit === undefined || commit === positionUnknown ? undefined : commit;
+}
+
+/** False only for an event this store wrote before the last of its append (absent: an append of its own). */
+function endsAppend(event: KurrentRecordedEvent): boolean {
+  return !isObject(event.metadata) || event.metadata[propertyKeys.appendEnd] !== 'false';
 }
 
 function parseJson(text: string): JsonValue | undefined {
@@ -289,7 +296,10 @@ export class KurrentEventStore implements EventStore {
       const sent = plans.flatMap((p, i) =>
         p.write.events.length > 0 ? [{ p, head: heads[i] ?? null }] : [],
       );
-      const requests = sent.map(({ p, head }) => this.#request(p, head, recordedAt));
+      // The append's last event is the last of its last request: it carries the append's end.
+      const requests = sent.map(({ p, head }, k) =>
+        this.#request(p, head, recordedAt, k === sent.length - 1),
+      );
       try {
         const result = await this.#client.multiStreamAppend(requests);
         this.#signal.signal();
@@ -324,10 +334,16 @@ export class KurrentEventStore implements EventStore {
     }
   }
 
-  #request(p: PlannedWrite, head: StreamHead | null, recordedAt: string): AppendStreamRequest {
+  #request(
+    p: PlannedWrite,
+    head: StreamHead | null,
+    recordedAt: string,
+    lastOfAppend: boolean,
+  ): AppendStreamRequest {
     let hash = head?.hash ?? genesisHash;
     let version = head ? head.version + 1n : 0n;
-    const events = p.write.events.map((event): JSONEventData => {
+    const lastIndex = p.write.events.length - 1;
+    const events = p.write.events.map((event, i): JSONEventData => {
       const data = JSON.parse(event.data) as JsonValue;
       hash = chainHash(hash, {
         eventId: event.eventId,
@@ -351,6 +367,7 @@ export class KurrentEventStore implements EventStore {
           [propertyKeys.schemaVersion]: String(event.schemaVersion),
           [propertyKeys.recordedAt]: recordedAt,
           [propertyKeys.metadata]: event.metadata,
+          [propertyKeys.appendEnd]: lastOfAppend && i === lastIndex ? 'true' : 'false',
         },
       };
     });
@@ -454,15 +471,24 @@ export class KurrentEventStore implements EventStore {
    * Events after `after` in $all order. KurrentDB's log is append-only and a reader sees a
    * prefix of it, so no event can later appear below a position already read. The server
    * filters too; the same test here keeps the result right if a filter is not applied.
+   *
+   * A page never ends inside an append: past `limit`, it reads on to the event that ends the
+   * last one's append (the events of one multiStreamAppend are written together, in the
+   * order of its requests, and become readable at once).
    */
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
     const limit = checkLimit(options.limit, limits.readLimitDefault);
     const after = checkPosition(options.after);
     const events: RecordedEvent[] = [];
+    // Whether the last event taken ends its append (true before the first).
+    let atAppendEnd = true;
+    const full = () => events.length >= limit && atAppendEnd;
     let cursor = after;
     for (;;) {
+      // Past `limit`, only the rest of the last append is wanted: at most an append's size.
+      const wanted = events.length < limit ? limit - events.length : limits.eventsPerAppendMax;
       // The start position is inclusive: ask for one more to make up for the event at `cursor`.
-      const asked = limit - events.length + (cursor === 0n ? 0 : 1);
+      const asked = wanted + (cursor === 0n ? 0 : 1);
       let received = 0;
       let last = cursor;
       for await (const resolved of this.#client.readAll({
@@ -478,10 +504,12 @@ export class KurrentEventStore implements EventStore {
         if (position === undefined || position <= cursor) continue;
         last = position;
         const streamId = this.#streamIdOf(event);
-        if (streamId !== undefined && events.length < limit) events.push(decode(event, streamId, position));
+        if (streamId === undefined || full()) continue;
+        events.push(decode(event, streamId, position));
+        atAppendEnd = endsAppend(event);
       }
       // Stop at the end of $all, when full, or when a page made no progress.
-      if (received < asked || events.length >= limit || last <= cursor) return events;
+      if (received < asked || full() || last <= cursor) return events;
       cursor = last;
     }
   }

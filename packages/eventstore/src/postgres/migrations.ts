@@ -247,10 +247,194 @@ const baseline: string[] = [
    END $$`,
 ];
 
+/**
+ * 0002_append_end: which events end an append. A transfer is one append over several
+ * streams (its legs on two accounts, its own event), and readers of $all must be able to stop
+ * between appends, never inside one (a read model holding half a transfer is unbalanced).
+ * The transaction of a position (position >> 16) is no answer: group commit puts many
+ * appends in one transaction. So every event says whether it is its append's last, and
+ * readAll reads on to the end of the last append a page reaches (see store.ts).
+ *
+ * Events written before it count as appends of their own (true: the old behaviour). The
+ * default is dropped again, so a writer that does not say fails (NOT NULL).
+ *
+ * es.append_batch_v2 keeps its arguments and results; it now also writes append_end.
+ */
+const appendEnd: string[] = [
+  `ALTER TABLE es.events ADD COLUMN append_end boolean NOT NULL DEFAULT true`,
+  `ALTER TABLE es.events ALTER COLUMN append_end DROP DEFAULT`,
+  `CREATE OR REPLACE FUNCTION es.append_batch_v2(
+     p_ids text[], p_sj text[],
+     p_wa int[], p_wk int[], p_we text[], p_wn int[],
+     p_ei uuid[], p_et text[], p_etj text[], p_esv int[], p_ed text[], p_em text[],
+     OUT o_bad int[], OUT o_position bigint[], OUT o_version bigint[])
+   LANGUAGE plpgsql
+   SET plan_cache_mode = force_generic_plan
+   SET enable_seqscan = off AS $$
+   DECLARE
+     v_xid xid8 := pg_current_xact_id();
+     v_base bigint := (v_xid::text::bigint) << 16;
+     v_next bigint;
+     v_now timestamptz := date_trunc('milliseconds', statement_timestamp());
+     v_ts text := to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+     n_ids int := cardinality(p_ids);
+     n_writes int := cardinality(p_wa);
+     n_events int := cardinality(p_ei);
+     -- Per stream: its version (-2 until locked, -1 no stream) and last hash.
+     v_ver bigint[] := array_fill(-2::bigint, ARRAY[n_ids]);
+     v_hash bytea[] := array_fill(''::bytea, ARRAY[n_ids]);
+     v_written boolean[] := array_fill(false, ARRAY[n_ids]);
+     v_found int[];
+     v_fver bigint[];
+     v_fhash bytea[];
+     v_placeholders tid[] := '{}';
+     -- Per event: its position (null: its append failed), stream, version, hash, append.
+     x_pos bigint[] := array_fill(NULL::bigint, ARRAY[n_events]);
+     x_sid text[] := array_fill(NULL::text, ARRAY[n_events]);
+     x_ver bigint[] := array_fill(NULL::bigint, ARRAY[n_events]);
+     x_hash bytea[] := array_fill(NULL::bytea, ARRAY[n_events]);
+     x_app int[] := array_fill(NULL::int, ARRAY[n_events]);
+     w int;
+     k int;
+     e int := 0;
+     a int;
+     cur bigint;
+     h bytea;
+     pos bigint;
+   BEGIN
+     IF n_writes = 0 OR cardinality(p_wk) <> n_writes OR cardinality(p_we) <> n_writes
+        OR cardinality(p_wn) <> n_writes OR cardinality(p_sj) <> n_ids THEN
+       RAISE EXCEPTION 'append_batch_v2: malformed batch' USING ERRCODE = 'invalid_parameter_value';
+     END IF;
+     o_bad := array_fill(0, ARRAY[p_wa[n_writes]]);
+     o_position := array_fill(NULL::bigint, ARRAY[p_wa[n_writes]]);
+     o_version := array_fill(NULL::bigint, ARRAY[n_writes]);
+
+     -- Several calls in one transaction continue the same position range.
+     SELECT coalesce(max(global_position) + 1, v_base) INTO v_next FROM es.events
+      WHERE global_position >= v_base AND global_position < v_base + 65536;
+     IF v_next + n_events > v_base + 65536 THEN
+       RAISE EXCEPTION 'more than 65536 events in one transaction' USING ERRCODE = 'program_limit_exceeded';
+     END IF;
+
+     -- Lock the existing streams in p_ids order, one primary-key lookup each.
+     SELECT coalesce(array_agg(l.o::int ORDER BY l.o), '{}'), coalesce(array_agg(st.version ORDER BY l.o), '{}'),
+            coalesce(array_agg(st.last_hash ORDER BY l.o), '{}')
+       INTO v_found, v_fver, v_fhash
+       FROM unnest(p_ids) WITH ORDINALITY AS l(s, o)
+      CROSS JOIN LATERAL (
+        SELECT version, last_hash FROM es.streams WHERE stream_id = l.s FOR UPDATE) st;
+     FOR k IN 1..cardinality(v_found) LOOP
+       v_ver[v_found[k]] := v_fver[k];
+       v_hash[v_found[k]] := v_fhash[k];
+     END LOOP;
+     IF cardinality(v_found) < n_ids THEN
+       -- A new stream gets a placeholder row (version -1) holding its lock; one created by
+       -- another transaction meanwhile is locked as it is now, by the second lookup.
+       WITH created AS (
+         INSERT INTO es.streams (stream_id, version, last_hash)
+         SELECT l.s, -1, ''::bytea FROM unnest(p_ids) WITH ORDINALITY AS l(s, o)
+          WHERE v_ver[l.o] = -2 ORDER BY l.o
+         ON CONFLICT (stream_id) DO NOTHING
+         RETURNING ctid)
+       SELECT coalesce(array_agg(ctid), '{}') INTO v_placeholders FROM created;
+       SELECT array_agg(l.o::int ORDER BY l.o), array_agg(st.version ORDER BY l.o),
+              array_agg(st.last_hash ORDER BY l.o)
+         INTO v_found, v_fver, v_fhash
+         FROM unnest(p_ids) WITH ORDINALITY AS l(s, o)
+        CROSS JOIN LATERAL (
+          SELECT version, last_hash FROM es.streams WHERE stream_id = l.s FOR UPDATE) st
+        WHERE v_ver[l.o] = -2;
+       FOR k IN 1..cardinality(v_found) LOOP
+         v_ver[v_found[k]] := v_fver[k];
+         v_hash[v_found[k]] := v_fhash[k];
+       END LOOP;
+     END IF;
+
+     -- Every expected version, before anything is written.
+     FOR w IN 1..n_writes LOOP
+       a := p_wa[w];
+       cur := v_ver[p_wk[w]];
+       -- (The CASE in parentheses: PL/pgSQL would end the IF's condition at its first THEN.)
+       IF o_bad[a] = 0 AND NOT (CASE p_we[w]
+            WHEN 'any' THEN true
+            WHEN 'no_stream' THEN cur = -1
+            WHEN 'exists' THEN cur >= 0
+            ELSE cur = p_we[w]::bigint
+          END) THEN
+         o_bad[a] := w;
+       END IF;
+     END LOOP;
+
+     -- Chain the events of the appends that passed.
+     pos := v_next - 1;
+     FOR w IN 1..n_writes LOOP
+       a := p_wa[w];
+       k := p_wk[w];
+       cur := v_ver[k];
+       IF o_bad[a] <> 0 THEN
+         e := e + p_wn[w];
+       ELSE
+         h := v_hash[k];
+         FOR j IN 1..p_wn[w] LOOP
+           e := e + 1;
+           cur := cur + 1;
+           pos := pos + 1;
+           h := sha256(h || convert_to(
+             '{"data":' || p_ed[e] || ',"eventId":"' || p_ei[e] || '","metadata":' || p_em[e] ||
+             ',"recordedAt":"' || v_ts || '","schemaVersion":' || p_esv[e] || ',"streamId":' || p_sj[k] ||
+             ',"streamVersion":' || cur || ',"type":' || p_etj[e] || '}', 'UTF8'));
+           x_pos[e] := pos;
+           x_sid[e] := p_ids[k];
+           x_ver[e] := cur;
+           x_hash[e] := h;
+           x_app[e] := a;
+         END LOOP;
+         IF p_wn[w] > 0 THEN
+           v_ver[k] := cur;
+           v_hash[k] := h;
+           v_written[k] := true;
+           o_position[a] := pos;
+         END IF;
+       END IF;
+       o_version[w] := cur;
+     END LOOP;
+     IF e <> n_events THEN
+       RAISE EXCEPTION 'append_batch_v2: malformed batch' USING ERRCODE = 'invalid_parameter_value';
+     END IF;
+
+     IF pos >= v_next THEN
+       -- o_position[a] is the last position of append a: its event there ends the append.
+       INSERT INTO es.events (global_position, transaction_id, event_id, stream_id, stream_version,
+                              type, schema_version, data, metadata, recorded_at, hash, append_end)
+       SELECT x.pos, v_xid, x.i, x.s, x.v, x.t, x.sv, x.d::jsonb, x.m::jsonb, v_now, x.h,
+              x.pos = o_position[x.a]
+         FROM unnest(x_pos, p_ei, x_sid, x_ver, p_et, p_esv, p_ed, p_em, x_hash, x_app)
+              AS x(pos, i, s, v, t, sv, d, m, h, a)
+        WHERE x.pos IS NOT NULL;
+       -- Every row is there and locked by this transaction: an upsert finds each by its key.
+       INSERT INTO es.streams AS st (stream_id, version, last_hash)
+       SELECT u.s, u.v, u.h FROM unnest(p_ids, v_ver, v_hash, v_written) AS u(s, v, h, t) WHERE u.t
+       ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash;
+     END IF;
+     -- Placeholders of new streams that got no event (their append failed, or the write only
+     -- checked) go away again. One that got events was updated since: that row version is
+     -- not deleted.
+     IF cardinality(v_placeholders) > 0 THEN
+       DELETE FROM es.streams WHERE ctid = ANY (v_placeholders) AND version = -1;
+     END IF;
+   END $$`,
+];
+
 const migrations: Record<string, Migration> = {
   '0001_baseline': {
     async up(db: Kysely<any>) {
       for (const statement of baseline) await sql.raw(statement).execute(db);
+    },
+  },
+  '0002_append_end': {
+    async up(db: Kysely<any>) {
+      for (const statement of appendEnd) await sql.raw(statement).execute(db);
     },
   },
 };

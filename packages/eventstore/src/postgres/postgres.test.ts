@@ -290,6 +290,55 @@ t.test('postgres: subscriptions of one store share the pages of $all they read',
   t.equal(pagesRead, 10, '10 pages of 10 events, each read from the database once');
 });
 
+t.test('postgres: a shared page cut for a smaller batch still ends on an append', async (t) => {
+  let pagesRead = 0;
+  const store = await openWatchedStore(t, (name, _, rows) => {
+    if (name === 'es_read_all' && rows.length > 0) pagesRead++;
+  });
+  const ends = new Set<bigint>();
+  for (let i = 0; i < 12; i++) {
+    // A transfer's shape: a leg on each of two accounts and the transfer's event.
+    const result = await store.append(
+      ['debit', 'credit', 'transfer'].map((role) => ({
+        streamId: `${role}-${i}`,
+        expectedVersion: 'no_stream' as const,
+        events: [{ type: 'E', data: { i, role } }],
+      })),
+    );
+    ends.add(result.position);
+  }
+  const batchesOf = async (batchSize: number) => {
+    const batches: bigint[][] = [];
+    const subscription = store.subscribe({
+      after: 0n,
+      batchSize,
+      onEvents: async (events) => {
+        batches.push(events.map((e) => e.globalPosition));
+      },
+    });
+    await subscription.caughtUp;
+    await subscription.stop();
+    return batches;
+  };
+  // Pages of 8 (+1: the rest of the third append) from 0, then batches of 2 over the same
+  // positions: those starting where a page of the first did are cut from that page.
+  const large = await batchesOf(8);
+  const readForLarge = pagesRead;
+  const small = await batchesOf(2);
+  t.same(
+    large.map((b) => b.length),
+    [9, 9, 9, 9],
+  );
+  t.same(
+    small.map((b) => b.length),
+    Array(12).fill(3),
+    'every small batch is one whole append',
+  );
+  for (const batch of [...large, ...small]) t.ok(ends.has(batch[batch.length - 1]!), 'ends on an append');
+  t.same(small.flat(), large.flat(), 'the same events once each');
+  t.ok(pagesRead - readForLarge < small.length, 'some small batches were cut from shared pages');
+});
+
 t.test(
   'postgres: readStream calls made together share one query; calls while reads are in flight share the next',
   async (t) => {

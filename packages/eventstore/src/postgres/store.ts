@@ -62,9 +62,37 @@ const recentPagesMax = 16;
 // Positions below the oldest transaction still running are final: see migrations.ts.
 const visibleBelow = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)`;
 
-const readAllSql = `SELECT ${eventColumns} FROM es.events e
+const readAllSql = `SELECT ${eventColumns}, e.append_end FROM es.events e
   WHERE global_position > $1 AND global_position < ${visibleBelow}
   ORDER BY e.global_position LIMIT $2`;
+/**
+ * The rest of the append of the event at $1: up to the next event that ends an append. An
+ * append is written by one transaction, whose positions are those with the same `>> 16`, so
+ * the scan stays in that range (and the rest is visible, as $1 is); were no end marked there,
+ * the end of the transaction is one too.
+ */
+const appendRestSql = `SELECT ${eventColumns}, e.append_end FROM es.events e
+  WHERE e.global_position > $1::bigint AND e.global_position <= coalesce(
+    (SELECT min(x.global_position) FROM es.events x
+      WHERE x.global_position > $1::bigint AND x.global_position < ((($1::bigint >> 16) + 1) << 16)
+        AND x.append_end),
+    ((($1::bigint >> 16) + 1) << 16) - 1)
+  ORDER BY e.global_position`;
+
+/** A page of $all, and which of its events end their append (the last one always does). */
+interface Page {
+  events: RecordedEvent[];
+  appendEnds: boolean[];
+}
+
+/** The page's first `limit` events and the rest of the last one's append. */
+function pagePrefix(page: Page, limit: number): RecordedEvent[] {
+  const { events, appendEnds } = page;
+  if (events.length <= limit) return events;
+  let last = limit - 1;
+  while (last < events.length - 1 && !appendEnds[last]) last++;
+  return last === events.length - 1 ? events : events.slice(0, last + 1);
+}
 
 function checkLimit(limit: number | undefined, fallback: number): number {
   const value = limit ?? fallback;
@@ -89,7 +117,7 @@ export class PostgresEventStore implements EventStore {
   #notifyAgain = false;
   #unlisten: (() => Promise<void>) | undefined;
   #subscriptions = new Set<Subscription>();
-  readonly #recentPages = new Map<bigint, { limit: number; events: Promise<RecordedEvent[]> }>();
+  readonly #recentPages = new Map<bigint, { limit: number; page: Promise<Page> }>();
   #closed = false;
 
   private constructor(sql: SqlClient, options: PostgresEventStoreOptions) {
@@ -173,44 +201,67 @@ export class PostgresEventStore implements EventStore {
     return this.#reads.read(streamId, options.fromVersion ?? 0n, limit);
   }
 
+  /** Never ends inside an append: see #readPage. */
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
     const limit = checkLimit(options.limit, limits.readLimitDefault);
     if (typeof options.after !== 'bigint' || options.after < 0n)
       throw new RangeError('after must be a bigint ≥ 0n');
-    const rows = await this.#sql.query<EventRow>(
+    return (await this.#readPage(options.after, limit)).events;
+  }
+
+  /**
+   * At most `limit` events after `after`, then, when the last of them does not end its
+   * append, the rest of that append (at most limits.eventsPerAppendMax − 1 more events, in a
+   * second query): a page never ends inside an append, so a reader that commits page by page
+   * never holds part of one (half a transfer). A page that stops short of `limit` stops at
+   * the visibility horizon, which is between transactions, so between appends too.
+   */
+  async #readPage(after: bigint, limit: number): Promise<Page> {
+    const rows = await this.#sql.query<EventRow & { append_end: boolean }>(
       readAllSql,
-      [options.after.toString(), limit],
+      [after.toString(), limit],
       'es_read_all',
     );
-    return rows.map(toRecorded);
+    const last = rows.at(-1);
+    if (last !== undefined && !last.append_end) {
+      const rest = await this.#sql.query<EventRow & { append_end: boolean }>(
+        appendRestSql,
+        [last.global_position],
+        'es_read_append_rest',
+      );
+      for (const row of rest) rows.push(row);
+    }
+    const appendEnds = rows.map((row) => row.append_end);
+    if (appendEnds.length > 0) appendEnds[appendEnds.length - 1] = true;
+    return { events: rows.map(toRecorded), appendEnds };
   }
 
   /**
    * readAll for this store's subscriptions: a page being read, or read recently, from the
-   * same position is shared instead of read again (see recentPagesMax).
+   * same position is shared instead of read again (see recentPagesMax); a reader asking for
+   * fewer events gets its first `limit` and the rest of the last one's append, as readAll.
    */
   async #readAllShared(options: { after: bigint; limit: number }): Promise<RecordedEvent[]> {
     const { limit } = options;
     const key = options.after;
     const shared = this.#recentPages.get(key);
     if (shared !== undefined && shared.limit >= limit) {
-      const events = await shared.events;
-      if (events.length > 0) return events.length > limit ? events.slice(0, limit) : events;
+      const page = await shared.page;
+      if (page.events.length > 0) return pagePrefix(page, limit);
     }
-    const events = this.#sql
-      .query<EventRow>(readAllSql, [key.toString(), limit], 'es_read_all')
-      .then((rows) => rows.map(toRecorded));
+    const page = this.#readPage(key, limit);
     this.#recentPages.delete(key);
-    this.#recentPages.set(key, { limit, events });
+    this.#recentPages.set(key, { limit, page });
     if (this.#recentPages.size > recentPagesMax)
       this.#recentPages.delete(this.#recentPages.keys().next().value!);
     try {
-      const page = await events;
+      const read = await page;
       // An empty page is never shared: the next read may find events.
-      if (page.length === 0 && this.#recentPages.get(key)?.events === events) this.#recentPages.delete(key);
-      return page;
+      if (read.events.length === 0 && this.#recentPages.get(key)?.page === page)
+        this.#recentPages.delete(key);
+      return read.events;
     } catch (error) {
-      if (this.#recentPages.get(key)?.events === events) this.#recentPages.delete(key);
+      if (this.#recentPages.get(key)?.page === page) this.#recentPages.delete(key);
       throw error;
     }
   }
