@@ -29,11 +29,12 @@ import {
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { accountBody, currencyOrThrow, invalid, ledgerProblem } from '../../ledger-http.js';
+import { accountBody, currencyOrThrow, invalid } from '../../ledger-http.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { allRoles, managerPlus, type Policy, principalOf, staff } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
+import { problemOf } from '../../rejections.js';
 
 const idParams = z.object({ id: z.uuid() });
 const ownerOfParam = (ledger: Parameters<typeof accountOwnerOf>[0]) => (request: FastifyRequest) =>
@@ -85,7 +86,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
         type: request.body.type,
         currency: currencyOrThrow(request.body.currency),
       });
-      if (!outcome.ok) throw ledgerProblem(outcome.rejection);
+      if (!outcome.ok) throw problemOf(outcome.rejection);
       reply.code(201);
       return {
         account: accountBody(outcome.account, outcome.accountNumber),
@@ -215,7 +216,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
     const outcome = await changeAccount(app.ledger, callerOf(request), command);
     if (!outcome.ok) {
       if (outcome.rejection.code === 'account_not_found') throw problem(404, 'not_found', 'No such account');
-      throw ledgerProblem(outcome.rejection);
+      throw problemOf(outcome.rejection);
     }
     return {
       account: accountBody(outcome.account, outcome.accountNumber),

@@ -12,12 +12,13 @@ import { isLocked, type RegisteredUser } from '@ledger/domain';
 import { InvalidUserCursor, listUsers, usersProjection } from '@ledger/projection-users';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { rejectionProblem } from '../../auth/problems.js';
+
 import { userView } from '../../plugins/auth.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { directorOnly, managerPlus, type Policy, principalOf, staffOrAuditor } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionOf, minPositionSchema, waitForProjection } from '../../read-your-writes.js';
+import { problemOf } from '../../rejections.js';
 import settingsRoutes from './settings.js';
 
 const listPolicy: Policy = { roles: staffOrAuditor };
@@ -165,11 +166,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
       );
       if (!result.ok) {
         if (result.rejection === 'user_not_found') throw problem(404, 'not_found', 'No such user');
-        if (result.rejection === 'self_modification') {
-          // Nobody promotes or demotes themselves: it takes a second person.
-          throw problem(422, 'self_modification', 'Another staff member must change your role');
-        }
-        throw rejectionProblem(result.rejection);
+        throw problemOf(result.rejection);
       }
       return { user: adminView(result.state, now), position: result.position?.toString() ?? null };
     },

@@ -29,7 +29,7 @@ import {
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { rejectionProblem } from '../../auth/problems.js';
+
 import { accessTokenTtlSeconds, jtiKey } from '../../auth/tokens.js';
 import { newTotpSecret, otpauthUrl } from '../../auth/totp.js';
 import { invalid } from '../../ledger-http.js';
@@ -38,6 +38,7 @@ import { routeRateLimit } from '../../plugins/rate-limit.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { type Policy, principalOf } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
+import { problemOf } from '../../rejections.js';
 
 const self: Policy = { roles: 'authenticated' };
 /** PATCH /me changes the profile only: nobody sets a role, a lock or a login name through it. */
@@ -143,7 +144,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
         },
         { client: request.ip, metadata: app.auth.metadata(request) },
       );
-      if (!result.ok) throw rejectionProblem(result.rejection);
+      if (!result.ok) throw problemOf(result.rejection);
       const family = await app.auth.refreshTokens.startFamily(result.value.id, now);
       return { ...app.auth.issue(result.value, family), user: userView(result.value) };
     },
@@ -268,7 +269,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const changes = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined));
       const result = await updateProfile(app.store, caller(request), changes, app.auth.now());
-      if (!result.ok) throw rejectionProblem(result.rejection);
+      if (!result.ok) throw problemOf(result.rejection);
       return { user: userView(result.value) };
     },
   );
@@ -287,7 +288,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const secret = newTotpSecret();
       const result = await startTwoFactorSetup(app.auth.identity, caller(request), secret, app.auth.now());
-      if (!result.ok) throw rejectionProblem(result.rejection);
+      if (!result.ok) throw problemOf(result.rejection);
       return { secret, otpauthUrl: otpauthUrl(secret, result.value.username) };
     },
   );
@@ -308,7 +309,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       now: app.auth.now(),
     });
     if (!result.ok) {
-      throw rejectionProblem(result.rejection, result.rejection === 'invalid_otp' ? 400 : undefined);
+      throw problemOf(result.rejection, result.rejection === 'invalid_otp' ? 400 : undefined);
     }
     return result.value;
   };
@@ -388,7 +389,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       if (!result.ok) {
         if (result.rejection === 'password_is_identity')
           throw invalid('body.newPassword', 'the password must not be the username or the email');
-        throw rejectionProblem(result.rejection);
+        throw problemOf(result.rejection);
       }
       return reply.code(204).send(null);
     },

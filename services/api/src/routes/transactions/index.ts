@@ -36,17 +36,12 @@ import {
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  amountOrThrow,
-  currencyOrThrow,
-  invalid,
-  ledgerProblem,
-  transactionBody,
-} from '../../ledger-http.js';
+import { amountOrThrow, currencyOrThrow, invalid, transactionBody } from '../../ledger-http.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { allRoles, managerPlus, type Policy, principalOf, staff } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
+import { problemOf } from '../../rejections.js';
 
 const idParams = z.object({ id: z.uuid() });
 const ibanMessages: Record<Extract<ParsedIban, { ok: false }>['reason'], string> = {
@@ -90,7 +85,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
     };
   };
   const answer = (outcome: MoneyOutcome) => {
-    if (outcome.status === 'rejected') throw ledgerProblem(outcome.rejection);
+    if (outcome.status === 'rejected') throw problemOf(outcome.rejection);
     return {
       transaction: transactionBody(outcome.transfer, outcome.position),
       position: outcome.position.toString(),

@@ -1,0 +1,161 @@
+import type { UseCaseRejection } from '@ledger/application';
+import type { IdentityRejection } from '@ledger/domain';
+import { formatAmount } from '@ledger/domain/ledger';
+import { amountMessages, invalid } from './ledger-http.js';
+import { type HttpProblem, problem } from './problem.js';
+
+/**
+ * Every aggregate's rejection codes mapped to HTTP once, here at the edge (API.md): the
+ * identity's (a code), the ledger deciders' and the ledger use cases' (an object with a
+ * code and its facts). A route answers `throw problemOf(outcome.rejection)`; no route makes
+ * up a status or a code for a rejection of its own.
+ */
+export type Rejection = UseCaseRejection | IdentityRejection | 'self_modification';
+
+const identityProblems: Record<IdentityRejection | 'self_modification', [number, string]> = {
+  user_exists: [409, 'A user with this id exists'],
+  user_not_found: [404, 'No such user'],
+  invalid_credentials: [401, 'Wrong username, email or password'],
+  otp_required: [401, 'Two-factor authentication is on: give the current code as otp'],
+  invalid_otp: [401, 'The one-time code is wrong, expired or already used'],
+  account_locked: [423, 'The account is locked: too many failed attempts, or locked by staff'],
+  profile_locked: [422, 'Name and birth date cannot change once KYC has verified them'],
+  two_factor_already_enabled: [409, 'Two-factor authentication is already on: disable it first'],
+  two_factor_not_pending: [409, 'Call POST /api/auth/2fa/setup first'],
+  two_factor_not_enabled: [409, 'Two-factor authentication is not on'],
+  insufficient_rank: [
+    403,
+    'Your rank does not allow this: managers lock customers and agents, directors anyone but themselves',
+  ],
+  // Nobody promotes or demotes themselves: it takes a second person.
+  self_modification: [422, 'Another staff member must change your role'],
+};
+
+/** The problem of a rejection; `statusOverride` where the contract gives one code two statuses. */
+export function problemOf(rejection: Rejection, statusOverride?: number): HttpProblem {
+  if (typeof rejection === 'string') {
+    const [status, detail] = identityProblems[rejection];
+    return problem(statusOverride ?? status, rejection, detail);
+  }
+  return ledgerProblemOf(rejection);
+}
+
+function ledgerProblemOf(rejection: UseCaseRejection): HttpProblem {
+  switch (rejection.code) {
+    case 'account_number_unknown':
+      return problem(404, 'account_not_found', 'No account has this number');
+    case 'staff_only':
+      return problem(403, 'forbidden', 'Cash deposits and withdrawals are for staff');
+    case 'bank_account':
+      return problem(403, 'forbidden', 'Bank accounts stay open');
+    case 'customer_not_found':
+      return problem(404, 'not_found', 'No such customer');
+    case 'owner_required':
+      return invalid('body.userId', 'staff open accounts for a customer: give userId');
+    case 'second_account_kyc':
+      return problem(422, 'kyc_required', 'A second account needs a verified identity (KYC)');
+    case 'amount_invalid':
+      return invalid('body.amount', amountMessages[rejection.reason]);
+    case 'invalid_amount':
+      return invalid('body.amount', rejection.reason === 'too_large' ? 'too large' : 'must be > 0');
+    case 'invalid_timeout':
+      return invalid('body.timeoutSeconds', 'out of range, or given for an immediate transfer');
+    case 'same_account':
+      return problem(422, 'same_account', 'The two accounts of a transfer must differ');
+    case 'currency_mismatch':
+      return problem(
+        422,
+        'currency_mismatch',
+        `Account ${rejection.accountId} holds ${rejection.accountCurrency}`,
+        {
+          accountId: rejection.accountId,
+        },
+      );
+    case 'account_not_found':
+      return problem(404, 'account_not_found', 'No such account', { accountId: rejection.accountId });
+    case 'account_exists':
+      return problem(409, 'conflict', 'This account exists');
+    case 'account_frozen':
+      return problem(422, 'account_frozen', `Account ${rejection.accountId} is frozen`, {
+        accountId: rejection.accountId,
+      });
+    case 'account_closed':
+      return problem(422, 'account_closed', `Account ${rejection.accountId} is closed`, {
+        accountId: rejection.accountId,
+      });
+    case 'insufficient_funds':
+      return problem(422, 'insufficient_funds', 'The available balance does not cover this amount');
+    case 'limit_exceeded': {
+      const max = formatAmount(rejection.max, rejection.currency);
+      return problem(
+        422,
+        'limit_exceeded',
+        `The ${rejection.limit} limit of ${max} ${rejection.currency} would be exceeded`,
+        { limit: rejection.limit, max, currency: rejection.currency },
+      );
+    }
+    case 'kyc_required': {
+      const max = formatAmount(rejection.max, rejection.currency);
+      return problem(
+        422,
+        'kyc_required',
+        `Until your identity is verified (KYC), at most ${max} ${rejection.currency} a day may go out`,
+        { limit: rejection.limit, max, currency: rejection.currency },
+      );
+    }
+    case 'own_account':
+      return problem(
+        403,
+        'own_account',
+        'Staff do not serve themselves: cash on your own account is for a colleague',
+        {
+          accountId: rejection.accountId,
+        },
+      );
+    case 'approval_required': {
+      const max = formatAmount(rejection.max, rejection.currency);
+      return problem(
+        422,
+        'approval_required',
+        `Cash above ${max} ${rejection.currency} needs a manager's approval`,
+        { max, currency: rejection.currency },
+      );
+    }
+    case 'balance_not_zero':
+      return problem(422, 'balance_not_zero', 'Only an account with a zero balance can be closed');
+    case 'pending_transfers':
+      return problem(422, 'pending_transfers', 'The account has pending transfers: post or void them first');
+    case 'transfer_exists':
+      return problem(409, 'idempotency_conflict', 'This Idempotency-Key was used for another request');
+    case 'transfer_not_found':
+      return problem(404, 'not_found', 'No such transaction');
+    case 'transfer_not_pending':
+      return problem(409, 'transfer_not_pending', `The transaction is ${rejection.status}, not pending`);
+    case 'clearing_only':
+      return problem(
+        403,
+        'forbidden',
+        'An external transfer is settled or returned by the clearing rail, not by hand',
+      );
+    case 'transfer_expired':
+      return problem(409, 'transfer_not_pending', 'The hold has expired');
+    case 'transfer_not_expired':
+      return problem(409, 'transfer_not_expired', 'The hold has not expired yet');
+    case 'amount_exceeds_pending':
+      return problem(422, 'amount_exceeds_pending', 'The amount exceeds the pending amount');
+    case 'transfer_not_posted':
+      return problem(
+        409,
+        'transfer_not_posted',
+        `The transaction is ${rejection.status}: only posted ones reverse`,
+      );
+    case 'transfer_already_reversed':
+      return problem(409, 'transfer_already_reversed', 'The transaction is already reversed', {
+        reversedBy: rejection.reversedBy,
+      });
+    default: {
+      const unexpected: never = rejection;
+      throw new Error(`unmapped ledger rejection ${JSON.stringify(unexpected)}`);
+    }
+  }
+}
