@@ -1,28 +1,31 @@
-import assert from 'node:assert/strict';
 import {
   type AccountEvent,
-  accountEventTypes,
+  parseAccountEvent as parseStoredAccountEvent,
+  parseTransferEvent as parseStoredTransferEvent,
   type TransferEvent,
-  transferEventTypes,
 } from '@ledger/domain/ledger';
 import type { EventMetadata, EventStore, NewEvent, RecordedEvent } from '@ledger/eventstore';
 import { foldStream } from '../command-handler.js';
 import { ledgerEventSchemaVersion } from './streams.js';
 
-const accountEventTypeSet = new Set<string>(accountEventTypes);
-const transferEventTypeSet = new Set<string>(transferEventTypes);
-
-/** Events come from our own writers; a foreign type in a ledger stream is a corrupt store. */
-export function parseAccountEvent(recorded: Pick<RecordedEvent, 'type' | 'data'>): AccountEvent {
-  assert(accountEventTypeSet.has(recorded.type), `${recorded.type} is not an account event`);
-  assert(typeof recorded.data === 'object' && recorded.data !== null, 'account event data is an object');
-  return { type: recorded.type, data: recorded.data } as AccountEvent;
+/**
+ * An account stream's event, checked against its zod contract (@ledger/contracts, the one
+ * parser every reader uses): a foreign type or a malformed event is a corrupt store, and
+ * throws CorruptLedgerEvent naming the stream, the position and the field.
+ */
+export function parseAccountEvent(
+  recorded: Pick<RecordedEvent, 'type' | 'data'> &
+    Partial<Pick<RecordedEvent, 'streamId' | 'globalPosition'>>,
+): AccountEvent {
+  return parseStoredAccountEvent(recorded);
 }
 
-export function parseTransferEvent(recorded: Pick<RecordedEvent, 'type' | 'data'>): TransferEvent {
-  assert(transferEventTypeSet.has(recorded.type), `${recorded.type} is not a transfer event`);
-  assert(typeof recorded.data === 'object' && recorded.data !== null, 'transfer event data is an object');
-  return { type: recorded.type, data: recorded.data } as TransferEvent;
+/** A transfer stream's event, checked against its contract (see parseAccountEvent). */
+export function parseTransferEvent(
+  recorded: Pick<RecordedEvent, 'type' | 'data'> &
+    Partial<Pick<RecordedEvent, 'streamId' | 'globalPosition'>>,
+): TransferEvent {
+  return parseStoredTransferEvent(recorded);
 }
 
 /** Every event of a stream, paging past the store's read limit. */
