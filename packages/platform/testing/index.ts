@@ -1,6 +1,6 @@
 import { PostgresEventStore } from '@ledger/eventstore';
 import { createTestDatabase, type TestDatabase } from '@ledger/testkit';
-import { type Database, openDatabase } from './database.js';
+import { type Database, openDatabase } from '../src/database.js';
 
 /**
  * Tests only (`@ledger/platform/testing`): a fresh PostgreSQL database, opened as the
