@@ -1,3 +1,14 @@
+import {
+  accountIn,
+  applyTransferEvents,
+  bigints,
+  given,
+  type Ledger,
+  type LedgerCommand,
+  run,
+  statesFor,
+  transferIn,
+} from '@ledger/domain/testing';
 import t, { type Test } from 'tap';
 import {
   type Account,
@@ -26,17 +37,6 @@ import {
   type TransferCommand,
   type TransferWrites,
 } from './decide.js';
-import {
-  accountIn,
-  applyTransferEvents,
-  bigints,
-  given,
-  type Ledger,
-  type LedgerCommand,
-  run,
-  statesFor,
-  transferIn,
-} from './fixtures.js';
 import { evolveTransfer, foldTransfer, type TransferEvent } from './transfer.js';
 
 // Given commands (or events) / when a command / then events or a rejection.

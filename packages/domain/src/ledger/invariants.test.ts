@@ -1,4 +1,16 @@
 import assert from 'node:assert/strict';
+import {
+  accountIn,
+  applyAccountEvents,
+  applyWrites,
+  bigints,
+  emptyLedger,
+  isAccountCommand,
+  type Ledger,
+  type LedgerCommand,
+  statesFor,
+  viaJson,
+} from '@ledger/domain/testing';
 import fc from 'fast-check';
 import t from 'tap';
 import {
@@ -19,18 +31,6 @@ import {
   type TransferLimits,
   type TransferWrites,
 } from './decide.js';
-import {
-  accountIn,
-  applyAccountEvents,
-  applyWrites,
-  bigints,
-  emptyLedger,
-  isAccountCommand,
-  type Ledger,
-  type LedgerCommand,
-  statesFor,
-  viaJson,
-} from './fixtures.js';
 import { type Currency, fromMinorUnits } from './money.js';
 import type { TransferEvent } from './transfer.js';
 

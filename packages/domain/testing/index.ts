@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
-import { type AccountEvent, type AccountState, evolveAccount, initialAccountState } from './account.js';
+import {
+  type AccountEvent,
+  type AccountState,
+  evolveAccount,
+  initialAccountState,
+} from '../src/ledger/account.js';
 import {
   type AccountCommand,
   type Decision,
@@ -8,11 +13,16 @@ import {
   type TransferCommand,
   type TransferStates,
   type TransferWrites,
-} from './decide.js';
-import { evolveTransfer, initialTransferState, type TransferEvent, type TransferState } from './transfer.js';
+} from '../src/ledger/decide.js';
+import {
+  evolveTransfer,
+  initialTransferState,
+  type TransferEvent,
+  type TransferState,
+} from '../src/ledger/transfer.js';
 
 /**
- * Test support (not exported from index.ts): an in-memory ledger that loads the streams a
+ * Tests only (`@ledger/domain/testing`): an in-memory ledger that loads the streams a
  * command needs, decides, and applies the events the way the application layer appends
  * them. Events go through JSON on the way, as they do through the event store.
  */
