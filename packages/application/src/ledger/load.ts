@@ -5,6 +5,7 @@ import {
   evolveTransfer,
   initialAccountState,
   initialTransferState,
+  parseLedgerEvent,
   type TransferState,
 } from '@ledger/domain/ledger';
 import type { RecordedEvent } from '@ledger/eventstore';
@@ -70,21 +71,27 @@ export async function loadTransfer(ledger: Ledger, transferId: string): Promise<
 export async function findAccountIdByNumber(ledger: Ledger, accountNumber: string): Promise<string | null> {
   const [first] = await ledger.store.readStream(accountNumberStreamId(accountNumber), { limit: 1 });
   if (!first) return null;
-  const data = first.data as { accountId?: unknown };
-  assert(typeof data.accountId === 'string', `${first.streamId} holds no account id`);
-  return data.accountId;
+  const event = parseLedgerEvent(first);
+  assert(event.type === 'AccountNumberAssigned', `${first.streamId} holds a ${event.type}`);
+  return event.data.accountId;
 }
 
 /** The account number of an account (bank-owned accounts have none). */
 export async function accountNumberOf(ledger: Ledger, accountId: string): Promise<string | null> {
   const [first] = await ledger.store.readStream(accountStreamId(accountId), { limit: 1 });
   if (!first) return null;
-  const data = first.data as { accountNumber?: unknown };
-  return typeof data.accountNumber === 'string' ? data.accountNumber : null;
+  // The number rides in AccountOpened's data, reserved in the same append.
+  const opened = parseAccountEvent(first);
+  assert(opened.type === 'AccountOpened', `${first.streamId} starts with a ${opened.type}`);
+  return opened.data.kind === 'customer' ? (opened.data.accountNumber ?? null) : null;
 }
 
 /** The ids of the accounts a customer opened, in order. */
 export async function customerAccountIds(ledger: Ledger, userId: string): Promise<string[]> {
   const events = await readWholeStream(ledger.store, customerAccountsStreamId(userId));
-  return events.map((e) => (e.data as { accountId: string }).accountId);
+  return events.map((recorded) => {
+    const event = parseLedgerEvent(recorded);
+    assert(event.type === 'CustomerAccountAdded', `${recorded.streamId} holds a ${event.type}`);
+    return event.data.accountId;
+  });
 }

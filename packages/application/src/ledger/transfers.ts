@@ -7,6 +7,7 @@ import {
   initialAccountState,
   initialTransferState,
   type LedgerRejection,
+  parseLedgerEvent,
   type Transfer,
   type TransferCommand,
   type TransferState,
@@ -175,8 +176,9 @@ interface RecordedRequest {
 async function readRecordedRequest(ledger: Ledger, requestId: string): Promise<RecordedRequest | null> {
   const [first] = await ledger.store.readStream(requestStreamId(requestId), { limit: 1 });
   if (first === undefined) return null;
-  assert.equal(first.type, requestRecordedType, `${first.streamId} holds a ${first.type}`);
-  const data = first.data as { fingerprint: string; transferId: string; transferVersion: string };
+  const event = parseLedgerEvent(first);
+  assert(event.type === requestRecordedType, `${first.streamId} holds a ${event.type}`);
+  const { data } = event;
   return {
     fingerprint: data.fingerprint,
     transferId: data.transferId,
