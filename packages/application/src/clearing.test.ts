@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { externalTransfer, fundedAccount, twoPhaseTransfer } from '@ledger/application/testing';
 import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
 import {
@@ -8,7 +9,6 @@ import {
   expirePendingTransfer,
   jobMetadata,
 } from './clearing.js';
-import { externalTransfer, fundedAccount, twoPhaseTransfer } from './fixtures/ledger.js';
 import {
   bankAccountId,
   createLedger,

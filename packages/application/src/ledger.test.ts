@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createTransfer } from '@ledger/application/testing';
 import {
   accountNumberLength,
   accountNumberPrefix,
@@ -10,7 +11,6 @@ import {
 import { PostgresEventStore } from '@ledger/eventstore';
 import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
-import { createTransfer } from './fixtures/ledger.js';
 import {
   bankAccountId,
   createCashTransfer,

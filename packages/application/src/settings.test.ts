@@ -284,7 +284,7 @@ t.test('20 concurrent transfers from 4 processes never exceed the daily limit in
   );
   t.equal(deposit.status, 'accepted');
 
-  const racer = fileURLToPath(new URL('./fixtures/daily-limit-racer.ts', import.meta.url));
+  const racer = fileURLToPath(new URL('../testing/daily-limit-racer.ts', import.meta.url));
   const at = now();
   const children: ChildProcess[] = [];
   t.teardown(() => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { bankAccountId, createLedger, openCustomerAccount, runTransferCommand } from '@ledger/application';
-import { createTransfer } from '@ledger/application/fixtures/ledger';
+import { createTransfer } from '@ledger/application/testing';
 import { createLogger } from '@ledger/platform';
 import { openTestStore } from '@ledger/platform/testing';
 import { rebuildProjection, runProjection } from '@ledger/readmodel';

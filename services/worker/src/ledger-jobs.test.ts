@@ -9,7 +9,7 @@ import {
   runTransferCommand,
   transferStreamId,
 } from '@ledger/application';
-import { externalTransfer, fundedAccount, twoPhaseTransfer } from '@ledger/application/fixtures/ledger';
+import { externalTransfer, fundedAccount, twoPhaseTransfer } from '@ledger/application/testing';
 import { availableBalanceOf, balanceOf, pendingTimeoutSecondsDefault } from '@ledger/domain/ledger';
 import { createLogger } from '@ledger/platform';
 import { openTestStore } from '@ledger/platform/testing';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { openRawAccount, rawCredits, rawTransfer } from '@ledger/application/testing';
 import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
-import { openRawAccount, rawCredits, rawTransfer } from '../fixtures/raw-ledger.js';
 import { accountStreamId } from '../ledger/index.js';
 import { accountBalanceAt, balanceAtPageSize } from './balance-at.js';
 

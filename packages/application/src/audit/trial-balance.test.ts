@@ -1,6 +1,6 @@
+import { openRawAccount, rawTransfer } from '@ledger/application/testing';
 import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
-import { openRawAccount, rawTransfer } from '../fixtures/raw-ledger.js';
 import { accountStreamId } from '../ledger/index.js';
 import {
   FoldAborted,
