@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { captureLog, uuidPattern, within } from '@ledger/api/testing';
 import { PostgresEventStore } from '@ledger/eventstore';
 import { createLogger, loadConfig, openDatabase } from '@ledger/platform';
 import { advanceCheckpoint, ensureCheckpoint, migrateCheckpoints } from '@ledger/readmodel';
@@ -13,7 +14,6 @@ import { bodyLimitBytes, buildApp, requestTimeoutMs } from './app.js';
 import { checkTimeoutMs } from './health.js';
 import { problem } from './problem.js';
 import { closeRedis, connectRedis } from './redis.js';
-import { captureLog, uuidPattern, within } from './test-support.js';
 
 // The API against real PostgreSQL and real Redis, through app.inject(): no port, no mocks.
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { within } from '@ledger/api/testing';
 import { createTestDatabase, testRedisUrl } from '@ledger/testkit';
 import t from 'tap';
-import { within } from './test-support.js';
 
 // `pnpm start:api` as a real process: real port, real signals, real exit codes.
 

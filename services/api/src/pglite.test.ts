@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { captureLog } from '@ledger/api/testing';
 import { PostgresEventStore } from '@ledger/eventstore';
 import { createLogger, loadConfig, openDatabase } from '@ledger/platform';
 import t from 'tap';
 import { buildApp } from './app.js';
-import { captureLog } from './test-support.js';
 
 // The embedded default: no DATABASE_URL, no REDIS_URL, PGlite under DATA_DIR.
 

@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { authFixture, json, strongPassword, testJwtSecret } from '@ledger/api/testing';
 import { userStreamId } from '@ledger/contracts';
 import { loadConfig } from '@ledger/platform';
 import { uniquePrefix } from '@ledger/testkit';
@@ -14,7 +15,6 @@ import {
   passwordQueueLengthMax,
   sharedPasswordWorkers,
 } from './passwords.js';
-import { authFixture, json, strongPassword, testJwtSecret } from './test-app.js';
 
 // Production hashing: bcrypt cost 12 end to end, on worker threads (the event loop never
 // runs a hash), one lane per client address served in turn, each lane and the whole queue

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { authFixture, bearer, json, strongPassword, testJwtSecret } from '@ledger/api/testing';
 import { PostgresEventStore } from '@ledger/eventstore';
 import { loadConfig } from '@ledger/platform';
 import { uniquePrefix } from '@ledger/testkit';
@@ -6,7 +7,6 @@ import type { FastifyInstance } from 'fastify';
 import t from 'tap';
 import { buildApp } from '../app.js';
 import { bcryptHasher } from './passwords.js';
-import { authFixture, bearer, json, strongPassword, testJwtSecret } from './test-app.js';
 
 // The cached users of authenticate(): a lock or a role change made in this process or in
 // another API process (its own event store object, the same database and Redis) takes

@@ -2,6 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  bearer,
+  captureLog,
+  directorEnv,
+  directorPassword,
+  directorUsername,
+  json,
+  strongPassword,
+} from '@ledger/api/testing';
 import { accountStreamId } from '@ledger/application';
 import { userStreamId } from '@ledger/contracts';
 import { PostgresEventStore, type RecordedEvent } from '@ledger/eventstore';
@@ -13,9 +22,6 @@ import { runProjection } from '@ledger/readmodel';
 import t, { type Test } from 'tap';
 import { buildApp } from '../app.js';
 import { bcryptHasher } from '../auth/passwords.js';
-import { bearer, json, strongPassword } from '../auth/test-app.js';
-import { captureLog } from '../test-support.js';
-import { directorEnv, directorPassword, directorUsername } from './ledger-test-kit.js';
 
 // Issue #12, defect 1: lists sorted positions as text. Every list pages by a keyset on a
 // global position (xid << 16 | n); when the positions of its rows have different numbers of

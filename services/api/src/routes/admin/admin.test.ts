@@ -1,10 +1,9 @@
+import { bearer, json, ledgerHarness, strongPassword } from '@ledger/api/testing';
 import { findUserId } from '@ledger/application';
 import { userStreamId } from '@ledger/contracts';
 import { usersProjection } from '@ledger/projection-users';
 import type { LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
-import { bearer, json, strongPassword } from '../../auth/test-app.js';
-import { ledgerHarness } from '../ledger-test-kit.js';
 
 // The first director's bootstrap, staff creation, role and lock changes, and the users list
 // from its read model, through app.inject() against real PostgreSQL and Redis.

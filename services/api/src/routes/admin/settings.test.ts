@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { bearer, json, ledgerHarness, type User } from '@ledger/api/testing';
 import { loadAccount, settingsStreamId, transferIdFor, transferStreamId } from '@ledger/application';
 import { defaultCashApprovalMinText, defaultLimitsText } from '@ledger/domain/settings';
 import type { LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
-import { bearer, json } from '../../auth/test-app.js';
-import { ledgerHarness, type User } from '../ledger-test-kit.js';
 
 // GET and PUT /api/admin/settings, and the limits they set on POST /api/transactions
 // (transfer_amount_max, daily_debit_max, the unverified customer's cap → kyc_required),

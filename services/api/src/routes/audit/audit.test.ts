@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { bearer, json, ledgerHarness } from '@ledger/api/testing';
 import { userStreamId } from '@ledger/contracts';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { sql } from 'kysely';
 import t from 'tap';
-import { bearer, json } from '../../auth/test-app.js';
-import { ledgerHarness } from '../ledger-test-kit.js';
 
 // API.md, Audit, through app.inject() against real PostgreSQL and Redis: who may call it,
 // the log and streams with secrets redacted, the hash-chain verifier against a tampered

@@ -1,9 +1,9 @@
 import { createHmac, generateKeyPairSync, sign as rsaSign } from 'node:crypto';
+import { authFixture, bearer, json, strongPassword, testJwtSecret, totpAt } from '@ledger/api/testing';
 import { userStreamId } from '@ledger/contracts';
 import type { LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
 import { z } from 'zod';
-import { authFixture, bearer, json, strongPassword, testJwtSecret, totpAt } from '../../auth/test-app.js';
 import { allRoles } from '../../policy.js';
 
 // Every row of API.md's Auth table, success and each error, and the attacks of issue 3,

@@ -1,13 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bearer, captureLog, json, strongPassword } from '@ledger/api/testing';
 import { PostgresEventStore } from '@ledger/eventstore';
 import { createLogger, loadConfig, openDatabase } from '@ledger/platform';
 import t from 'tap';
 import { buildApp } from '../../app.js';
 import { bcryptHasher } from '../../auth/passwords.js';
-import { bearer, json, strongPassword } from '../../auth/test-app.js';
-import { captureLog } from '../../test-support.js';
 
 // The embedded default (PGlite, no Redis, JWT secret generated into DATA_DIR): the whole
 // token life cycle, with revocations and refresh tokens in the database.

@@ -1,8 +1,7 @@
+import { bearer, json, ledgerHarness, strongPassword, totpAt } from '@ledger/api/testing';
 import { findUserId } from '@ledger/application';
 import { userStreamId } from '@ledger/contracts';
 import t from 'tap';
-import { bearer, json, strongPassword, totpAt } from '../../auth/test-app.js';
-import { ledgerHarness } from '../ledger-test-kit.js';
 
 // Issue #12 over HTTP: rank, lockout as a weapon, 2FA with the password and recovery codes,
 // password change, free text, params before ownership, Cache-Control.

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
+import { authFixture, json, strongPassword, testJwtSecret } from '@ledger/api/testing';
 import { loadConfig } from '@ledger/platform';
 import { testRedisUrl, uniquePrefix } from '@ledger/testkit';
 import t from 'tap';
 import { buildApp } from '../../app.js';
 import { bcryptHasher, PasswordWorkers, passwordChecksPerAddressMax } from '../../auth/passwords.js';
-import { authFixture, json, strongPassword, testJwtSecret } from '../../auth/test-app.js';
 
 // Over HTTP, at the production cost: wrong logins flooding from one address fill only that
 // address's lane of the password threads (its share is bounded: beyond it, 429), and a

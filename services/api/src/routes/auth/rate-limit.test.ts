@@ -1,5 +1,5 @@
+import { authFixture, json, strongPassword } from '@ledger/api/testing';
 import t from 'tap';
-import { authFixture, json, strongPassword } from '../../auth/test-app.js';
 
 // The default limits of API.md (login 5/minute per IP+username and 30/minute per IP,
 // register 10/hour per IP, everything 1000/minute per IP), on Redis, through app.inject()

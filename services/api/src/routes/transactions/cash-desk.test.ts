@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { bearer, json, ledgerHarness, type User } from '@ledger/api/testing';
 import { accountStreamId, transferIdFor, transferStreamId } from '@ledger/application';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { until } from '@ledger/testkit';
 import t, { type Test } from 'tap';
-import { bearer, json } from '../../auth/test-app.js';
-import { ledgerHarness, type User } from '../ledger-test-kit.js';
 
 // API.md Transactions, the cash desk (`type: "deposit" | "withdrawal"`, agent+): never on an
 // account the member of staff owns (403 own_account); above the settings' cashApprovalMin

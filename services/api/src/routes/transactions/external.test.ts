@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { json, ledgerHarness, type User } from '@ledger/api/testing';
 import { bankAccountId, loadTransfer, transferIdFor } from '@ledger/application';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { until } from '@ledger/testkit';
 import t, { type Test } from 'tap';
-import { json } from '../../auth/test-app.js';
-import { ledgerHarness, type User } from '../ledger-test-kit.js';
 
 // API.md Transactions, `type:"external"`: a hold to the bank's clearing account, pending
 // until the clearing rail (services/worker) settles or returns it. Real PostgreSQL.

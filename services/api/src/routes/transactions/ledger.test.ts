@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { json, ledgerHarness, type User } from '@ledger/api/testing';
 import {
   bankAccountId,
   loadAccount,
@@ -10,8 +11,6 @@ import { parseAccountNumber } from '@ledger/domain/ledger';
 import { accountsProjection, transactionsProjection, trialBalance } from '@ledger/projection-accounts';
 import { until } from '@ledger/testkit';
 import t, { type Test } from 'tap';
-import { json } from '../../auth/test-app.js';
-import { ledgerHarness, type User } from '../ledger-test-kit.js';
 
 // API.md Accounts and Transactions through app.inject() against real PostgreSQL and Redis:
 // the concurrency cases of issue 4, idempotency, two-phase races, and every bad input with

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { json, ledgerHarness, type User } from '@ledger/api/testing';
 import { accountStreamId, transferIdFor, transferStreamId } from '@ledger/application';
 import { userStreamId } from '@ledger/contracts';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import t from 'tap';
-import { json } from '../../auth/test-app.js';
-import { ledgerHarness, type User } from '../ledger-test-kit.js';
 
 // API.md Conventions: same caller + same Idempotency-Key + same body → the same status and
 // body as the first time, also when the first time was a 422 and what refused it has

@@ -7,10 +7,10 @@ import { createLogger, loadConfig, openDatabase } from '@ledger/platform';
 import { createTestDatabase, testRedisUrl, uniquePrefix } from '@ledger/testkit';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { generate } from 'otplib';
-import { buildApp } from '../app.js';
-import { closeRedis, connectRedis } from '../redis.js';
-import { captureLog } from '../test-support.js';
-import { bcryptHasher, type PasswordHasher } from './passwords.js';
+import { buildApp } from '../src/app.js';
+import { bcryptHasher, type PasswordHasher } from '../src/auth/passwords.js';
+import { closeRedis, connectRedis } from '../src/redis.js';
+import { captureLog } from './support.js';
 
 /**
  * Shared set-up of the auth test files: real PostgreSQL (a fresh database), real Redis

@@ -3,7 +3,7 @@ import { userStreamId } from '@ledger/contracts';
 import { type Projection, type RunningProjection, runProjection } from '@ledger/readmodel';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Test } from 'tap';
-import { authFixture, bearer, json, strongPassword } from '../auth/test-app.js';
+import { authFixture, bearer, json, strongPassword } from './auth-fixture.js';
 
 /**
  * Shared set-up of the route test files that work as the bank's people: the app with its
