@@ -19,6 +19,5 @@ export {
   type TrialBalanceView,
   trialBalance,
   trialBalanceFold,
-  trialBalanceReadModel,
   trialBalanceView,
 } from './trial-balance.js';

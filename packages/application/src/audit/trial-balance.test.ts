@@ -7,7 +7,6 @@ import {
   type LedgerTotals,
   type LedgerTotalsReadModel,
   trialBalance,
-  trialBalanceReadModel,
   trialBalanceView,
 } from './trial-balance.js';
 
@@ -153,30 +152,20 @@ t.test('the read model: its snapshot as lines in currency order, at its position
   });
 });
 
-t.test('the read model: an unbalanced snapshot is read again, a lasting one reported', async (t) => {
+t.test('the read model: one snapshot, and an imbalance in it is reported as it is', async (t) => {
+  // The projector's batches end on append boundaries: a snapshot never holds half a
+  // transfer, so nothing is read again (checkpoints.test.ts in the accounts projection).
   const halfway = { ...totals('EUR', 5_00n), creditsPosted: 0n };
   let reads = 0;
-  const settling: LedgerTotalsReadModel = {
-    // Between the two legs of a transfer once, then the whole transfer.
-    snapshot: async () => ({
-      totals: [reads++ === 0 ? halfway : totals('EUR', 5_00n)],
-      position: BigInt(reads),
-    }),
-  };
-  const settled = await trialBalance({ readModel: settling });
-  t.equal(reads, 2);
-  t.match(settled, { balanced: true, position: 2n });
-
-  let lastingReads = 0;
   const broken: LedgerTotalsReadModel = {
     snapshot: async () => {
-      lastingReads++;
+      reads++;
       return { totals: [halfway, totals('JPY', 1n)], position: 7n };
     },
   };
   const reported = await trialBalance({ readModel: broken });
-  t.equal(lastingReads, 1 + trialBalanceReadModel.retriesMax, 'bounded re-reads');
-  t.equal(reported.balanced, false);
+  t.equal(reads, 1, 'one snapshot');
+  t.match(reported, { balanced: false, position: 7n });
   t.same(
     reported.currencies.map((l) => [l.currency, l.balanced]),
     [

@@ -81,12 +81,6 @@ export interface LedgerTotalsReadModel {
   snapshot(): Promise<{ totals: readonly LedgerTotals[]; position: bigint }>;
 }
 
-/** Re-reads of an unbalanced read model (see fromReadModel), and the pause between. */
-export const trialBalanceReadModel = {
-  retriesMax: 3,
-  retryMs: 50,
-} as const;
-
 /** The fold stopped because the request was aborted (the handler timeout, a closed socket). */
 export class FoldAborted extends Error {
   override readonly name = 'FoldAborted';
@@ -172,19 +166,27 @@ export async function trialBalanceAt(
   const totals = new Map<Currency, CurrencyTotals>();
   const currencyOfAccount = new Map<string, Currency>();
   const asOfMs = 'asOf' in cut ? cut.asOf.getTime() : null;
-  const atPosition = 'atPosition' in cut ? cut.atPosition : null;
+  // A position inside an append would split its transfers: the cut runs on to the end of
+  // that append. One read from the position is that append whole (a page of the log never
+  // ends inside an append).
+  let end: bigint | null = null;
+  if ('atPosition' in cut) {
+    const from = await store.readAll({ after: cut.atPosition > 0n ? cut.atPosition - 1n : 0n, limit: 1 });
+    const first = from[0];
+    end =
+      first !== undefined && first.globalPosition <= cut.atPosition
+        ? from.at(-1)!.globalPosition
+        : cut.atPosition;
+  }
   let after = 0n;
   let position = 0n;
-  let lastRecordedAt: string | null = null;
   for (;;) {
     if (signal?.aborted) throw new FoldAborted('trial balance fold aborted');
     const events = await store.readAll({ after, limit: trialBalanceFold.pageSize });
     let done = events.length < trialBalanceFold.pageSize;
     for (const event of events) {
       after = event.globalPosition;
-      // A position inside an append would split its transfers: the cut runs on to the end
-      // of the append, whose events all carry the same recordedAt (one statement).
-      if (atPosition !== null && event.globalPosition > atPosition && event.recordedAt !== lastRecordedAt) {
+      if (end !== null && event.globalPosition > end) {
         done = true;
         break;
       }
@@ -198,7 +200,6 @@ export async function trialBalanceAt(
       }
       applyLedgerEvent(totals, currencyOfAccount, event);
       position = event.globalPosition;
-      lastRecordedAt = event.recordedAt;
     }
     if (done) break;
   }
@@ -206,9 +207,9 @@ export async function trialBalanceAt(
 }
 
 /**
- * The read model's totals now. The projector commits in batches of a fixed count, so a
- * snapshot can fall between the two legs of a transfer: an imbalance is read again a few
- * times before it is reported.
+ * The read model's totals now, in one snapshot with the position they stand at. The
+ * projector's batches end on append boundaries (the store never delivers half an append),
+ * so a snapshot never falls between the legs of a transfer: an imbalance is real.
  */
 async function fromReadModel(readModel: LedgerTotalsReadModel): Promise<TrialBalance> {
   const read = async () => {
@@ -226,11 +227,7 @@ async function fromReadModel(readModel: LedgerTotalsReadModel): Promise<TrialBal
     );
     return { lines, position };
   };
-  let { lines, position } = await read();
-  for (let retry = 0; retry < trialBalanceReadModel.retriesMax && !lines.every((l) => l.balanced); retry++) {
-    await new Promise((resolve) => setTimeout(resolve, trialBalanceReadModel.retryMs));
-    ({ lines, position } = await read());
-  }
+  const { lines, position } = await read();
   return answer('read_model', null, position, lines);
 }
 
