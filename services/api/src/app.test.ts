@@ -312,6 +312,22 @@ t.test('GET /openapi.json: OpenAPI 3.1 with the operations routes and bearer aut
   t.same(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
 });
 
+t.test('GET /openapi.json: the contract’s paths exactly, none with a trailing slash', async (t) => {
+  const doc = json((await app.inject({ url: '/openapi.json' })).body);
+  const paths = Object.keys(doc.paths as Record<string, unknown>);
+  t.same(
+    paths.filter((path) => path.length > 1 && path.endsWith('/')),
+    [],
+    'a generated client calls /api/accounts, not /api/accounts/',
+  );
+  t.ok(doc.paths['/api/accounts']?.post && doc.paths['/api/accounts']?.get, 'POST and GET /api/accounts');
+  t.ok(
+    doc.paths['/api/transactions']?.post && doc.paths['/api/transactions']?.get,
+    'POST and GET /api/transactions',
+  );
+  t.ok(doc.paths['/api/accounts/{id}/balance']?.get, 'parameters in the OpenAPI form');
+});
+
 t.test('GET /docs: Swagger UI, under a CSP that allows its own scripts', async (t) => {
   const response = await app.inject({ url: '/docs' });
   t.equal(response.statusCode, 200);
