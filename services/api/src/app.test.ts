@@ -326,6 +326,10 @@ t.test('GET /openapi.json: the contract’s paths exactly, none with a trailing 
     'POST and GET /api/transactions',
   );
   t.ok(doc.paths['/api/accounts/{id}/balance']?.get, 'parameters in the OpenAPI form');
+  for (const url of ['/api/accounts', '/api/accounts/']) {
+    const answer = await app.inject({ url });
+    t.equal(answer.statusCode, 401, `${url} reaches the route (no token: 401)`);
+  }
 });
 
 t.test('GET /docs: Swagger UI, under a CSP that allows its own scripts', async (t) => {

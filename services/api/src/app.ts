@@ -51,8 +51,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: requestIdOf,
     bodyLimit: bodyLimitBytes,
-    // Audit stream ids (<kind>-<id>, e.g. an email reservation) run up to 256 characters, percent-encoded up to 3x.
-    routerOptions: { maxParamLength: 3 * 256 },
+    // Audit stream ids (<kind>-<id>, e.g. an email reservation) run up to 256 characters,
+    // percent-encoded up to 3x. Routes are registered as the contract writes them (no
+    // trailing slash, so the OpenAPI paths are the contract's); a client adding one is served.
+    routerOptions: { maxParamLength: 3 * 256, ignoreTrailingSlash: true },
     connectionTimeout: connectionTimeoutMs,
     requestTimeout: requestTimeoutMs,
     keepAliveTimeout: keepAliveTimeoutMs,
