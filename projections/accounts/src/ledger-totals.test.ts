@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { type LedgerTotalsReadModel, trialBalance } from '@ledger/application';
+import { openRawAccount, rawTransfer } from '@ledger/application/testing';
 import { createLogger } from '@ledger/platform';
 import { openTestStore } from '@ledger/platform/testing';
 import { runProjection } from '@ledger/readmodel';
@@ -12,70 +12,18 @@ import { accountsProjection, ledgerTotalsReadModel } from './index.js';
 const logger = createLogger({ level: 'silent', name: 'ledger-totals-test' });
 const { store, database } = await openTestStore('accounts_ledger_totals', t);
 
-const opened = (accountId: string, currency: string) => ({
-  streamId: `account-${accountId}`,
-  expectedVersion: 'no_stream' as const,
-  events: [
-    {
-      type: 'AccountOpened',
-      data: {
-        accountId,
-        kind: 'bank',
-        accountType: 'cash',
-        ownerId: null,
-        currency,
-        debitsMustNotExceedCredits: false,
-        overdraftLimit: null,
-        openedAt: new Date().toISOString(),
-      },
-    },
-  ],
-});
-
-const leg = (
-  accountId: string,
-  side: 'debit' | 'credit',
-  other: string,
-  transferId: string,
-  type: string,
-) => ({
-  streamId: `account-${accountId}`,
-  expectedVersion: 'any' as const,
-  events: [
-    {
-      type,
-      data: {
-        accountId,
-        transferId,
-        side,
-        counterpartyAccountId: other,
-        code: 'transfer',
-        reference: null,
-        at: new Date().toISOString(),
-        amount: '1250',
-        ...(type === 'AccountLegPosted' ? { releasedPending: '0' } : {}),
-      },
-    },
-  ],
-});
-
 t.test('the totals per currency at the projection’s checkpoint, through the port', async (t) => {
   // The application's port, met structurally: no adapter in between.
   const readModel: LedgerTotalsReadModel = ledgerTotalsReadModel(database.db);
-  const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-  await store.append([opened(a, 'EUR'), opened(b, 'EUR'), opened(c, 'USD'), opened(d, 'USD')]);
-  const posted = randomUUID();
-  await store.append([
-    leg(a, 'debit', b, posted, 'AccountLegPosted'),
-    leg(b, 'credit', a, posted, 'AccountLegPosted'),
-  ]);
-  const held = randomUUID();
-  const head = (
-    await store.append([
-      leg(c, 'debit', d, held, 'AccountLegPending'),
-      leg(d, 'credit', c, held, 'AccountLegPending'),
-    ])
-  ).position;
+  const [a, b, c, d] = [
+    await openRawAccount(store, 'EUR'),
+    await openRawAccount(store, 'EUR'),
+    await openRawAccount(store, 'USD'),
+    await openRawAccount(store, 'USD'),
+  ];
+  await rawTransfer(store, { debit: a, credit: b, amount: 1250n, leg: { kind: 'posted' } });
+  const head = (await rawTransfer(store, { debit: c, credit: d, amount: 1250n, leg: { kind: 'pending' } }))
+    .position;
 
   const runner = runProjection({ db: database.db, store, projection: accountsProjection, logger });
   t.teardown(() => runner.stop());

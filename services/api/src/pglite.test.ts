@@ -1,32 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { captureLog } from '@ledger/api/testing';
-import { PostgresEventStore } from '@ledger/eventstore';
-import { createLogger, loadConfig, openDatabase } from '@ledger/platform';
+import { embeddedApp } from '@ledger/api/testing';
 import t from 'tap';
-import { buildApp } from './app.js';
 
 // The embedded default: no DATABASE_URL, no REDIS_URL, PGlite under DATA_DIR.
 
-const dataDir = await mkdtemp(join(tmpdir(), 'api-pglite-'));
-const config = loadConfig({ DATA_DIR: dataDir });
-const logger = createLogger({ level: 'info', name: 'api-pglite-test' }, captureLog());
-const database = await openDatabase({
-  databaseUrl: config.databaseUrl,
-  dataDir,
-  applicationName: 'api-test',
-});
-const store = await PostgresEventStore.open(database.sql);
-const app = await buildApp({ config, database, store, logger });
-await app.ready();
-
-t.teardown(async () => {
-  await app.close();
-  await store.close();
-  await database.close();
-  await rm(dataDir, { recursive: true, force: true });
-});
+const { config, database, store, app, close } = await embeddedApp('api-pglite');
+t.teardown(close);
 
 t.test('runs on PGlite under DATA_DIR', async (t) => {
   t.equal(database.kind, 'pglite');

@@ -112,6 +112,14 @@ export function json(response: LightMyRequestResponse): Record<string, any> {
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/** POST /api/auth/login to `app`; the answer unchecked. */
+export const loginRequest = (app: FastifyInstance, username: string, password: string) =>
+  app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password } });
+
+/** POST /api/auth/refresh to `app`; the answer unchecked. */
+export const refreshRequest = (app: FastifyInstance, refreshToken: string) =>
+  app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken } });
+
 /** The TOTP code an authenticator shows at the given time. */
 export function totpAt(secret: string, at: Date): Promise<string> {
   return generate({ secret, epoch: Math.floor(at.getTime() / 1000) });

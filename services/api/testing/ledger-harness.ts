@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { userStreamId } from '@ledger/contracts';
+import { markKycVerified } from '@ledger/application/testing';
+import type { PostgresEventStore } from '@ledger/eventstore';
 import { type Projection, type RunningProjection, runProjection } from '@ledger/readmodel';
-import type { LightMyRequestResponse } from 'fastify';
+import { until } from '@ledger/testkit';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Test } from 'tap';
-import { authFixture, bearer, json, strongPassword } from './auth-fixture.js';
+import { authFixture, bearer, json, loginRequest, strongPassword } from './auth-fixture.js';
 
 /**
  * Shared set-up of the route test files that work as the bank's people: the app with its
  * first director (BANK_DIRECTOR_*), the read models it needs, and helpers to log in, register
  * customers (KYC verified unless asked otherwise), create staff through /api/admin/users,
- * call the API, open accounts and deposit into them. Each test file has its own database.
+ * call the API, open accounts, deposit into them and transfer. Each test file has its own
+ * database (ledgerHarness: PostgreSQL; bankClient serves any app, the embedded one too).
  */
 
 export const directorUsername = 'chief';
@@ -33,19 +36,22 @@ export interface User {
   token: string;
 }
 
-export interface LedgerHarnessOptions {
-  /** RATE_LIMITS of the app (default: generous enough never to be hit). */
-  rateLimits?: Record<string, string>;
-  /** Read models run for the file's lifetime (stopped at its teardown). */
-  projections?: Projection[];
-  /** Wait until the read models have caught up with the start (their tables exist). */
-  waitForProjections?: boolean;
+export interface BankClientOptions {
   /** Prefix of customer usernames (a number and the time follow). */
   customerPrefix?: string;
   /** Staff created at the start, in this order, by the director. */
   roles?: StaffRole[];
   /** assertProblem also checks that the body shows no stack trace. */
   noStackTrace?: boolean;
+}
+
+export interface LedgerHarnessOptions extends BankClientOptions {
+  /** RATE_LIMITS of the app (default: generous enough never to be hit). */
+  rateLimits?: Record<string, string>;
+  /** Read models run for the file's lifetime (stopped at its teardown). */
+  projections?: Projection[];
+  /** Wait until the read models have caught up with the start (their tables exist). */
+  waitForProjections?: boolean;
 }
 
 export async function ledgerHarness(t: Test, name: string, options: LedgerHarnessOptions = {}) {
@@ -60,7 +66,18 @@ export async function ledgerHarness(t: Test, name: string, options: LedgerHarnes
   if (options.waitForProjections) {
     for (const r of runners) await r.waitFor(await f.store.lastWrittenPosition(), 10_000);
   }
+  return { f, app, env, runners, ...(await bankClient(app, f.store, options)) };
+}
 
+/**
+ * The bank's people working through `app` (started with directorEnv(): its first director
+ * logs in here) on `store`: the staff of `options.roles` are created at once.
+ */
+export async function bankClient(
+  app: FastifyInstance,
+  store: PostgresEventStore,
+  options: BankClientOptions = {},
+) {
   function assertProblem(t: Test, response: LightMyRequestResponse, status: number, code: string) {
     t.equal(response.statusCode, status, `status ${status} (${response.body.slice(0, 300)})`);
     t.match(response.headers['content-type'], /^application\/problem\+json/);
@@ -69,11 +86,7 @@ export async function ledgerHarness(t: Test, name: string, options: LedgerHarnes
   }
 
   async function login(username: string, password = strongPassword): Promise<string> {
-    const response = await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { username, password },
-    });
+    const response = await loginRequest(app, username, password);
     if (response.statusCode !== 200) throw new Error(`login ${username}: ${response.body}`);
     return json(response).accessToken;
   }
@@ -92,20 +105,7 @@ export async function ledgerHarness(t: Test, name: string, options: LedgerHarnes
     });
     if (response.statusCode !== 201) throw new Error(`register: ${response.body}`);
     const id = json(response).user.id as string;
-    if (kyc) {
-      await f.store.append([
-        {
-          streamId: userStreamId(id),
-          expectedVersion: 'exists',
-          events: [
-            {
-              type: 'KycStatusChanged',
-              data: { userId: id, at: new Date().toISOString(), status: 'verified' },
-            },
-          ],
-        },
-      ]);
-    }
+    if (kyc) await markKycVerified(store, id);
     return { id, username, token: await login(username) };
   }
 
@@ -166,11 +166,43 @@ export async function ledgerHarness(t: Test, name: string, options: LedgerHarnes
     return json(response);
   }
 
+  /** A transfer between two accounts in EUR, as `user`, with a fresh idempotency key by default. */
+  const transfer = (user: User, body: Record<string, unknown>, key: string | null = randomUUID()) =>
+    post('/api/transactions', user.token, { type: 'transfer', currency: 'EUR', ...body }, key);
+
+  /** An account's balance, as `user` sees it. */
+  const balanceOf = async (user: User, accountId: string) =>
+    json(await get(`/api/accounts/${accountId}/balance`, user.token)).balance as string;
+
+  /**
+   * What was written since `head` (at most `limit` events), once $all is readable up to the
+   * last write: it is read below the oldest transaction open on the server (other test files' too).
+   */
+  async function writtenSince(head: bigint, limit = 1000) {
+    const last = await store.lastWrittenPosition();
+    await until(
+      'the log is readable up to what was written',
+      async () => (await store.headPosition()) >= last,
+      10_000,
+    );
+    return store.readAll({ after: head, limit });
+  }
+
+  /**
+   * What a refused request may write since `head`: the record of its refusal (TransferRefused,
+   * on its own transfer stream, so its key answers the same 422 again) and nothing else: no
+   * leg, no account event. `refusals`: how many 422s were answered.
+   */
+  async function onlyRefusalsSince(t: Test, head: bigint, refusals: number) {
+    const written = await writtenSince(head);
+    t.same(
+      written.map((e) => [e.type, e.streamId.startsWith('transfer-')]),
+      Array.from({ length: refusals }, () => ['TransferRefused', true]),
+      `nothing written but the ${refusals} refusal record(s)`,
+    );
+  }
+
   return {
-    f,
-    app,
-    env,
-    runners,
     director,
     roles: roles as Record<StaffRole, User>,
     assertProblem,
@@ -182,5 +214,9 @@ export async function ledgerHarness(t: Test, name: string, options: LedgerHarnes
     get,
     openAccount,
     deposit,
+    transfer,
+    balanceOf,
+    writtenSince,
+    onlyRefusalsSince,
   };
 }

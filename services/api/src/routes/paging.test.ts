@@ -1,26 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  bearer,
-  captureLog,
-  directorEnv,
-  directorPassword,
-  directorUsername,
-  json,
-  strongPassword,
-} from '@ledger/api/testing';
+import { bankClient, bearer, directorEnv, embeddedApp, json, type User } from '@ledger/api/testing';
 import { accountStreamId } from '@ledger/application';
 import { userStreamId } from '@ledger/contracts';
-import { PostgresEventStore, type RecordedEvent } from '@ledger/eventstore';
-import { createLogger, loadConfig, openDatabase } from '@ledger/platform';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { auditProjection, listAuditEvents } from '@ledger/projection-audit';
 import { usersProjection } from '@ledger/projection-users';
 import { runProjection } from '@ledger/readmodel';
 import t, { type Test } from 'tap';
-import { buildApp } from '../app.js';
 import { bcryptHasher } from '../auth/passwords.js';
 
 // Issue #12, defect 1: lists sorted positions as text. Every list pages by a keyset on a
@@ -39,23 +24,19 @@ const firstHalfXids = 600n;
 const pagesMax = 500;
 const waitMs = 20_000;
 
-const dataDir = await mkdtemp(join(tmpdir(), 'api-paging-'));
-const config = loadConfig({ DATA_DIR: dataDir, ...directorEnv() });
-const logger = createLogger({ level: 'warn', name: 'api-paging-test' }, captureLog());
-const database = await openDatabase({ databaseUrl: undefined, dataDir, applicationName: 'paging-test' });
-const store = await PostgresEventStore.open(database.sql);
-const app = await buildApp({ config, database, store, logger, auth: { hasher: bcryptHasher(4) } });
-await app.ready();
+const { database, store, logger, app, close } = await embeddedApp('api-paging', {
+  env: directorEnv(),
+  level: 'warn',
+  hasher: bcryptHasher(4),
+});
 const runners = [auditProjection, usersProjection, accountsProjection, transactionsProjection].map(
   (projection) => runProjection({ db: database.db, store, projection, logger }),
 );
 t.teardown(async () => {
   await Promise.all(runners.map((r) => r.stop()));
-  await app.close();
-  await store.close();
-  await database.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await close();
 });
+const bank = await bankClient(app, store, { customerPrefix: 'pager', roles: ['agent'] });
 
 async function currentXid(): Promise<bigint> {
   const [row] = await database.sql.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x');
@@ -77,71 +58,9 @@ async function burnUntil(xid: bigint): Promise<number> {
   throw new Error(`more than ${burnMax} transaction ids to burn`);
 }
 
-interface User {
-  id: string;
-  token: string;
-}
-
-async function login(username: string, password = strongPassword): Promise<string> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/auth/login',
-    payload: { username, password },
-  });
-  if (response.statusCode !== 200) throw new Error(`login ${username}: ${response.body}`);
-  return json(response).accessToken;
-}
-
-const post = async (url: string, token: string, payload: Record<string, unknown>, key = true) => {
-  const response = await app.inject({
-    method: 'POST',
-    url,
-    headers: { ...bearer(token), ...(key ? { 'idempotency-key': randomUUID() } : {}) },
-    payload,
-  });
-  if (response.statusCode !== 201) throw new Error(`POST ${url}: ${response.statusCode} ${response.body}`);
-  return json(response);
-};
-
-let n = 0;
 /** A self-registered customer, KYC verified (what the KYC flow records), logged in. */
-async function customer(): Promise<User> {
-  const username = `pager${++n}`;
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/auth/register',
-    payload: { username, email: `${username}@example.com`, password: strongPassword },
-  });
-  if (response.statusCode !== 201) throw new Error(`register: ${response.body}`);
-  const id = json(response).user.id as string;
-  await store.append([
-    {
-      streamId: userStreamId(id),
-      expectedVersion: 'exists',
-      events: [
-        { type: 'KycStatusChanged', data: { userId: id, at: new Date().toISOString(), status: 'verified' } },
-      ],
-    },
-  ]);
-  return { id, token: await login(username) };
-}
-
-const director = await login(directorUsername, directorPassword);
-const agentName = 'pageragent';
-const agentId = json(
-  await app.inject({
-    method: 'POST',
-    url: '/api/admin/users',
-    headers: bearer(director),
-    payload: {
-      username: agentName,
-      email: `${agentName}@bank.example`,
-      password: strongPassword,
-      role: 'agent',
-    },
-  }),
-).user.id as string;
-const agent: User = { id: agentId, token: await login(agentName) };
+const { customer, director } = bank;
+const { agent } = bank.roles;
 
 interface Account {
   id: string;
@@ -159,8 +78,7 @@ const accounts: Account[] = [];
 const transactions: Transaction[] = [];
 
 async function open(owner: User, type = 'checking'): Promise<Account> {
-  const body = await post('/api/accounts', owner.token, { type, currency: 'EUR' }, false);
-  const account = { id: body.account.id as string, owner };
+  const account = { id: (await bank.openAccount(owner, 'EUR', type)).id, owner };
   accounts.push(account);
   return account;
 }
@@ -176,26 +94,13 @@ function recordTransaction(body: Record<string, any>): void {
 }
 
 async function deposit(account: Account, amount: string): Promise<void> {
-  recordTransaction(
-    await post('/api/transactions', agent.token, {
-      type: 'deposit',
-      accountId: account.id,
-      amount,
-      currency: 'EUR',
-    }),
-  );
+  recordTransaction(await bank.deposit(account.id, amount));
 }
 
 async function transfer(from: Account, to: Account, amount: string): Promise<void> {
-  recordTransaction(
-    await post('/api/transactions', from.owner.token, {
-      type: 'transfer',
-      currency: 'EUR',
-      fromAccountId: from.id,
-      toAccountId: to.id,
-      amount,
-    }),
-  );
+  const response = await bank.transfer(from.owner, { fromAccountId: from.id, toAccountId: to.id, amount });
+  if (response.statusCode !== 201) throw new Error(`transfer: ${response.statusCode} ${response.body}`);
+  recordTransaction(json(response));
 }
 
 // The boundary: the next power of ten of the positions, far enough ahead for the first half.
@@ -242,6 +147,8 @@ const head = await store.lastWrittenPosition();
 for (const r of runners) {
   if (!(await r.waitFor(head, waitMs))) throw new Error('a read model did not catch up');
 }
+
+type RecordedEvent = Awaited<ReturnType<typeof store.readAll>>[number];
 
 async function allStoreEvents(): Promise<RecordedEvent[]> {
   const all: RecordedEvent[] = [];

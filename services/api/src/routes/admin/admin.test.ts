@@ -1,4 +1,4 @@
-import { bearer, json, ledgerHarness, strongPassword } from '@ledger/api/testing';
+import { bearer, json, ledgerHarness, loginRequest, strongPassword } from '@ledger/api/testing';
 import { findUserId } from '@ledger/application';
 import { userStreamId } from '@ledger/contracts';
 import { usersProjection } from '@ledger/projection-users';
@@ -111,16 +111,7 @@ t.test('PATCH /api/admin/users/:id: role by the director only, lock by manager+'
     401,
     'unauthorized',
   );
-  assertProblem(
-    t,
-    await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { username: target.username, password: strongPassword },
-    }),
-    423,
-    'account_locked',
-  );
+  assertProblem(t, await loginRequest(app, target.username, strongPassword), 423, 'account_locked');
   t.equal((await patch(managerToken, { locked: false })).statusCode, 200);
   // Issue #12: a lock by staff ends every session for good; the unlock does not revive them.
   assertProblem(

@@ -1,5 +1,14 @@
 import { createHmac, generateKeyPairSync, sign as rsaSign } from 'node:crypto';
-import { authFixture, bearer, json, strongPassword, testJwtSecret, totpAt } from '@ledger/api/testing';
+import {
+  authFixture,
+  bearer,
+  json,
+  loginRequest,
+  refreshRequest,
+  strongPassword,
+  testJwtSecret,
+  totpAt,
+} from '@ledger/api/testing';
 import { userStreamId } from '@ledger/contracts';
 import type { LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
@@ -247,11 +256,7 @@ t.test(
       200,
       'the victim’s access token still works',
     );
-    const refreshed = await app.inject({
-      method: 'POST',
-      url: '/api/auth/refresh',
-      payload: { refreshToken: user.refreshToken },
-    });
+    const refreshed = await refreshRequest(app, user.refreshToken);
     t.equal(refreshed.statusCode, 200, 'and the session refreshes');
     secrets.add(json(refreshed).refreshToken);
     secrets.add(json(refreshed).accessToken);
@@ -319,8 +324,7 @@ t.test(
 
 t.test('POST /refresh: new pair, old spent; reuse revokes the family; 401 invalid_token', async (t) => {
   const user = await newUser();
-  const refresh = (refreshToken: string) =>
-    app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken } });
+  const refresh = (refreshToken: string) => refreshRequest(app, refreshToken);
   const first = await refresh(user.refreshToken);
   t.equal(first.statusCode, 200, first.body);
   const pair = json(first);
@@ -371,12 +375,7 @@ t.test(
       'unauthorized',
     );
     for (const token of [user.refreshToken, other.refreshToken]) {
-      assertProblem(
-        t,
-        await app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken: token } }),
-        401,
-        'invalid_token',
-      );
+      assertProblem(t, await refreshRequest(app, token), 401, 'invalid_token');
     }
     assertProblem(
       t,
@@ -465,13 +464,7 @@ t.test('2FA: setup, enable, login needs the code, codes are single-use, disable'
 t.test('without Redis, logout revokes through the database just the same', async (t) => {
   const local = await f.newApp({ withoutRedis: true });
   const user = await newUser();
-  const pair = json(
-    await local.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { username: user.username, password: user.password },
-    }),
-  );
+  const pair = json(await loginRequest(local, user.username, user.password));
   secrets.add(pair.accessToken);
   secrets.add(pair.refreshToken);
   t.equal((await local.inject({ url: '/api/auth/me', headers: bearer(pair.accessToken) })).statusCode, 200);
@@ -486,16 +479,7 @@ t.test('without Redis, logout revokes through the database just the same', async
     401,
     'unauthorized',
   );
-  assertProblem(
-    t,
-    await local.inject({
-      method: 'POST',
-      url: '/api/auth/refresh',
-      payload: { refreshToken: pair.refreshToken },
-    }),
-    401,
-    'invalid_token',
-  );
+  assertProblem(t, await refreshRequest(local, pair.refreshToken), 401, 'invalid_token');
   const [{ n }] = (await f.database.sql
     .kysely()
     .selectFrom('auth.revocations')

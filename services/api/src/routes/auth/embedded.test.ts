@@ -1,29 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { bearer, captureLog, json, strongPassword } from '@ledger/api/testing';
-import { PostgresEventStore } from '@ledger/eventstore';
-import { createLogger, loadConfig, openDatabase } from '@ledger/platform';
+import { bearer, embeddedApp, json, strongPassword } from '@ledger/api/testing';
 import t from 'tap';
-import { buildApp } from '../../app.js';
 import { bcryptHasher } from '../../auth/passwords.js';
 
 // The embedded default (PGlite, no Redis, JWT secret generated into DATA_DIR): the whole
 // token life cycle, with revocations and refresh tokens in the database.
 
-const dataDir = await mkdtemp(join(tmpdir(), 'api-auth-embedded-'));
-const config = loadConfig({ DATA_DIR: dataDir });
-const logger = createLogger({ level: 'info', name: 'auth-embedded-test' }, captureLog());
-const database = await openDatabase({ databaseUrl: undefined, dataDir, applicationName: 'test' });
-const store = await PostgresEventStore.open(database.sql);
-const app = await buildApp({ config, database, store, logger, auth: { hasher: bcryptHasher(4) } });
-await app.ready();
-t.teardown(async () => {
-  await app.close();
-  await store.close();
-  await database.close();
-  await rm(dataDir, { recursive: true, force: true });
-});
+const { database, app, close } = await embeddedApp('api-auth-embedded', { hasher: bcryptHasher(4) });
+t.teardown(close);
 
 t.test('register, login, refresh (reuse kills the family), logout on PGlite without Redis', async (t) => {
   t.equal(database.kind, 'pglite');

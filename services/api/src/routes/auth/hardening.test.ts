@@ -1,4 +1,12 @@
-import { bearer, json, ledgerHarness, strongPassword, totpAt } from '@ledger/api/testing';
+import {
+  bearer,
+  json,
+  ledgerHarness,
+  loginRequest,
+  refreshRequest,
+  strongPassword,
+  totpAt,
+} from '@ledger/api/testing';
 import { findUserId } from '@ledger/application';
 import { userStreamId } from '@ledger/contracts';
 import t from 'tap';
@@ -62,51 +70,23 @@ t.test('rank: managers lock customers and agents only; directors anyone but them
 
 t.test('a lock by staff ends every session: access and refresh tokens, also after the unlock', async (t) => {
   const user = await customer();
-  const pair = json(
-    await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { username: user.username, password: strongPassword },
-    }),
-  );
+  const pair = json(await loginRequest(app, user.username, strongPassword));
   t.equal((await patchUser(h.roles.manager.token, user.id, { locked: true })).statusCode, 200);
   t.equal((await patchUser(h.roles.manager.token, user.id, { locked: false })).statusCode, 200);
   for (const token of [user.token, pair.accessToken]) {
     assertProblem(t, await get('/api/auth/me', token), 401, 'unauthorized');
   }
-  assertProblem(
-    t,
-    await app.inject({
-      method: 'POST',
-      url: '/api/auth/refresh',
-      payload: { refreshToken: pair.refreshToken },
-    }),
-    401,
-    'invalid_token',
-  );
+  assertProblem(t, await refreshRequest(app, pair.refreshToken), 401, 'invalid_token');
   t.equal((await get('/api/auth/me', await login(user.username))).statusCode, 200, 'a new login works');
 });
 
 t.test('lockout as a weapon: five wrong passwords stop new logins, not open sessions', async (t) => {
   const user = await customer();
   for (let i = 0; i < 5; i++) {
-    const wrong = await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { username: user.username, password: 'not the password' },
-    });
+    const wrong = await loginRequest(app, user.username, 'not the password');
     assertProblem(t, wrong, 401, 'invalid_credentials');
   }
-  assertProblem(
-    t,
-    await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { username: user.username, password: strongPassword },
-    }),
-    423,
-    'account_locked',
-  );
+  assertProblem(t, await loginRequest(app, user.username, strongPassword), 423, 'account_locked');
   t.equal((await get('/api/auth/me', user.token)).statusCode, 200, 'the open session goes on');
   const account = await h.openAccount(user);
   t.equal((await get(`/api/accounts/${account.id}/balance`, user.token)).statusCode, 200);
@@ -238,13 +218,7 @@ t.test('2FA recovery codes: ten, hashed at rest, each logs in once', async (t) =
 
 t.test('POST /api/auth/password: current password, policy, and every session ends', async (t) => {
   const user = await customer();
-  const pair = json(
-    await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { username: user.username, password: strongPassword },
-    }),
-  );
+  const pair = json(await loginRequest(app, user.username, strongPassword));
   const change = (body: Record<string, unknown>, token = user.token) =>
     app.inject({ method: 'POST', url: '/api/auth/password', headers: bearer(token), payload: body });
   const newPassword = 'a brand new passphrase';
@@ -291,16 +265,7 @@ t.test('POST /api/auth/password: current password, policy, and every session end
   for (const token of [user.token, pair.accessToken]) {
     assertProblem(t, await get('/api/auth/me', token), 401, 'unauthorized');
   }
-  assertProblem(
-    t,
-    await app.inject({
-      method: 'POST',
-      url: '/api/auth/refresh',
-      payload: { refreshToken: pair.refreshToken },
-    }),
-    401,
-    'invalid_token',
-  );
+  assertProblem(t, await refreshRequest(app, pair.refreshToken), 401, 'invalid_token');
   await t.rejects(login(user.username, strongPassword), 'the old password no longer works');
   t.equal((await get('/api/auth/me', await login(user.username, newPassword))).statusCode, 200);
   const types = (await f.store.readStream(userStreamId(user.id))).map((e) => e.type);
@@ -421,16 +386,8 @@ t.test('route params are validated before any ownership lookup', async (t) => {
 t.test('Cache-Control: no-store on tokens, balances, statements and personal data', async (t) => {
   const user = await customer();
   const account = await h.openAccount(user);
-  const loginResponse = await app.inject({
-    method: 'POST',
-    url: '/api/auth/login',
-    payload: { username: user.username, password: strongPassword },
-  });
-  const refreshResponse = await app.inject({
-    method: 'POST',
-    url: '/api/auth/refresh',
-    payload: { refreshToken: json(loginResponse).refreshToken },
-  });
+  const loginResponse = await loginRequest(app, user.username, strongPassword);
+  const refreshResponse = await refreshRequest(app, json(loginResponse).refreshToken);
   for (const [what, response] of [
     ['login', loginResponse],
     ['refresh', refreshResponse],

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { bearer, json, ledgerHarness, type User } from '@ledger/api/testing';
 import { accountStreamId, transferIdFor, transferStreamId } from '@ledger/application';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
-import { until } from '@ledger/testkit';
 import t, { type Test } from 'tap';
 
 // API.md Transactions, the cash desk (`type: "deposit" | "withdrawal"`, agent+): never on an
@@ -42,14 +41,7 @@ async function staffWithAccount(role: 'agent' | 'manager') {
 
 /** Nothing but, at most, the refusal's own record (TransferRefused on its transfer) since `head`. */
 async function noMoneyMovedSince(t: Test, head: bigint, refusals: number) {
-  // $all is read below the oldest transaction open on the server (other test files' too).
-  const last = await f.store.lastWrittenPosition();
-  await until(
-    'the log is readable up to what was written',
-    async () => (await f.store.headPosition()) >= last,
-    10_000,
-  );
-  const written = await f.store.readAll({ after: head, limit: 100 });
+  const written = await h.writtenSince(head, 100);
   t.same(
     written.map((e) => [e.type, e.streamId.split('-')[0]]),
     Array.from({ length: refusals }, () => ['TransferRefused', 'transfer']),

@@ -2,41 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { json, ledgerHarness, type User } from '@ledger/api/testing';
 import { bankAccountId, loadTransfer, transferIdFor } from '@ledger/application';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
-import { until } from '@ledger/testkit';
-import t, { type Test } from 'tap';
+import t from 'tap';
 
 // API.md Transactions, `type:"external"`: a hold to the bank's clearing account, pending
 // until the clearing rail (services/worker) settles or returns it. Real PostgreSQL.
 
-const { app, f, assertProblem, customer, post, get, openAccount, deposit, roles } = await ledgerHarness(
-  t,
-  'api_external',
-  {
+const { app, f, assertProblem, customer, post, get, openAccount, deposit, roles, onlyRefusalsSince } =
+  await ledgerHarness(t, 'api_external', {
     projections: [accountsProjection, transactionsProjection],
     customerPrefix: 'ext',
     roles: ['agent', 'manager'],
-  },
-);
+  });
 const { agent, manager } = roles;
 
 const payee = { iban: 'GB82 WEST 1234 5698 7654 32', name: 'Dana Payee' };
 
-/** A 422 of the ledger writes only its refusal's record (TransferRefused): no leg, no hold. */
-async function onlyRefusalsSince(t: Test, head: bigint, refusals: number) {
-  // $all is read below the oldest transaction open on the server (other test files' too).
-  const last = await f.store.lastWrittenPosition();
-  await until(
-    'the log is readable up to what was written',
-    async () => (await f.store.headPosition()) >= last,
-    10_000,
-  );
-  const written = await f.store.readAll({ after: head, limit: 1000 });
-  t.same(
-    written.map((e) => [e.type, e.streamId.startsWith('transfer-')]),
-    Array.from({ length: refusals }, () => ['TransferRefused', true]),
-    `nothing written but the ${refusals} refusal record(s)`,
-  );
-}
 const external = (user: User, body: Record<string, unknown>, key: string | null = randomUUID()) =>
   post(
     '/api/transactions',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { json, ledgerHarness, type User } from '@ledger/api/testing';
+import { json, ledgerHarness } from '@ledger/api/testing';
 import {
   bankAccountId,
   loadAccount,
@@ -9,7 +9,6 @@ import {
 } from '@ledger/application';
 import { parseAccountNumber } from '@ledger/domain/ledger';
 import { accountsProjection, transactionsProjection, trialBalance } from '@ledger/projection-accounts';
-import { until } from '@ledger/testkit';
 import t, { type Test } from 'tap';
 
 // API.md Accounts and Transactions through app.inject() against real PostgreSQL and Redis:
@@ -21,35 +20,8 @@ const h = await ledgerHarness(t, 'api_ledger', {
   roles: ['agent', 'manager', 'auditor'],
 });
 const { app, f, runners, assertProblem, customer, post, get, openAccount, deposit } = h;
+const { transfer, balanceOf, onlyRefusalsSince } = h;
 const { agent, manager, auditor } = h.roles;
-
-const transfer = (user: User, body: Record<string, unknown>, key: string | null = randomUUID()) =>
-  post('/api/transactions', user.token, { type: 'transfer', currency: 'EUR', ...body }, key);
-
-/**
- * What a refused request may write since `head`: the record of its refusal (TransferRefused,
- * on its own transfer stream, so its key answers the same 422 again) and nothing else: no
- * leg, no account event. `refusals`: how many 422s were answered.
- */
-async function onlyRefusalsSince(t: Test, head: bigint, refusals: number) {
-  // $all is read below the oldest transaction open on the server (other test files' too).
-  const last = await f.store.lastWrittenPosition();
-  await until(
-    'the log is readable up to what was written',
-    async () => (await f.store.headPosition()) >= last,
-    10_000,
-  );
-  const written = await f.store.readAll({ after: head, limit: 1000 });
-  t.same(
-    written.map((e) => [e.type, e.streamId.startsWith('transfer-')]),
-    Array.from({ length: refusals }, () => ['TransferRefused', true]),
-    `nothing written but the ${refusals} refusal record(s)`,
-  );
-}
-
-async function balanceOf(user: User, accountId: string): Promise<string> {
-  return json(await get(`/api/accounts/${accountId}/balance`, user.token)).balance;
-}
 
 /** Per currency Σ debits = Σ credits, from the events themselves (not a read model). */
 async function trialBalanceFromEvents(t: Test) {

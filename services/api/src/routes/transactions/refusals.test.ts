@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { json, ledgerHarness, type User } from '@ledger/api/testing';
+import { json, ledgerHarness } from '@ledger/api/testing';
 import { accountStreamId, transferIdFor, transferStreamId } from '@ledger/application';
 import { userStreamId } from '@ledger/contracts';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
@@ -16,13 +16,8 @@ const h = await ledgerHarness(t, 'api_refusals', {
   customerPrefix: 'ref',
   roles: ['agent', 'manager'],
 });
-const { f, runners, assertProblem, customer, post, get, openAccount, deposit } = h;
+const { f, runners, assertProblem, customer, post, get, openAccount, deposit, transfer, balanceOf } = h;
 const { manager } = h.roles;
-
-const transfer = (user: User, body: Record<string, unknown>, key: string = randomUUID()) =>
-  post('/api/transactions', user.token, { type: 'transfer', currency: 'EUR', ...body }, key);
-const balanceOf = async (user: User, accountId: string) =>
-  json(await get(`/api/accounts/${accountId}/balance`, user.token)).balance as string;
 
 t.test('insufficient_funds, then funded: the same key and body still answer the 422', async (t) => {
   const ann = await customer();
