@@ -22,9 +22,10 @@
  *     creates an agent (POST /api/admin/users), and the agent logs in;
  *   - BENCH_CUSTOMERS customers are registered with one bcrypt hash computed once (they share
  *     a password) and then marked KYC-verified (the KycStatusChanged event the KYC flow
- *     records), so each may own several accounts: API.md requires KYC for a second account,
- *     and openCustomerAccount is called with kycVerified: true, as the accounts route does
- *     for a verified owner;
+ *     records, appended by markKycVerified of @ledger/application/testing: the application
+ *     has no command for it yet), so each may own several accounts: API.md requires KYC for a
+ *     second account, and openCustomerAccount is called with kycVerified: true, as the
+ *     accounts route does for a verified owner;
  *   - BENCH_ACCOUNTS EUR accounts are spread over the customers (customer c owns accounts
  *     c, c + BENCH_CUSTOMERS, ...). Funding: the agent makes one cash deposit per customer
  *     into its first account (runTransferCommand, code "deposit", the agent as actor) of
@@ -32,10 +33,10 @@
  *     1,000,000.00 to each of its other accounts. Not one deposit per account: every deposit
  *     debits the bank's single cash account, so deposits are serialised (one commit each,
  *     ~4 ms here): 10,000 would take about a minute;
- *   - access tokens: customer 0 logs in over HTTP; the others get tokens signed here with
- *     the API's JWT secret and the very claims login issues (sub, role, jti, fam, iss, aud,
- *     1 h), so no request of the load skips any check: JWT verification, the revocation
- *     list, the user stream and account ownership all run per request.
+ *   - access tokens: customer 0 logs in over HTTP; the others get tokens from the API's own
+ *     issuer (@ledger/api/testing accessTokenIssuer: login's signing options and claims, with
+ *     the API's JWT secret), so no request of the load skips any check: JWT verification, the
+ *     revocation list, the user stream and account ownership all run per request.
  *
  * The load: autocannon, BENCH_CONNECTIONS connections (32) for BENCH_DURATION_S seconds (20)
  * after BENCH_WARMUP_S seconds of warm-up (3), each request a POST /api/transactions
@@ -72,11 +73,12 @@
  * makes the exit code 1.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { accessTokenIssuer } from '@ledger/api/testing';
 import {
   bankAccountId,
   createLedger,
@@ -86,7 +88,8 @@ import {
   transferIdFor,
   trialBalance,
 } from '@ledger/application';
-import { identityEventSchemaVersion, parseAccountEvent, userStreamId } from '@ledger/contracts';
+import { markKycVerified } from '@ledger/application/testing';
+import { parseAccountEvent } from '@ledger/contracts';
 import {
   type AccountState,
   availableBalanceOf,
@@ -166,28 +169,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolvePort(port));
     });
   });
-}
-
-const base64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
-
-/** An access token exactly as the API's login issues it (plugins/auth.ts): HS256, 1 h. */
-function accessToken(secret: string, userId: string): string {
-  const iat = Math.floor(Date.now() / 1000);
-  const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const payload = base64url(
-    JSON.stringify({
-      sub: userId,
-      role: 'customer',
-      jti: randomUUID(),
-      fam: randomUUID(),
-      iat,
-      exp: iat + 3600,
-      iss: 'ledger',
-      aud: 'ledger-api',
-    }),
-  );
-  const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
-  return `${header}.${payload}.${signature}`;
 }
 
 /** An amount from 0.01 to 99.99 as a decimal string, built from digits (never a float). */
@@ -416,21 +397,9 @@ async function seed(store: PostgresEventStore, agentId: string): Promise<Seeded>
       { ...system, correlationId: userId },
     );
     if (!registered.ok) throw new Error(`registering customer ${i}: ${registered.code}`);
-    // What the KYC flow records once a document is verified (as the API tests do).
-    await store.append([
-      {
-        streamId: userStreamId(userId),
-        expectedVersion: 'exists',
-        events: [
-          {
-            type: 'KycStatusChanged',
-            schemaVersion: identityEventSchemaVersion,
-            data: { userId, at: now().toISOString(), status: 'verified' },
-            metadata: system,
-          },
-        ],
-      },
-    ]);
+    // What the KYC flow records once a document is verified (as the API tests do): the
+    // application has no command for it yet, so the event is appended as that flow will.
+    await markKycVerified(store, userId, system, now());
   });
   note(`  ${customerCount} customers registered and KYC-verified (${seconds(t0)} s)`);
 
@@ -1047,9 +1016,12 @@ async function main(): Promise<void> {
     await store.close();
     store = undefined;
 
-    // Customer 0 logs in for real; the others get the same kind of token signed here, and
-    // one of those must be accepted before the load starts.
-    const tokens = seeded.customers.map((id) => accessToken(jwtSecret, id));
+    // Customer 0 logs in for real; the others get the same kind of token from the API's
+    // issuer (its signing options and claims), and one of those must be accepted before the
+    // load starts.
+    const issuer = await accessTokenIssuer(jwtSecret);
+    const tokens = seeded.customers.map((id) => issuer.issue({ id, role: 'customer' }));
+    await issuer.close();
     const login0 = await http(url, 'POST', '/api/auth/login', {
       username: seeded.usernames[0],
       password: seeded.password,

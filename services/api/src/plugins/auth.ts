@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import fastifyJwt from '@fastify/jwt';
+import fastifyJwt, { type FastifyJWTOptions } from '@fastify/jwt';
 import type { IdentityPorts, Sessions } from '@ledger/application';
 import { type Role, roles, type UserView } from '@ledger/contracts';
 import { type RegisteredUser, sessionMayContinue } from '@ledger/domain';
@@ -107,23 +107,33 @@ export function userView(user: RegisteredUser): UserView {
 
 const unauthorized = () => problem(401, 'unauthorized', 'A valid access token is required');
 
+/** How access tokens are signed and verified (@fastify/jwt's options): see the top of this file. */
+export function accessTokenJwtOptions(secret: string) {
+  return {
+    secret,
+    sign: {
+      algorithm: 'HS256',
+      iss: tokenIssuer,
+      aud: tokenAudience,
+      expiresIn: accessTokenTtlSeconds, // seconds: @fastify/jwt converts
+    },
+    verify: {
+      algorithms: ['HS256'],
+      allowedIss: tokenIssuer,
+      allowedAud: tokenAudience,
+      requiredClaims: ['sub', 'jti', 'exp', 'iat', 'iss', 'aud'],
+    },
+  } satisfies FastifyJWTOptions;
+}
+
+/** The claims of a new access token of `user` in the refresh family `familyId`. */
+export function accessClaims(user: Pick<RegisteredUser, 'id' | 'role'>, familyId: string): AccessClaims {
+  return { sub: user.id, role: user.role, jti: randomUUID(), fam: familyId };
+}
+
 export default fp(
   async function auth(app: FastifyInstance, options: AuthOptions) {
-    await app.register(fastifyJwt, {
-      secret: options.jwtSecret,
-      sign: {
-        algorithm: 'HS256',
-        iss: tokenIssuer,
-        aud: tokenAudience,
-        expiresIn: accessTokenTtlSeconds, // seconds: @fastify/jwt converts
-      },
-      verify: {
-        algorithms: ['HS256'],
-        allowedIss: tokenIssuer,
-        allowedAud: tokenAudience,
-        requiredClaims: ['sub', 'jti', 'exp', 'iat', 'iss', 'aud'],
-      },
-    });
+    await app.register(fastifyJwt, accessTokenJwtOptions(options.jwtSecret));
 
     const ready = authTablesReady(app.database.db);
     const revocations = app.redis
@@ -171,14 +181,8 @@ export default fp(
       },
       now: options.clock,
       issue(user, family) {
-        const claims: AccessClaims = {
-          sub: user.id,
-          role: user.role,
-          jti: randomUUID(),
-          fam: family.familyId,
-        };
         return {
-          accessToken: app.jwt.sign(claims),
+          accessToken: app.jwt.sign(accessClaims(user, family.familyId)),
           refreshToken: family.refreshToken,
           tokenType: 'Bearer',
           expiresIn: accessTokenTtlSeconds,
