@@ -37,15 +37,13 @@ import {
 import { createTestDatabase, type TestDatabase } from '@ledger/testkit';
 import pg from 'pg';
 import {
+  dropDatabase,
   envInt,
   log,
-  machineBusyPct,
-  machineTicks,
   note,
-  processTicks,
   sleep,
-  ticksBetween,
-  ticksPerSecond,
+  startCpuMeter,
+  startWatchdog,
   withTimeout,
 } from './common.js';
 
@@ -111,19 +109,10 @@ async function startCpuWindow(pool: pg.Pool) {
     'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
   );
   const pids = rows.map((r) => r.pid);
-  const node0 = process.cpuUsage();
-  const pg0 = processTicks(pids);
-  const machine0 = machineTicks();
-  const t0 = performance.now();
+  const meter = startCpuMeter(pids);
   return () => {
-    const seconds = (performance.now() - t0) / 1000;
-    const node = process.cpuUsage(node0);
-    const machine1 = machineTicks();
-    return {
-      nodeCpuPct: ((node.user + node.system) / 1e6 / seconds) * 100,
-      pgCpuPct: (ticksBetween(pg0, processTicks(pids)) / ticksPerSecond / seconds) * 100,
-      machineBusyPct: machineBusyPct(machine0, machine1),
-    };
+    const cpu = meter();
+    return { nodeCpuPct: cpu.selfPct, pgCpuPct: cpu.pctOf(pids), machineBusyPct: cpu.machineBusyPct };
   };
 }
 
@@ -539,11 +528,7 @@ async function main(): Promise<void> {
       `appendConcurrency ${appendConcurrency ?? 'default'}, batchAppendsMax ${batchAppendsMax ?? 'default'}`,
   );
   let db: TestDatabase | undefined;
-  const watchdog = setTimeout(() => {
-    note(`benchmark exceeded ${runTimeoutMs} ms: dropping the database and exiting`);
-    void (db ? db.drop() : Promise.resolve()).finally(() => process.exit(2));
-  }, runTimeoutMs);
-  watchdog.unref();
+  const stopWatchdog = startWatchdog(runTimeoutMs, () => db);
   let ours: Map<string, CellResult>;
   let peer = new Map<string, CellResult>();
   const checks: Check[] = [];
@@ -560,8 +545,8 @@ async function main(): Promise<void> {
       checks.push(...p.checks);
     }
   } finally {
-    if (db) await withTimeout('dropping the database', db.drop(), 30_000).catch((e) => note(String(e)));
-    clearTimeout(watchdog);
+    await dropDatabase(db);
+    stopWatchdog();
   }
 
   log();

@@ -39,24 +39,24 @@
  * Environment (all bounded): BENCH_FLOOD_CONNECTIONS (40), BENCH_FLOOD_S (4),
  * BENCH_IDLE_LOGINS (3).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, repoRoot, type TestDatabase, testRedisUrl } from '@ledger/testkit';
+import { createTestDatabase, type TestDatabase, testRedisUrl } from '@ledger/testkit';
 import {
+  type Child,
+  dropDatabase,
   envInt,
   log,
-  machineBusyPct,
-  machineTicks,
   note,
-  processTicks,
   sleep,
-  ticksBetween,
-  ticksPerSecond,
+  spawnApi,
+  startCpuMeter,
+  startWatchdog,
+  stopChild,
+  waitForApi,
   withTimeout,
 } from './common.js';
 
@@ -66,59 +66,12 @@ const idleLogins = envInt('BENCH_IDLE_LOGINS', 3, 1, 10);
 
 /** A login that takes longer than this counts as failed (and stops the run's measurements). */
 const requestTimeoutMs = 30_000;
-const apiStartWaitMs = 30_000;
 /** The whole run; beyond it the child is killed, the database dropped, the process exits. */
 const runTimeoutMs = 150_000;
 const targetMs = 1000;
 
 const subnet = `127.${randomInt(1, 255)}.${randomInt(0, 256)}`;
 const address = (host: number) => `${subnet}.${host}`;
-
-// ---- the API child --------------------------------------------------------------------------
-
-interface Child {
-  process: ChildProcess;
-  exit: Promise<number | null>;
-  output(): string;
-}
-
-function spawnApi(env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/api/src/main.ts'], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const keep = (chunk: Buffer) => {
-    out = (out + chunk.toString()).slice(-50_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { process: child, exit, output: () => out };
-}
-
-async function stopApi(api: Child | undefined): Promise<void> {
-  if (!api || api.process.exitCode !== null || api.process.signalCode !== null) return;
-  api.process.kill('SIGTERM');
-  if ((await Promise.race([api.exit, sleep(10_000).then(() => 'timeout' as const)])) === 'timeout') {
-    note('the API did not stop within 10 s: killing it');
-    api.process.kill('SIGKILL');
-    await api.exit;
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 // ---- HTTP from a chosen source address ------------------------------------------------------
 
@@ -166,22 +119,6 @@ function post(port: number, from: string, path: string, body: unknown): Promise<
   );
 }
 
-async function waitForApi(port: number, api: Child): Promise<void> {
-  const deadline = Date.now() + apiStartWaitMs;
-  for (;;) {
-    if (api.process.exitCode !== null)
-      throw new Error(`the API exited ${api.process.exitCode}:\n${api.output()}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health/live`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`the API did not answer within ${apiStartWaitMs} ms:\n${api.output()}`);
-    await sleep(100);
-  }
-}
-
 // ---- the measurement ------------------------------------------------------------------------
 
 const quantile = (values: number[], q: number) => {
@@ -218,10 +155,7 @@ interface FloodResult {
 
 /** BENCH_FLOOD_CONNECTIONS loops of wrong logins from one address, while the user logs in elsewhere. */
 async function flood(port: number, user: User, apiPid: number): Promise<FloodResult> {
-  const api0 = processTicks([apiPid]);
-  const bench0 = process.cpuUsage();
-  const machine0 = machineTicks();
-  const t0 = performance.now();
+  const cpu = startCpuMeter([apiPid]);
   const statuses = new Map<number, number>();
   const floodMs: number[] = [];
   const loginMs: number[] = [];
@@ -242,16 +176,14 @@ async function flood(port: number, user: User, apiPid: number): Promise<FloodRes
     while (performance.now() < end) loginMs.push(await measuredLogin(port, user));
   };
   await Promise.all([...Array.from({ length: floodConnections }, loop), measure()]);
-  const seconds = (performance.now() - t0) / 1000;
-  const api1 = processTicks([apiPid]);
-  const bench = process.cpuUsage(bench0);
+  const used = cpu();
   return {
     statuses,
     floodMs,
     loginMs,
-    apiCpuPct: api1.size === 0 ? Number.NaN : (100 * ticksBetween(api0, api1)) / ticksPerSecond / seconds,
-    benchCpuPct: (100 * (bench.user + bench.system)) / 1e6 / seconds,
-    machineBusyPct: machineBusyPct(machine0, machineTicks()),
+    apiCpuPct: used.readable(apiPid) ? used.pctOf([apiPid]) : Number.NaN,
+    benchCpuPct: used.selfPct,
+    machineBusyPct: used.machineBusyPct,
   };
 }
 
@@ -260,17 +192,16 @@ async function withApi<T>(
   run: (port: number, pid: number) => Promise<T>,
   track: (api: Child | undefined) => void,
 ): Promise<T> {
-  const port = await freePort();
-  const api = spawnApi({ ...env, HOST: '127.0.0.1', PORT: String(port) });
-  track(api);
+  const api = await spawnApi(env);
+  track(api.child);
   try {
-    await waitForApi(port, api);
-    return await run(port, api.process.pid ?? -1);
+    await waitForApi(api);
+    return await run(api.port, api.child.process.pid ?? -1);
   } finally {
-    await stopApi(api);
+    await stopChild(api.child);
     track(undefined);
-    if (api.process.exitCode !== 0)
-      note(`the API exited ${api.process.exitCode}:\n${api.output().slice(-3000)}`);
+    if (api.child.process.exitCode !== 0)
+      note(`the API exited ${api.child.process.exitCode}:\n${api.child.output().slice(-3000)}`);
   }
 }
 
@@ -282,12 +213,11 @@ async function main(): Promise<void> {
   let db: TestDatabase | undefined;
   let api: Child | undefined;
   const dataDir = await mkdtemp(join(tmpdir(), 'ledger-bench-login-'));
-  const watchdog = setTimeout(() => {
-    note(`benchmark exceeded ${runTimeoutMs} ms: stopping, dropping the database and exiting`);
-    api?.process.kill('SIGKILL');
-    void (db ? db.drop() : Promise.resolve()).finally(() => process.exit(2));
-  }, runTimeoutMs);
-  watchdog.unref();
+  const stopWatchdog = startWatchdog(
+    runTimeoutMs,
+    () => db,
+    () => api?.process.kill('SIGKILL'),
+  );
 
   const user: User = {
     username: `bench_${subnet.replaceAll('.', '_')}`,
@@ -335,11 +265,11 @@ async function main(): Promise<void> {
       track,
     );
   } finally {
-    await stopApi(api);
+    await stopChild(api);
     agent.destroy();
-    if (db) await withTimeout('dropping the database', db.drop(), 30_000).catch((e) => note(String(e)));
+    await dropDatabase(db);
     await rm(dataDir, { recursive: true, force: true });
-    clearTimeout(watchdog);
+    stopWatchdog();
   }
 
   const idleP50 = quantile(idleMs, 0.5);

@@ -72,10 +72,8 @@
  * The last line of stdout is one JSON object with the headline numbers; a failed invariant
  * makes the exit code 1.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { accessTokenIssuer } from '@ledger/api/testing';
@@ -100,21 +98,23 @@ import {
 import { type EventMetadata, PostgresEventStore, pgClient } from '@ledger/eventstore';
 import { ledgerTotalsReadModel } from '@ledger/projection-accounts';
 import { readCheckpoints } from '@ledger/readmodel';
-import { createTestDatabase, repoRoot, type TestDatabase, testRedisUrl } from '@ledger/testkit';
+import { createTestDatabase, type TestDatabase, testRedisUrl } from '@ledger/testkit';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
 import pg from 'pg';
 import {
+  type Child,
+  dropDatabase,
   envInt,
   log,
-  machineBusyPct,
-  machineTicks,
   note,
-  processTicks,
   sleep,
-  ticksBetween,
-  ticksPerSecond,
-  withTimeout,
+  spawnApi,
+  spawnChild,
+  startCpuMeter,
+  startWatchdog,
+  stopChild,
+  waitForApi,
 } from './common.js';
 
 // ---- bounds -----------------------------------------------------------------------------
@@ -138,7 +138,6 @@ const depositAmount = '1000000.00';
 const seedConcurrency = 16;
 /** bcrypt cost of the seeded customers' shared password hash: the production cost. */
 const passwordCost = 12;
-const apiStartWaitMs = 30_000;
 const settleWaitMs = 15_000;
 const projectionWaitMs = 60_000;
 const preloadCatchUpMs = 30_000;
@@ -159,18 +158,6 @@ async function forEachLimit(n: number, limit: number, task: (i: number) => Promi
   await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 /** An amount from 0.01 to 99.99 as a decimal string, built from digits (never a float). */
 function randomAmount(): string {
   const units = randomInt(100);
@@ -178,65 +165,7 @@ function randomAmount(): string {
   return `${units}.${String(cents).padStart(2, '0')}`;
 }
 
-// ---- child processes ----------------------------------------------------------------------
-
-interface Child {
-  name: string;
-  process: ChildProcess;
-  exit: Promise<number | null>;
-  output(): string;
-}
-
-function spawnChild(
-  name: string,
-  entry: string,
-  env: Record<string, string>,
-  nodeArgs: string[] = [],
-): Child {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const keep = (chunk: Buffer) => {
-    out += chunk.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { name, process: child, exit, output: () => out };
-}
-
-/** SIGTERM (the services shut down cleanly, and --cpu-prof writes its profile), then SIGKILL. */
-async function stopChild(child: Child | undefined): Promise<void> {
-  if (!child || child.process.exitCode !== null || child.process.signalCode !== null) return;
-  child.process.kill('SIGTERM');
-  const code = await Promise.race([child.exit, sleep(10_000).then(() => 'timeout' as const)]);
-  if (code === 'timeout') {
-    note(`${child.name} did not stop within 10 s: killing it`);
-    child.process.kill('SIGKILL');
-    await child.exit;
-  }
-}
-
-async function waitForApi(url: string, api: Child): Promise<void> {
-  const deadline = Date.now() + apiStartWaitMs;
-  for (;;) {
-    if (api.process.exitCode !== null)
-      throw new Error(`the API exited ${api.process.exitCode}:\n${api.output()}`);
-    try {
-      const response = await fetch(`${url}/health/live`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`the API did not answer within ${apiStartWaitMs} ms:\n${api.output()}`);
-    await sleep(100);
-  }
-}
+// ---- the API over HTTP -------------------------------------------------------------------
 
 async function http(
   url: string,
@@ -296,38 +225,27 @@ async function startCpuWindow(
   const statements0 = await statements();
   const apiPid = api.process.pid ?? -1;
   const projectorPid = projector?.process.pid ?? -1;
-  const node0 = process.cpuUsage();
-  const pg0 = processTicks(pgPids);
-  const children0 = processTicks([apiPid, projectorPid]);
-  const machine0 = machineTicks();
+  const meter = startCpuMeter([...pgPids, apiPid, projectorPid]);
   const t0 = performance.now();
   return async () => {
     const s = (performance.now() - t0) / 1000;
     // Statistics reach pg_stat_database within a second or so of each transaction.
     await sleep(1500);
     const transactions = (await statements()) - statements0;
-    const node = process.cpuUsage(node0);
-    const children1 = processTicks([apiPid, projectorPid]);
-    const childPct = (pid: number) =>
-      ((((children1.get(pid) ?? 0) - (children0.get(pid) ?? 0)) / ticksPerSecond) * 100) / s;
-    const machine1 = machineTicks();
-    const pg1 = processTicks(pgPids);
+    const cpu = meter(s);
     const postgresPctBy = new Map<string, number>();
     for (const { pid, app } of rows) {
-      const before = pg0.get(pid);
-      const after = pg1.get(pid);
-      const ticks = before !== undefined && after !== undefined && after >= before ? after - before : 0;
       const name = app || 'other';
-      postgresPctBy.set(name, (postgresPctBy.get(name) ?? 0) + (ticks / ticksPerSecond / s) * 100);
+      postgresPctBy.set(name, (postgresPctBy.get(name) ?? 0) + cpu.pctOf([pid]));
     }
     return {
       transactions,
-      benchPct: ((node.user + node.system) / 1e6 / s) * 100,
-      apiPct: childPct(apiPid),
-      projectorPct: projector ? childPct(projectorPid) : 0,
-      postgresPct: (ticksBetween(pg0, pg1) / ticksPerSecond / s) * 100,
+      benchPct: cpu.selfPct,
+      apiPct: cpu.pctOf([apiPid]),
+      projectorPct: projector ? cpu.pctOf([projectorPid]) : 0,
+      postgresPct: cpu.pctOf(pgPids),
       postgresPctBy,
-      machineBusyPct: machineBusyPct(machine0, machine1),
+      machineBusyPct: cpu.machineBusyPct,
     };
   };
 }
@@ -927,18 +845,18 @@ async function main(): Promise<void> {
     store = undefined;
     await pool?.end().catch((e: unknown) => note(String(e)));
     pool = undefined;
-    if (db && keepDatabase) note(`database ${db.name} kept (BENCH_KEEP_DB=1): drop it yourself`);
-    else if (db) await withTimeout('dropping the database', db.drop(), 30_000).catch((e) => note(String(e)));
+    await dropDatabase(db, keepDatabase);
     db = undefined;
     await rm(dataDir, { recursive: true, force: true });
   };
-  const watchdog = setTimeout(() => {
-    note(`benchmark exceeded ${runTimeoutMs} ms: stopping, dropping the database and exiting`);
-    api?.process.kill('SIGKILL');
-    projector?.process.kill('SIGKILL');
-    void (db ? db.drop() : Promise.resolve()).finally(() => process.exit(2));
-  }, runTimeoutMs);
-  watchdog.unref();
+  const stopWatchdog = startWatchdog(
+    runTimeoutMs,
+    () => db,
+    () => {
+      api?.process.kill('SIGKILL');
+      projector?.process.kill('SIGKILL');
+    },
+  );
 
   const checks: Check[] = [];
   let load: LoadResult;
@@ -954,20 +872,14 @@ async function main(): Promise<void> {
     pool.on('error', (error) => note(`pool error: ${String(error)}`));
     store = await PostgresEventStore.open(pgClient(pool));
 
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
     const jwtSecret = randomBytes(36).toString('base64url');
     const director = { username: 'benchdirector', password: randomBytes(18).toString('base64url') };
     const serviceEnv = { DATABASE_URL: db.url, LOG_LEVEL: 'warn', DATA_DIR: dataDir };
     let t0 = performance.now();
-    api = spawnChild(
-      'api',
-      'services/api/src/main.ts',
+    const started = await spawnApi(
       {
         ...serviceEnv,
         REDIS_URL: testRedisUrl,
-        HOST: '127.0.0.1',
-        PORT: String(port),
         JWT_SECRET: jwtSecret,
         RATE_LIMITS: JSON.stringify({ default: '9999999/second', login: '1000/minute' }),
         BANK_DIRECTOR_USERNAME: director.username,
@@ -976,6 +888,8 @@ async function main(): Promise<void> {
       },
       cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [],
     );
+    api = started.child;
+    const { url } = started;
     if (runProjector)
       projector = spawnChild(
         'projector',
@@ -987,7 +901,7 @@ async function main(): Promise<void> {
       note(
         `CPU profiles in ${cpuProfDir}: API pid ${api.process.pid}, projector pid ${projector?.process.pid ?? '-'}`,
       );
-    await waitForApi(url, api);
+    await waitForApi(started);
     note(`API listening on ${url} (${seconds(t0)} s)`);
 
     // Staff over HTTP, as the tests do: the bootstrapped director creates an agent.
@@ -1109,7 +1023,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await cleanup();
-    clearTimeout(watchdog);
+    stopWatchdog();
   }
 
   const r = load.result;
