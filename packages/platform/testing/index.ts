@@ -5,6 +5,32 @@ import { PostgresEventStore } from '@ledger/eventstore';
 import { createTestDatabase, type TestDatabase } from '@ledger/testkit';
 import { type Database, openDatabase } from '../src/database.js';
 
+/** A database opened as the services open theirs, and an event store on it. */
+interface OpenedStore {
+  database: Database;
+  db: Database['db'];
+  store: PostgresEventStore;
+  close(): Promise<void>;
+}
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+/** The store on `database`; `close()` closes both, then `dispose()`s what held the database. */
+async function openStoreOn(
+  database: Database,
+  dispose: () => Promise<void>,
+  t: Teardown | undefined,
+): Promise<OpenedStore> {
+  const store = await PostgresEventStore.open(database.sql);
+  const close = async () => {
+    await store.close();
+    await database.close();
+    await dispose();
+  };
+  t?.teardown(close);
+  return { database, db: database.db, store, close };
+}
+
 /**
  * Tests only (`@ledger/platform/testing`): a fresh PostgreSQL database, opened as the
  * services open theirs, and an event store on it. Lives here rather than in @ledger/testkit
@@ -13,42 +39,24 @@ import { type Database, openDatabase } from '../src/database.js';
  * With `t`, the store, the database and the test database are closed and dropped at its
  * teardown; without it, the caller calls `close()` when its own teardown needs the order.
  */
-export interface TestStore {
+export interface TestStore extends OpenedStore {
   testDb: TestDatabase;
-  database: Database;
-  db: Database['db'];
-  store: PostgresEventStore;
   url: string;
-  close(): Promise<void>;
 }
 
-export async function openTestStore(
-  name: string,
-  t?: { teardown(fn: () => unknown): void },
-): Promise<TestStore> {
+export async function openTestStore(name: string, t?: Teardown): Promise<TestStore> {
   const testDb = await createTestDatabase(name);
   const database = await openDatabase({
     databaseUrl: testDb.url,
     dataDir: '/nonexistent',
     applicationName: 'test',
   });
-  const store = await PostgresEventStore.open(database.sql);
-  const close = async () => {
-    await store.close();
-    await database.close();
-    await testDb.drop();
-  };
-  t?.teardown(close);
-  return { testDb, database, db: database.db, store, url: testDb.url, close };
+  return { testDb, url: testDb.url, ...(await openStoreOn(database, () => testDb.drop(), t)) };
 }
 
-export interface EmbeddedTestStore {
+export interface EmbeddedTestStore extends OpenedStore {
   /** The DATA_DIR the embedded database lives in (a fresh folder under the system's tmpdir). */
   dataDir: string;
-  database: Database;
-  db: Database['db'];
-  store: PostgresEventStore;
-  close(): Promise<void>;
 }
 
 /**
@@ -56,18 +64,9 @@ export interface EmbeddedTestStore {
  * folder, opened as the services open theirs, and an event store on it. `close()` (at the
  * teardown of `t` if given) closes both and removes the folder.
  */
-export async function openEmbeddedTestStore(
-  name: string,
-  t?: { teardown(fn: () => unknown): void },
-): Promise<EmbeddedTestStore> {
+export async function openEmbeddedTestStore(name: string, t?: Teardown): Promise<EmbeddedTestStore> {
   const dataDir = await mkdtemp(join(tmpdir(), `${name}-`));
   const database = await openDatabase({ databaseUrl: undefined, dataDir, applicationName: name });
-  const store = await PostgresEventStore.open(database.sql);
-  const close = async () => {
-    await store.close();
-    await database.close();
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  t?.teardown(close);
-  return { dataDir, database, db: database.db, store, close };
+  const dispose = () => rm(dataDir, { recursive: true, force: true });
+  return { dataDir, ...(await openStoreOn(database, dispose, t)) };
 }
