@@ -1,3 +1,4 @@
+import type { LedgerCaller } from '@ledger/application';
 import type { AccountBody, TransactionBody } from '@ledger/contracts';
 import {
   type Account,
@@ -8,7 +9,21 @@ import {
   parseAmount,
   type Transfer,
 } from '@ledger/domain/ledger';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { principalOf } from './policy.js';
 import { type HttpProblem, problem } from './problem.js';
+
+/** The caller a ledger use case takes: the request's principal, its metadata and the app's clock. */
+export function ledgerCaller(app: FastifyInstance, request: FastifyRequest): LedgerCaller {
+  const principal = principalOf(request);
+  return {
+    userId: principal.userId,
+    role: principal.role,
+    kycStatus: principal.kycStatus,
+    metadata: app.auth.metadata(request, principal.userId),
+    now: app.auth.now(),
+  };
+}
 
 export function invalid(path: string, message: string): HttpProblem {
   return problem(400, 'validation_failed', `${path} is not valid: ${message}`, {

@@ -3,7 +3,6 @@ import {
   accountBalanceAt,
   accountOwnerOf,
   changeAccount,
-  type LedgerCaller,
   openAccount,
 } from '@ledger/application';
 import {
@@ -29,7 +28,7 @@ import {
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { accountBody, currencyOrThrow, invalid } from '../../ledger-http.js';
+import { accountBody, currencyOrThrow, invalid, ledgerCaller } from '../../ledger-http.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { allRoles, managerPlus, type Policy, principalOf, staff } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
@@ -53,16 +52,7 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
     roles: allRoles,
     owner: { roles: ['customer'], ownerOf: ownerOfParam(app.ledger) },
   };
-  const callerOf = (request: FastifyRequest): LedgerCaller => {
-    const principal = principalOf(request);
-    return {
-      userId: principal.userId,
-      role: principal.role,
-      kycStatus: principal.kycStatus,
-      metadata: app.auth.metadata(request, principal.userId),
-      now: app.auth.now(),
-    };
-  };
+  const callerOf = (request: FastifyRequest) => ledgerCaller(app, request);
   const waitFor = async (request: FastifyRequest, minPosition: string | undefined) => {
     const position = minPositionOf(request, minPosition);
     if (position !== undefined) await waitForProjection(app.database.db, accountsProjection.name, position);

@@ -1,6 +1,5 @@
 import {
   createTransfer,
-  type LedgerCaller,
   type MoneyOutcome,
   mayReadTransfer,
   moveCash,
@@ -36,7 +35,7 @@ import {
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { amountOrThrow, currencyOrThrow, invalid, transactionBody } from '../../ledger-http.js';
+import { amountOrThrow, currencyOrThrow, invalid, ledgerCaller, transactionBody } from '../../ledger-http.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { allRoles, managerPlus, type Policy, principalOf, staff } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
@@ -74,16 +73,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       ownerOf: (request) => transferDebitOwnerOf(app.ledger, (request.params as { id: string }).id),
     },
   };
-  const callerOf = (request: FastifyRequest): LedgerCaller => {
-    const principal = principalOf(request);
-    return {
-      userId: principal.userId,
-      role: principal.role,
-      kycStatus: principal.kycStatus,
-      metadata: app.auth.metadata(request, principal.userId),
-      now: app.auth.now(),
-    };
-  };
+  const callerOf = (request: FastifyRequest) => ledgerCaller(app, request);
   const answer = (outcome: MoneyOutcome) => {
     if (outcome.status === 'rejected') throw problemOf(outcome.rejection);
     return {
