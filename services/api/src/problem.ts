@@ -42,6 +42,15 @@ export class HttpProblem extends Error {
     super(detail);
   }
 
+  /** Seconds the client should wait before trying again: sent as `Retry-After` when set. */
+  retryAfterSeconds: number | undefined;
+
+  /** Gives the problem a `Retry-After`: `throw problem(503, 'unavailable', '…').retryAfter(1)`. */
+  retryAfter(seconds: number): this {
+    this.retryAfterSeconds = seconds;
+    return this;
+  }
+
   toBody(): ProblemBody {
     const body: ProblemBody = {
       type: problemTypePrefix + this.code,
@@ -75,6 +84,7 @@ function titleOf(code: string, status: number): string {
 
 /** Sends a problem as a string, so no route's response schema or serializer gets in the way. */
 export function sendProblem(reply: FastifyReply, p: HttpProblem): FastifyReply {
+  if (p.retryAfterSeconds !== undefined) reply.header('retry-after', String(p.retryAfterSeconds));
   return reply
     .code(p.status)
     .type(problemContentType)

@@ -58,7 +58,7 @@ export const passwordRetryAfterSeconds = 1;
 
 /** A refusal to queue a check; plugins/password-workers.ts gives it a Retry-After header. */
 export class PasswordCheckRefused extends HttpProblem {
-  readonly retryAfterSeconds = passwordRetryAfterSeconds;
+  override readonly retryAfterSeconds = passwordRetryAfterSeconds;
 }
 
 type Job = { op: 'hash'; password: string; cost: number } | { op: 'compare'; password: string; hash: string };
