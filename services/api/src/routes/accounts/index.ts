@@ -32,7 +32,7 @@ import { accountBody, currencyOrThrow, invalid, ledgerCaller } from '../../ledge
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { allRoles, managerPlus, type Policy, principalOf, staff } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
-import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
+import { minPositionSchema, readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
 import { problemOf } from '../../rejections.js';
 
 const idParams = z.object({ id: z.uuid() });
@@ -53,10 +53,9 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
     owner: { roles: ['customer'], ownerOf: ownerOfParam(app.ledger) },
   };
   const callerOf = (request: FastifyRequest) => ledgerCaller(app, request);
-  const waitFor = async (request: FastifyRequest, minPosition: string | undefined) => {
-    const position = minPositionOf(request, minPosition);
-    if (position !== undefined) await waitForProjection(app.database.db, accountsProjection.name, position);
-  };
+  /** Read-your-writes on the accounts read model: 503 read_model_behind past the wait. */
+  const waitFor = (request: FastifyRequest, minPosition: string | undefined) =>
+    readYourWrites(app.database.db, request, accountsProjection.name, minPosition);
 
   app.post(
     '',
@@ -93,8 +92,8 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'Accounts: a customer’s own; staff and auditor: all, or `?userId=`',
         security: bearerSecurity,
-        querystring: listAccountsQuerySchema,
-        response: { 200: accountPageSchema, ...errors },
+        querystring: listAccountsQuerySchema.extend({ minPosition: minPositionSchema }),
+        response: { 200: accountPageSchema, ...errors, ...readModelBehindResponses },
       },
     },
     async (request) => {
@@ -118,13 +117,8 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
         summary: 'One account (read model)',
         security: bearerSecurity,
         params: idParams,
-        querystring: z.object({
-          minPosition: z
-            .string()
-            .regex(/^[0-9]{1,19}$/)
-            .optional(),
-        }),
-        response: { 200: z.object({ account: accountSchema }), ...errors },
+        querystring: z.object({ minPosition: minPositionSchema }),
+        response: { 200: z.object({ account: accountSchema }), ...errors, ...readModelBehindResponses },
       },
     },
     async (request) => {
@@ -144,8 +138,8 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
         summary: 'Statement lines, newest first, with the balance after each',
         security: bearerSecurity,
         params: idParams,
-        querystring: statementQuerySchema,
-        response: { 200: statementPageSchema, ...errors },
+        querystring: statementQuerySchema.extend({ minPosition: minPositionSchema }),
+        response: { 200: statementPageSchema, ...errors, ...readModelBehindResponses },
       },
     },
     async (request) => {
@@ -178,6 +172,8 @@ const accounts: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
+      // No read-your-writes wait: folded from the log, which holds every position a command
+      // answered, this never lags a client's write (minPosition is accepted, as on any GET).
       const { asOf, atPosition } = request.query;
       if (asOf !== undefined && atPosition !== undefined) {
         throw invalid('querystring.asOf', 'give asOf or atPosition, not both');

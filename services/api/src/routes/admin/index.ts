@@ -17,7 +17,7 @@ import { userView } from '../../plugins/auth.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { directorOnly, managerPlus, type Policy, principalOf, staffOrAuditor } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
-import { minPositionOf, minPositionSchema, waitForProjection } from '../../read-your-writes.js';
+import { minPositionSchema, readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
 import { problemOf } from '../../rejections.js';
 import settingsRoutes from './settings.js';
 
@@ -52,13 +52,17 @@ const admin: FastifyPluginAsyncZod = async (app) => {
         summary: 'Users, in registration order (read model: may lag the commands by a moment)',
         security: bearerSecurity,
         querystring: listUsersQuerySchema.extend({ minPosition: minPositionSchema }),
-        response: { 200: userPageSchema, 400: problemSchema, 401: problemSchema, 403: problemSchema },
+        response: {
+          200: userPageSchema,
+          400: problemSchema,
+          401: problemSchema,
+          403: problemSchema,
+          ...readModelBehindResponses,
+        },
       },
     },
     async (request) => {
-      const minPosition = minPositionOf(request, request.query.minPosition);
-      if (minPosition !== undefined)
-        await waitForProjection(app.database.db, usersProjection.name, minPosition);
+      await readYourWrites(app.database.db, request, usersProjection.name, request.query.minPosition);
       try {
         return await listUsers(app.database.db, {
           limit: request.query.limit,

@@ -23,7 +23,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import type { Policy } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
-import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
+import { readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
 
 /**
  * The Audit API (API.md, Audit): read-only, for the auditor and the director. Each route
@@ -171,12 +171,13 @@ const audit: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, options) =>
         tags,
         summary: 'Per currency Σ debits and Σ credits over all accounts, and whether they balance',
         description:
-          'Without asOf/atPosition: from the accounts read model (accepts minPosition). ' +
+          'Without asOf/atPosition: from the accounts read model (accepts minPosition; ' +
+          '503 read_model_behind if it has not reached it within the wait). ' +
           'With asOf (legs recorded at or before it) or atPosition: folded from the event store, ' +
           'cost linear in the log up to that point.',
         security: bearerSecurity,
         querystring: trialBalanceQuerySchema,
-        response: { 200: trialBalanceSchema, ...errors, 429: problemSchema },
+        response: { 200: trialBalanceSchema, ...errors, 429: problemSchema, ...readModelBehindResponses },
       },
     },
     async (request, reply) => {
@@ -199,9 +200,7 @@ const audit: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, options) =>
         }
       }
 
-      const minPosition = minPositionOf(request, request.query.minPosition);
-      if (minPosition !== undefined)
-        await waitForProjection(app.database.db, accountsProjection.name, minPosition);
+      await readYourWrites(app.database.db, request, accountsProjection.name, request.query.minPosition);
       return trialBalanceView(await trialBalance({ readModel: options.ledgerTotals }));
     },
   );

@@ -39,7 +39,7 @@ import { amountOrThrow, currencyOrThrow, invalid, ledgerCaller, transactionBody 
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { allRoles, managerPlus, type Policy, principalOf, staff } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
-import { minPositionOf, waitForProjection } from '../../read-your-writes.js';
+import { minPositionSchema, readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
 import { problemOf } from '../../rejections.js';
 
 const idParams = z.object({ id: z.uuid() });
@@ -239,17 +239,14 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
         summary:
           'Transactions, newest first: a customer’s own (`?accountId=`), staff/auditor all (`?status=`)',
         security: bearerSecurity,
-        querystring: listTransactionsQuerySchema,
-        response: { 200: transactionPageSchema, ...errors },
+        querystring: listTransactionsQuerySchema.extend({ minPosition: minPositionSchema }),
+        response: { 200: transactionPageSchema, ...errors, ...readModelBehindResponses },
       },
     },
     async (request) => {
       const principal = principalOf(request);
       const q = request.query;
-      const minPosition = minPositionOf(request, q.minPosition);
-      if (minPosition !== undefined) {
-        await waitForProjection(app.database.db, transactionsProjection.name, minPosition);
-      }
+      await readYourWrites(app.database.db, request, transactionsProjection.name, q.minPosition);
       const accountIds = await readableAccounts(app.ledger, principal, q.accountId);
       if (accountIds === null) throw problem(404, 'not_found', 'No such account');
       return listTransactions(app.database.db, {
@@ -273,23 +270,19 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
         summary: 'One transaction (parties, staff, auditor)',
         security: bearerSecurity,
         params: idParams,
-        querystring: z.object({
-          minPosition: z
-            .string()
-            .regex(/^[0-9]{1,19}$/)
-            .optional(),
-        }),
-        response: { 200: z.object({ transaction: transactionSchema }), ...errors },
+        querystring: z.object({ minPosition: minPositionSchema }),
+        response: {
+          200: z.object({ transaction: transactionSchema }),
+          ...errors,
+          ...readModelBehindResponses,
+        },
       },
     },
     async (request) => {
       const principal = principalOf(request);
       if (!(await mayReadTransfer(app.ledger, principal, request.params.id)))
         throw problem(404, 'not_found', 'No such transaction');
-      const minPosition = minPositionOf(request, request.query.minPosition);
-      if (minPosition !== undefined) {
-        await waitForProjection(app.database.db, transactionsProjection.name, minPosition);
-      }
+      await readYourWrites(app.database.db, request, transactionsProjection.name, request.query.minPosition);
       const transaction = await getTransaction(app.database.db, request.params.id);
       if (transaction === null) throw problem(404, 'not_found', 'No such transaction');
       return {
