@@ -37,6 +37,20 @@ const dispatcherVersion = 1;
 const enqueueAttempts = 5;
 const enqueueRetryFirstMs = 100;
 
+/**
+ * An enqueue that still failed after its retries: the queue (Redis) is away, which says
+ * nothing about the event. The dispatcher starts over after a backoff rather than stop.
+ */
+export class EnqueueFailed extends Error {
+  override readonly name = 'EnqueueFailed';
+  constructor(
+    readonly jobId: string,
+    cause: unknown,
+  ) {
+    super(`job ${jobId} was not enqueued after ${enqueueAttempts} attempts`, { cause });
+  }
+}
+
 /** The job id of `rule` for `event`: the same event always gives the same id, so BullMQ dedupes. */
 export function dispatchJobId(rule: DispatchRule, event: RecordedEvent): string {
   return `${rule.job}-${event.eventId}`;
@@ -74,7 +88,8 @@ export function eventDispatcher(
         await jobs.enqueue(rule.queue, rule.job, data, { jobId, ...(delayMs > 0 ? { delayMs } : {}) });
         return true;
       } catch (error) {
-        if (attempt >= enqueueAttempts || error instanceof RangeError) throw error;
+        if (error instanceof RangeError) throw error;
+        if (attempt >= enqueueAttempts) throw new EnqueueFailed(jobId, error);
         const delayMs = enqueueRetryFirstMs * 2 ** (attempt - 1);
         logger.warn({ err: error, jobId, attempt, delayMs }, 'enqueue failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -94,8 +109,9 @@ export function eventDispatcher(
  * subscription that enqueues every job of a batch, then moves its checkpoint, so a job is never lost (the checkpoint moves only after the enqueue) and
  * never doubled (a batch redone after a crash enqueues the same job ids again, which the
  * queue ignores). One active dispatcher per database (advisory lock; others on standby).
- * An enqueue that still fails after its retries rolls the batch back and stops the
- * dispatcher, to be restarted by its supervisor.
+ * An enqueue that still fails after its retries (EnqueueFailed), like a lost database
+ * connection, leaves the checkpoint where it was, and the dispatcher starts over from it
+ * after a backoff (see runCheckpointedSubscriber); a bad job (RangeError) stops it.
  */
 export function runDispatcher(options: RunDispatcherOptions): RunningSubscriber {
   const { jobs, logger } = options;
@@ -116,5 +132,6 @@ export function runDispatcher(options: RunDispatcherOptions): RunningSubscriber 
       for (const event of events) await dispatch(event);
     },
     handleBatch: async () => {},
+    isTransient: (error) => error instanceof EnqueueFailed,
   });
 }

@@ -3,6 +3,7 @@ export {
   type DispatchRule,
   dispatcherName,
   dispatchJobId,
+  EnqueueFailed,
   eventDispatcher,
   type RunDispatcherOptions,
   runDispatcher,

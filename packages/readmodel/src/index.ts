@@ -28,8 +28,10 @@ export {
 export {
   type CheckpointedSubscriberOptions,
   type RunningSubscriber,
+  retryDelayMs,
   runCheckpointedSubscriber,
   type SubscriberStatus,
   SubscriberVersionMismatch,
   subscriberLimits,
 } from './subscriber.js';
+export { isTransientError } from './transient.js';

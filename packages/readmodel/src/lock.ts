@@ -10,20 +10,39 @@ export interface SessionConnection {
 /** Opens a dedicated session for a subscriber's advisory lock. */
 export type OpenLockSession = () => Promise<SessionConnection>;
 
+/** A lock session that cannot connect within this long fails (and its subscriber retries). */
+export const lockSessionConnectTimeoutMs = 5_000;
+
+/**
+ * A lock session's query (try-lock, heartbeat) unanswered after this long fails: a network
+ * that drops packets without closing the socket must not hang the heartbeat.
+ */
+export const lockSessionQueryTimeoutMs = 10_000;
+
 /**
  * Lock sessions on their own node-postgres client (outside any pool), the production
  * choice: the client has an 'error' listener, so a session the server ends (failover,
- * pg_terminate_backend, a network cut) fails the next heartbeat and stops the subscriber
- * loudly, instead of surfacing as an uncaught 'error' event that kills the process.
+ * pg_terminate_backend, a network cut) fails the next heartbeat, and the subscriber starts
+ * over on a new session, instead of an uncaught 'error' event killing the process.
  */
 export function pgLockSessions(connectionString: string, applicationName = 'ledger-lock'): OpenLockSession {
   return async () => {
-    const client = new pg.Client({ connectionString, application_name: applicationName });
+    const client = new pg.Client({
+      connectionString,
+      application_name: applicationName,
+      connectionTimeoutMillis: lockSessionConnectTimeoutMs,
+      query_timeout: lockSessionQueryTimeoutMs,
+    });
     let broken: unknown;
     client.on('error', (error) => {
       broken ??= error;
     });
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
     return {
       async query<R>(text: string, params?: readonly unknown[]) {
         if (broken) throw broken;

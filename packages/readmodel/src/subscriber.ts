@@ -15,6 +15,7 @@ import {
   resetCheckpoint,
 } from './checkpoints.js';
 import { type AdvisoryLock, advisoryLock, type OpenLockSession, poolLockSession } from './lock.js';
+import { isTransientError } from './transient.js';
 
 /** Bounds, with the unit last. */
 export const subscriberLimits = {
@@ -26,9 +27,25 @@ export const subscriberLimits = {
   /** waitFor is for read-your-writes: a caller waiting longer than this is a bug. */
   waitForTimeoutMsMax: 60_000,
   nameLengthMax: 128,
+  /**
+   * After a transient failure (a lost database connection, a lost lock session, another
+   * instance taking over) the subscriber starts over after this long, doubling per failure
+   * in a row up to retryDelayMsMax. It retries for as long as it runs: an outage shows as
+   * lag (readiness), not as a dead process.
+   */
+  retryDelayMsFirst: 100,
+  /** The longest wait between two attempts after transient failures (see retryDelayMsFirst). */
+  retryDelayMsMax: 5_000,
 } as const;
 
-export type SubscriberStatus = 'starting' | 'standby' | 'active' | 'stopped' | 'failed';
+/** 'retrying': a transient failure stopped it; it starts over (lock, checkpoint) after a backoff. */
+export type SubscriberStatus = 'starting' | 'standby' | 'active' | 'retrying' | 'stopped' | 'failed';
+
+/** The wait before attempt `failures + 1` after `failures` transient failures in a row. */
+export function retryDelayMs(failures: number): number {
+  const exponent = Math.min(Math.max(failures - 1, 0), 30);
+  return Math.min(subscriberLimits.retryDelayMsFirst * 2 ** exponent, subscriberLimits.retryDelayMsMax);
+}
 
 export interface CheckpointedSubscriberOptions {
   db: Kysely<any>;
@@ -78,6 +95,11 @@ export interface CheckpointedSubscriberOptions {
    * statement of its own (still compare-and-set) instead of a transaction around it.
    */
   ignores?: (events: readonly RecordedEvent[]) => boolean;
+  /**
+   * Errors, besides isTransientError's (a lost connection, a lost lock), after which the
+   * subscriber starts over with backoff instead of failing: the dispatcher's queue outage.
+   */
+  isTransient?: (error: unknown) => boolean;
 }
 
 export interface RunningSubscriber {
@@ -88,7 +110,10 @@ export interface RunningSubscriber {
   /** Resolves true once the checkpoint is ≥ position, false after timeoutMs or when stopped. */
   waitFor(position: bigint, timeoutMs: number): Promise<boolean>;
   status(): SubscriberStatus;
-  /** Resolves when stopped by stop(); rejects with the error that stopped it otherwise. */
+  /**
+   * Resolves when stopped by stop(); rejects with the error that stopped it otherwise: only
+   * a bug (a batch that throws, a version mismatch), never a transient failure.
+   */
   readonly done: Promise<void>;
 }
 
@@ -129,6 +154,12 @@ export function checkSubscriberName(name: string): void {
  * checkpoint move. A crash between batches therefore redoes nothing twice and loses
  * nothing; an error rolls the batch back and stops the subscriber loudly.
  *
+ * A transient failure (isTransientError: the database connection or the lock session lost,
+ * the checkpoint moved by an instance that took over) is not a bug: it is logged at warn,
+ * the lock session is closed, and after a backoff (retryDelayMs) the subscriber starts
+ * over: a new lock session, standby until the lock is free, then on from the stored
+ * checkpoint. The rolled-back batch is applied again, once.
+ *
  * On PGlite (one connection, one process) there is no one to exclude: no lock is taken.
  */
 export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions): RunningSubscriber {
@@ -156,7 +187,8 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
     for (const waiter of [...waiters]) waiter();
   };
 
-  const run = async () => {
+  // Each attempt to run, up to its failure: what a transient failure starts over from.
+  const attempt = async (onProgress: () => void) => {
     let session: AdvisoryLock | undefined;
     try {
       await migrateCheckpoints(db);
@@ -171,6 +203,7 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
           await abortableSleep(lockRetryMs, stopper.signal);
           if (stopper.signal.aborted) break;
           position = (await readCheckpoint(db, name))?.position ?? position;
+          onProgress();
           wake();
         }
       }
@@ -218,6 +251,7 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
           }
           checkpoint = last;
           position = last;
+          onProgress();
           wake();
         },
       });
@@ -229,7 +263,10 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
       const heartbeat = (async () => {
         while (!heartbeatSignal.aborted) {
           await abortableSleep(lockRetryMs, heartbeatSignal);
-          if (!heartbeatSignal.aborted && session) await session.ping();
+          if (!heartbeatSignal.aborted && session) {
+            await session.ping();
+            onProgress();
+          }
         }
       })();
       heartbeat.catch(() => {}); // observed below
@@ -245,6 +282,32 @@ export function runCheckpointedSubscriber(options: CheckpointedSubscriberOptions
       await subscription.done;
     } finally {
       await session?.release();
+    }
+  };
+
+  const isTransient = (error: unknown) => isTransientError(error) || options.isTransient?.(error) === true;
+  const run = async () => {
+    let failures = 0;
+    for (;;) {
+      try {
+        await attempt(() => {
+          failures = 0;
+        });
+        return;
+      } catch (error) {
+        // Stopping while the database is away: a stop, not a failure.
+        if (stopper.signal.aborted && isTransient(error)) return;
+        if (!isTransient(error)) throw error;
+        failures++;
+        const delayMs = retryDelayMs(failures);
+        status = 'retrying';
+        logger.warn(
+          { err: error, subscriber: name, position: position.toString(), failures, delayMs },
+          'transient failure; starting over after a backoff',
+        );
+        await abortableSleep(delayMs, stopper.signal);
+        if (stopper.signal.aborted) return;
+      }
     }
   };
 
