@@ -145,3 +145,12 @@ t.test('TOTP_KEY', async (t) => {
   const key = 'a-totp-key-of-at-least-32-characters-long';
   t.equal(loadConfig({ TOTP_KEY: key }).totpKey, key);
 });
+
+t.test('READY_LAG_MAX_SECONDS (the readiness bound on read model lag)', async (t) => {
+  t.equal(loadConfig({}).readyLagMaxSeconds, 30);
+  t.equal(loadConfig({ READY_LAG_MAX_SECONDS: '2' }).readyLagMaxSeconds, 2);
+  t.equal(loadConfig({ READY_LAG_MAX_SECONDS: '86400' }).readyLagMaxSeconds, 86400);
+  for (const bad of ['abc', '0', '-1', '1.5', '86401']) {
+    assertRejected(t, { READY_LAG_MAX_SECONDS: bad }, 'READY_LAG_MAX_SECONDS');
+  }
+});

@@ -14,6 +14,9 @@ const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const clearingDelayMsMax = 86_400_000;
 const clearingReturnIbansMax = 1000;
 
+/** Bounds of READY_LAG_MAX_SECONDS: a day behind is an outage, not a lag to tolerate. */
+const readyLagMaxSecondsMax = 86_400;
+
 const optionalString = z
   .string()
   .transform((s) => s.trim())
@@ -123,6 +126,12 @@ const envSchema = z
       }
       return ibans;
     }),
+    READY_LAG_MAX_SECONDS: z.coerce
+      .number({ message: `must be an integer from 1 to ${readyLagMaxSecondsMax}` })
+      .int(`must be an integer from 1 to ${readyLagMaxSecondsMax}`)
+      .min(1, `must be an integer from 1 to ${readyLagMaxSecondsMax}`)
+      .max(readyLagMaxSecondsMax, `must be an integer from 1 to ${readyLagMaxSecondsMax}`)
+      .default(30),
   })
   .superRefine((env, ctx) => {
     const director = [env.BANK_DIRECTOR_USERNAME, env.BANK_DIRECTOR_EMAIL, env.BANK_DIRECTOR_PASSWORD];
@@ -165,6 +174,8 @@ export interface Config {
    * transfer is made, returning those to `returnIbans` (normalised) and settling the rest.
    */
   clearing: { delayMs: number; returnIbans: string[] };
+  /** GET /health/ready answers 503 while a read model's lagSeconds is above this. */
+  readyLagMaxSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -215,5 +226,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }
         : undefined,
     clearing: { delayMs: e.CLEARING_DELAY_MS, returnIbans: e.CLEARING_RETURN_IBANS },
+    readyLagMaxSeconds: e.READY_LAG_MAX_SECONDS,
   };
 }

@@ -26,6 +26,39 @@ export interface ProjectionLag {
   lagSeconds: number;
 }
 
+export interface LagCheck {
+  /** False when some read model's lagSeconds is above lagSecondsMax, or the lag could not be read. */
+  ok: boolean;
+  /** The largest lagSeconds of all read models; 0 when none is behind (or none exists yet). */
+  lagSeconds: number;
+  /** The bound (READY_LAG_MAX_SECONDS). */
+  lagSecondsMax: number;
+  /** Set when the lag could not be read: the checkpoints or the head did not answer. */
+  error?: 'timeout' | 'unreachable';
+}
+
+/**
+ * Readiness' judgement of lag: a read model further behind than `lagSecondsMax` (its
+ * projector or the worker's dispatcher stopped, or cannot keep up) makes the instance
+ * unready, so the outage shows where operators look. Every checkpoint counts, the
+ * dispatcher's included: a checkpoint left by a projection no longer run must be deleted.
+ */
+export function judgeLag(
+  lags: { projections: readonly ProjectionLag[] } | { error: unknown },
+  lagSecondsMax: number,
+): LagCheck {
+  if ('error' in lags) {
+    return {
+      ok: false,
+      lagSeconds: 0,
+      lagSecondsMax,
+      error: lags.error instanceof CheckTimeout ? 'timeout' : 'unreachable',
+    };
+  }
+  const lagSeconds = Math.max(0, ...lags.projections.map((p) => p.lagSeconds));
+  return { ok: lagSeconds <= lagSecondsMax, lagSeconds, lagSecondsMax };
+}
+
 export class CheckTimeout extends Error {
   override readonly name = 'CheckTimeout';
 }

@@ -1,6 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { checkPostgres, checkRedis, probeLogLevel, projectionLags } from '../../health.js';
+import {
+  checkPostgres,
+  checkRedis,
+  judgeLag,
+  type ProjectionLag,
+  probeLogLevel,
+  projectionLags,
+} from '../../health.js';
 
 const checkSchema = z.object({
   ok: z.boolean(),
@@ -22,14 +29,23 @@ const readySchema = z
           lagSeconds: z.number().describe('Seconds behind since the checkpoint last moved; 0 when caught up'),
         }),
       ),
+      lag: z
+        .object({
+          ok: z.boolean().describe('False when lagSeconds is above lagSecondsMax, or unknown'),
+          lagSeconds: z.number().describe('The largest lagSeconds of the projections'),
+          lagSecondsMax: z.number().describe('The bound: READY_LAG_MAX_SECONDS'),
+          error: z.enum(['timeout', 'unreachable']).optional(),
+        })
+        .describe('Projection lag judged against READY_LAG_MAX_SECONDS'),
     }),
   })
   .meta({ id: 'Readiness' });
 
 /**
  * Liveness says the process answers; readiness says it can serve: PostgreSQL (and Redis when
- * configured) answer within their time-outs. Projection lag is reported, not judged: a
- * lagging projection still serves reads (`?minPosition=` covers read-your-writes).
+ * configured) answer within their time-outs, and no read model is more than
+ * READY_LAG_MAX_SECONDS behind (a projector or dispatcher that stopped, or cannot keep up,
+ * shows here rather than only as stale reads).
  */
 const health: FastifyPluginAsyncZod = async (app) => {
   app.get(
@@ -64,22 +80,25 @@ const health: FastifyPluginAsyncZod = async (app) => {
         redisConfigured ? checkRedis(app.redis, log('Redis')) : Promise.resolve(undefined),
         projectionLags(app.store, app.database.db).catch((error: unknown) => {
           log('projection lag')(error);
-          return { projections: [] };
+          return { error };
         }),
       ]);
-      const ok = postgres.ok && (redis?.ok ?? true);
+      const lag = judgeLag(lags, app.config.readyLagMaxSeconds);
+      const projections: readonly ProjectionLag[] = 'projections' in lags ? lags.projections : [];
+      const ok = postgres.ok && (redis?.ok ?? true) && lag.ok;
       reply.code(ok ? 200 : 503);
       return {
         status: ok ? ('ok' as const) : ('unavailable' as const),
         checks: {
           postgres,
           ...(redis ? { redis } : {}),
-          projections: lags.projections.map((p) => ({
+          projections: projections.map((p) => ({
             name: p.name,
             position: p.position.toString(),
             lagPositions: Number(p.lagPositions),
             lagSeconds: p.lagSeconds,
           })),
+          lag,
         },
       };
     },
