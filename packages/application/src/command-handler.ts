@@ -1,4 +1,5 @@
 import {
+  type AppendDeadline,
   type AppendResult,
   type EventMetadata,
   type EventStore,
@@ -52,6 +53,12 @@ export interface RunOptions {
   retriesMax?: number;
   /** Which conflicts are worth deciding again (default: all). */
   retryOn?(error: WrongExpectedVersion): boolean;
+  /**
+   * The caller's deadline (an HTTP request's). Once its signal aborts, the command stops at
+   * its next step (before an attempt, before its append, before a retry) and appends
+   * nothing: it rejects with the signal's reason. An append already sent is waited for.
+   */
+  deadline?: AppendDeadline | undefined;
 }
 
 /**
@@ -64,11 +71,16 @@ export async function runCommand<T>(
   options: RunOptions = {},
 ): Promise<T> {
   const retriesMax = Math.min(options.retriesMax ?? commandRetry.retriesMax, commandRetry.retriesMax);
+  const { deadline } = options;
+  const appendOptions = deadline === undefined ? undefined : { deadline };
   for (let n = 0; ; n++) {
+    deadline?.signal.throwIfAborted();
     const step = await attempt(n);
     if ('answer' in step) return step.answer;
     try {
-      return step.done(await store.append(step.writes));
+      // The store checks the deadline again where the append is sent (a queue may be ahead).
+      deadline?.signal.throwIfAborted();
+      return step.done(await store.append(step.writes, appendOptions));
     } catch (error) {
       if (!(error instanceof WrongExpectedVersion)) throw error;
       const answer = step.onConflict?.(error);

@@ -140,8 +140,29 @@ export interface AppendObserver {
   onError?(error: unknown): void;
 }
 
+/**
+ * When the caller of an append stops waiting for it (say, an HTTP request past its deadline).
+ * The point of no return is the moment the append is sent to the database: before it, an
+ * aborted append is dropped and writes nothing; after it, only the database's answer says
+ * what happened.
+ */
+export interface AppendDeadline {
+  /** Aborted: an append not yet sent is not sent; it rejects with the signal's reason. */
+  readonly signal: AbortSignal;
+  /**
+   * Told, synchronously, as the append is sent while the signal has not aborted: from then
+   * on its outcome is known only when the database answers, so the caller should wait for
+   * that answer rather than report a time-out.
+   */
+  sent?(): void;
+}
+
+export interface AppendOptions {
+  deadline?: AppendDeadline;
+}
+
 export interface EventStore {
-  append(writes: readonly StreamWrite[]): Promise<AppendResult>;
+  append(writes: readonly StreamWrite[], options?: AppendOptions): Promise<AppendResult>;
   /**
    * Tells `observer` of every append made through this store object from now on, until the
    * returned function is called. An observer told of an append's start is told of its end.

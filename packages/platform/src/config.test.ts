@@ -146,6 +146,15 @@ t.test('TOTP_KEY', async (t) => {
   t.equal(loadConfig({ TOTP_KEY: key }).totpKey, key);
 });
 
+t.test('HANDLER_TIMEOUT_MS (the API handler deadline)', async (t) => {
+  t.equal(loadConfig({}).handlerTimeoutMs, 30_000);
+  t.equal(loadConfig({ HANDLER_TIMEOUT_MS: '100' }).handlerTimeoutMs, 100);
+  t.equal(loadConfig({ HANDLER_TIMEOUT_MS: '600000' }).handlerTimeoutMs, 600_000);
+  for (const bad of ['0', '99', '600001', '1.5', 'soon', '-1']) {
+    assertRejected(t, { HANDLER_TIMEOUT_MS: bad }, 'HANDLER_TIMEOUT_MS');
+  }
+});
+
 t.test('READY_LAG_MAX_SECONDS (the readiness bound on read model lag)', async (t) => {
   t.equal(loadConfig({}).readyLagMaxSeconds, 30);
   t.equal(loadConfig({ READY_LAG_MAX_SECONDS: '2' }).readyLagMaxSeconds, 2);

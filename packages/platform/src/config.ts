@@ -10,6 +10,10 @@ const rateLimitPattern = /^([1-9][0-9]{0,6})\/(second|minute|hour|day)$/;
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** Bounds of HANDLER_TIMEOUT_MS: below 100 ms nothing would answer; above 10 minutes clients gave up long before. */
+const handlerTimeoutMsMin = 100;
+const handlerTimeoutMsMax = 600_000;
+
 /** The simulated clearing rail's bounds (packages/application, clearing.ts, says the same). */
 const clearingDelayMsMax = 86_400_000;
 const clearingReturnIbansMax = 1000;
@@ -72,6 +76,12 @@ const envSchema = z
       return origins;
     }),
     LOG_LEVEL: z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}` }).default('info'),
+    HANDLER_TIMEOUT_MS: z.coerce
+      .number({ message: `must be an integer from ${handlerTimeoutMsMin} to ${handlerTimeoutMsMax}` })
+      .int(`must be an integer from ${handlerTimeoutMsMin} to ${handlerTimeoutMsMax}`)
+      .min(handlerTimeoutMsMin, `must be an integer from ${handlerTimeoutMsMin} to ${handlerTimeoutMsMax}`)
+      .max(handlerTimeoutMsMax, `must be an integer from ${handlerTimeoutMsMin} to ${handlerTimeoutMsMax}`)
+      .default(30_000),
     RATE_LIMITS: optionalString.transform((value, ctx) => {
       if (value === undefined) return {} as Record<string, string>;
       let parsed: unknown;
@@ -166,6 +176,8 @@ export interface Config {
   smtpUrl: string | undefined;
   corsOrigins: string[];
   logLevel: (typeof logLevels)[number];
+  /** The API's handler deadline: routing to answer, past it 503 `timeout` (plugins/deadline.ts). */
+  handlerTimeoutMs: number;
   /** Per-route overrides by name, parsed. */
   rateLimits: Record<string, RateLimit>;
   director: { username: string; email: string; password: string } | undefined;
@@ -216,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: e.SMTP_URL,
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
+    handlerTimeoutMs: e.HANDLER_TIMEOUT_MS,
     rateLimits: Object.fromEntries(Object.entries(e.RATE_LIMITS).map(([k, v]) => [k, parseRateLimit(v)])),
     director:
       e.BANK_DIRECTOR_USERNAME && e.BANK_DIRECTOR_EMAIL && e.BANK_DIRECTOR_PASSWORD

@@ -35,8 +35,6 @@ export const bodyLimitBytes = 1024 * 1024;
 export const connectionTimeoutMs = 60_000;
 /** Whole request (headers and body) must arrive within this: slow-loris protection. */
 export const requestTimeoutMs = 30_000;
-/** Routing to reply sent; past it the client gets a 503 and request.deadline aborts (plugins/deadline.ts). */
-export const handlerTimeoutMs = 30_000;
 /** Idle keep-alive connections; above the usual 60 s of load balancers, so they close first. */
 export const keepAliveTimeoutMs = 72_000;
 
@@ -87,7 +85,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     ...(deps.redis ? { redis: deps.redis } : {}),
   });
   await app.register(problemsPlugin);
-  await app.register(deadlinePlugin, { timeoutMs: handlerTimeoutMs });
+  // Routing to reply sent (HANDLER_TIMEOUT_MS, 30 s by default); past it the client gets a
+  // 503 and request.deadline aborts (plugins/deadline.ts).
+  await app.register(deadlinePlugin, { timeoutMs: deps.config.handlerTimeoutMs });
   await app.register(requestIdPlugin);
   await app.register(metricsPlugin);
   await app.register(securityPlugin, { corsOrigins: deps.config.corsOrigins });

@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principalOf } from './policy.js';
 import { type HttpProblem, problem } from './problem.js';
 
-/** The caller a ledger use case takes: the request's principal, its metadata and the app's clock. */
+/** The caller a ledger use case takes: the request's principal, its metadata, the app's clock and the request's deadline. */
 export function ledgerCaller(app: FastifyInstance, request: FastifyRequest): LedgerCaller {
   const principal = principalOf(request);
   return {
@@ -22,6 +22,7 @@ export function ledgerCaller(app: FastifyInstance, request: FastifyRequest): Led
     kycStatus: principal.kycStatus,
     metadata: app.auth.metadata(request, principal.userId),
     now: app.auth.now(),
+    deadline: request.appendDeadline,
   };
 }
 

@@ -50,55 +50,59 @@ export async function openCustomerAccount(
   await ensureBankAccounts(ledger, command.currency, command.now, metadata);
   const accountId = randomUUID();
   const newEvent = toNew(metadata);
-  return runCommand<OpenAccountResult>(ledger.store, async () => {
-    const owned = await readWholeStream(ledger.store, customerAccountsStreamId(command.ownerId));
-    if (owned.length >= 1 && !command.kycVerified) return { answer: { ok: false, code: 'kyc_required' } };
-    const decision = decideAccount(
-      {
-        type: 'OpenCustomerAccount',
-        accountId,
-        ownerId: command.ownerId,
-        accountType: command.accountType,
-        currency: command.currency,
-        now: command.now,
-      },
-      initialAccountState(),
-    );
-    assert(decision.status === 'accepted', `opening a fresh account id was refused: ${decision.status}`);
-    const accountNumber = makeAccountNumber();
-    const [opened] = decision.events;
-    assert(opened?.type === 'AccountOpened');
-    return {
-      writes: [
+  return runCommand<OpenAccountResult>(
+    ledger.store,
+    async () => {
+      const owned = await readWholeStream(ledger.store, customerAccountsStreamId(command.ownerId));
+      if (owned.length >= 1 && !command.kycVerified) return { answer: { ok: false, code: 'kyc_required' } };
+      const decision = decideAccount(
         {
-          streamId: accountStreamId(accountId),
-          expectedVersion: 'no_stream',
-          // The number rides along in AccountOpened's data, so the read model needs no join.
-          events: [newEvent({ type: opened.type, data: { ...opened.data, accountNumber } })],
+          type: 'OpenCustomerAccount',
+          accountId,
+          ownerId: command.ownerId,
+          accountType: command.accountType,
+          currency: command.currency,
+          now: command.now,
         },
-        {
-          streamId: accountNumberStreamId(accountNumber),
-          expectedVersion: 'no_stream',
-          events: [newEvent({ type: 'AccountNumberAssigned', data: { accountNumber, accountId } })],
+        initialAccountState(),
+      );
+      assert(decision.status === 'accepted', `opening a fresh account id was refused: ${decision.status}`);
+      const accountNumber = makeAccountNumber();
+      const [opened] = decision.events;
+      assert(opened?.type === 'AccountOpened');
+      return {
+        writes: [
+          {
+            streamId: accountStreamId(accountId),
+            expectedVersion: 'no_stream',
+            // The number rides along in AccountOpened's data, so the read model needs no join.
+            events: [newEvent({ type: opened.type, data: { ...opened.data, accountNumber } })],
+          },
+          {
+            streamId: accountNumberStreamId(accountNumber),
+            expectedVersion: 'no_stream',
+            events: [newEvent({ type: 'AccountNumberAssigned', data: { accountNumber, accountId } })],
+          },
+          {
+            streamId: customerAccountsStreamId(command.ownerId),
+            expectedVersion: versionOf(owned),
+            events: [
+              newEvent({
+                type: 'CustomerAccountAdded',
+                data: { userId: command.ownerId, accountId, accountNumber },
+              }),
+            ],
+          },
+        ],
+        done: (result) => {
+          const account = evolveAccount(initialAccountState(), opened);
+          assert(account.status !== 'none');
+          return { ok: true, account, accountNumber, position: result.position };
         },
-        {
-          streamId: customerAccountsStreamId(command.ownerId),
-          expectedVersion: versionOf(owned),
-          events: [
-            newEvent({
-              type: 'CustomerAccountAdded',
-              data: { userId: command.ownerId, accountId, accountNumber },
-            }),
-          ],
-        },
-      ],
-      done: (result) => {
-        const account = evolveAccount(initialAccountState(), opened);
-        assert(account.status !== 'none');
-        return { ok: true, account, accountNumber, position: result.position };
-      },
-    };
-  });
+      };
+    },
+    { deadline: ledger.deadline },
+  );
 }
 
 /**
@@ -157,20 +161,24 @@ export async function runAccountCommand(
 ): Promise<AccountOutcome> {
   const streamId = accountStreamId(command.accountId);
   return ledger.locks.run([streamId], () =>
-    runCommand<AccountOutcome>(ledger.store, async () => {
-      const { state, version } = await loadAccount(ledger, command.accountId);
-      const decision = decideAccount(command, state);
-      if (decision.status === 'rejected') return { answer: { ok: false, rejection: decision.rejection } };
-      assert(decision.status === 'accepted' && state.status !== 'none', 'only opening replays');
-      if (decision.events.length === 0) return { answer: { ok: true, account: state, position: null } };
-      return {
-        writes: [{ streamId, expectedVersion: version, events: decision.events.map(toNew(metadata)) }],
-        done: (result) => {
-          const account = decision.events.reduce(evolveAccount, state as AccountState);
-          assert(account.status !== 'none');
-          return { ok: true, account, position: result.position };
-        },
-      };
-    }),
+    runCommand<AccountOutcome>(
+      ledger.store,
+      async () => {
+        const { state, version } = await loadAccount(ledger, command.accountId);
+        const decision = decideAccount(command, state);
+        if (decision.status === 'rejected') return { answer: { ok: false, rejection: decision.rejection } };
+        assert(decision.status === 'accepted' && state.status !== 'none', 'only opening replays');
+        if (decision.events.length === 0) return { answer: { ok: true, account: state, position: null } };
+        return {
+          writes: [{ streamId, expectedVersion: version, events: decision.events.map(toNew(metadata)) }],
+          done: (result) => {
+            const account = decision.events.reduce(evolveAccount, state as AccountState);
+            assert(account.status !== 'none');
+            return { ok: true, account, position: result.position };
+          },
+        };
+      },
+      { deadline: ledger.deadline },
+    ),
   );
 }

@@ -1,5 +1,5 @@
 import type { Currency } from '@ledger/domain/ledger';
-import type { EventStore } from '@ledger/eventstore';
+import type { AppendDeadline, EventStore } from '@ledger/eventstore';
 import { KeyedLock } from '../keyed-lock.js';
 import { SettingsCache } from '../settings.js';
 import { AccountCache, accountCacheSizeMax } from './account-cache.js';
@@ -17,6 +17,16 @@ export interface Ledger {
   readonly settings: SettingsCache;
   /** Currencies whose bank-owned accounts this process knows to exist. */
   readonly bankCurrencies: Set<Currency>;
+  /** The caller's deadline, for one request's commands (see underDeadline); none by default. */
+  readonly deadline?: AppendDeadline | undefined;
+}
+
+/**
+ * The same ledger (store, caches, locks) for one caller whose commands stop at `deadline`:
+ * past it, a command appends nothing (runCommand's `deadline`).
+ */
+export function underDeadline(ledger: Ledger, deadline: AppendDeadline | undefined): Ledger {
+  return deadline === undefined ? ledger : { ...ledger, deadline };
 }
 
 export interface LedgerOptions {

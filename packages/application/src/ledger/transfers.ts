@@ -383,5 +383,5 @@ export async function runTransferCommand(
       onConflict,
     };
   };
-  return ledger.locks.run(keys, () => runCommand(ledger.store, attempt));
+  return ledger.locks.run(keys, () => runCommand(ledger.store, attempt, { deadline: ledger.deadline }));
 }

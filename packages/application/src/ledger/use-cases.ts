@@ -9,7 +9,7 @@ import {
   parseAmount,
   type Transfer,
 } from '@ledger/domain/ledger';
-import type { EventMetadata } from '@ledger/eventstore';
+import type { AppendDeadline, EventMetadata } from '@ledger/eventstore';
 import { createExternalTransfer } from '../clearing.js';
 import { loadUser } from '../identity.js';
 import { cashDeskFor, transferLimitsFor } from '../settings.js';
@@ -19,7 +19,7 @@ import {
   openCustomerAccount,
   runAccountCommand,
 } from './accounts.js';
-import type { Ledger } from './context.js';
+import { type Ledger, underDeadline } from './context.js';
 import { bankAccountId, transferIdFor } from './ids.js';
 import {
   accountNumberOf,
@@ -46,6 +46,8 @@ export interface LedgerCaller {
   kycStatus: KycStatus;
   metadata: EventMetadata;
   now: Date;
+  /** When the caller stops waiting: past it, a command appends nothing (runCommand). */
+  deadline?: AppendDeadline | undefined;
 }
 
 /** Refusals of the use cases on top of the deciders' (LedgerRejection). */
@@ -98,6 +100,7 @@ export async function createTransfer(
   caller: LedgerCaller,
   request: TransferRequestBody,
 ): Promise<MoneyOutcome> {
+  ledger = underDeadline(ledger, caller.deadline);
   let toAccountId: string;
   if ('accountNumber' in request.to) {
     const found = await findAccountIdByNumber(ledger, request.to.accountNumber);
@@ -154,6 +157,7 @@ export async function sendExternal(
   caller: LedgerCaller,
   request: ExternalRequestBody,
 ): Promise<MoneyOutcome> {
+  ledger = underDeadline(ledger, caller.deadline);
   const from = await accountOnce(ledger, request.fromAccountId);
   if (from.status === 'none' || from.ownerId !== caller.userId) return notFound(request.fromAccountId);
   // Before anything is written: the clearing account of another currency may not exist yet.
@@ -201,6 +205,7 @@ export async function moveCash(
   caller: LedgerCaller,
   request: CashRequestBody,
 ): Promise<MoneyOutcome> {
+  ledger = underDeadline(ledger, caller.deadline);
   if (caller.role === 'customer' || caller.role === 'auditor') return refused({ code: 'staff_only' });
   return createCashTransfer(
     ledger,
@@ -279,6 +284,7 @@ export async function postHold(
   caller: LedgerCaller,
   request: { idempotencyKey: string; transferId: string; amount?: string },
 ): Promise<MoneyOutcome> {
+  ledger = underDeadline(ledger, caller.deadline);
   const { state } = await loadTransfer(ledger, request.transferId);
   if (state.status === 'none') return refused({ code: 'transfer_not_found', transferId: request.transferId });
   let amount: bigint | undefined;
@@ -310,6 +316,7 @@ export function voidHold(
   caller: LedgerCaller,
   request: { idempotencyKey: string; transferId: string },
 ): Promise<TransferOutcome> {
+  ledger = underDeadline(ledger, caller.deadline);
   return runTransferCommand(
     ledger,
     { type: 'VoidPendingTransfer', transferId: request.transferId, now: caller.now },
@@ -324,6 +331,7 @@ export function reverse(
   caller: LedgerCaller,
   request: { idempotencyKey: string; transferId: string; reason: string },
 ): Promise<TransferOutcome> {
+  ledger = underDeadline(ledger, caller.deadline);
   return runTransferCommand(
     ledger,
     {
@@ -353,6 +361,7 @@ export async function openAccount(
   caller: LedgerCaller,
   request: { userId?: string; type: CustomerAccountType; currency: Currency },
 ): Promise<AccountUseCaseOutcome> {
+  ledger = underDeadline(ledger, caller.deadline);
   const ownerId = caller.role === 'customer' ? caller.userId : request.userId;
   if (ownerId === undefined) return { ok: false, rejection: { code: 'owner_required' } };
   const owner = await loadUser(ledger.store, ownerId);
@@ -385,6 +394,7 @@ export async function changeAccount(
   caller: LedgerCaller,
   command: AccountChange,
 ): Promise<AccountUseCaseOutcome> {
+  ledger = underDeadline(ledger, caller.deadline);
   if (command.type === 'CloseAccount') {
     const account = await accountOnce(ledger, command.accountId);
     if (account.status !== 'none' && account.kind === 'bank') {

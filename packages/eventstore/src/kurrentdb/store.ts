@@ -22,7 +22,9 @@ import { AppendObservers, observedAppend } from '../append-observers.js';
 import { chainHash, genesisHash } from '../hash.js';
 import { AppendSignal, startSubscription } from '../subscription.js';
 import {
+  type AppendDeadline,
   type AppendObserver,
+  type AppendOptions,
   type AppendResult,
   type EventMetadata,
   type EventStore,
@@ -244,10 +246,12 @@ export class KurrentEventStore implements EventStore {
     return new KurrentEventStore(client, options);
   }
 
-  append(writes: readonly StreamWrite[]): Promise<AppendResult> {
+  append(writes: readonly StreamWrite[], options?: AppendOptions): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new Error('event store is closed'));
+    const deadline = options?.deadline;
     let prepared: PreparedWrite[];
     try {
+      deadline?.signal.throwIfAborted();
       prepared = prepareAppend(writes);
       for (const write of prepared) this.#checkReservedNames(write);
     } catch (error) {
@@ -256,8 +260,8 @@ export class KurrentEventStore implements EventStore {
     const observers = this.#observers.list;
     const appending =
       observers.length === 0
-        ? this.#appendPrepared(prepared)
-        : observedAppend(observers, prepared, () => this.#appendPrepared(prepared));
+        ? this.#appendPrepared(prepared, deadline)
+        : observedAppend(observers, prepared, () => this.#appendPrepared(prepared, deadline));
     this.#appends.add(appending);
     appending.finally(() => this.#appends.delete(appending)).catch(() => {});
     return appending;
@@ -267,9 +271,14 @@ export class KurrentEventStore implements EventStore {
     return this.#observers.add(observer);
   }
 
-  #appendPrepared(prepared: PreparedWrite[]): Promise<AppendResult> {
+  #appendPrepared(prepared: PreparedWrite[], deadline: AppendDeadline | undefined): Promise<AppendResult> {
     const names = prepared.map((w) => this.#prefix + w.streamId);
-    return this.#withStreamLocks(names, () => this.#appendLocked(prepared));
+    return this.#withStreamLocks(names, () => {
+      // Past the locks' queue, right before anything is sent: the point of no return.
+      deadline?.signal.throwIfAborted();
+      deadline?.sent?.();
+      return this.#appendLocked(prepared);
+    });
   }
 
   #checkReservedNames(write: PreparedWrite): void {

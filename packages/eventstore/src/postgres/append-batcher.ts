@@ -1,4 +1,10 @@
-import { type AppendResult, type ExpectedVersion, InvalidAppend, WrongExpectedVersion } from '../types.js';
+import {
+  type AppendDeadline,
+  type AppendResult,
+  type ExpectedVersion,
+  InvalidAppend,
+  WrongExpectedVersion,
+} from '../types.js';
 import type { PreparedWrite } from '../validate.js';
 import { isConnectionError, onceInMicrotask } from './batching.js';
 import { int4Array, textArray, uuidArray } from './binary-array.js';
@@ -24,6 +30,7 @@ type BatchOutcome = AppendResult | WrongExpectedVersion;
 interface Pending {
   writes: PreparedWrite[];
   eventCount: number;
+  deadline: AppendDeadline | undefined;
   resolve: (result: AppendResult) => void;
   reject: (error: unknown) => void;
 }
@@ -67,10 +74,13 @@ export class AppendBatcher {
     return this.#inFlight === 0 && this.#queue.length === 0;
   }
 
-  /** One append, validated; `eventCount` is the number of its events. */
-  append(writes: PreparedWrite[], eventCount: number): Promise<AppendResult> {
+  /**
+   * One append, validated; `eventCount` is the number of its events. One whose deadline
+   * aborts while it waits in the queue is dropped when its turn comes: it writes nothing.
+   */
+  append(writes: PreparedWrite[], eventCount: number, deadline?: AppendDeadline): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#queue.push({ writes, eventCount, resolve, reject });
+      this.#queue.push({ writes, eventCount, deadline, resolve, reject });
       // Not at once: the callers woken by one batch's answer append again in the same
       // microtask run; pumping after them puts them in one batch instead of a batch of one
       // followed by the rest.
@@ -93,6 +103,12 @@ export class AppendBatcher {
       let scanned = 0;
       for (let i = 0; i < this.#queue.length && scanned < batchScanMax; scanned++) {
         const next = this.#queue[i]!;
+        if (next.deadline?.signal.aborted) {
+          // Its caller stopped waiting before it was sent: it is not sent at all.
+          this.#queue.splice(i, 1);
+          next.reject(next.deadline.signal.reason);
+          continue;
+        }
         if (batch.length >= share || events + next.eventCount > this.#batchEventsMax) break;
         if (next.writes.some((w) => streams.has(w.streamId))) {
           // Later appends to the same streams must stay behind this one.
@@ -104,6 +120,8 @@ export class AppendBatcher {
         events += next.eventCount;
         batch.push(next);
         this.#queue.splice(i, 1);
+        // Sent below, in this same turn: from here on only the database's answer tells.
+        next.deadline?.sent?.();
       }
       if (batch.length === 0) return;
       this.#inFlight++;

@@ -2,6 +2,7 @@ import { AppendObservers, observedAppend } from '../append-observers.js';
 import { AppendSignal, startSubscription } from '../subscription.js';
 import {
   type AppendObserver,
+  type AppendOptions,
   type AppendResult,
   type EventStore,
   type EventStoreStats,
@@ -149,10 +150,12 @@ export class PostgresEventStore implements EventStore {
     return store;
   }
 
-  append(writes: readonly StreamWrite[]): Promise<AppendResult> {
+  append(writes: readonly StreamWrite[], options?: AppendOptions): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new Error('event store is closed'));
+    const deadline = options?.deadline;
     let prepared: PreparedWrite[];
     try {
+      deadline?.signal.throwIfAborted();
       prepared = prepareAppend(writes);
     } catch (error) {
       return Promise.reject(error);
@@ -160,8 +163,8 @@ export class PostgresEventStore implements EventStore {
     let eventCount = 0;
     for (const write of prepared) eventCount += write.events.length;
     const observers = this.#observers.list;
-    if (observers.length === 0) return this.#appends.append(prepared, eventCount);
-    return observedAppend(observers, prepared, () => this.#appends.append(prepared, eventCount));
+    if (observers.length === 0) return this.#appends.append(prepared, eventCount, deadline);
+    return observedAppend(observers, prepared, () => this.#appends.append(prepared, eventCount, deadline));
   }
 
   observeAppends(observer: AppendObserver): () => void {

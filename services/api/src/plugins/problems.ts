@@ -5,8 +5,9 @@ import { type FieldError, HttpProblem, problem, sendProblem } from '../problem.j
 
 /**
  * The one error handler (STYLE.md, HTTP): every failure leaves as RFC 9457 problem
- * details. Expected failures keep their message; anything unexpected is a 500 whose
- * detail says nothing about the cause (no stack, no SQL), and whose cause goes to the log.
+ * details. Expected failures keep their message; a dependency outage (isOutage) is a 503
+ * `unavailable` with Retry-After; anything else unexpected is a 500 whose detail says
+ * nothing about the cause (no stack, no SQL), and whose cause goes to the log.
  */
 
 /** Fastify's own 4xx errors, by code: safe to show, since they describe the request. */
@@ -38,6 +39,69 @@ const codeByStatus: Record<number, string> = {
 /** Longest request path echoed back in a 404's detail. */
 const echoedPathLengthMax = 200;
 
+/** Retry-After of a 503 `unavailable`: outages seen so far lasted seconds; a retry costs little. */
+export const unavailableRetryAfterSeconds = 2;
+
+/** Socket errors of a connection refused, lost or not made in time (node:net, node:dns). */
+const socketErrorCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * PostgreSQL SQLSTATEs of a server that went away or cannot take the work now (class 08,
+ * connection exception, is matched by its prefix). 57014 is a statement past
+ * statement_timeout; 40001 and 40P01 are worth the same request again.
+ */
+const databaseErrorCodes = new Set(['57P01', '57P02', '57P03', '57014', '53300', '40001', '40P01']);
+
+/**
+ * What node-postgres (its pool: acquire time-out, a socket that ended) and ioredis (a
+ * command past commandTimeout, the offline queue off, retries used up, a server loading
+ * its data) say without a code.
+ */
+const outageMessages = [
+  /^Connection terminated/,
+  /^Connection ended/,
+  /not queryable/,
+  /^timeout exceeded when trying to connect/,
+  /^Query read timeout/,
+  /^Command timed out/,
+  /^Stream isn't writeable/,
+  /^Connection is closed/,
+  /^Reached the max retries per request limit/,
+  /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN) /,
+];
+
+/** Causes nested this deep are looked at (error.cause, AggregateError). */
+const causeDepthMax = 4;
+
+/**
+ * True when `error` says a dependency (PostgreSQL, Redis) is down, unreachable or too slow,
+ * not that the request or the code is wrong: the same request may well succeed later.
+ */
+export function isOutage(error: unknown, depth = 0): boolean {
+  if (depth > causeDepthMax || typeof error !== 'object' || error === null) return false;
+  const { code, message, name, cause } = error as ErrorLike & { name?: unknown; cause?: unknown };
+  if (typeof code === 'string') {
+    if (socketErrorCodes.has(code) || databaseErrorCodes.has(code) || /^08[0-9A-Z]{3}$/.test(code)) {
+      return true;
+    }
+  }
+  if (name === 'MaxRetriesPerRequestError') return true;
+  if (typeof message === 'string' && outageMessages.some((pattern) => pattern.test(message))) return true;
+  if (error instanceof AggregateError && error.errors.some((e) => isOutage(e, depth + 1))) return true;
+  return cause !== undefined && isOutage(cause, depth + 1);
+}
+
 interface ErrorLike {
   code?: unknown;
   statusCode?: unknown;
@@ -64,13 +128,23 @@ export function toProblem(error: unknown, request: FastifyRequest): HttpProblem 
   const known = typeof e.code === 'string' ? frameworkProblems[e.code] : undefined;
   if (known) {
     const detail = String(e.message);
-    return known.code === 'validation_failed'
-      ? problem(known.status, known.code, detail, { errors: [{ path: 'body', message: detail }] })
-      : problem(known.status, known.code, detail);
+    if (known.code === 'validation_failed') {
+      return problem(known.status, known.code, detail, { errors: [{ path: 'body', message: detail }] });
+    }
+    const p = problem(known.status, known.code, detail);
+    return known.status === 503 ? p.retryAfter(unavailableRetryAfterSeconds) : p;
   }
 
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return problem(e.statusCode, codeByStatus[e.statusCode] ?? 'bad_request', String(e.message));
+  }
+
+  if (isOutage(error)) {
+    return problem(
+      503,
+      'unavailable',
+      'A service the bank depends on is unavailable; a command sent may or may not have been applied: retry it with the same Idempotency-Key and body',
+    ).retryAfter(unavailableRetryAfterSeconds);
   }
 
   return problem(500, 'internal_error', `An unexpected error occurred (request ${request.id}).`);
