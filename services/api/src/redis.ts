@@ -5,8 +5,17 @@ import { Redis } from 'ioredis';
 export const redisConnectTimeoutMs = 5_000;
 /** Start-up gives up on Redis after this long. */
 export const redisStartupTimeoutMs = 10_000;
-/** A command waits for at most this many reconnections before it fails (no request hangs on Redis). */
-export const redisRetriesPerRequestMax = 2;
+/**
+ * Every command answers within this or fails ("Command timed out"): a revocation check or a
+ * rate-limit count never holds a request longer, whatever Redis does.
+ */
+export const redisCommandTimeoutMs = 500;
+/**
+ * A command sent while the connection is down would wait in ioredis' offline queue for a
+ * reconnection that may not come: it fails at once instead (the offline queue is off), and
+ * this bounds the reconnections a command already sent may wait for.
+ */
+export const redisRetriesPerRequestMax = 1;
 /** Reconnection back-off grows by this per attempt, up to redisRetryDelayMaxMs. */
 const redisRetryDelayStepMs = 200;
 const redisRetryDelayMaxMs = 2_000;
@@ -26,12 +35,16 @@ export function redactRedisUrl(url: string): string {
  * Opens ioredis and waits until it is ready, within redisStartupTimeoutMs; rejects (and
  * disconnects) otherwise, so a wrong REDIS_URL stops start-up with a clear message.
  * Afterwards it reconnects forever with a capped back-off (Redis restarts must not need an
- * API restart) while each command fails after redisRetriesPerRequestMax reconnections.
+ * API restart) while each command fails fast: at once while disconnected, and after
+ * redisCommandTimeoutMs at most otherwise. Its callers decide what a failure means (see
+ * docs/design.md, "Without Redis"): a revocation check fails closed (503 `unavailable`).
  */
 export async function connectRedis(url: string, logger: Logger): Promise<Redis> {
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: redisConnectTimeoutMs,
+    commandTimeout: redisCommandTimeoutMs,
+    enableOfflineQueue: false,
     maxRetriesPerRequest: redisRetriesPerRequestMax,
     retryStrategy: (attempt) => Math.min(attempt * redisRetryDelayStepMs, redisRetryDelayMaxMs),
   });

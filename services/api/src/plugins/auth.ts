@@ -224,6 +224,9 @@ export default fp(
       }
       const now = options.clock();
       const keys = fam === undefined ? [jtiKey(jti)] : [jtiKey(jti), familyKey(fam)];
+      // Fails closed: a token whose revocation cannot be checked (Redis down or slow, each
+      // call bounded by redis.ts) is never let through; the error is a 503 `unavailable`
+      // with Retry-After (plugins/problems.ts), answered within redisCommandTimeoutMs.
       const { revoked, userMark } = await revocations.check(keys, sub, now);
       if (revoked) throw unauthorized();
       const user = await users.get(sub, userMark);

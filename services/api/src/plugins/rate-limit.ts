@@ -79,7 +79,11 @@ export default fp(
       timeWindow: general.timeWindowMs,
       ...(options.redis ? { redis: options.redis } : {}),
       nameSpace: options.nameSpace,
-      // Redis down must not take logins down with it: the request goes through, it is logged.
+      // Without Redis a request is not counted and goes through (fails open, decided: a limit
+      // slows abuse, it guards nothing alone). Each count is bounded by redis.ts's command
+      // time-out, so it costs at most that; signed-in requests fail closed anyway, on their
+      // revocation check (plugins/auth.ts), and password guessing still meets the account's
+      // failed-login lock, kept in the event store. See docs/design.md, "Without Redis".
       skipOnError: true,
       // Probes and scrapes are never limited: they must answer (and report Redis down) when Redis hangs.
       allowList: (request) => unlimitedPaths.some((path) => request.url.startsWith(path)),
