@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
 import t from 'tap';
-import deadlinePlugin from './deadline.js';
+import deadlinePlugin, { timeoutRetryAfterSeconds } from './deadline.js';
 import problemsPlugin from './problems.js';
 
 // Over real HTTP (a listening server and fetch), since what broke fastify's own handler
@@ -51,6 +51,16 @@ async function start(): Promise<{
   };
   app.get('/slow', async (request) => slow('get-slow', request.deadline));
   app.post('/slow', async (request) => slow('post-slow', request.deadline));
+  // A command whose append is sent just before the deadline and committed after it.
+  app.post('/committing', async (request) => {
+    const deadline = request.appendDeadline;
+    await sleep(timeoutMs - 50);
+    deadline.signal.throwIfAborted();
+    deadline.sent?.();
+    await sleep(timeoutMs);
+    record('committing', deadline.signal);
+    return { committed: true };
+  });
   app.post('/fast', async (request) => {
     await sleep(20);
     record('post-fast', request.deadline);
@@ -92,6 +102,7 @@ t.test('past the deadline a GET and a POST get a 503 timeout problem, and their 
       code: 'timeout',
       detail: `No answer within ${timeoutMs} ms`,
     });
+    t.equal(response.headers.get('retry-after'), String(timeoutRetryAfterSeconds), `${method}: Retry-After`);
     // The handler's own answer comes later and is dropped; it saw why it was stopped.
     await t.resolves(async () => {
       for (let i = 0; i < 100 && !seen.has(key); i++) await sleep(20);
@@ -101,6 +112,22 @@ t.test('past the deadline a GET and a POST get a 503 timeout problem, and their 
   const after = await fetch(`${url}/fast`, { method: 'POST', headers: json, body: '{}' });
   t.equal(after.status, 200, 'the server answers the next request');
 });
+
+t.test(
+  'an append sent before the deadline is waited for: the answer is its outcome, not a 503',
+  async (t) => {
+    const { app, url, seen } = await start();
+    t.teardown(() => app.close());
+    const response = await fetch(`${url}/committing`, { method: 'POST', headers: json, body: '{}' });
+    t.equal(response.status, 200, 'the late answer of a committed command');
+    t.same(await response.json(), { committed: true });
+    t.same(
+      seen.get('committing'),
+      { aborted: true, reason: 'timeout' },
+      'its signal still aborted at the deadline',
+    );
+  },
+);
 
 t.test('a client that goes away aborts the deadline signal before the deadline', async (t) => {
   const { app, url, seen, entered } = await start();
