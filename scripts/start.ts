@@ -69,6 +69,7 @@ try {
     redisUrl: config.redisUrl,
     smtpUrl: config.smtpUrl,
     clearing: config.clearing,
+    holdSweepIntervalMs: config.holdSweepIntervalMs,
     ...lockSessions,
   });
   if (config.redisUrl) redis = await connectRedis(config.redisUrl, logger);

@@ -1,5 +1,6 @@
 import type { JsonObject } from '@ledger/eventstore';
 import { type ConnectionOptions, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   checkIntegerIn,
@@ -24,6 +25,11 @@ export interface BullMqJobQueueOptions {
 
 const enqueueTimeoutMsDefault = 10_000;
 const workerLockDurationMs = 30_000;
+/**
+ * While Redis is away, the connection that watches for its return tries again after
+ * 100 ms × the attempt, at most this long: a return is noticed within about this bound.
+ */
+const watchRetryMsMax = 2_000;
 
 /**
  * Jobs on Redis through BullMQ: durable, shared by every worker process, deduplicated by
@@ -41,12 +47,17 @@ export class BullMqJobQueue implements JobQueue {
   readonly #enqueueTimeoutMs: number;
   readonly #queues = new Map<string, Queue>();
   readonly #workers = new Map<string, Worker>();
+  readonly #redisUrl: string;
+  readonly #reconnectListeners: (() => void)[] = [];
+  /** The connection that watches for Redis coming back (opened by onReconnect). */
+  #watch: Redis | undefined;
   #closed = false;
 
   constructor(options: BullMqJobQueueOptions) {
     // ioredis retries a command forever only with maxRetriesPerRequest null, which BullMQ
     // workers require; enqueue is bounded by its own timeout instead.
     this.#connection = { url: options.redisUrl, maxRetriesPerRequest: null };
+    this.#redisUrl = options.redisUrl;
     this.#prefix = options.prefix ?? 'ledger';
     this.#retry = options.retry ?? {
       attempts: jobLimits.attemptsDefault,
@@ -146,9 +157,45 @@ export class BullMqJobQueue implements JobQueue {
     await worker.waitUntilReady();
   }
 
+  /**
+   * Calls `listener` each time the connection to Redis comes back after it was lost (Redis
+   * restarted, the network cut): what the queue held may be gone with it (a Redis without
+   * persistence comes back empty), and whoever made those jobs can make them again. Watched
+   * on a connection of its own, opened by the first call; the queue's connections come back
+   * on their own (an enqueue meanwhile waits for them, bounded by enqueueTimeoutMs).
+   */
+  onReconnect(listener: () => void): void {
+    if (this.#closed) throw new Error('job queue is closed');
+    this.#reconnectListeners.push(listener);
+    if (this.#watch) return;
+    const watch = new Redis(this.#redisUrl, {
+      maxRetriesPerRequest: null,
+      retryStrategy: (attempt) => Math.min(attempt * 100, watchRetryMsMax),
+    });
+    let connected = false;
+    let lost = false;
+    watch.on('ready', () => {
+      if (connected && lost) {
+        lost = false;
+        this.#logger.info('job queue: Redis is back');
+        for (const listen of this.#reconnectListeners) listen();
+      }
+      connected = true;
+    });
+    watch.on('close', () => {
+      if (!connected || lost || this.#closed) return;
+      lost = true;
+      this.#logger.warn('job queue: Redis connection lost');
+    });
+    // The queue's own connections log the errors.
+    watch.on('error', () => {});
+    this.#watch = watch;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#watch?.disconnect();
     await Promise.all(
       [...this.#workers.values()].map(async (worker) => {
         // Let running jobs finish; past the bound, force: their lock expires and BullMQ

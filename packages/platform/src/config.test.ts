@@ -123,6 +123,15 @@ t.test('CLEARING_DELAY_MS and CLEARING_RETURN_IBANS (the simulated clearing rail
   assertRejected(t, { CLEARING_RETURN_IBANS: many }, 'CLEARING_RETURN_IBANS');
 });
 
+t.test("HOLD_SWEEP_INTERVAL_MS (the worker's sweep for overdue holds)", async (t) => {
+  t.equal(loadConfig({}).holdSweepIntervalMs, 30_000);
+  t.equal(loadConfig({ HOLD_SWEEP_INTERVAL_MS: '100' }).holdSweepIntervalMs, 100);
+  t.equal(loadConfig({ HOLD_SWEEP_INTERVAL_MS: '3600000' }).holdSweepIntervalMs, 3_600_000);
+  for (const bad of ['abc', '0', '99', '-1', '1.5', '3600001']) {
+    assertRejected(t, { HOLD_SWEEP_INTERVAL_MS: bad }, 'HOLD_SWEEP_INTERVAL_MS');
+  }
+});
+
 t.test('every bad variable is reported at once', async (t) => {
   const problems = problemsOf({ PORT: 'abc', DATABASE_URL: 'nope', CORS_ORIGINS: 'x' });
   t.same(problems.map((p) => p.variable).sort(), ['CORS_ORIGINS', 'DATABASE_URL', 'PORT']);

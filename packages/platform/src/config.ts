@@ -14,6 +14,14 @@ const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const handlerTimeoutMsMin = 100;
 const handlerTimeoutMsMax = 600_000;
 
+/**
+ * Bounds of HOLD_SWEEP_INTERVAL_MS (the worker's sweep for overdue holds): often enough to
+ * be a bound worth having, seldom enough not to load the database.
+ */
+const holdSweepIntervalMsMin = 100;
+const holdSweepIntervalMsMax = 3_600_000;
+const holdSweepIntervalMsMessage = `must be an integer from ${holdSweepIntervalMsMin} to ${holdSweepIntervalMsMax}`;
+
 /** The simulated clearing rail's bounds (packages/application, clearing.ts, says the same). */
 const clearingDelayMsMax = 86_400_000;
 const clearingReturnIbansMax = 1000;
@@ -52,6 +60,12 @@ const envSchema = z
     DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
     DATA_DIR: z.string().min(1, 'must not be empty').default('./.data'),
     REDIS_URL: urlWithProtocols(['redis:', 'rediss:']),
+    HOLD_SWEEP_INTERVAL_MS: z.coerce
+      .number({ message: holdSweepIntervalMsMessage })
+      .int(holdSweepIntervalMsMessage)
+      .min(holdSweepIntervalMsMin, holdSweepIntervalMsMessage)
+      .max(holdSweepIntervalMsMax, holdSweepIntervalMsMessage)
+      .default(30_000),
     JWT_SECRET: optionalString.refine((s) => s === undefined || s.length >= 32, {
       message: 'must be at least 32 characters',
     }),
@@ -169,6 +183,11 @@ export interface Config {
   dataDir: string;
   /** Unset: in-process jobs and in-memory rate limits. */
   redisUrl: string | undefined;
+  /**
+   * How often the worker sweeps for pending transfers past their expiry (or clearing) time,
+   * whatever its queue lost: no hold outlives its expiresAt by much more than this.
+   */
+  holdSweepIntervalMs: number;
   /** Unset: generated once and kept in dataDir. */
   jwtSecret: string | undefined;
   /** Seals TOTP secrets at rest. Unset: generated once and kept in dataDir. */
@@ -223,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
+    holdSweepIntervalMs: e.HOLD_SWEEP_INTERVAL_MS,
     jwtSecret: e.JWT_SECRET,
     totpKey: e.TOTP_KEY,
     smtpUrl: e.SMTP_URL,

@@ -13,7 +13,13 @@ import {
 import { type Database, type Logger, withTimeout } from '@ledger/platform';
 import type { OpenLockSession, RunningSubscriber } from '@ledger/readmodel';
 import { Redis } from 'ioredis';
-import { ledgerDispatchRules, ledgerProcessors, rearmPendingTransfers } from './ledger-jobs.js';
+import {
+  holdSweepIntervalMsDefault,
+  type LedgerUpkeep,
+  ledgerDispatchRules,
+  ledgerProcessors,
+  startLedgerUpkeep,
+} from './ledger-jobs.js';
 
 /** The clearing rail's configuration as the environment gives it (CLEARING_*). */
 export interface ClearingOptions {
@@ -65,6 +71,8 @@ export interface StartWorkerOptions {
   clearing?: ClearingOptions;
   /** The clock of job handlers (hold expiry, clearing); default: the system clock. */
   now?: () => Date;
+  /** HOLD_SWEEP_INTERVAL_MS: how often the dispatcher's holder sweeps for overdue holds. */
+  holdSweepIntervalMs?: number;
   /** Default dispatchRules() / processors(); tests pass their own. */
   rules?: readonly DispatchRule[];
   processors?: readonly Processor[];
@@ -119,9 +127,10 @@ async function checkRedis(redisUrl: string): Promise<void> {
 export async function startWorker(options: StartWorkerOptions): Promise<Worker> {
   const { logger } = options;
   let jobs: JobQueue;
+  let redisJobs: BullMqJobQueue | undefined;
   if (options.redisUrl) {
     await checkRedis(options.redisUrl);
-    jobs = new BullMqJobQueue({
+    jobs = redisJobs = new BullMqJobQueue({
       redisUrl: options.redisUrl,
       logger,
       ...(options.redisPrefix === undefined ? {} : { prefix: options.redisPrefix }),
@@ -133,8 +142,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
       ...(options.retry === undefined ? {} : { retry: options.retry }),
     });
   }
+  // One ledger context for the job handlers and the sweep.
+  const ledger = options.ledger ?? createLedger(options.store);
   try {
-    for (const processor of options.processors ?? processors(options)) {
+    for (const processor of options.processors ?? processors({ ...options, ledger })) {
       await jobs.process(processor.queue, processor.handler, { concurrency: processor.concurrency });
     }
   } catch (error) {
@@ -153,20 +164,24 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
   });
   // With the ledger's rules: what pending transfers still need (expiry, clearing) is made
   // again from the ledger, so no queue (in process, or a Redis that lost its data) holds
-  // the only copy. In the background: the worker serves jobs meanwhile.
-  const rearmStop = new AbortController();
-  const rearming =
-    options.rules === undefined
-      ? rearmPendingTransfers({
-          db: options.db,
-          store: options.store,
-          dispatch: eventDispatcher(jobs, rules, logger),
-          stopped: rearmStop.signal,
-        }).then(
-          (transfers) => logger.info({ transfers }, 'pending transfers re-armed'),
-          (error: unknown) => logger.warn({ err: error }, 'pending transfers not re-armed'),
-        )
-      : Promise.resolve();
+  // the only copy: re-armed at start and whenever Redis comes back, and overdue holds
+  // swept (startLedgerUpkeep). In the background: the worker serves jobs meanwhile.
+  let upkeep: LedgerUpkeep | undefined;
+  if (options.rules === undefined) {
+    upkeep = startLedgerUpkeep({
+      db: options.db,
+      store: options.store,
+      ledger,
+      logger,
+      clearing: clearingRailOf(options.clearing),
+      now: options.now ?? (() => new Date()),
+      dispatch: eventDispatcher(jobs, rules, logger),
+      sweeping: () => dispatcher.status() === 'active',
+      sweepIntervalMs: options.holdSweepIntervalMs ?? holdSweepIntervalMsDefault,
+    });
+    const { rearm } = upkeep;
+    redisJobs?.onReconnect(() => rearm('reconnect'));
+  }
   let stopping: Promise<void> | undefined;
   return {
     jobs,
@@ -175,8 +190,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
     stop() {
       stopping ??= (async () => {
         // The dispatchers first: nothing is enqueued into a closing queue.
-        rearmStop.abort();
-        await rearming;
+        await upkeep?.stop();
         await dispatcher.stop();
         await jobs.close();
       })();

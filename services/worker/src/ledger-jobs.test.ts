@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import {
   bankAccountId,
   clearingActorId,
@@ -25,7 +27,7 @@ import { testRedisUrl, uniquePrefix, until as waitUntil } from '@ledger/testkit'
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { startWorker, type Worker } from './index.js';
-import { ledgerDispatchRules } from './ledger-jobs.js';
+import { ledgerDispatchRules, sweepOverdueTransfers } from './ledger-jobs.js';
 
 // Hold expiry and the clearing rail, end to end: events in the store, the dispatcher, the
 // delayed jobs on BullMQ (real Redis) or in process, the ledger commands the jobs run, and
@@ -45,10 +47,26 @@ interface LogLine {
   transfers?: number;
   err?: { message: string };
   result?: string;
+  reason?: string;
+}
+
+interface FixtureOptions {
+  /** The worker's HOLD_SWEEP_INTERVAL_MS; default: its own (30 s, longer than a test). */
+  sweepMs?: number;
+  /** The clearing rail's delay; default 50 ms. */
+  clearingDelayMs?: number;
+  /** A Redis of the test's own (ownRedis); default: the shared test Redis. */
+  redisUrl?: string;
 }
 
 /** `behindMs()`: how far the worker's clock is behind the one that made the holds, now. */
-async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => number = () => 0) {
+async function fixture(
+  t: Test,
+  mode: 'bullmq' | 'in-process',
+  behindMs: () => number = () => 0,
+  options: FixtureOptions = {},
+) {
+  const redisUrl = options.redisUrl ?? testRedisUrl;
   // Closed below, after the worker and the read models have stopped.
   const { database, store, close } = await openTestStore('worker_ledger_jobs');
   // The test's commands and the worker share one ledger context, as in one process.
@@ -76,8 +94,9 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
       store,
       ledger,
       logger,
-      ...(mode === 'bullmq' ? { redisUrl: testRedisUrl, redisPrefix: prefix } : {}),
-      clearing: { delayMs: 50, returnIbans: [returnIban] },
+      ...(mode === 'bullmq' ? { redisUrl, redisPrefix: prefix } : {}),
+      clearing: { delayMs: options.clearingDelayMs ?? 50, returnIbans: [returnIban] },
+      ...(options.sweepMs === undefined ? {} : { holdSweepIntervalMs: options.sweepMs }),
       retry: { attempts: 6, backoffDelayMs: 20 },
       // This worker's clock may be behind the one that made the holds.
       now: () => new Date(Date.now() - behindMs()),
@@ -88,7 +107,7 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
   /** Deletes this test's BullMQ keys (a Redis that lost its data); nothing in process. */
   const dropQueueKeys = async () => {
     if (mode !== 'bullmq') return;
-    const redis = new Redis(testRedisUrl);
+    const redis = new Redis(redisUrl);
     try {
       const keys = await redis.keys(`${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);
@@ -137,10 +156,21 @@ async function fixture(t: Test, mode: 'bullmq' | 'in-process', behindMs: () => n
     const events = await store.readStream(transferStreamId(transferId));
     return { first: events[0]!, last: events[events.length - 1]! };
   };
+  /** Jobs of this test's prefix in `queue`'s delayed set (BullMQ). */
+  const delayedJobs = async (queue: string) => {
+    const redis = new Redis(redisUrl);
+    try {
+      return await redis.zcard(`${prefix}:${queue}:delayed`);
+    } finally {
+      await redis.quit();
+    }
+  };
   return {
     store,
     ledger,
     db: database.db,
+    dropQueueKeys,
+    delayedJobs,
     worker,
     lines,
     meta,
@@ -427,4 +457,203 @@ for (const mode of ['bullmq', 'in-process'] as const) {
       t.same(failures(f.lines), []);
     },
   );
+}
+
+/**
+ * A redis-server of the test's own on a free port, without persistence: `kill()` loses its
+ * data, `start()` brings up an empty one on the same port. Killed at the test's end, after
+ * what the test set up later (teardowns run last first).
+ */
+async function ownRedis(t: Test) {
+  const port = await new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ReturnType<typeof spawn> | undefined;
+  const answers = async () => {
+    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    redis.on('error', () => {});
+    try {
+      await redis.connect();
+      return (await redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      redis.disconnect();
+    }
+  };
+  const start = async () => {
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    await until('redis-server answers', answers);
+  };
+  const kill = async () => {
+    const running = child;
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  t.teardown(kill);
+  return { url, start, kill };
+}
+
+t.test(
+  'bullmq: Redis loses the jobs while the worker runs; the sweep expires the hold and the clearing comes back',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    // The sweep every 200 ms; the hold expires and the rail answers 4 s after they are made:
+    // time for the dispatcher to put both jobs in Redis first.
+    const f = await fixture(t, 'bullmq', () => 0, { sweepMs: 200, clearingDelayMs: 4000 });
+    const alice = await f.funded(100_00n);
+    const bob = await f.funded(0n);
+    const expiring = await f.pendingHold(alice, bob, 30_00n, 4);
+    const external = await externalTransfer(
+      f.ledger,
+      { from: alice, beneficiary: { iban: settleIban, name: 'Dana Payee' }, amount: 10_00n, reference: null },
+      f.meta,
+    );
+    await until('both jobs wait in Redis', async () => {
+      const [holds, clearing] = await Promise.all([f.delayedJobs('holds'), f.delayedJobs('clearing')]);
+      return holds === 1 && clearing === 1;
+    });
+    // The keys are gone, the connection is not: nothing tells the worker.
+    await f.dropQueueKeys();
+    t.equal(await f.statusOf(expiring), 'pending');
+    await until('the hold expired', async () => (await f.statusOf(expiring)) === 'expired');
+    await until('the external transfer settled', async () => (await f.statusOf(external.id)) === 'posted');
+    t.ok(
+      f.lines.some((l) => l.msg === 'overdue hold expired'),
+      'by the sweep',
+    );
+    const { state } = await loadAccount(f.ledger, alice);
+    t.match(state, { debitsPending: 0n }, 'the hold is released');
+    t.same(failures(f.lines), []);
+  },
+);
+
+t.test(
+  'bullmq: Redis comes back empty; the running worker re-arms the hold and the clearing',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const redis = await ownRedis(t);
+    // No sweep within the test: only the re-arm can make the jobs again.
+    const f = await fixture(t, 'bullmq', () => 0, {
+      redisUrl: redis.url,
+      sweepMs: 3_600_000,
+      clearingDelayMs: 4000,
+    });
+    const alice = await f.funded(100_00n);
+    const bob = await f.funded(0n);
+    const expiring = await f.pendingHold(alice, bob, 30_00n, 4);
+    const external = await externalTransfer(
+      f.ledger,
+      { from: alice, beneficiary: { iban: settleIban, name: 'Dana Payee' }, amount: 10_00n, reference: null },
+      f.meta,
+    );
+    await until('both jobs wait in Redis', async () => {
+      const [holds, clearing] = await Promise.all([f.delayedJobs('holds'), f.delayedJobs('clearing')]);
+      return holds === 1 && clearing === 1;
+    });
+    await redis.kill();
+    await redis.start();
+    t.equal(await f.statusOf(expiring), 'pending');
+    await until('the hold expired', async () => (await f.statusOf(expiring)) === 'expired');
+    await until('the external transfer settled', async () => (await f.statusOf(external.id)) === 'posted');
+    t.ok(
+      f.lines.some((l) => l.msg === 'pending transfers re-armed' && l.reason === 'reconnect'),
+      'by the re-arm after the reconnect',
+    );
+    t.notOk(
+      f.lines.some((l) => l.msg === 'overdue hold expired'),
+      'not by the sweep',
+    );
+    t.same(failures(f.lines), []);
+  },
+);
+
+t.test('two sweeps at once expire each overdue hold once', { timeout: testTimeoutMs }, async (t) => {
+  const { database, store, close } = await openTestStore('worker_hold_sweep');
+  t.teardown(close);
+  // Two ledger contexts (caches, locks): two worker processes, as far as the store can tell.
+  const ledgers = [createLedger(store), createLedger(store)] as const;
+  const meta = { actorId: 'test' };
+  const alice = await fundedAccount(ledgers[0], 1_000_00n, meta);
+  const bob = await fundedAccount(ledgers[0], 0n, meta);
+  // No worker and no jobs: expired a second ago, and one not due for a minute.
+  const overdue: string[] = [];
+  for (let i = 0; i < 6; i++) overdue.push(await hold(ledgers[0], alice, bob, -1000));
+  const later = await twoPhaseTransfer(
+    ledgers[0],
+    { from: alice, to: bob, amount: 1_00n, timeoutSeconds: 60, now: new Date() },
+    meta,
+  );
+  if (later.status !== 'accepted') throw new Error(later.status);
+  // The rail answers at once: its answer is overdue as soon as it is made.
+  const external = await externalTransfer(
+    ledgers[0],
+    { from: alice, beneficiary: { iban: settleIban, name: 'Dana Payee' }, amount: 1_00n, reference: null },
+    meta,
+  );
+  // The sweep reads $all, where a commit shows once no older transaction of the server is open.
+  const written = await store.lastWrittenPosition();
+  await until('the transfers are visible in $all', async () => (await store.headPosition()) >= written);
+  const dispatched: string[][] = [[], []];
+  const sweeps = await Promise.all(
+    ledgers.map((ledger, i) =>
+      sweepOverdueTransfers({
+        db: database.db,
+        store,
+        ledger,
+        clearing: { delayMs: 0, returnIbans: new Set() },
+        now: () => new Date(),
+        dispatch: async (event) => {
+          dispatched[i]!.push(event.streamId);
+          return 1;
+        },
+        stopped: new AbortController().signal,
+        logger: createLogger({ level: 'silent', name: 'hold-sweep-test' }),
+      }),
+    ),
+  );
+  t.equal(
+    sweeps.reduce((sum, s) => sum + s.expired, 0),
+    overdue.length,
+    'each overdue hold expired by one of the sweeps',
+  );
+  for (const id of overdue) {
+    const events = await store.readStream(transferStreamId(id));
+    t.same(
+      events.map((e) => e.type),
+      ['TransferPending', 'PendingTransferExpired'],
+      `${id}: expired once`,
+    );
+    t.match(events[1]!.metadata, { actorId: holdExpiryActorId, causationId: events[0]!.eventId });
+  }
+  t.equal(await statusIn(ledgers[1], later.transfer.id), 'pending', 'the hold not yet due stays');
+  t.equal(await statusIn(ledgers[1], external.id), 'pending', 'the sweep does not answer for the rail');
+  t.same(
+    dispatched,
+    [[transferStreamId(external.id)], [transferStreamId(external.id)]],
+    'the overdue external transfer is dispatched again, by each sweep (the queue dedupes)',
+  );
+  const { state } = await loadAccount(ledgers[1], alice);
+  t.match(
+    state,
+    { debitsPending: 1_00n + 1_00n },
+    'only the later hold and the external one still hold funds',
+  );
+});
+
+async function statusIn(ledger: Ledger, transferId: string) {
+  return (await loadTransfer(ledger, transferId)).state.status;
 }

@@ -3,6 +3,7 @@ import {
   type ClearingRail,
   clearExternalTransfer,
   clearingActorId,
+  type ExpiryResult,
   expirePendingTransfer,
   holdExpiryActorId,
   jobMetadata,
@@ -11,7 +12,7 @@ import {
 } from '@ledger/application';
 import { parseTransferEvent, type TransferEvent } from '@ledger/domain/ledger';
 import type { EventStore, RecordedEvent } from '@ledger/eventstore';
-import type { DispatchRule, Job, JobHandler } from '@ledger/jobs';
+import { type DispatchRule, dispatchJobId, type Job, type JobHandler } from '@ledger/jobs';
 import type { Logger } from '@ledger/platform';
 import { transactionsProjection } from '@ledger/projection-accounts';
 import { readCheckpoints } from '@ledger/readmodel';
@@ -103,6 +104,29 @@ export interface LedgerProcessor {
   handler: JobHandler;
 }
 
+/** Cause of a job's events, with the job's id. */
+type JobCause = ReturnType<typeof causeIn> & { jobId: string };
+
+/**
+ * Expires one hold now (by this clock): what the expiry job does, and what the sweep does
+ * in its place. Idempotent: a hold that ended is 'already_ended'.
+ */
+function holdExpirer(ledger: Ledger, now: () => Date) {
+  return async (cause: JobCause): Promise<{ expiry: ExpiryResult; at: Date }> => {
+    const at = now();
+    const expiry = await expirePendingTransfer(
+      ledger,
+      { transferId: cause.transferId, now: at },
+      jobMetadata(holdExpiryActorId, {
+        eventId: cause.causationId,
+        correlationId: cause.correlationId,
+        jobId: cause.jobId,
+      }),
+    );
+    return { expiry, at };
+  };
+}
+
 export function ledgerProcessors(options: LedgerProcessorOptions): LedgerProcessor[] {
   const { ledger, logger, now } = options;
   const metadataOf = (actorId: string, job: Job) => {
@@ -113,18 +137,14 @@ export function ledgerProcessors(options: LedgerProcessorOptions): LedgerProcess
       jobId: job.id,
     });
   };
+  const expire = holdExpirer(ledger, now);
   return [
     {
       queue: holdsQueue,
       concurrency: holdsConcurrency,
       handler: async (job) => {
         const { transferId } = causeIn(job);
-        const at = now();
-        const expiry = await expirePendingTransfer(
-          ledger,
-          { transferId, now: at },
-          metadataOf(holdExpiryActorId, job),
-        );
+        const { expiry, at } = await expire({ ...causeIn(job), jobId: job.id });
         if (expiry.result === 'not_due') {
           // This clock is behind the one that set expiresAt: fail the attempt, so the queue
           // retries it with backoff (attempts and delays: the worker's RetryPolicy).
@@ -164,42 +184,46 @@ const transferEndedTypes: ReadonlySet<string> = new Set([
 ] satisfies TransferEvent['type'][]);
 
 /**
- * Re-arms the scheduled work of every transfer still pending (DESIGN §4): its expiry and
- * clearing jobs are enqueued again from its TransferPending event, under the dispatcher's
- * job ids, so a job the queue still holds is not doubled and one the queue lost (the
- * in-process queue across a restart, a Redis that lost its data) is made again. The jobs
- * are idempotent: a transfer that ended meanwhile is their expected no-op.
+ * Visits the TransferPending event of every transfer still pending, once each. The pending
+ * transfers are those of the transactions read model, paged by id, and those made after its
+ * checkpoint (a projector that lags, or lost its last batches in a crash: read models commit
+ * without waiting for their flush), found in $all from the checkpoint to the head as it is
+ * now; later ones are the dispatcher's own. Stops between transfers when `stopped` aborts.
  *
- * The pending transfers are those of the transactions read model, paged by id, and those
- * made after its checkpoint (a projector that lags, or lost its last batches in a crash:
- * read models commit without waiting for their flush), found in $all from the checkpoint
- * to the head as it is now; later ones are the dispatcher's own. Stops between transfers
- * when `stopped` aborts. Resolves to the number of transfers whose events were dispatched
- * again.
+ * `known` keeps TransferPending events from one scan to the next (an event never changes),
+ * so a periodic scan reads from the store only the transfers it has not seen; at the end of
+ * a whole scan it keeps only those still pending, at most knownMax.
  */
-export async function rearmPendingTransfers(options: {
-  db: Kysely<any>;
-  store: EventStore;
-  dispatch: (event: RecordedEvent) => Promise<number>;
-  stopped: AbortSignal;
-}): Promise<number> {
-  const { db, store, dispatch, stopped } = options;
+async function forEachPendingTransfer(
+  options: {
+    db: Kysely<any>;
+    store: EventStore;
+    stopped: AbortSignal;
+    known?: Map<string, RecordedEvent>;
+  },
+  visit: (first: RecordedEvent) => Promise<void>,
+): Promise<void> {
+  const { db, store, stopped, known } = options;
   // The checkpoint first: the read model holds at least what it says.
   const checkpoint =
     (await readCheckpoints(db)).find((c) => c.name === transactionsProjection.name)?.position ?? 0n;
   const head = await store.headPosition();
-  const rearmed = new Set<string>();
-  /** Dispatches again the TransferPending of each transfer (a page of ids: read together). */
-  const rearm = async (ids: readonly string[]) => {
+  const visited = new Set<string>();
+  /** Visits the TransferPending of each transfer (a page of ids: read together). */
+  const visitAll = async (ids: readonly string[]) => {
+    const fresh = ids.filter((id) => !visited.has(id));
     const firsts = await Promise.all(
-      ids.filter((id) => !rearmed.has(id)).map((id) => store.readStream(transferStreamId(id), { limit: 1 })),
+      fresh.map(
+        async (id) => known?.get(id) ?? (await store.readStream(transferStreamId(id), { limit: 1 }))[0],
+      ),
     );
-    for (const [first] of firsts) {
+    for (const first of firsts) {
       if (stopped.aborted) return;
       if (first?.type !== 'TransferPending') continue;
       const { transferId } = pendingData(first);
-      rearmed.add(transferId);
-      await dispatch(first);
+      visited.add(transferId);
+      if (known !== undefined && known.size < knownMax) known.set(transferId, first);
+      await visit(first);
     }
   };
 
@@ -212,7 +236,7 @@ export async function rearmPendingTransfers(options: {
     const { rows } = await sql<{ id: string }>`
       SELECT id::text AS id FROM ${table}
        WHERE status = 'pending' AND id > ${after}::uuid ORDER BY id LIMIT ${rearmPageSize}`.execute(db);
-    await rearm(rows.map((row) => row.id));
+    await visitAll(rows.map((row) => row.id));
     if (rows.length < rearmPageSize) break;
     after = rows[rows.length - 1]!.id;
   }
@@ -234,7 +258,205 @@ export async function rearmPendingTransfers(options: {
   }
   const ids = [...madeSince];
   for (let i = 0; i < ids.length && !stopped.aborted; i += rearmPageSize) {
-    await rearm(ids.slice(i, i + rearmPageSize));
+    await visitAll(ids.slice(i, i + rearmPageSize));
   }
-  return rearmed.size;
+  // A whole scan: what it did not visit has ended.
+  if (known !== undefined && !stopped.aborted) {
+    for (const id of known.keys()) if (!visited.has(id)) known.delete(id);
+  }
+}
+
+/**
+ * Re-arms the scheduled work of every transfer still pending (DESIGN §4): its expiry and
+ * clearing jobs are enqueued again from its TransferPending event, under the dispatcher's
+ * job ids, so a job the queue still holds is not doubled and one the queue lost (the
+ * in-process queue across a restart, a Redis that lost its data) is made again. The jobs
+ * are idempotent: a transfer that ended meanwhile is their expected no-op. The transfers
+ * are those forEachPendingTransfer visits. Resolves to the number of transfers whose
+ * events were dispatched again.
+ */
+export async function rearmPendingTransfers(options: {
+  db: Kysely<any>;
+  store: EventStore;
+  dispatch: (event: RecordedEvent) => Promise<number>;
+  stopped: AbortSignal;
+}): Promise<number> {
+  let rearmed = 0;
+  await forEachPendingTransfer(options, async (first) => {
+    rearmed++;
+    await options.dispatch(first);
+  });
+  return rearmed;
+}
+
+/**
+ * Default of HOLD_SWEEP_INTERVAL_MS: the worker sweeps for overdue pending transfers this
+ * often, so no hold outlives its expiresAt by much more, whatever the queue lost.
+ */
+export const holdSweepIntervalMsDefault = 30_000;
+/** TransferPending events the sweep keeps between sweeps (see forEachPendingTransfer). */
+const knownMax = 100_000;
+
+export interface SweepResult {
+  /** Holds this sweep expired. */
+  expired: number;
+  /** External transfers past their clearing time whose jobs were dispatched again. */
+  redispatched: number;
+}
+
+/**
+ * One sweep for pending transfers whose scheduled work is overdue, whatever the queue lost
+ * (issue #14): a hold past its expiresAt (by this clock) is expired here, by the expiry
+ * job's own use case, and an external transfer past its clearing time has its jobs
+ * dispatched again, under the dispatcher's job ids (a job the queue still holds is not
+ * doubled). Both are idempotent: a transfer that ended meanwhile (its job ran, another
+ * sweep) is the expected no-op, and the append's expected version keeps two expiries of
+ * one hold from both applying. The expiries come first: the dispatches wait on the queue,
+ * which may be away.
+ */
+export async function sweepOverdueTransfers(options: {
+  db: Kysely<any>;
+  store: EventStore;
+  ledger: Ledger;
+  clearing: ClearingRail;
+  now: () => Date;
+  dispatch: (event: RecordedEvent) => Promise<number>;
+  stopped: AbortSignal;
+  logger: Logger;
+  known?: Map<string, RecordedEvent>;
+}): Promise<SweepResult> {
+  const { ledger, clearing, now, dispatch, stopped, logger } = options;
+  const expire = holdExpirer(ledger, now);
+  const expiryRule = ledgerDispatchRules({ clearing }).find((rule) => rule.job === expireHoldJob)!;
+  const at = now().getTime();
+  const overdueClearing: RecordedEvent[] = [];
+  let expired = 0;
+  await forEachPendingTransfer(options, async (first) => {
+    const data = pendingData(first);
+    if (data.expiresAt !== null && Date.parse(data.expiresAt) <= at) {
+      const { expiry } = await expire({
+        ...causeOf(first),
+        // The job this expiry stands in for: the same work, whichever path does it.
+        jobId: dispatchJobId(expiryRule, first),
+      });
+      if (expiry.result === 'expired') {
+        expired++;
+        logger.info({ transferId: data.transferId, expiresAt: data.expiresAt }, 'overdue hold expired');
+      }
+    } else if (data.code === 'external' && Date.parse(first.recordedAt) + clearing.delayMs <= at) {
+      overdueClearing.push(first);
+    }
+  });
+  for (const first of overdueClearing) {
+    if (stopped.aborted) break;
+    await dispatch(first);
+  }
+  return { expired, redispatched: overdueClearing.length };
+}
+
+export interface LedgerUpkeepOptions {
+  db: Kysely<any>;
+  store: EventStore;
+  ledger: Ledger;
+  logger: Logger;
+  clearing: ClearingRail;
+  now: () => Date;
+  /** Enqueues the jobs of an event (eventDispatcher over the ledger's rules). */
+  dispatch: (event: RecordedEvent) => Promise<number>;
+  /** Whether this process sweeps now: the dispatcher's lock holder does, a standby does not. */
+  sweeping: () => boolean;
+  /** HOLD_SWEEP_INTERVAL_MS. */
+  sweepIntervalMs: number;
+}
+
+export interface LedgerUpkeep {
+  /**
+   * Re-arms every pending transfer (rearmPendingTransfers) in the background: at start, and
+   * when the queue's connection comes back (it may have come back empty). One re-arm at a
+   * time: asked during one, it runs once more after it (the asks in between are one).
+   */
+  rearm(reason: 'start' | 'reconnect'): void;
+  /** Stops the sweeps and any re-arm between transfers; resolves once they have. */
+  stop(): Promise<void>;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * What keeps the ledger's scheduled work from depending on the queue alone (DESIGN §4;
+ * docs/design.md, "Hold expiry after a queue loss"): the re-arm at start and after the
+ * queue reconnects, and a sweep every `sweepIntervalMs` for overdue pending transfers while
+ * this process holds the dispatcher's lock. One sweep at a time (a loop, the next pause
+ * begins when a sweep ends); a failed sweep is logged and the next one tries again.
+ */
+export function startLedgerUpkeep(options: LedgerUpkeepOptions): LedgerUpkeep {
+  const { db, store, ledger, logger, clearing, now, dispatch, sweeping, sweepIntervalMs } = options;
+  const stopper = new AbortController();
+  const stopped = stopper.signal;
+
+  let rearming: Promise<void> | undefined;
+  let again = false;
+  const rearm = (reason: 'start' | 'reconnect') => {
+    if (stopped.aborted) return;
+    if (rearming !== undefined) {
+      again = true;
+      return;
+    }
+    rearming = (async () => {
+      do {
+        again = false;
+        try {
+          const transfers = await rearmPendingTransfers({ db, store, dispatch, stopped });
+          logger.info({ transfers, reason }, 'pending transfers re-armed');
+        } catch (error) {
+          logger.warn({ err: error, reason }, 'pending transfers not re-armed');
+        }
+      } while (again && !stopped.aborted);
+      rearming = undefined;
+    })();
+  };
+
+  const known = new Map<string, RecordedEvent>();
+  const sweeps = (async () => {
+    while (!stopped.aborted) {
+      await pause(sweepIntervalMs, stopped);
+      if (stopped.aborted || !sweeping()) continue;
+      try {
+        const swept = await sweepOverdueTransfers({
+          db,
+          store,
+          ledger,
+          clearing,
+          now,
+          dispatch,
+          stopped,
+          logger,
+          known,
+        });
+        if (swept.expired > 0 || swept.redispatched > 0) logger.info(swept, 'overdue transfers swept');
+      } catch (error) {
+        logger.warn({ err: error, nextInMs: sweepIntervalMs }, 'overdue transfers not swept');
+      }
+    }
+  })();
+
+  rearm('start');
+  return {
+    rearm,
+    async stop() {
+      stopper.abort();
+      await Promise.all([rearming, sweeps]);
+    },
+  };
 }

@@ -14,6 +14,7 @@ await runService({
       redisUrl: config.redisUrl,
       smtpUrl: config.smtpUrl,
       clearing: config.clearing,
+      holdSweepIntervalMs: config.holdSweepIntervalMs,
       lockSessions: pgLockSessions(config.databaseUrl!, 'ledger-worker-lock'),
     });
     if (!config.redisUrl) {
