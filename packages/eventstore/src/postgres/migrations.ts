@@ -426,6 +426,25 @@ const appendEnd: string[] = [
    END $$`,
 ];
 
+/**
+ * 0003_snapshots: snapshots of streams (snapshots.ts), one row per stream, the latest. Not
+ * part of the log: no hash chains them, nothing refuses their change, and dropping every row
+ * loses only speed (cold loads fold whole streams again). `hash` is the chain hash of the
+ * event at `stream_version`, copied from its row when the snapshot is written; a reader
+ * checks that event still has it. `schema` names the state's encoding: a reader ignores a
+ * snapshot of another one.
+ */
+const snapshots: string[] = [
+  `CREATE TABLE es.snapshots (
+     stream_id text PRIMARY KEY,
+     stream_version bigint NOT NULL,
+     hash bytea NOT NULL,
+     schema text NOT NULL,
+     state jsonb NOT NULL,
+     written_at timestamptz NOT NULL
+   )`,
+];
+
 const migrations: Record<string, Migration> = {
   '0001_baseline': {
     async up(db: Kysely<any>) {
@@ -435,6 +454,11 @@ const migrations: Record<string, Migration> = {
   '0002_append_end': {
     async up(db: Kysely<any>) {
       for (const statement of appendEnd) await sql.raw(statement).execute(db);
+    },
+  },
+  '0003_snapshots': {
+    async up(db: Kysely<any>) {
+      for (const statement of snapshots) await sql.raw(statement).execute(db);
     },
   },
 };

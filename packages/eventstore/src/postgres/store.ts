@@ -1,4 +1,5 @@
 import { AppendObservers, observedAppend } from '../append-observers.js';
+import type { SnapshotStore } from '../snapshots.js';
 import { AppendSignal, startSubscription } from '../subscription.js';
 import {
   type AppendObserver,
@@ -19,6 +20,7 @@ import { AppendBatcher } from './append-batcher.js';
 import { migrateEventStore } from './migrations.js';
 import { ReadBatcher } from './read-batcher.js';
 import { type EventRow, eventColumns, toRecorded } from './rows.js';
+import { PostgresSnapshotStore } from './snapshots.js';
 import type { SqlClient } from './sql-client.js';
 import { verifyPostgres } from './verify.js';
 
@@ -120,9 +122,12 @@ export class PostgresEventStore implements EventStore {
   #subscriptions = new Set<Subscription>();
   readonly #recentPages = new Map<bigint, { limit: number; page: Promise<Page> }>();
   #closed = false;
+  /** Snapshots of streams, in es.snapshots (snapshots.ts). */
+  readonly snapshots: SnapshotStore;
 
   private constructor(sql: SqlClient, options: PostgresEventStoreOptions) {
     this.#sql = sql;
+    this.snapshots = new PostgresSnapshotStore(sql);
     const batchEventsMax = options.batchEventsMax ?? 8192;
     this.#reads = new ReadBatcher(
       sql,
