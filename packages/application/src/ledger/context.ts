@@ -1,8 +1,9 @@
 import type { Currency } from '@ledger/domain/ledger';
-import type { AppendDeadline, EventStore } from '@ledger/eventstore';
+import { type AppendDeadline, type EventStore, snapshotsOf } from '@ledger/eventstore';
 import { KeyedLock } from '../keyed-lock.js';
 import { SettingsCache } from '../settings.js';
 import { AccountCache, accountCacheSizeMax } from './account-cache.js';
+import { SnapshotWriter, type Warn } from './snapshot-writer.js';
 
 /**
  * What the ledger's commands and queries work on: the event store, and this process's
@@ -32,12 +33,23 @@ export function underDeadline(ledger: Ledger, deadline: AppendDeadline | undefin
 export interface LedgerOptions {
   /** Folded accounts kept (default accountCacheSizeMax). */
   accountCacheSize?: number;
+  /** Events between an account's snapshots (default snapshotEveryEvents). */
+  snapshotEvery?: number;
+  /** Where an ignored snapshot or a failed snapshot write is told; default: a process warning. */
+  warn?: Warn;
 }
 
+/** Account snapshots are read and written where the store keeps them (not on KurrentDB). */
 export function createLedger(store: EventStore, options: LedgerOptions = {}): Ledger {
+  const snapshots = snapshotsOf(store);
+  const { warn, snapshotEvery } = options;
   return {
     store,
-    accounts: new AccountCache(options.accountCacheSize ?? accountCacheSizeMax),
+    accounts: new AccountCache(options.accountCacheSize ?? accountCacheSizeMax, {
+      ...(snapshots === undefined ? {} : { snapshots: new SnapshotWriter(snapshots, warn) }),
+      ...(snapshotEvery === undefined ? {} : { snapshotEvery }),
+      ...(warn === undefined ? {} : { warn }),
+    }),
     locks: new KeyedLock(),
     settings: new SettingsCache(),
     bankCurrencies: new Set(),
