@@ -488,3 +488,18 @@ t.test('security headers and time-outs', async (t) => {
   t.equal(app.server.requestTimeout, requestTimeoutMs, 'request time-out on the HTTP server');
   t.ok((app.initialConfig.connectionTimeout ?? 0) > 0, 'connection time-out set');
 });
+
+t.test("GET /metrics: the ledger's account loads and snapshots, as counters", async (t) => {
+  const text = (await app.inject({ url: '/metrics' })).body;
+  const { stats } = app.ledger.accounts;
+  for (const [name, value] of [
+    ['ledger_account_cold_loads_total', stats.coldLoads],
+    ['ledger_account_load_events_total', stats.eventsRead],
+    ['ledger_account_snapshots_used_total', stats.snapshotsUsed],
+    ['ledger_account_snapshots_rejected_total', stats.snapshotsRejected],
+  ] as const) {
+    t.match(text, new RegExp(`^# TYPE ${name} counter$`, 'm'));
+    t.match(text, new RegExp(`^${name} ${value}$`, 'm'), `${name} is the ledger's count`);
+  }
+  t.match(text, /^# TYPE ledger_account_snapshots_written_total counter$/m);
+});

@@ -1,3 +1,4 @@
+import type { Ledger } from '@ledger/application';
 import type { EventStoreStats } from '@ledger/eventstore';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -41,6 +42,55 @@ const storeCounters: { key: keyof EventStoreStats; name: string; help: string }[
   },
 ];
 
+/** Counters of the ledger's account loads and snapshots (AccountCache), read at scrape time. */
+const ledgerCounters: { name: string; help: string; read(ledger: Ledger): number }[] = [
+  {
+    name: 'ledger_account_cold_loads_total',
+    help: 'Account loads with nothing cached (from a snapshot, or from the stream start)',
+    read: (l) => l.accounts.stats.coldLoads,
+  },
+  {
+    name: 'ledger_account_tail_loads_total',
+    help: 'Account loads after a cached fold',
+    read: (l) => l.accounts.stats.tailLoads,
+  },
+  {
+    name: 'ledger_account_shared_loads_total',
+    help: 'Account loads answered by a load already in flight',
+    read: (l) => l.accounts.stats.sharedLoads,
+  },
+  {
+    name: 'ledger_account_load_events_total',
+    help: 'Events read and folded by account loads',
+    read: (l) => l.accounts.stats.eventsRead,
+  },
+  {
+    name: 'ledger_account_snapshots_used_total',
+    help: 'Cold account loads that started from a snapshot',
+    read: (l) => l.accounts.stats.snapshotsUsed,
+  },
+  {
+    name: 'ledger_account_snapshots_rejected_total',
+    help: 'Account snapshots ignored (not matching the chain, not parsing, another schema)',
+    read: (l) => l.accounts.stats.snapshotsRejected,
+  },
+  {
+    name: 'ledger_account_snapshots_written_total',
+    help: 'Account snapshots written',
+    read: (l) => l.accounts.snapshots?.stats.written ?? 0,
+  },
+  {
+    name: 'ledger_account_snapshot_write_failures_total',
+    help: 'Account snapshot writes that failed (the commands did not)',
+    read: (l) => l.accounts.snapshots?.stats.failed ?? 0,
+  },
+  {
+    name: 'ledger_account_snapshot_writes_dropped_total',
+    help: 'Account snapshots not queued: the bounded queue was full',
+    read: (l) => l.accounts.snapshots?.stats.dropped ?? 0,
+  },
+];
+
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: Metrics;
@@ -70,6 +120,19 @@ export default fp(
       ({ key, name, help }) => [key, new Counter({ name, help, registers: [registry] })] as const,
     );
     const recorded: Partial<EventStoreStats> = {};
+    for (const { name, help, read } of ledgerCounters) {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const now = read(app.ledger);
+          if (now > seen) this.inc(now - seen);
+          seen = now;
+        },
+      });
+    }
 
     app.decorate('metrics', {
       registry,
