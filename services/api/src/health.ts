@@ -22,7 +22,10 @@ export interface ProjectionLag {
   position: bigint;
   /** Store head minus `position`; 0n when caught up. Positions are sparse, so this is not an event count. */
   lagPositions: bigint;
-  /** How long the projection has been behind: now minus its last checkpoint update; 0 when caught up. */
+  /**
+   * How long the projection has been behind: now minus the later of its last checkpoint
+   * update and the append of the first event it has not applied; 0 when caught up.
+   */
   lagSeconds: number;
 }
 
@@ -125,10 +128,27 @@ export async function projectionLags(
 ): Promise<{ head: bigint; projections: ProjectionLag[] }> {
   const head = await withDeadline(store.headPosition(), checkTimeoutMs, 'event store');
   const checkpoints = await withDeadline(readCheckpoints(db), checkTimeoutMs, 'checkpoints');
-  const projections = checkpoints.map((c): ProjectionLag => {
-    const lagPositions = head > c.position ? head - c.position : 0n;
-    const lagSeconds = lagPositions > 0n ? Math.max(0, (now.getTime() - c.updatedAt.getTime()) / 1000) : 0;
-    return { name: c.name, position: c.position, lagPositions, lagSeconds };
-  });
+  // Behind since the later of its last move and the first event it has not applied: after
+  // an idle hour, a new event is seconds behind, not an hour (readiness judges this).
+  const firstUnapplied = new Map<bigint, Promise<number | undefined>>();
+  const firstAfter = (position: bigint) => {
+    let at = firstUnapplied.get(position);
+    if (!at) {
+      at = withDeadline(store.readAll({ after: position, limit: 1 }), checkTimeoutMs, 'event store').then(
+        (events) => (events[0] ? Date.parse(events[0].recordedAt) : undefined),
+      );
+      firstUnapplied.set(position, at);
+    }
+    return at;
+  };
+  const projections = await Promise.all(
+    checkpoints.map(async (c): Promise<ProjectionLag> => {
+      const lagPositions = head > c.position ? head - c.position : 0n;
+      if (lagPositions === 0n) return { name: c.name, position: c.position, lagPositions, lagSeconds: 0 };
+      const since = Math.max(c.updatedAt.getTime(), (await firstAfter(c.position)) ?? now.getTime());
+      const lagSeconds = Math.max(0, (now.getTime() - since) / 1000);
+      return { name: c.name, position: c.position, lagPositions, lagSeconds };
+    }),
+  );
   return { head, projections };
 }

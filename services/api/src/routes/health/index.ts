@@ -26,7 +26,11 @@ const readySchema = z
           name: z.string(),
           position: z.string().describe('Last global position applied'),
           lagPositions: z.number().int().describe('Event store head minus position'),
-          lagSeconds: z.number().describe('Seconds behind since the checkpoint last moved; 0 when caught up'),
+          lagSeconds: z
+            .number()
+            .describe(
+              'Seconds behind: since the later of the last checkpoint move and the first event not applied; 0 when caught up',
+            ),
         }),
       ),
       lag: z
