@@ -1,5 +1,5 @@
 /** The ledger over the event store: its context, streams, loaders, commands and use cases. */
-export { AccountCache, accountCacheSizeMax } from './account-cache.js';
+export { AccountCache, accountCacheSizeMax, snapshotEveryEvents } from './account-cache.js';
 export {
   type AccountChange,
   type AccountOutcome,
