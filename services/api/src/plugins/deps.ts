@@ -44,7 +44,10 @@ export default fp(
     app.decorate('config', deps.config);
     app.decorate('database', deps.database);
     app.decorate('store', deps.store);
-    app.decorate('ledger', deps.ledger ?? createLedger(deps.store));
+    app.decorate(
+      'ledger',
+      deps.ledger ?? createLedger(deps.store, { warn: (details, message) => app.log.warn(details, message) }),
+    );
     app.decorate('redis', deps.redis);
   },
   { name: 'deps' },
