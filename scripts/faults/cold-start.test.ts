@@ -140,6 +140,13 @@ t.test(
     const used = metric(text, 'ledger_account_snapshots_used_total');
     const cold = metric(text, 'ledger_account_cold_loads_total');
     t.comment(`after the restart: ${cold} cold loads, ${used} from snapshots, ${events} events read`);
+    // The store's own counter (older than the ledger's): whole streams read page by page per
+    // request would be several reads each; shared snapshot loads are far fewer than one each.
+    const streamReads = metric(text, 'ledger_eventstore_stream_reads_total');
+    t.ok(
+      streamReads !== undefined && streamReads < transfers,
+      `stream reads: ${streamReads}, fewer than one per transfer (${transfers})`,
+    );
     t.ok(used !== undefined && used >= accounts, `every account loaded from its snapshot (${used})`);
     // Each of the 16: its snapshot's own event and the legs since (16 warm-up transfers, at
     // most 500 before the next snapshot); the bank accounts: their short streams.
