@@ -2,6 +2,7 @@ export { type Config, ConfigError, loadConfig, parseRateLimit, type RateLimit } 
 export { type Database, dataPath, type OpenDatabaseOptions, openDatabase, withTimeout } from './database.js';
 export { onShutdown, shutdownTimeoutMs } from './lifecycle.js';
 export { createLogger, type Logger, redactedPaths } from './logger.js';
+export { isOutage } from './outage.js';
 export {
   loadConfigOrExit,
   type RunningService,
