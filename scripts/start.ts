@@ -5,12 +5,13 @@
  * REDIS_URL the same three run against PostgreSQL and BullMQ.
  */
 
-import { apiEventStoreOptions, closeRedis, connectRedis, startApi } from '@ledger/api';
+import { apiEventStoreOptions, closeRedis, connectRedis, openVault, startApi } from '@ledger/api';
 import { createLedger } from '@ledger/application';
 import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
 import { createLogger, type Database, loadConfigOrExit, onShutdown, openDatabase } from '@ledger/platform';
 import { type Projector, startProjector } from '@ledger/projector';
 import { pgLockSessions } from '@ledger/readmodel';
+import { DataKeyMismatch } from '@ledger/vault';
 import { startWorker, type Worker } from '@ledger/worker';
 import type { Redis } from 'ioredis';
 
@@ -45,6 +46,8 @@ try {
     dataDir: config.dataDir,
     applicationName: 'ledger',
   });
+  // Before anything writes: a wrong DATA_KEY stops start-up here, with nothing written.
+  const vault = await openVault(config, database.db);
   store = await PostgresEventStore.open(database.sql, {
     // The API is this process's main appender (on PGlite there is one lane anyway).
     ...apiEventStoreOptions,
@@ -73,7 +76,7 @@ try {
     ...lockSessions,
   });
   if (config.redisUrl) redis = await connectRedis(config.redisUrl, logger);
-  const api = await startApi({ config, database, store, ledger, ...(redis ? { redis } : {}), logger });
+  const api = await startApi({ config, database, store, ledger, vault, ...(redis ? { redis } : {}), logger });
   stopApi = api.stop;
   onShutdown(logger, close);
   // A failed projection or dispatcher is a broken invariant: stop and exit non-zero.
@@ -92,7 +95,11 @@ try {
     `Ledger is running (${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`}). API docs: ${api.url}/docs`,
   );
 } catch (error) {
-  logger.fatal({ err: error }, 'start-up failed');
+  if (error instanceof DataKeyMismatch) {
+    // The operator's mistake, not a crash: the message alone, no stack.
+    logger.fatal(error.message);
+    process.stderr.write(`${error.message}\n`);
+  } else logger.fatal({ err: error }, 'start-up failed');
   await close().catch(() => {});
   process.exit(1);
 }

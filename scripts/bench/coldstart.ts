@@ -24,7 +24,7 @@ import { accountStreamId, snapshotEveryEvents } from '@ledger/application';
 import { PostgresEventStore, pgClient } from '@ledger/eventstore';
 import { createTestDatabase, type TestDatabase, testRedisUrl } from '@ledger/testkit';
 import pg from 'pg';
-import { type Customer, type Stack, seedCustomers } from '../faults/kit.js';
+import { type Customer, openSeedVault, seedCustomers } from '../faults/kit.js';
 import {
   type Child,
   dropDatabase,
@@ -142,7 +142,9 @@ try {
   db = await createTestDatabase('bench_coldstart');
   note(`database ${db.name}`);
   const jwtSecret = randomBytes(36).toString('base64url');
+  const dataKey = randomBytes(36).toString('base64url');
   const env = {
+    DATA_KEY: dataKey,
     DATABASE_URL: db.url,
     REDIS_URL: testRedisUrl,
     JWT_SECRET: jwtSecret,
@@ -156,10 +158,14 @@ try {
   store = await PostgresEventStore.open(pgClient(pool), { migrate: false });
 
   note(`seeding ${accounts} accounts`);
-  const customers = await seedCustomers({ store, jwtSecret } as Stack, {
-    customers: accounts,
-    depositEach: 1_000_000_00n,
-  });
+  const vault = await openSeedVault(db.url, dataKey);
+  const customers = await seedCustomers(
+    { store, jwtSecret, vault },
+    {
+      customers: accounts,
+      depositEach: 1_000_000_00n,
+    },
+  );
   let t0 = performance.now();
   await seedLongStreams(store, customers);
   note(`seeded ${accounts} × ${eventsPerStream} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

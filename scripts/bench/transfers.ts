@@ -81,12 +81,11 @@ import {
   bankAccountId,
   createLedger,
   openCustomerAccount,
-  registerUser,
   runTransferCommand,
   transferIdFor,
   trialBalance,
 } from '@ledger/application';
-import { markKycVerified } from '@ledger/application/testing';
+import { markKycVerified, registerWithHash } from '@ledger/application/testing';
 import { parseAccountEvent } from '@ledger/contracts';
 import {
   type AccountState,
@@ -96,9 +95,11 @@ import {
   initialAccountState,
 } from '@ledger/domain/ledger';
 import { type EventMetadata, PostgresEventStore, pgClient } from '@ledger/eventstore';
+import { openDatabase } from '@ledger/platform';
 import { ledgerTotalsReadModel } from '@ledger/projection-accounts';
 import { readCheckpoints } from '@ledger/readmodel';
 import { createTestDatabase, type TestDatabase, testRedisUrl } from '@ledger/testkit';
+import { Vault } from '@ledger/vault';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
 import pg from 'pg';
@@ -284,7 +285,7 @@ interface Seeded {
   fundingIds: Set<string>;
 }
 
-async function seed(store: PostgresEventStore, agentId: string): Promise<Seeded> {
+async function seed(store: PostgresEventStore, vault: Vault, agentId: string): Promise<Seeded> {
   // The seeding process's own ledger context (its caches and locks), as the API has its own.
   const ledger = createLedger(store);
   const now = () => new Date();
@@ -299,19 +300,19 @@ async function seed(store: PostgresEventStore, agentId: string): Promise<Seeded>
   await forEachLimit(customerCount, seedConcurrency, async (i) => {
     const userId = customers[i]!;
     const username = usernames[i]!;
-    const registered = await registerUser(
-      store,
+    const registered = await registerWithHash(
+      { store, vault },
       {
         type: 'Register',
         now: now(),
         userId,
         username,
         email: `${username}@bench.example`,
-        passwordHash,
         role: 'customer',
         profile: { firstName: 'Bench', lastName: `Customer ${i}`, dateOfBirth: null, phone: null },
         via: 'self',
       },
+      passwordHash,
       { ...system, correlationId: userId },
     );
     if (!registered.ok) throw new Error(`registering customer ${i}: ${registered.code}`);
@@ -873,8 +874,9 @@ async function main(): Promise<void> {
     store = await PostgresEventStore.open(pgClient(pool));
 
     const jwtSecret = randomBytes(36).toString('base64url');
+    const dataKey = randomBytes(36).toString('base64url');
     const director = { username: 'benchdirector', password: randomBytes(18).toString('base64url') };
-    const serviceEnv = { DATABASE_URL: db.url, LOG_LEVEL: 'warn', DATA_DIR: dataDir };
+    const serviceEnv = { DATABASE_URL: db.url, LOG_LEVEL: 'warn', DATA_DIR: dataDir, DATA_KEY: dataKey };
     let t0 = performance.now();
     const started = await spawnApi(
       {
@@ -925,7 +927,9 @@ async function main(): Promise<void> {
 
     t0 = performance.now();
     note('seeding through the application layer:');
-    const seeded = await seed(store, agentId);
+    const seedDatabase = await openDatabase({ databaseUrl: db.url, dataDir, applicationName: 'bench-seed' });
+    const seeded = await seed(store, await Vault.open(seedDatabase.db, dataKey), agentId);
+    await seedDatabase.close();
     note(`seeded in ${seconds(t0)} s`);
     await store.close();
     store = undefined;

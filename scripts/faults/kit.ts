@@ -6,17 +6,18 @@ import {
   bankAccountId,
   createLedger,
   openCustomerAccount,
-  registerUser,
   runTransferCommand,
   trialBalance,
 } from '@ledger/application';
-import { markKycVerified } from '@ledger/application/testing';
+import { markKycVerified, registerWithHash } from '@ledger/application/testing';
 import { parseAccountEvent } from '@ledger/contracts';
 import { type AccountState, evolveAccount, initialAccountState } from '@ledger/domain/ledger';
 import { PostgresEventStore, pgClient } from '@ledger/eventstore';
+import { openDatabase } from '@ledger/platform';
 import { accountsProjection, ledgerTotalsReadModel } from '@ledger/projection-accounts';
 import { readCheckpoints } from '@ledger/readmodel';
 import { createTestDatabase, repoRoot } from '@ledger/testkit';
+import { Vault } from '@ledger/vault';
 import bcrypt from 'bcryptjs';
 import pg from 'pg';
 import type { Test } from 'tap';
@@ -344,6 +345,9 @@ export interface Stack {
   /** The relay in front of PostgreSQL that the services named in `throughProxy` use. */
   proxy: TcpProxy;
   jwtSecret: string;
+  /** The services' DATA_KEY, and the vault on it (the test process's, for seeding). */
+  dataKey: string;
+  vault: Vault;
   apiUrl: string;
   api: Service;
   projector: Service;
@@ -384,6 +388,7 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
     port: Number(new URL(database.url).port || 5432),
   });
   const jwtSecret = randomBytes(36).toString('base64url');
+  const dataKey = randomBytes(36).toString('base64url');
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const through = new Set(options.throughProxy ?? []);
@@ -392,6 +397,7 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
     REDIS_URL: redis.url,
     JWT_SECRET: jwtSecret,
     TOTP_KEY: randomBytes(36).toString('base64url'),
+    DATA_KEY: dataKey,
     RATE_LIMITS: JSON.stringify({ default: '1000000/second', login: '100000/minute' }),
     ...options.env,
     ...own,
@@ -413,12 +419,15 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
   ]);
   const store = await PostgresEventStore.open(pgClient(pool));
   t.teardown(() => store.close());
+  const vault = await openSeedVault(database.url, dataKey, t);
   return {
     databaseUrl: database.url,
     databaseName: database.name,
     redis,
     proxy,
     jwtSecret,
+    dataKey,
+    vault,
     apiUrl,
     api,
     projector,
@@ -437,13 +446,24 @@ export interface Customer {
   accounts: string[];
 }
 
+/** The vault of a database the services run on, with their DATA_KEY: seeding seals as they do. */
+export async function openSeedVault(databaseUrl: string, dataKey: string, t?: Test): Promise<Vault> {
+  const database = await openDatabase({
+    databaseUrl,
+    dataDir: '/nonexistent',
+    applicationName: 'ledger-seed',
+  });
+  t?.teardown(() => database.close());
+  return Vault.open(database.db, dataKey);
+}
+
 /**
  * Registered, KYC-verified customers, each with `accountsPerCustomer` EUR checking accounts
  * funded with `depositEach` minor units from the bank's cash account; through the
  * application layer of the test process, on the stack's database.
  */
 export async function seedCustomers(
-  stack: Stack,
+  stack: Pick<Stack, 'store' | 'jwtSecret' | 'vault'>,
   options: { customers: number; accountsPerCustomer?: number; depositEach: bigint },
 ): Promise<Customer[]> {
   const ledger = createLedger(stack.store);
@@ -457,19 +477,19 @@ export async function seedCustomers(
       Array.from({ length: options.customers }, async (_, i) => {
         const id = randomUUID();
         const username = `fault${tag}c${i}`;
-        const registered = await registerUser(
-          stack.store,
+        const registered = await registerWithHash(
+          stack,
           {
             type: 'Register',
             now: new Date(),
             userId: id,
             username,
             email: `${username}@fault.example`,
-            passwordHash,
             role: 'customer',
             profile: { firstName: 'Fault', lastName: `Customer ${i}`, dateOfBirth: null, phone: null },
             via: 'self',
           },
+          passwordHash,
           { ...meta, correlationId: id },
         );
         if (!registered.ok) throw new Error(`registering customer ${i}: ${registered.code}`);

@@ -1,4 +1,10 @@
-import { type EncryptedSecret, identityLimits, passwordIsIdentity, type Role } from '@ledger/contracts';
+import {
+  type EncryptedSecret,
+  encryptedSecretSchema,
+  identityLimits,
+  passwordIsIdentity,
+  type Role,
+} from '@ledger/contracts';
 import {
   decideUser,
   type IdentityRejection,
@@ -10,7 +16,15 @@ import {
   type UserState,
 } from '@ledger/domain';
 import type { EventMetadata, EventStore } from '@ledger/eventstore';
-import { findUserId, handleUserCommand, loadUser, registerUser, type Sessions } from './identity.js';
+import {
+  findUserId,
+  handleUserCommand,
+  loadOpenedUser,
+  type PersonalDataPorts,
+  registerUser,
+  type Sessions,
+} from './identity.js';
+import type { PersonalDataVault } from './personal-data.js';
 
 /**
  * The identity use cases (API.md, Auth): each takes the caller and the request, loads the
@@ -48,6 +62,8 @@ export interface RecoveryCodePort {
 
 export interface IdentityPorts {
   store: EventStore;
+  /** Personal fields' keys and the credentials (password hashes, TOTP secrets). */
+  vault: PersonalDataVault;
   passwords: PasswordPort;
   totp: TotpPort;
   recoveryCodes: RecoveryCodePort;
@@ -91,31 +107,40 @@ export interface RegisterRequest {
  * reservations is what decides.
  */
 export async function register(
-  ports: Pick<IdentityPorts, 'store' | 'passwords'>,
+  ports: Pick<IdentityPorts, 'store' | 'vault' | 'passwords'>,
   request: RegisterRequest,
   metadata: EventMetadata,
   client?: string,
 ): Promise<RegisterOutcome> {
-  const { store } = ports;
-  if ((await findUserId(store, { username: request.username })) !== null)
+  if ((await findUserId(ports, { username: request.username })) !== null)
     return { ok: false, code: 'username_taken' };
-  if ((await findUserId(store, { email: request.email })) !== null) return { ok: false, code: 'email_taken' };
+  if ((await findUserId(ports, { email: request.email })) !== null) return { ok: false, code: 'email_taken' };
+  const credentials = ports.vault.credentials;
+  const passwordId = await credentials.put(
+    request.userId,
+    'password',
+    await ports.passwords.hash(request.password, { client }),
+  );
   const result = await registerUser(
-    store,
+    ports,
     {
       type: 'Register',
       now: request.now,
       userId: request.userId,
       username: request.username,
       email: request.email,
-      passwordHash: await ports.passwords.hash(request.password, { client }),
+      passwordId,
       role: request.role,
       profile: request.profile,
       via: request.via,
     },
     metadata,
   );
-  if (!result.ok) return result;
+  if (!result.ok) {
+    // Lost the race for the name: the hash is nobody's.
+    await credentials.removeAll(request.userId);
+    return result;
+  }
   return { ok: true, user: registeredOrThrow(result.state), position: result.position };
 }
 
@@ -137,7 +162,7 @@ export async function login(
   request: LoginRequest,
   caller: Omit<Caller, 'userId'>,
 ): Promise<IdentityOutcome<RegisteredUser>> {
-  const userId = await findUserId(ports.store, request.by);
+  const userId = await findUserId(ports, request.by);
   if (userId === null) {
     await ports.passwords.burn(request.password, { client: caller.client });
     return refused('invalid_credentials');
@@ -146,21 +171,19 @@ export async function login(
   // Computed once, kept across the command's retries: a hash is costly, a recovery code single use.
   let passwordMatches: boolean | undefined;
   let recoveryCodeValid: boolean | undefined;
+  const sealer = await ports.vault.sealer(userId);
   const result = await handleUserCommand(
     ports.store,
     userId,
     async (state) => {
-      if (state.status !== 'registered')
+      if (state.status !== 'registered' || state.erasedAt !== null)
         return decideUser({ type: 'Login', now, passwordMatches: false, otp: null }, state);
       const locked = isLocked(state, now);
-      if (!locked)
-        passwordMatches ??= await ports.passwords.verify(password, state.passwordHash, {
-          client: caller.client,
-        });
+      if (!locked) passwordMatches ??= await passwordOf(ports, state, password, caller.client);
       const twoFactorOn = state.twoFactor.status === 'on';
       let timeStep: number | null = null;
       if (otp !== undefined && state.twoFactor.status === 'on')
-        timeStep = await ports.totp.timeStep(state.twoFactor.secret, otp, now);
+        timeStep = await otpTimeStepOf(ports, state, state.twoFactor.factorId, otp, now);
       if (recoveryCode !== undefined && !locked && passwordMatches === true && twoFactorOn)
         recoveryCodeValid ??= await ports.recoveryCodes.spend(userId, recoveryCode, now);
       return decideUser(
@@ -175,6 +198,7 @@ export async function login(
       );
     },
     { ...caller.metadata, actorId: userId },
+    sealer,
   );
   if (result.rejection !== undefined)
     return refused(result.rejection === 'user_not_found' ? 'invalid_credentials' : result.rejection);
@@ -183,17 +207,49 @@ export async function login(
 
 /** The user behind a session, or null when the session may not go on (see sessionMayContinue). */
 export async function sessionUser(
-  store: EventStore,
+  ports: PersonalDataPorts,
   userId: string,
   sessionStartedAtSeconds: number,
 ): Promise<RegisteredUser | null> {
-  const user = await loadUser(store, userId);
-  return user.status === 'registered' && sessionMayContinue(user, sessionStartedAtSeconds) ? user : null;
+  const user = await loadOpenedUser(ports, userId);
+  return user.status === 'registered' &&
+    user.erasedAt === null &&
+    sessionMayContinue(user, sessionStartedAtSeconds)
+    ? user
+    : null;
 }
 
-/** The signed-in user, as stored now. */
-export async function currentUser(store: EventStore, userId: string): Promise<RegisteredUser> {
-  return registeredOrThrow(await loadUser(store, userId));
+/** The signed-in user, as stored now, personal fields opened. */
+export async function currentUser(ports: PersonalDataPorts, userId: string): Promise<RegisteredUser> {
+  return registeredOrThrow(await loadOpenedUser(ports, userId));
+}
+
+/** Whether `password` is the user's (false when the vault holds no hash for it, as after erasure). */
+async function passwordOf(
+  ports: Pick<IdentityPorts, 'vault' | 'passwords'>,
+  user: RegisteredUser,
+  password: string,
+  client: string | undefined,
+): Promise<boolean> {
+  const hash = await ports.vault.credentials.get(user.id, user.passwordId);
+  if (hash === null) {
+    await ports.passwords.burn(password, { client });
+    return false;
+  }
+  return ports.passwords.verify(password, hash, { client });
+}
+
+/** The time step `code` matches under the user's TOTP secret `factorId` (null: none, or no secret). */
+async function otpTimeStepOf(
+  ports: Pick<IdentityPorts, 'vault' | 'totp'>,
+  user: RegisteredUser,
+  factorId: string,
+  code: string,
+  now: Date,
+): Promise<number | null> {
+  const stored = await ports.vault.credentials.get(user.id, factorId);
+  if (stored === null) return null;
+  return ports.totp.timeStep(encryptedSecretSchema.parse(JSON.parse(stored)), code, now);
 }
 
 /** Records a security event on the user's stream (a refresh token reused, a logout). */
@@ -209,16 +265,17 @@ export async function recordSessionEvent(
 }
 
 export async function updateProfile(
-  store: EventStore,
+  ports: PersonalDataPorts,
   caller: Caller,
   changes: Partial<Profile>,
   now: Date,
 ): Promise<IdentityOutcome<RegisteredUser>> {
   const result = await handleUserCommand(
-    store,
+    ports.store,
     caller.userId,
     (state) => decideUser({ type: 'UpdateProfile', now, changes }, state),
     caller.metadata,
+    await ports.vault.sealer(caller.userId),
   );
   if (result.rejection !== undefined) return refused(result.rejection);
   return { ok: true, value: registeredOrThrow(result.state) };
@@ -226,18 +283,22 @@ export async function updateProfile(
 
 /** A new TOTP secret, pending until /2fa/enable confirms it; returned in clear this once. */
 export async function startTwoFactorSetup(
-  ports: Pick<IdentityPorts, 'store' | 'totp'>,
+  ports: Pick<IdentityPorts, 'store' | 'vault' | 'totp'>,
   caller: Caller,
   secret: string,
   now: Date,
 ): Promise<IdentityOutcome<RegisteredUser>> {
+  const credentials = ports.vault.credentials;
+  const factorId = await credentials.put(caller.userId, 'totp', JSON.stringify(ports.totp.seal(secret)));
   const result = await handleUserCommand(
     ports.store,
     caller.userId,
-    (state) => decideUser({ type: 'StartTwoFactorSetup', now, secret: ports.totp.seal(secret) }, state),
+    (state) => decideUser({ type: 'StartTwoFactorSetup', now, factorId }, state),
     caller.metadata,
+    await ports.vault.sealer(caller.userId),
   );
   if (result.rejection !== undefined) return refused(result.rejection);
+  await credentials.retire(caller.userId, 'totp', factorId);
   return { ok: true, value: registeredOrThrow(result.state) };
 }
 
@@ -273,15 +334,12 @@ export async function changeTwoFactor(
     async (state) => {
       const user = registeredOrThrow(state);
       const checked = !isLocked(user, now);
-      if (checked)
-        passwordMatches ??= await ports.passwords.verify(request.password, user.passwordHash, {
-          client: caller.client,
-        });
-      const sealed = user.twoFactor.status !== 'off' ? user.twoFactor.secret : null;
+      if (checked) passwordMatches ??= await passwordOf(ports, user, request.password, caller.client);
+      const factorId = user.twoFactor.status !== 'off' ? user.twoFactor.factorId : null;
       const otpTimeStep =
-        sealed === null || !checked || passwordMatches !== true
+        factorId === null || !checked || passwordMatches !== true
           ? null
-          : await ports.totp.timeStep(sealed, request.otp, now);
+          : await otpTimeStepOf(ports, user, factorId, request.otp, now);
       return decideUser(commandOf(passwordMatches === true, otpTimeStep), state);
     },
     caller.metadata,
@@ -289,6 +347,8 @@ export async function changeTwoFactor(
   if (result.rejection !== undefined) return refused(result.rejection);
   // Recovery codes stand in for the authenticator: with it gone, they go too.
   if (change === 'disable') await ports.recoveryCodes.removeAll(caller.userId);
+  // The disabled authenticator's secret goes with it: the vault keeps no secret it does not need.
+  if (change === 'disable') await ports.vault.credentials.removeAll(caller.userId, 'totp');
   const recoveryCodes =
     change === 'recovery_codes' ? await ports.recoveryCodes.replace(caller.userId, now) : null;
   return { ok: true, value: { recoveryCodes } };
@@ -307,28 +367,30 @@ export async function changePassword(
 ): Promise<ChangePasswordOutcome> {
   const { now, currentPassword, newPassword } = request;
   // Username and email never change: checked before any hash is spent.
-  if (passwordIsIdentity(newPassword, await currentUser(ports.store, caller.userId)))
+  if (passwordIsIdentity(newPassword, await currentUser(ports, caller.userId)))
     return { ok: false, rejection: 'password_is_identity' };
   let passwordMatches: boolean | undefined;
-  let passwordHash: string | undefined;
+  let passwordId: string | undefined;
   const result = await handleUserCommand(
     ports.store,
     caller.userId,
     async (state) => {
       const user = registeredOrThrow(state);
       if (!isLocked(user, now))
-        passwordMatches ??= await ports.passwords.verify(currentPassword, user.passwordHash, {
-          client: caller.client,
-        });
+        passwordMatches ??= await passwordOf(ports, user, currentPassword, caller.client);
       // Hashed only once the current password is known to be right: a wrong guess costs one hash.
       if (passwordMatches === true)
-        passwordHash ??= await ports.passwords.hash(newPassword, { client: caller.client });
+        passwordId ??= await ports.vault.credentials.put(
+          caller.userId,
+          'password',
+          await ports.passwords.hash(newPassword, { client: caller.client }),
+        );
       return decideUser(
         {
           type: 'ChangePassword',
           now,
           passwordMatches: passwordMatches === true,
-          passwordHash: passwordHash ?? '',
+          passwordId: passwordId ?? '',
         },
         state,
       );
@@ -336,6 +398,8 @@ export async function changePassword(
     caller.metadata,
   );
   if (result.rejection !== undefined) return refused(result.rejection);
+  // The old hash is of no use to anyone now: only the current one is kept.
+  if (passwordId !== undefined) await ports.vault.credentials.retire(caller.userId, 'password', passwordId);
   await ports.sessions.endAll(caller.userId, 'password_changed', now);
   return { ok: true, value: null };
 }

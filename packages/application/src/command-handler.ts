@@ -96,6 +96,8 @@ export interface Aggregate<S, E extends { type: string; data: unknown }> {
   evolve(state: S, event: E): S;
   /** Turns a stored event back into a domain event (parses and checks its data). */
   parse(type: string, data: unknown): E;
+  /** The data a decided event is stored as (default: its data): where personal fields get sealed. */
+  serialize?(event: E): unknown;
   schemaVersion: number;
 }
 
@@ -174,7 +176,7 @@ export async function handleCommand<S, E extends { type: string; data: unknown }
   const toNew = (event: E): NewEvent => ({
     type: event.type,
     schemaVersion: options.aggregate.schemaVersion,
-    data: event.data,
+    data: options.aggregate.serialize === undefined ? event.data : options.aggregate.serialize(event),
     metadata: options.metadata,
   });
   return runCommand<HandleResult<S, E, R>>(

@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { userStreamId } from '@ledger/contracts';
 import { decideUser } from '@ledger/domain';
 import { openTestStore } from '@ledger/platform/testing';
+import { Vault } from '@ledger/vault';
 import t from 'tap';
 import { loadPageSize, loadStream } from './command-handler.js';
 import { findUserId, handleUserCommand, type RegisterCommand, registerUser } from './identity.js';
 
 // The command handler against a real PostgreSQL event store.
 
-const { store } = await openTestStore('application_identity', t);
+const { store, db } = await openTestStore('application_identity', t);
+const vault = await Vault.open(db, 'application-identity-test-data-key-0123456789');
+const ports = { store, vault };
 
 const register = (username: string, email: string): RegisterCommand => ({
   type: 'Register',
@@ -16,34 +19,42 @@ const register = (username: string, email: string): RegisterCommand => ({
   userId: randomUUID(),
   username,
   email,
-  passwordHash: '$2b$04$notarealhashnotarealhashnotarealhashnotarealhashnota',
+  passwordId: randomUUID(),
   role: 'customer',
   profile: { firstName: null, lastName: null, dateOfBirth: null, phone: null },
   via: 'self',
 });
 
 t.test('registration reserves username and email atomically, case-insensitively', async (t) => {
-  const first = await registerUser(store, register('Alice', 'alice@example.com'), {});
+  const first = await registerUser(ports, register('Alice', 'alice@example.com'), {});
   t.ok(first.ok);
-  t.same(await registerUser(store, register('ALICE', 'other@example.com'), {}), {
+  t.same(await registerUser(ports, register('ALICE', 'other@example.com'), {}), {
     ok: false,
     code: 'username_taken',
   });
-  t.same(await registerUser(store, register('bob', 'Alice@Example.com'), {}), {
+  t.same(await registerUser(ports, register('bob', 'Alice@Example.com'), {}), {
     ok: false,
     code: 'email_taken',
   });
-  t.equal(await findUserId(store, { username: 'bob' }), null, 'the refused append wrote nothing');
+  t.equal(await findUserId(ports, { username: 'bob' }), null, 'the refused append wrote nothing');
   t.ok(first.ok && first.state.status === 'registered');
   if (first.ok && first.state.status === 'registered') {
-    t.equal(await findUserId(store, { username: 'aLiCe' }), first.state.id);
-    t.equal(await findUserId(store, { email: 'ALICE@example.com' }), first.state.id);
+    t.equal(await findUserId(ports, { username: 'aLiCe' }), first.state.id);
+    t.equal(await findUserId(ports, { email: 'ALICE@example.com' }), first.state.id);
+    t.equal(first.state.username, 'Alice', 'the state shows the name in clear');
   }
+  // Nothing personal in the log: names sealed, reservations named by keyed hashes.
+  const stored = JSON.stringify(
+    (await store.readAll({ after: 0n, limit: 100 })).map((e) => [e.streamId, e.data]),
+    (_, v) => (typeof v === 'bigint' ? v.toString() : v),
+  );
+  t.notMatch(stored, /alice/i, 'neither the username nor the email is in the log, in any case');
+  t.match(stored, /"username-[A-Za-z0-9_-]{43}"/, 'the reservation stream is named by a keyed hash');
 });
 
 t.test('concurrent commands on one user are retried until each is appended once', async (t) => {
   const command = register('carol', 'carol@example.com');
-  t.ok((await registerUser(store, command, {})).ok);
+  t.ok((await registerUser(ports, command, {})).ok);
   const results = await Promise.all(
     Array.from({ length: 8 }, () =>
       handleUserCommand(

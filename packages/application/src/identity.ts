@@ -19,22 +19,58 @@ import {
 } from '@ledger/domain';
 import { type EventMetadata, type EventStore, WrongExpectedVersion } from '@ledger/eventstore';
 import { type Aggregate, handleCommand, loadStream } from './command-handler.js';
+import { openUserEvent, type PersonalDataVault, type SubjectSealer, sealUserEvent } from './personal-data.js';
 
-export const userAggregate: Aggregate<UserState, UserEvent> = {
-  initialState: initialUserState,
-  evolve: evolveUser,
-  parse(type, data) {
-    const event = parseIdentityEvent(type, data);
-    if (event.type === 'UsernameReserved' || event.type === 'EmailReserved') {
-      throw new Error(`${type} in a user stream`);
-    }
-    return event;
-  },
-  schemaVersion: identityEventSchemaVersion,
-};
+/**
+ * The user aggregate, reading and writing through `sealer`: personal fields are opened as
+ * they are read and sealed as they are written. Without one (null) they stay sealed, and a
+ * decision that writes one throws: checks of roles, locks and sessions need no personal data.
+ */
+export function userAggregateFor(sealer: SubjectSealer | null): Aggregate<UserState, UserEvent> {
+  return {
+    initialState: initialUserState,
+    evolve: evolveUser,
+    parse(type, data) {
+      const event = parseIdentityEvent(type, data);
+      if (event.type === 'UsernameReserved' || event.type === 'EmailReserved') {
+        throw new Error(`${type} in a user stream`);
+      }
+      return openUserEvent(sealer, event);
+    },
+    serialize: (event) => sealUserEvent(sealer, event),
+    schemaVersion: identityEventSchemaVersion,
+  };
+}
 
+/** The user aggregate without its personal fields opened (they stay sealed). */
+export const userAggregate = userAggregateFor(null);
+
+/** The user as stored, personal fields still sealed: enough for roles, locks, KYC status and sessions. */
 export async function loadUser(store: EventStore, userId: string): Promise<UserState> {
   return (await loadStream(store, userStreamId(userId), userAggregate)).state;
+}
+
+export interface PersonalDataPorts {
+  store: EventStore;
+  vault: PersonalDataVault;
+}
+
+/** The user with personal fields opened (or read as erased). */
+export async function loadOpenedUser(ports: PersonalDataPorts, userId: string): Promise<UserState> {
+  const sealer = await sealerOrNull(ports.vault, userId);
+  return (await loadStream(ports.store, userStreamId(userId), userAggregateFor(sealer))).state;
+}
+
+/** The user's sealer; null for an id the vault never gave a key (then no such user exists either). */
+async function sealerOrNull(vault: PersonalDataVault, userId: string): Promise<SubjectSealer | null> {
+  return (await vault.sealers([userId])).get(userId) ?? null;
+}
+
+/** The reservation stream of a username or email: named by its keyed hash, never by the name. */
+export function reservationStreamId(vault: PersonalDataVault, by: { username: string } | { email: string }) {
+  return 'username' in by
+    ? usernameStreamId(vault.keyedHash('username', by.username))
+    : emailStreamId(vault.keyedHash('email', by.email));
 }
 
 /**
@@ -42,11 +78,11 @@ export async function loadUser(store: EventStore, userId: string): Promise<UserS
  * consistent (no projection lag), so a login right after registering finds the user.
  */
 export async function findUserId(
-  store: EventStore,
+  ports: PersonalDataPorts,
   by: { username: string } | { email: string },
 ): Promise<string | null> {
-  const streamId = 'username' in by ? usernameStreamId(by.username) : emailStreamId(by.email);
-  const [first] = await store.readStream(streamId, { limit: 1 });
+  const streamId = reservationStreamId(ports.vault, by);
+  const [first] = await ports.store.readStream(streamId, { limit: 1 });
   if (!first) return null;
   const event = parseIdentityEvent(first.type, first.data);
   if (event.type !== 'UsernameReserved' && event.type !== 'EmailReserved') {
@@ -62,48 +98,35 @@ export type RegisterResult =
   | { ok: false; code: 'username_taken' | 'email_taken' };
 
 /**
- * Registers a user: UserRegistered plus both reservations, in ONE atomic append with
- * expected version no_stream on each, so of two concurrent registrations of one name
- * (case-insensitive) exactly one succeeds. Not retried: a conflict is the answer.
+ * Registers a user: UserRegistered (personal fields sealed under the user's new key) plus
+ * both reservations, in ONE atomic append with expected version no_stream on each, so of two
+ * concurrent registrations of one name (case-insensitive) exactly one succeeds. Not retried:
+ * a conflict is the answer.
  */
 export async function registerUser(
-  store: EventStore,
+  ports: PersonalDataPorts,
   command: RegisterCommand,
   metadata: EventMetadata,
 ): Promise<RegisterResult> {
-  const usernameStream = usernameStreamId(command.username);
-  const emailStream = emailStreamId(command.email);
+  const { store, vault } = ports;
+  const usernameStream = reservationStreamId(vault, { username: command.username });
+  const emailStream = reservationStreamId(vault, { email: command.email });
+  const sealer = await vault.createSubject(command.userId);
+  const reservation = (type: 'UsernameReserved' | 'EmailReserved') => ({
+    type,
+    schemaVersion: identityEventSchemaVersion,
+    data: { userId: command.userId },
+    metadata,
+  });
   try {
     const result = await handleCommand({
       store,
       streamId: userStreamId(command.userId),
-      aggregate: userAggregate,
+      aggregate: userAggregateFor(sealer),
       decide: (state) => decideUser(command, state),
       alsoWrite: () => [
-        {
-          streamId: usernameStream,
-          expectedVersion: 'no_stream',
-          events: [
-            {
-              type: 'UsernameReserved',
-              schemaVersion: identityEventSchemaVersion,
-              data: { userId: command.userId, username: command.username },
-              metadata,
-            },
-          ],
-        },
-        {
-          streamId: emailStream,
-          expectedVersion: 'no_stream',
-          events: [
-            {
-              type: 'EmailReserved',
-              schemaVersion: identityEventSchemaVersion,
-              data: { userId: command.userId, email: command.email },
-              metadata,
-            },
-          ],
-        },
+        { streamId: usernameStream, expectedVersion: 'no_stream', events: [reservation('UsernameReserved')] },
+        { streamId: emailStream, expectedVersion: 'no_stream', events: [reservation('EmailReserved')] },
       ],
       metadata,
       retriesMax: 0,
@@ -129,17 +152,21 @@ export async function registerUser(
  */
 export const userCommandRetriesMax = 10;
 
-/** Runs a command on an existing user's stream, retrying on concurrent writes. */
+/**
+ * Runs a command on an existing user's stream, retrying on concurrent writes. With a sealer
+ * the state's personal fields are opened and new ones sealed; without, they stay sealed.
+ */
 export function handleUserCommand(
   store: EventStore,
   userId: string,
   decide: (state: UserState) => ReturnType<typeof decideUser> | Promise<ReturnType<typeof decideUser>>,
   metadata: EventMetadata,
+  sealer: SubjectSealer | null = null,
 ) {
   return handleCommand({
     store,
     streamId: userStreamId(userId),
-    aggregate: userAggregate,
+    aggregate: sealer === null ? userAggregate : userAggregateFor(sealer),
     decide,
     metadata,
     retriesMax: userCommandRetriesMax,
@@ -152,7 +179,7 @@ export function handleUserCommand(
  * append that ended the sessions, whose event already stops tokens issued before it.
  */
 export interface Sessions {
-  endAll(userId: string, reason: 'locked' | 'password_changed', now: Date): Promise<void>;
+  endAll(userId: string, reason: 'locked' | 'password_changed' | 'erased', now: Date): Promise<void>;
 }
 
 export type ChangeUserRejection = IdentityRejection | 'self_modification';
@@ -171,8 +198,7 @@ export interface ChangeUserRequest {
  * ends the user's sessions everywhere.
  */
 export async function changeUser(
-  store: EventStore,
-  sessions: Sessions,
+  ports: PersonalDataPorts & { sessions: Sessions },
   request: ChangeUserRequest,
   metadata: EventMetadata,
 ): Promise<
@@ -181,8 +207,10 @@ export async function changeUser(
   const { actor, now, role, locked } = request;
   if (role !== undefined && request.userId === actor.userId)
     return { ok: false, rejection: 'self_modification' };
+  // Opened: the answer shows the user. No key: no such user (the load finds no stream).
+  const sealer = (await ports.vault.sealers([request.userId])).get(request.userId) ?? null;
   const result = await handleUserCommand(
-    store,
+    ports.store,
     request.userId,
     (state): Decision => {
       const decisions: Decision[] = [];
@@ -200,10 +228,11 @@ export async function changeUser(
       return { events: decisions.flatMap((d) => d.events) };
     },
     metadata,
+    sealer,
   );
   if (result.rejection !== undefined) return { ok: false, rejection: result.rejection };
   if (result.state.status !== 'registered') return { ok: false, rejection: 'user_not_found' };
   if (result.events.some((e) => e.type === 'UserLocked'))
-    await sessions.endAll(request.userId, 'locked', now);
+    await ports.sessions.endAll(request.userId, 'locked', now);
   return { ok: true, state: result.state, position: result.position };
 }

@@ -59,13 +59,34 @@ export {
   changeUser,
   findUserId,
   handleUserCommand,
+  loadOpenedUser,
   loadUser,
+  type PersonalDataPorts,
   type RegisterCommand,
   type RegisterResult,
   registerUser,
+  reservationStreamId,
   type Sessions,
   userAggregate,
+  userAggregateFor,
 } from './identity.js';
+export { type ErasureRequest, erasePersonalData, relationshipEndedAt } from './erasure.js';
+export {
+  type AccountStatement,
+  type DataExport,
+  type DataExportPorts,
+  type ExportReadModel,
+  type ExportReadView,
+  exportUserData,
+} from './export.js';
 export { KeyedLock } from './keyed-lock.js';
 export * from './ledger/index.js';
+export {
+  type CredentialKind,
+  type CredentialStore,
+  openUserEvent,
+  type PersonalDataVault,
+  type SubjectSealer,
+  sealUserEvent,
+} from './personal-data.js';
 export * from './settings.js';

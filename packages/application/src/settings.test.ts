@@ -7,6 +7,7 @@ import { dailyDebitsOn } from '@ledger/domain/ledger';
 import { defaultSettings } from '@ledger/domain/settings';
 import type { EventStore } from '@ledger/eventstore';
 import { openTestStore } from '@ledger/platform/testing';
+import { Vault } from '@ledger/vault';
 import t from 'tap';
 import { registerUser } from './identity.js';
 import {
@@ -28,7 +29,8 @@ import {
 // Settings as events, the limits they give a transfer, and the daily limit under real
 // concurrency (several processes, real PostgreSQL).
 
-const { store, testDb } = await openTestStore('application_settings', t);
+const { store, testDb, db } = await openTestStore('application_settings', t);
+const vault = await Vault.open(db, 'application-settings-test-data-key-0123456789');
 const ledger = createLedger(store);
 
 const meta = { actorId: 'director' };
@@ -162,14 +164,14 @@ t.test('loadSettings is cached per store and reads only what is new', async (t) 
 async function customer(kyc: boolean) {
   const userId = randomUUID();
   const registered = await registerUser(
-    store,
+    { store, vault },
     {
       type: 'Register',
       now: now(),
       userId,
       username: `u${userId.slice(0, 8)}`,
       email: `${userId}@example.com`,
-      passwordHash: 'x',
+      passwordId: randomUUID(),
       role: 'customer',
       profile: { firstName: null, lastName: null, dateOfBirth: null, phone: null },
       via: 'self',

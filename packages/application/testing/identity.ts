@@ -1,5 +1,11 @@
 import { identityEventSchemaVersion, userStreamId } from '@ledger/contracts';
 import type { AppendResult, EventMetadata, EventStore } from '@ledger/eventstore';
+import {
+  type PersonalDataPorts,
+  type RegisterCommand,
+  type RegisterResult,
+  registerUser,
+} from '../src/identity.js';
 
 /**
  * Tests only: what the KYC flow records once a user's document is verified (KycStatusChanged
@@ -26,4 +32,19 @@ export function markKycVerified(
       ],
     },
   ]);
+}
+
+/**
+ * Tests, benchmarks and fault tests only: registers a user whose password hash is made
+ * already (one bcrypt hash shared by many seeded users), as `register` would: the hash in
+ * the vault's credentials, then the registration's append.
+ */
+export async function registerWithHash(
+  ports: PersonalDataPorts,
+  command: Omit<RegisterCommand, 'passwordId'>,
+  passwordHash: string,
+  metadata: EventMetadata,
+): Promise<RegisterResult> {
+  const passwordId = await ports.vault.credentials.put(command.userId, 'password', passwordHash);
+  return registerUser(ports, { ...command, passwordId }, metadata);
 }

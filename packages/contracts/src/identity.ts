@@ -41,14 +41,17 @@ export const identityLimits = {
 export const identityEventSchemaVersion = 1;
 
 export const userStreamId = (userId: string) => `user-${userId}`;
-/** Reservation streams are case-insensitive: one per lower-cased name. */
-export const usernameStreamId = (username: string) => `username-${username.toLowerCase()}`;
-export const emailStreamId = (email: string) => `email-${email.toLowerCase()}`;
+/**
+ * Reservation streams are named by the keyed hash of the lower-cased name (the vault's
+ * keyedHash), never by the name: one per name, case-insensitive, and nothing personal in ids.
+ */
+export const usernameStreamId = (keyedHash: string) => `username-${keyedHash}`;
+export const emailStreamId = (keyedHash: string) => `email-${keyedHash}`;
 
 const isoTime = z.iso.datetime();
 const isoDate = z.iso.date();
 
-/** A TOTP secret as stored in an event: AES-256-GCM, never in clear. */
+/** A TOTP secret as the vault keeps it (credentials): AES-256-GCM under TOTP_KEY, never in clear. */
 export const encryptedSecretSchema = z.object({
   alg: z.literal('A256GCM'),
   /** Which derived key sealed it, so the key can rotate. */
@@ -58,6 +61,27 @@ export const encryptedSecretSchema = z.object({
   ciphertext: z.string(),
 });
 export type EncryptedSecret = z.infer<typeof encryptedSecretSchema>;
+
+/**
+ * A personal field as the log holds it (DESIGN §5): AES-256-GCM under the user's own key,
+ * kept in the vault and destroyed by erasure. `pii1.<iv>.<ciphertext>.<tag>`, base64url.
+ * The hash chain covers this form, so anyone can check it; only the bank can open it.
+ */
+export const sealedFieldSchema = z
+  .string()
+  .regex(/^pii1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{22}$/, 'a sealed personal field');
+
+/** What an erased user's username and email read as, everywhere (their other fields read null). */
+export const erasedMarker = '[erased]';
+
+/** The personal fields of a user's events, sealed in the log, opened by the application. */
+export const personalFieldsByEventType = {
+  UserRegistered: ['username', 'email', 'firstName', 'lastName', 'dateOfBirth', 'phone'],
+  ProfileUpdated: ['firstName', 'lastName', 'dateOfBirth', 'phone'],
+} as const;
+
+/** Fields that are never null: an erased one reads as erasedMarker. */
+export const requiredPersonalFields: readonly string[] = ['username', 'email'];
 
 export const loginFailureReasons = [
   'invalid_credentials',
@@ -79,30 +103,39 @@ export const credentialChecks = [
 ] as const;
 export type CredentialCheck = (typeof credentialChecks)[number];
 
+const sealed = sealedFieldSchema;
+
+/**
+ * The events as the log stores them. No secret is ever in them (password hashes and TOTP
+ * secrets are in the vault, named here by id), and every personal field is sealed.
+ */
 export const identityEventSchemas = {
   UserRegistered: z.object({
     userId: z.uuid(),
-    username: z.string(),
-    email: z.string(),
-    passwordHash: z.string(),
+    username: sealed,
+    email: sealed,
+    /** The password hash in the vault's credentials. */
+    passwordId: z.uuid(),
     role: roleSchema,
-    firstName: z.string().nullable(),
-    lastName: z.string().nullable(),
-    dateOfBirth: isoDate.nullable(),
-    phone: z.string().nullable(),
+    firstName: sealed.nullable(),
+    lastName: sealed.nullable(),
+    dateOfBirth: sealed.nullable(),
+    phone: sealed.nullable(),
     registeredAt: isoTime,
     /** 'self' (POST /register), 'staff' (POST /api/admin/users), 'bootstrap' (BANK_DIRECTOR_*). */
     via: z.enum(['self', 'staff', 'bootstrap']),
   }),
-  UsernameReserved: z.object({ userId: z.uuid(), username: z.string() }),
-  EmailReserved: z.object({ userId: z.uuid(), email: z.string() }),
+  /** In `username-<keyed hash>`: the name is never in the log, only its keyed hash (the stream id). */
+  UsernameReserved: z.object({ userId: z.uuid() }),
+  /** In `email-<keyed hash>`. */
+  EmailReserved: z.object({ userId: z.uuid() }),
   ProfileUpdated: z.object({
     userId: z.uuid(),
     at: isoTime,
-    firstName: z.string().nullable().optional(),
-    lastName: z.string().nullable().optional(),
-    dateOfBirth: isoDate.nullable().optional(),
-    phone: z.string().nullable().optional(),
+    firstName: sealed.nullable().optional(),
+    lastName: sealed.nullable().optional(),
+    dateOfBirth: sealed.nullable().optional(),
+    phone: sealed.nullable().optional(),
   }),
   LoginSucceeded: z.object({
     userId: z.uuid(),
@@ -126,10 +159,11 @@ export const identityEventSchemas = {
     reason: z.enum(['too_many_failed_logins', 'staff']),
   }),
   UserUnlocked: z.object({ userId: z.uuid(), at: isoTime, reason: z.enum(['staff']) }),
-  TwoFactorSetupStarted: z.object({ userId: z.uuid(), at: isoTime, secret: encryptedSecretSchema }),
+  /** The pending secret is in the vault's credentials, sealed; `factorId` names it. */
+  TwoFactorSetupStarted: z.object({ userId: z.uuid(), at: isoTime, factorId: z.uuid() }),
   TwoFactorEnabled: z.object({ userId: z.uuid(), at: isoTime, otpTimeStep: z.number().int() }),
   TwoFactorDisabled: z.object({ userId: z.uuid(), at: isoTime, otpTimeStep: z.number().int() }),
-  PasswordChanged: z.object({ userId: z.uuid(), at: isoTime, passwordHash: z.string() }),
+  PasswordChanged: z.object({ userId: z.uuid(), at: isoTime, passwordId: z.uuid() }),
   /** New recovery codes replace the old ones; the codes themselves are kept hashed, outside the log. */
   RecoveryCodesGenerated: z.object({
     userId: z.uuid(),
@@ -141,6 +175,11 @@ export const identityEventSchemas = {
   KycStatusChanged: z.object({ userId: z.uuid(), at: isoTime, status: z.enum(kycStatuses) }),
   RefreshTokenReused: z.object({ userId: z.uuid(), at: isoTime, familyId: z.uuid() }),
   LoggedOut: z.object({ userId: z.uuid(), at: isoTime, familyId: z.uuid().nullable() }),
+  /**
+   * Erasure (API.md, Admin): the user's key was destroyed; every personal field sealed under
+   * it reads as erased from now on, in the log and in every read model.
+   */
+  PersonalDataErased: z.object({ userId: z.uuid(), at: isoTime, by: z.uuid() }),
 } as const;
 
 export type IdentityEventType = keyof typeof identityEventSchemas;
@@ -283,7 +322,12 @@ export const changePasswordBodySchema = z.object({
 });
 
 export const adminUserSchema = userSchema
-  .extend({ locked: z.boolean(), lockedUntil: z.string().nullable() })
+  .extend({
+    locked: z.boolean(),
+    lockedUntil: z.string().nullable(),
+    /** When the user's personal data was erased (their fields then read as erased); null: never. */
+    erasedAt: z.string().nullable(),
+  })
   .meta({ id: 'AdminUser' });
 export type AdminUserView = z.infer<typeof adminUserSchema>;
 

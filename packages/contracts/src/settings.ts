@@ -31,6 +31,10 @@ const reserved = z.strictObject({}).describe('Reserved: no settings yet');
 const cashApprovalMinDescription =
   'Per ISO 4217 currency: a cash deposit or withdrawal at the desk of more than this (strictly) needs a manager’s approval (until then: 422 approval_required); > 0';
 
+const retentionDescription =
+  'Days a customer’s personal data is kept after their last account closed before a director may erase it (AML record keeping)';
+const retentionDaysSchema = z.int().min(0).max(36_500);
+
 /** PUT body: the whole new settings; a currency left out gets the bank's defaults. */
 export function settingsBodySchemaFor(currencies: readonly string[]) {
   const limits = z.strictObject(
@@ -46,6 +50,7 @@ export function settingsBodySchemaFor(currencies: readonly string[]) {
       .describe(`${cashApprovalMinDescription}; a currency left out (or all) gets the bank’s default`),
     fees: reserved.optional(),
     ruleThresholds: reserved.optional(),
+    retentionDays: retentionDaysSchema.optional().describe(`${retentionDescription}; left out: five years (1827)`),
   });
 }
 
@@ -55,6 +60,7 @@ export const settingsSchema = z
     cashApprovalMin: z.record(z.string(), limitText).describe(cashApprovalMinDescription),
     fees: z.object({}),
     ruleThresholds: z.object({}),
+    retentionDays: z.int().describe(retentionDescription),
   })
   .meta({ id: 'BankSettings' });
 

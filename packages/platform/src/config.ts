@@ -72,6 +72,9 @@ const envSchema = z
     TOTP_KEY: optionalString.refine((s) => s === undefined || s.length >= 32, {
       message: 'must be at least 32 characters',
     }),
+    DATA_KEY: optionalString.refine((s) => s === undefined || s.length >= 32, {
+      message: 'must be at least 32 characters',
+    }),
     SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']),
     CORS_ORIGINS: optionalString.transform((value, ctx) => {
       const origins = (value ?? '')
@@ -192,6 +195,11 @@ export interface Config {
   jwtSecret: string | undefined;
   /** Seals TOTP secrets at rest. Unset: generated once and kept in dataDir. */
   totpKey: string | undefined;
+  /**
+   * The master key of personal data: wraps each user's key (the vault). Unset: generated
+   * once and kept in dataDir. A wrong one stops start-up before anything is written.
+   */
+  dataKey: string | undefined;
   smtpUrl: string | undefined;
   corsOrigins: string[];
   logLevel: (typeof logLevels)[number];
@@ -245,6 +253,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     holdSweepIntervalMs: e.HOLD_SWEEP_INTERVAL_MS,
     jwtSecret: e.JWT_SECRET,
     totpKey: e.TOTP_KEY,
+    dataKey: e.DATA_KEY,
     smtpUrl: e.SMTP_URL,
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,

@@ -26,4 +26,18 @@ export const usersMigrations: Record<string, Migration> = {
       await db.schema.createIndex('users_role_seq_idx').on('users').columns(['role', 'seq']).execute();
     },
   },
+  // Issue #15: fields are kept sealed, and an erased user's are removed altogether.
+  '0002_erasure': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('users')
+        .alterColumn('username', (c) => c.dropNotNull())
+        .execute();
+      await db.schema
+        .alterTable('users')
+        .alterColumn('email', (c) => c.dropNotNull())
+        .execute();
+      await db.schema.alterTable('users').addColumn('erased_at', 'timestamptz').execute();
+    },
+  },
 };

@@ -13,16 +13,19 @@ export const usersProjectionHandles = [
   'TwoFactorEnabled',
   'TwoFactorDisabled',
   'KycStatusChanged',
+  'PersonalDataErased',
 ] as const;
 
 /**
- * Users for staff lists (GET /api/admin/users). Never the password hash or the TOTP secret:
- * a read model holds only what its queries show. Commands never read it (they fold the
- * user stream), so its lag never decides anything.
+ * Users for staff lists (GET /api/admin/users). No secret (those are in the vault, not the
+ * log), and personal fields only as the log holds them, sealed under the user's key: the
+ * queries open them through the vault, and an erasure (PersonalDataErased) removes them. A
+ * rebuild gives the same rows. Commands never read it (they fold the user stream), so its
+ * lag never decides anything.
  */
 export const usersProjection: Projection = {
   name: 'users',
-  version: 1,
+  version: 2,
   schema: 'users',
   handles: usersProjectionHandles,
   migrate: (db, schema) => migrateSchema(db, schema, usersMigrations),
@@ -85,6 +88,16 @@ export const usersProjection: Projection = {
         return update(event.data.userId, { two_factor_enabled: false });
       case 'KycStatusChanged':
         return update(event.data.userId, { kyc_status: event.data.status });
+      case 'PersonalDataErased':
+        return update(event.data.userId, {
+          username: null,
+          email: null,
+          first_name: null,
+          last_name: null,
+          date_of_birth: null,
+          phone: null,
+          erased_at: event.data.at,
+        });
       default:
         throw new Error(`users projection does not handle ${recorded.type}`);
     }

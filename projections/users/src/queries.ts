@@ -1,4 +1,4 @@
-import type { AdminUserView, KycStatus, Role } from '@ledger/contracts';
+import { type AdminUserView, erasedMarker, type KycStatus, type Role } from '@ledger/contracts';
 import { assertProjectionSchema } from '@ledger/readmodel';
 import { type Kysely, sql } from 'kysely';
 import { usersProjection } from './projection.js';
@@ -6,7 +6,14 @@ import type { UsersDatabase } from './schema.js';
 
 export const userQueryLimits = { limitMin: 1, limitMax: 200 } as const;
 
+/** Opens a user's sealed personal fields (the vault's sealer of that user); null: erased. */
+export interface FieldOpener {
+  open(field: string, sealed: string): string | null;
+}
+
 export interface UserQuery {
+  /** The sealers of the users of a page (the vault's `sealers`): the read model keeps fields sealed. */
+  sealers(userIds: readonly string[]): Promise<ReadonlyMap<string, FieldOpener>>;
   limit: number;
   cursor?: string;
   role?: Role;
@@ -60,6 +67,7 @@ export async function listUsers(db: Kysely<any>, query: UserQuery): Promise<User
       'locked',
       'locked_until',
       'created_at',
+      'erased_at',
     ]);
   if (query.role !== undefined) select = select.where('role', '=', query.role);
   if (query.cursor !== undefined) {
@@ -72,22 +80,29 @@ export async function listUsers(db: Kysely<any>, query: UserQuery): Promise<User
     .limit(limit + 1)
     .execute();
   const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();
-  const items = rows.slice(0, limit).map((row): AdminUserView => {
+  const page = rows.slice(0, limit);
+  const sealers = await query.sealers(page.filter((row) => row.erased_at === null).map((row) => row.id));
+  const items = page.map((row): AdminUserView => {
     const lockedUntil = row.locked_until === null ? null : iso(row.locked_until);
+    const sealer = row.erased_at === null ? sealers.get(row.id) : undefined;
+    // Erased (or a key the vault no longer has): the fields read as erased, never as ciphertext.
+    const open = (field: string, sealed: string | null) =>
+      sealed === null || sealer === undefined ? null : sealer.open(field, sealed);
     return {
       id: row.id,
-      username: row.username,
-      email: row.email,
-      firstName: row.first_name,
-      lastName: row.last_name,
-      dateOfBirth: row.date_of_birth,
-      phone: row.phone,
+      username: open('username', row.username) ?? erasedMarker,
+      email: open('email', row.email) ?? erasedMarker,
+      firstName: open('firstName', row.first_name),
+      lastName: open('lastName', row.last_name),
+      dateOfBirth: open('dateOfBirth', row.date_of_birth),
+      phone: open('phone', row.phone),
       role: row.role as Role,
       twoFactorEnabled: row.two_factor_enabled,
       kycStatus: row.kyc_status as KycStatus,
       createdAt: iso(row.created_at),
       locked: row.locked && (lockedUntil === null || Date.parse(lockedUntil) > query.now.getTime()),
       lockedUntil,
+      erasedAt: row.erased_at === null ? null : iso(row.erased_at),
     };
   });
   const last = rows[limit - 1];

@@ -1,9 +1,10 @@
 import { ledgerTotalsReadModel } from '@ledger/projection-accounts';
+import { Vault } from '@ledger/vault';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { bcryptHasher } from './auth/passwords.js';
 import { bootstrapDirector } from './bootstrap.js';
-import { resolveJwtSecret, resolveTotpKey } from './jwt-secret.js';
+import { resolveDataKey, resolveJwtSecret, resolveTotpKey } from './jwt-secret.js';
 import authPlugin from './plugins/auth.js';
 import deadlinePlugin from './plugins/deadline.js';
 import depsPlugin, { type ApiDeps } from './plugins/deps.js';
@@ -44,6 +45,9 @@ export const keepAliveTimeoutMs = 72_000;
  * this and `app.inject()`; server.ts listens.
  */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  // Services open the vault first thing (a wrong DATA_KEY stops them before anything is
+  // written) and hand it in; an app built without one checks the key on first use.
+  const vault = deps.vault ?? Vault.deferred(deps.database.db, await resolveDataKey(deps.config));
   const app = Fastify({
     // Typed as Fastify's logger interface so the app is a plain FastifyInstance.
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -83,6 +87,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     store: deps.store,
     ...(deps.ledger ? { ledger: deps.ledger } : {}),
     ...(deps.redis ? { redis: deps.redis } : {}),
+    vault,
   });
   await app.register(problemsPlugin);
   // Routing to reply sent (HANDLER_TIMEOUT_MS, 30 s by default); past it the client gets a
@@ -126,6 +131,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     await bootstrapDirector({
       director: deps.config.director,
       store: deps.store,
+      vault,
       hasher,
       logger: deps.logger,
       now: clock(),

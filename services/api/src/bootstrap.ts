@@ -3,6 +3,7 @@ import { findUserId, register } from '@ledger/application';
 import { emailSchema, passwordSchema, usernameSchema } from '@ledger/contracts';
 import type { EventStore } from '@ledger/eventstore';
 import type { Config, Logger } from '@ledger/platform';
+import type { Vault } from '@ledger/vault';
 import type { PasswordHasher } from './auth/passwords.js';
 
 /**
@@ -15,12 +16,13 @@ import type { PasswordHasher } from './auth/passwords.js';
 export async function bootstrapDirector(options: {
   director: NonNullable<Config['director']>;
   store: EventStore;
+  vault: Vault;
   hasher: PasswordHasher;
   logger: Logger;
   now: Date;
 }): Promise<'created' | 'exists'> {
-  const { director, store, logger } = options;
-  if ((await findUserId(store, { username: director.username })) !== null) {
+  const { director, store, vault, logger } = options;
+  if ((await findUserId({ store, vault }, { username: director.username })) !== null) {
     logger.info({ username: director.username }, 'first director: the user exists, nothing to do');
     return 'exists';
   }
@@ -35,7 +37,7 @@ export async function bootstrapDirector(options: {
   }
   const userId = randomUUID();
   const result = await register(
-    { store, passwords: options.hasher },
+    { store, vault, passwords: options.hasher },
     {
       userId,
       username: director.username,

@@ -34,6 +34,17 @@ export function resolveTotpKey(config: Pick<Config, 'totpKey' | 'dataDir'>): Pro
   return resolveKeptSecret(config.totpKey, config.dataDir, totpKeyFileName);
 }
 
+export const dataKeyFileName = 'data-key';
+
+/**
+ * The master key of personal data (the vault's DATA_KEY): DATA_KEY when set, otherwise
+ * `<DATA_DIR>/data-key`, made like the JWT secret. Its own key: losing the signing secret or
+ * the TOTP key must not open anyone's personal data.
+ */
+export function resolveDataKey(config: Pick<Config, 'dataKey' | 'dataDir'>): Promise<string> {
+  return resolveKeptSecret(config.dataKey, config.dataDir, dataKeyFileName);
+}
+
 /** A secret from configuration, or kept in a file of DATA_DIR, generated on first start. */
 async function resolveKeptSecret(
   value: string | undefined,

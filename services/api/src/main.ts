@@ -13,9 +13,11 @@ import {
   onShutdown,
   openDatabase,
 } from '@ledger/platform';
+import { DataKeyMismatch } from '@ledger/vault';
 import type { Redis } from 'ioredis';
 import { closeRedis, connectRedis } from './redis.js';
 import { apiEventStoreOptions, startApi } from './server.js';
+import { openVault } from './vault.js';
 
 function configOrExit(): Config {
   try {
@@ -47,18 +49,24 @@ async function main(): Promise<void> {
       dataDir: config.dataDir,
       applicationName: 'ledger-api',
     });
+    // Before anything writes: a wrong DATA_KEY stops start-up here, with nothing written.
+    const vault = await openVault(config, database.db);
     store = await PostgresEventStore.open(database.sql, {
       ...apiEventStoreOptions,
       onListenError: (error) => logger.warn({ err: error }, 'event store LISTEN connection failed'),
     });
     if (config.redisUrl) redis = await connectRedis(config.redisUrl, logger);
-    const api = await startApi({ config, database, store, ...(redis ? { redis } : {}), logger });
+    const api = await startApi({ config, database, store, vault, ...(redis ? { redis } : {}), logger });
     onShutdown(logger, async () => {
       await api.stop();
       await closeDeps();
     });
   } catch (error) {
-    logger.fatal({ err: error }, 'API start-up failed');
+    if (error instanceof DataKeyMismatch) {
+      // The operator's mistake, not a crash: the message alone, no stack.
+      logger.fatal(error.message);
+      process.stderr.write(`${error.message}\n`);
+    } else logger.fatal({ err: error }, 'API start-up failed');
     await closeDeps().catch((closeError: unknown) => logger.error({ err: closeError }, 'cleanup failed'));
     process.exit(1);
   }

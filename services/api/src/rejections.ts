@@ -12,7 +12,10 @@ import { type HttpProblem, problem } from './problem.js';
  */
 export type Rejection = UseCaseRejection | IdentityRejection | 'self_modification';
 
-const identityProblems: Record<IdentityRejection | 'self_modification', [number, string]> = {
+const identityProblems: Record<
+  IdentityRejection | 'self_modification',
+  [status: number, detail: string, code?: string]
+> = {
   user_exists: [409, 'A user with this id exists'],
   user_not_found: [404, 'No such user'],
   invalid_credentials: [401, 'Wrong username, email or password'],
@@ -29,13 +32,19 @@ const identityProblems: Record<IdentityRejection | 'self_modification', [number,
   ],
   // Nobody promotes or demotes themselves: it takes a second person.
   self_modification: [422, 'Another staff member must change your role'],
+  // API.md, Admin: erasure is for customers only; staff records are the bank's own.
+  not_a_customer: [403, 'Only a customer’s personal data can be erased', 'forbidden'],
+  retention_period: [
+    422,
+    'The retention period after the customer relationship ended has not passed (or an account is still open)',
+  ],
 };
 
 /** The problem of a rejection; `statusOverride` where the contract gives one code two statuses. */
 export function problemOf(rejection: Rejection, statusOverride?: number): HttpProblem {
   if (typeof rejection === 'string') {
-    const [status, detail] = identityProblems[rejection];
-    return problem(statusOverride ?? status, rejection, detail);
+    const [status, detail, code] = identityProblems[rejection];
+    return problem(statusOverride ?? status, code ?? rejection, detail);
   }
   return ledgerProblemOf(rejection);
 }

@@ -10,6 +10,7 @@ import { generate } from 'otplib';
 import { buildApp } from '../src/app.js';
 import { bcryptHasher, type PasswordHasher } from '../src/auth/passwords.js';
 import { closeRedis, connectRedis } from '../src/redis.js';
+import { openVault } from '../src/vault.js';
 import { captureLog } from './support.js';
 
 /**
@@ -37,6 +38,9 @@ export async function authFixture(name: string, env: Record<string, string> = {}
   // caches and locks as the routes of one process do.
   const ledger = createLedger(store);
   const redis = await connectRedis(testRedisUrl, logger);
+  // The vault every app of the fixture shares (as the apps of one process would), on the
+  // DATA_KEY of `env` or the one kept in the fixture's DATA_DIR.
+  const vault = await openVault(loadConfig({ DATA_DIR: dataDir, ...env }), database.db);
   const clock: Clock = {
     offsetMs: 0,
     now() {
@@ -81,6 +85,8 @@ export async function authFixture(name: string, env: Record<string, string> = {}
       store,
       ledger,
       ...(options.withoutRedis ? {} : { redis }),
+      // An app given its own DATA_KEY opens its own vault (and may refuse to start).
+      ...(options.env?.DATA_KEY === undefined ? { vault } : {}),
       logger,
       auth: {
         hasher: counting(options.hasher ?? bcryptHasher(4)),
@@ -103,7 +109,7 @@ export async function authFixture(name: string, env: Record<string, string> = {}
     await rm(dataDir, { recursive: true, force: true });
   }
 
-  return { testDb, database, store, ledger, redis, log, logger, clock, counts, newApp, close };
+  return { testDb, database, store, ledger, vault, redis, log, logger, clock, counts, newApp, close };
 }
 
 export function json(response: LightMyRequestResponse): Record<string, any> {

@@ -23,7 +23,7 @@ const registeredEvent: UserEvent = {
     userId,
     username: 'alice',
     email: 'alice@example.com',
-    passwordHash: '$2b$12$hash',
+    passwordId: 'a0c1b2d3-0000-4000-8000-000000000001',
     role: 'customer',
     firstName: 'Alice',
     lastName: null,
@@ -65,7 +65,7 @@ t.test('register on a new stream, not twice', async (t) => {
     userId,
     username: 'alice',
     email: 'alice@example.com',
-    passwordHash: '$2b$12$hash',
+    passwordId: 'a0c1b2d3-0000-4000-8000-000000000001',
     role: 'customer',
     profile: { firstName: 'Alice', lastName: null, dateOfBirth: null, phone: null },
     via: 'self',
@@ -105,9 +105,9 @@ t.test('failures spread over more than 15 minutes do not lock', async (t) => {
 });
 
 t.test('2FA: required once on, codes single-use', async (t) => {
-  const secret = { alg: 'A256GCM', keyId: 'k1', iv: 'i', tag: 't', ciphertext: 'c' } as const;
+  const factorId = 'f0c1b2d3-0000-4000-8000-000000000002';
   const on = given(
-    { type: 'TwoFactorSetupStarted', data: { userId, at: t0.toISOString(), secret } },
+    { type: 'TwoFactorSetupStarted', data: { userId, at: t0.toISOString(), factorId } },
     { type: 'TwoFactorEnabled', data: { userId, at: t0.toISOString(), otpTimeStep: 100 } },
   ) as RegisteredUser;
   t.equal(on.twoFactor.status, 'on');
@@ -158,10 +158,10 @@ t.test('commands on an unregistered user are refused', async (t) => {
   t.equal(decideUser(badLogin(0), { status: 'unregistered' }).rejection, 'user_not_found');
 });
 
-const secret = { alg: 'A256GCM', keyId: 'k1', iv: 'i', tag: 't', ciphertext: 'c' } as const;
+const factorId = 'f0c1b2d3-0000-4000-8000-000000000002';
 const twoFactorOn = (): RegisteredUser =>
   given(
-    { type: 'TwoFactorSetupStarted', data: { userId, at: t0.toISOString(), secret } },
+    { type: 'TwoFactorSetupStarted', data: { userId, at: t0.toISOString(), factorId } },
     { type: 'TwoFactorEnabled', data: { userId, at: t0.toISOString(), otpTimeStep: 100 } },
   ) as RegisteredUser;
 
@@ -234,14 +234,25 @@ t.test('recovery codes: need 2FA, password and code; a login with one spends no 
 
 t.test('password change: the current password, 423 while locked; it ends earlier sessions', async (t) => {
   const change = (state: UserState, passwordMatches: boolean, ms = 0) =>
-    decideUser({ type: 'ChangePassword', now: plus(ms), passwordMatches, passwordHash: '$2b$12$new' }, state);
+    decideUser(
+      {
+        type: 'ChangePassword',
+        now: plus(ms),
+        passwordMatches,
+        passwordId: 'b0c1b2d3-0000-4000-8000-000000000003',
+      },
+      state,
+    );
   t.equal(change(given(), false).rejection, 'invalid_credentials');
   const changed = change(given(), true, 90_500);
   t.same(changed.events, [
-    { type: 'PasswordChanged', data: { userId, at: plus(90_500).toISOString(), passwordHash: '$2b$12$new' } },
+    {
+      type: 'PasswordChanged',
+      data: { userId, at: plus(90_500).toISOString(), passwordId: 'b0c1b2d3-0000-4000-8000-000000000003' },
+    },
   ]);
   const after = changed.events.reduce(evolveUser, given()) as RegisteredUser;
-  t.equal(after.passwordHash, '$2b$12$new');
+  t.equal(after.passwordId, 'b0c1b2d3-0000-4000-8000-000000000003');
   const t0s = t0.getTime() / 1000;
   t.notOk(sessionMayContinue(after, t0s + 89), 'a token from before the change stops');
   t.ok(sessionMayContinue(after, t0s + 90), 'the same second passes here (its family is revoked)');
@@ -282,4 +293,51 @@ t.test('rank: managers lock customers and agents; directors anyone but themselve
   t.equal(lock({ userId, role: 'director' }, withRole('director')), 'insufficient_rank', 'not themself');
   t.equal(lock({ ...manager, role: 'agent' }, withRole('customer')), 'insufficient_rank');
   t.ok(mayLock(director, { id: userId, role: 'manager' }));
+});
+
+t.test('erasure: a director, customers only, after the retention period; once', async (t) => {
+  const director = { userId: 'd0c1b2d3-0000-4000-8000-000000000004', role: 'director' as const };
+  const day = 24 * 3600 * 1000;
+  const erase = (state: UserState, over: Partial<Extract<UserCommand, { type: 'ErasePersonalData' }>> = {}) =>
+    decideUser(
+      {
+        type: 'ErasePersonalData',
+        now: plus(1000 * day),
+        by: director,
+        relationshipEndedAt: t0,
+        retentionDays: 999,
+        ...over,
+      },
+      state,
+    );
+  const erased = erase(given());
+  t.same(erased.events, [
+    { type: 'PersonalDataErased', data: { userId, at: plus(1000 * day).toISOString(), by: director.userId } },
+  ]);
+  t.equal(erase(given(), { retentionDays: 1000 }).rejection, undefined, 'exactly at the end of the period');
+  t.equal(erase(given(), { retentionDays: 1001 }).rejection, 'retention_period', 'a day early');
+  t.equal(erase(given(), { relationshipEndedAt: null }).rejection, 'retention_period', 'an account is open');
+  t.equal(
+    erase(given(), { by: { ...director, role: 'manager' } }).rejection,
+    'insufficient_rank',
+    'directors only',
+  );
+  const staff = given({
+    type: 'RoleChanged',
+    data: { userId, at: t0.toISOString(), from: 'customer', to: 'agent' },
+  });
+  t.equal(erase(staff).rejection, 'not_a_customer', 'staff records are the bank’s own');
+  const after = erased.events.reduce(evolveUser, given()) as RegisteredUser;
+  t.equal(after.username, '[erased]');
+  t.equal(after.email, '[erased]');
+  t.same(after.profile, { firstName: null, lastName: null, dateOfBirth: null, phone: null });
+  t.equal(after.erasedAt, plus(1000 * day).toISOString());
+  t.same(erase(after).events, [], 'again: nothing new');
+  t.equal(erase(after).rejection, undefined);
+  t.equal(
+    decideUser({ type: 'Login', now: plus(1001 * day), passwordMatches: true, otp: null }, after).rejection,
+    'user_not_found',
+    'an erased user does not log in',
+  );
+  t.notOk(sessionMayContinue(after, Math.floor(plus(1000 * day).getTime() / 1000) - 1), 'sessions end');
 });

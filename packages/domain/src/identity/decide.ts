@@ -1,10 +1,4 @@
-import {
-  type CredentialCheck,
-  type EncryptedSecret,
-  identityLimits,
-  type Role,
-  type UserEvent,
-} from '@ledger/contracts';
+import { type CredentialCheck, identityLimits, type Role, type UserEvent } from '@ledger/contracts';
 import { isLocked, type Profile, type RegisteredUser, type UserState } from './user.js';
 
 /**
@@ -24,7 +18,9 @@ export type IdentityRejection =
   | 'two_factor_already_enabled'
   | 'two_factor_not_pending'
   | 'two_factor_not_enabled'
-  | 'insufficient_rank';
+  | 'insufficient_rank'
+  | 'not_a_customer'
+  | 'retention_period';
 
 export type UserCommand =
   | {
@@ -33,7 +29,8 @@ export type UserCommand =
       userId: string;
       username: string;
       email: string;
-      passwordHash: string;
+      /** The new password hash's id in the vault. */
+      passwordId: string;
       role: Role;
       profile: Profile;
       via: 'self' | 'staff' | 'bootstrap';
@@ -51,10 +48,11 @@ export type UserCommand =
       recoveryCode?: { valid: boolean };
     }
   | { type: 'UpdateProfile'; now: Date; changes: Partial<Profile> }
-  | { type: 'StartTwoFactorSetup'; now: Date; secret: EncryptedSecret }
+  /** `factorId`: the new secret, sealed in the vault. */
+  | { type: 'StartTwoFactorSetup'; now: Date; factorId: string }
   | { type: 'EnableTwoFactor'; now: Date; passwordMatches: boolean; otpTimeStep: number | null }
   | { type: 'DisableTwoFactor'; now: Date; passwordMatches: boolean; otpTimeStep: number | null }
-  | { type: 'ChangePassword'; now: Date; passwordMatches: boolean; passwordHash: string }
+  | { type: 'ChangePassword'; now: Date; passwordMatches: boolean; passwordId: string }
   | {
       type: 'GenerateRecoveryCodes';
       now: Date;
@@ -65,7 +63,19 @@ export type UserCommand =
   | { type: 'ChangeRole'; now: Date; role: Role }
   | { type: 'SetLocked'; now: Date; locked: boolean; by: { userId: string; role: Role } }
   | { type: 'RecordRefreshTokenReuse'; now: Date; familyId: string }
-  | { type: 'RecordLogout'; now: Date; familyId: string | null };
+  | { type: 'RecordLogout'; now: Date; familyId: string | null }
+  | {
+      type: 'ErasePersonalData';
+      now: Date;
+      by: { userId: string; role: Role };
+      /**
+       * When the customer relationship ended: the last of the user's accounts closed (or
+       * registration, for a user who never had one); null while an account is still open.
+       */
+      relationshipEndedAt: Date | null;
+      /** The retention period in force (settings), in days. */
+      retentionDays: number;
+    };
 
 /**
  * Events to append and, when the command is refused, why. A refused login still records
@@ -102,7 +112,7 @@ export function decideUser(command: UserCommand, state: UserState): Decision {
         userId: command.userId,
         username: command.username,
         email: command.email,
-        passwordHash: command.passwordHash,
+        passwordId: command.passwordId,
         role: command.role,
         ...command.profile,
         registeredAt: at,
@@ -112,6 +122,9 @@ export function decideUser(command: UserCommand, state: UserState): Decision {
   }
   if (state.status !== 'registered') return reject('user_not_found');
   const userId = state.id;
+  if (command.type === 'ErasePersonalData') return decideErasure(command, state, at);
+  // An erased user is a record kept for the ledger's sake, not someone who acts.
+  if (state.erasedAt !== null) return reject('user_not_found');
 
   switch (command.type) {
     case 'Login':
@@ -130,7 +143,7 @@ export function decideUser(command: UserCommand, state: UserState): Decision {
     }
     case 'StartTwoFactorSetup':
       if (state.twoFactor.status === 'on') return reject('two_factor_already_enabled');
-      return ok({ type: 'TwoFactorSetupStarted', data: { userId, at, secret: command.secret } });
+      return ok({ type: 'TwoFactorSetupStarted', data: { userId, at, factorId: command.factorId } });
     case 'EnableTwoFactor':
     case 'DisableTwoFactor':
     case 'GenerateRecoveryCodes': {
@@ -152,7 +165,7 @@ export function decideUser(command: UserCommand, state: UserState): Decision {
     case 'ChangePassword': {
       const refused = checkCredentials(state, command, at, 'password_change');
       if (refused) return refused;
-      return ok({ type: 'PasswordChanged', data: { userId, at, passwordHash: command.passwordHash } });
+      return ok({ type: 'PasswordChanged', data: { userId, at, passwordId: command.passwordId } });
     }
     case 'ChangeRole':
       if (command.role === state.role) return ok();
@@ -174,6 +187,36 @@ export function decideUser(command: UserCommand, state: UserState): Decision {
       throw new Error(`unhandled command ${(unexpected as { type: string }).type}`);
     }
   }
+}
+
+const dayMs = 24 * 3600 * 1000;
+
+/**
+ * Erasure of a customer's personal data (API.md, Admin): by a director, of customers only
+ * (staff records are the bank's own), once the retention period after the relationship
+ * ended has passed (AML record keeping: five years by default). Again on an erased user:
+ * nothing new (the key is destroyed again by the caller, which is idempotent).
+ */
+function decideErasure(
+  command: Extract<UserCommand, { type: 'ErasePersonalData' }>,
+  state: RegisteredUser,
+  at: string,
+): Decision {
+  if (command.by.role !== 'director') return reject('insufficient_rank');
+  if (state.role !== 'customer') return reject('not_a_customer');
+  if (state.erasedAt !== null) return ok();
+  const ended = command.relationshipEndedAt;
+  if (ended === null || command.now.getTime() < ended.getTime() + command.retentionDays * dayMs) {
+    return reject('retention_period');
+  }
+  return ok({ type: 'PersonalDataErased', data: { userId: state.id, at, by: command.by.userId } });
+}
+
+/** When the retention period after `relationshipEndedAt` ends (null: the relationship goes on). */
+export function retentionEndsAt(relationshipEndedAt: Date | null, retentionDays: number): Date | null {
+  return relationshipEndedAt === null
+    ? null
+    : new Date(relationshipEndedAt.getTime() + retentionDays * dayMs);
 }
 
 /** A verified code whose time step is after the last one used (RFC 6238 §5.2: no replay). */

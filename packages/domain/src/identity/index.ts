@@ -4,6 +4,7 @@ export {
   type IdentityRejection,
   kycLockedFields,
   mayLock,
+  retentionEndsAt,
   type UserCommand,
 } from './decide.js';
 export {

@@ -1,10 +1,4 @@
-import {
-  type EncryptedSecret,
-  identityLimits,
-  type KycStatus,
-  type Role,
-  type UserEvent,
-} from '@ledger/contracts';
+import { erasedMarker, identityLimits, type KycStatus, type Role, type UserEvent } from '@ledger/contracts';
 
 /**
  * The user aggregate (`user-<id>` stream): state and evolve. Pure: no clock, no I/O.
@@ -13,9 +7,9 @@ import {
 
 export type TwoFactor =
   | { status: 'off' }
-  /** Set up, not yet confirmed with a code: login does not ask for one. */
-  | { status: 'pending'; secret: EncryptedSecret }
-  | { status: 'on'; secret: EncryptedSecret };
+  /** Set up, not yet confirmed with a code: login does not ask for one. `factorId`: the secret in the vault. */
+  | { status: 'pending'; factorId: string }
+  | { status: 'on'; factorId: string };
 
 export interface Profile {
   firstName: string | null;
@@ -27,9 +21,14 @@ export interface Profile {
 export interface RegisteredUser {
   status: 'registered';
   id: string;
+  /**
+   * Personal fields, as the loader opened them: clear, or still sealed when it did not open
+   * them (a role check needs none), or erasedMarker / null once the user was erased.
+   */
   username: string;
   email: string;
-  passwordHash: string;
+  /** The password hash's id in the vault (never the hash: no secret is in the log). */
+  passwordId: string;
   role: Role;
   profile: Profile;
   createdAt: string;
@@ -49,6 +48,8 @@ export interface RegisteredUser {
    * change): access tokens issued before it no longer work.
    */
   sessionsEndedAt: string | null;
+  /** When the user's personal data was erased (their key destroyed); null: never. */
+  erasedAt: string | null;
 }
 
 export type UserState = { status: 'unregistered' } | RegisteredUser;
@@ -70,7 +71,7 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
         id: d.userId,
         username: d.username,
         email: d.email,
-        passwordHash: d.passwordHash,
+        passwordId: d.passwordId,
         role: d.role,
         profile: { firstName: d.firstName, lastName: d.lastName, dateOfBirth: d.dateOfBirth, phone: d.phone },
         createdAt: d.registeredAt,
@@ -80,6 +81,7 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
         failedLoginsAt: [],
         lock: null,
         sessionsEndedAt: null,
+        erasedAt: null,
       };
     }
     case 'ProfileUpdated': {
@@ -121,7 +123,7 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
     case 'PasswordChanged':
       return {
         ...registered(state, event.type),
-        passwordHash: event.data.passwordHash,
+        passwordId: event.data.passwordId,
         failedLoginsAt: [],
         sessionsEndedAt: event.data.at,
       };
@@ -132,14 +134,14 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
     case 'TwoFactorSetupStarted':
       return {
         ...registered(state, event.type),
-        twoFactor: { status: 'pending', secret: event.data.secret },
+        twoFactor: { status: 'pending', factorId: event.data.factorId },
       };
     case 'TwoFactorEnabled': {
       const s = registered(state, event.type);
       if (s.twoFactor.status === 'off') throw new Error('TwoFactorEnabled without a secret');
       return {
         ...s,
-        twoFactor: { status: 'on', secret: s.twoFactor.secret },
+        twoFactor: { status: 'on', factorId: s.twoFactor.factorId },
         lastOtpTimeStep: event.data.otpTimeStep,
       };
     }
@@ -156,6 +158,16 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
     case 'RefreshTokenReused':
     case 'LoggedOut':
       return registered(state, event.type);
+    case 'PersonalDataErased':
+      return {
+        ...registered(state, event.type),
+        username: erasedMarker,
+        email: erasedMarker,
+        profile: { firstName: null, lastName: null, dateOfBirth: null, phone: null },
+        twoFactor: { status: 'off' },
+        sessionsEndedAt: event.data.at,
+        erasedAt: event.data.at,
+      };
     default: {
       const unexpected: never = event;
       throw new Error(`unhandled user event ${(unexpected as { type: string }).type}`);

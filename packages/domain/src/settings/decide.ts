@@ -3,9 +3,11 @@ import { type AmountError, type Currency, isCurrency, parseAmount } from '../led
 import {
   type BankSettings,
   type CurrencyLimits,
+  defaultRetentionDays,
   defaultSettings,
   type LimitName,
   limitNames,
+  retentionDaysMax,
   type SettingsEvent,
   type SettingsState,
   toSettingsData,
@@ -24,6 +26,8 @@ export interface SettingsInput {
   cashApprovalMin?: Readonly<Record<string, unknown>> | undefined;
   fees?: Readonly<Record<string, unknown>> | undefined;
   ruleThresholds?: Readonly<Record<string, unknown>> | undefined;
+  /** Unset: the default (five years). */
+  retentionDays?: unknown;
 }
 
 export type SettingsCommand = { type: 'ChangeSettings'; settings: SettingsInput; now: Date };
@@ -126,8 +130,20 @@ export function validateSettings(
     for (const name of Object.keys(input[part] ?? {}))
       errors.push({ path: `${part}.${name}`, message: 'no such setting yet' });
   }
+  const retentionDays = input.retentionDays ?? defaultRetentionDays;
+  if (
+    typeof retentionDays !== 'number' ||
+    !Number.isInteger(retentionDays) ||
+    retentionDays < 0 ||
+    retentionDays > retentionDaysMax
+  ) {
+    errors.push({ path: 'retentionDays', message: `a whole number of days from 0 to ${retentionDaysMax}` });
+  }
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, settings: { limits, cashApprovalMin, fees: {}, ruleThresholds: {} } };
+  return {
+    ok: true,
+    settings: { limits, cashApprovalMin, fees: {}, ruleThresholds: {}, retentionDays: retentionDays as number },
+  };
 }
 
 const sameSettings = (a: BankSettings, b: BankSettings): boolean =>

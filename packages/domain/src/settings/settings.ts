@@ -49,7 +49,17 @@ export interface BankSettings {
   fees: Readonly<Record<string, never>>;
   /** Reserved: the fraud/AML rules keep their own thresholds until they read them here. */
   ruleThresholds: Readonly<Record<string, never>>;
+  /**
+   * Days a customer's personal data is kept after the relationship ended (their last
+   * account closed) before a director may erase it: AML record keeping, five years.
+   */
+  retentionDays: number;
 }
+
+/** Five years, leap days included (AML record keeping after the relationship ends). */
+export const defaultRetentionDays = 1827;
+/** A century: anything longer is a typo. */
+export const retentionDaysMax = 36_500;
 
 /** Major units per currency, written as a director would type them. */
 type LimitsText = Record<LimitName, string>;
@@ -125,7 +135,7 @@ export function defaultSettings(): BankSettings {
   const cashApprovalMin = Object.fromEntries(
     currencies.map((currency) => [currency, minorOfText(defaultCashApprovalMinText[currency], currency)]),
   ) as Record<Currency, bigint>;
-  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {} };
+  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {}, retentionDays: defaultRetentionDays };
 }
 
 /** Settings as events hold them: minor-unit strings. */
@@ -135,6 +145,8 @@ export interface SettingsData {
   cashApprovalMin?: Partial<Record<Currency, MinorUnits>>;
   fees: Record<string, never>;
   ruleThresholds: Record<string, never>;
+  /** Absent from the events written before it existed (then: the default). */
+  retentionDays?: number;
 }
 
 export type SettingsEvent = { type: 'SettingsChanged'; data: { settings: SettingsData; at: string } };
@@ -158,7 +170,7 @@ export function toSettingsData(settings: BankSettings): SettingsData {
     };
     cashApprovalMin[currency] = toMinorUnits(settings.cashApprovalMin[currency]);
   }
-  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {} };
+  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {}, retentionDays: settings.retentionDays };
 }
 
 /** An event's settings; a currency it does not name (added to the bank later) has its defaults. */
@@ -179,7 +191,8 @@ function fromSettingsData(data: SettingsData): BankSettings {
     const min = data.cashApprovalMin?.[currency];
     if (min !== undefined) cashApprovalMin[currency] = fromMinorUnits(min);
   }
-  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {} };
+  const retentionDays = data.retentionDays ?? defaults.retentionDays;
+  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {}, retentionDays };
 }
 
 export function evolveSettings(_state: SettingsState, event: SettingsEvent): SettingsState {
@@ -203,6 +216,7 @@ export function settingsText(settings: BankSettings): {
   cashApprovalMin: Record<Currency, string>;
   fees: Record<string, never>;
   ruleThresholds: Record<string, never>;
+  retentionDays: number;
 } {
   const limits = Object.fromEntries(
     currencies.map((currency) => {
@@ -220,5 +234,5 @@ export function settingsText(settings: BankSettings): {
   const cashApprovalMin = Object.fromEntries(
     currencies.map((currency) => [currency, formatAmount(settings.cashApprovalMin[currency], currency)]),
   ) as Record<Currency, string>;
-  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {} };
+  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {}, retentionDays: settings.retentionDays };
 }

@@ -28,6 +28,7 @@ t.test('an app holds the shared password threads until it closes; they start aga
   const app = await buildApp({
     config: loadConfig({ DATABASE_URL: f.testDb.url, JWT_SECRET: testJwtSecret }),
     database: f.database,
+    vault: f.vault,
     store: f.store,
     logger: f.logger,
     auth: { hasher: bcryptHasher(4), keyPrefix: uniquePrefix('api_passwords') },
@@ -135,9 +136,12 @@ t.test('an app built with the defaults stores bcrypt hashes of cost 12, and logs
     },
   });
   t.equal(response.statusCode, 201);
-  const [registered] = await f.store.readStream(userStreamId(json(response).user.id));
-  const hash = (registered!.data as { passwordHash: string }).passwordHash;
-  t.equal(bcryptCostOf(hash), 12, 'cost 12 in the event');
+  const userId = json(response).user.id as string;
+  const [registered] = await f.store.readStream(userStreamId(userId));
+  const { passwordId } = registered!.data as { passwordId: string };
+  t.notMatch(JSON.stringify(registered!.data), /\$2[aby]\$/, 'no hash in the event: only its id');
+  const hash = (await f.vault.credentials.get(userId, passwordId))!;
+  t.equal(bcryptCostOf(hash), 12, 'cost 12 in the vault');
   t.notOk(hash.includes(strongPassword), 'the hash does not contain the password');
   const login = await app.inject({
     method: 'POST',

@@ -36,6 +36,7 @@ async function newApp(store: PostgresEventStore, withRedis = true): Promise<Fast
   const app = await buildApp({
     config: loadConfig(withRedis ? env : { ...env, REDIS_URL: '' }),
     database: f.database,
+    vault: f.vault,
     store,
     ...(withRedis ? { redis: f.redis } : {}),
     logger: f.logger,

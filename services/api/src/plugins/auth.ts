@@ -171,6 +171,7 @@ export default fp(
       sessions,
       identity: {
         store: app.store,
+        vault: app.vault,
         passwords: options.hasher,
         totp: {
           seal: (secret) => box.seal(secret),

@@ -1,6 +1,7 @@
 import { createLedger, type Ledger } from '@ledger/application';
 import type { EventStore } from '@ledger/eventstore';
 import type { Config, Database, Logger } from '@ledger/platform';
+import type { Vault } from '@ledger/vault';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
@@ -18,6 +19,8 @@ export interface ApiDeps {
   ledger?: Ledger;
   /** Present when REDIS_URL is configured. */
   redis?: Redis;
+  /** Personal data's keys and the credentials; opened by buildApp when absent (see vault.ts). */
+  vault?: Vault;
   logger: Logger;
   /** Overrides for tests; production uses the defaults (bcrypt cost 12, the real clock). */
   auth?: {
@@ -35,12 +38,16 @@ declare module 'fastify' {
     store: EventStore;
     ledger: Ledger;
     redis: Redis | undefined;
+    vault: Vault;
   }
 }
 
 /** Makes the shared dependencies reachable from every route as `app.<name>`. */
 export default fp(
-  async function sharedDeps(app: FastifyInstance, deps: Omit<ApiDeps, 'logger'>) {
+  async function sharedDeps(
+    app: FastifyInstance,
+    deps: Omit<ApiDeps, 'logger' | 'vault'> & { vault: Vault },
+  ) {
     app.decorate('config', deps.config);
     app.decorate('database', deps.database);
     app.decorate('store', deps.store);
@@ -49,6 +56,7 @@ export default fp(
       deps.ledger ?? createLedger(deps.store, { warn: (details, message) => app.log.warn(details, message) }),
     );
     app.decorate('redis', deps.redis);
+    app.decorate('vault', deps.vault);
   },
   { name: 'deps' },
 );

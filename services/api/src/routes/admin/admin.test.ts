@@ -27,7 +27,7 @@ t.test('first director: created from BANK_DIRECTOR_*, once; none without them', 
   t.match(me.user, { username: 'chief', email: 'chief@bank.example', role: 'director' });
   // A second start (another replica, a restart) changes nothing.
   await f.newApp({ env: directorEnv });
-  const id = await findUserId(f.store, { username: 'chief' });
+  const id = await findUserId(f, { username: 'chief' });
   const events = await f.store.readStream(userStreamId(id!));
   t.same(
     events.map((e) => e.type),
@@ -40,7 +40,7 @@ t.test('first director: created from BANK_DIRECTOR_*, once; none without them', 
     /BANK_DIRECTOR_PASSWORD/,
     'a weak password stops start-up',
   );
-  t.equal(await findUserId(f.store, { username: 'chief2' }), null);
+  t.equal(await findUserId(f, { username: 'chief2' }), null);
 });
 
 t.test(
@@ -148,7 +148,7 @@ t.test('PATCH /api/admin/users/:id: role by the director only, lock by manager+'
   );
   assertProblem(t, await patch(director, { role: 'manager' }, 'not-a-uuid'), 400, 'validation_failed');
   assertProblem(t, await patch(director, {}), 400, 'validation_failed');
-  const directorId = await findUserId(f.store, { username: 'chief' });
+  const directorId = await findUserId(f, { username: 'chief' });
   assertProblem(t, await patch(director, { role: 'customer' }, directorId!), 422, 'self_modification');
 });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { changeUser, register } from '@ledger/application';
+import { changeUser, erasePersonalData, register } from '@ledger/application';
 import {
   type AdminUserView,
   adminUserSchema,
@@ -35,6 +35,7 @@ function adminView(user: RegisteredUser, now: Date): AdminUserView {
     ...userView(user),
     locked: isLocked(user, now),
     lockedUntil: user.lock?.until ?? null,
+    erasedAt: user.erasedAt,
   };
 }
 
@@ -65,6 +66,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
       await readYourWrites(app.database.db, request, usersProjection.name, request.query.minPosition);
       try {
         return await listUsers(app.database.db, {
+          sealers: (ids) => app.vault.sealers(ids),
           limit: request.query.limit,
           now: app.auth.now(),
           ...(request.query.cursor === undefined ? {} : { cursor: request.query.cursor }),
@@ -157,8 +159,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
       const principal = principalOf(request);
       const now = app.auth.now();
       const result = await changeUser(
-        app.store,
-        app.auth.sessions,
+        app.auth.identity,
         {
           actor: { userId: principal.userId, role: principal.role },
           userId: request.params.id,
@@ -173,6 +174,46 @@ const admin: FastifyPluginAsyncZod = async (app) => {
         throw problemOf(result.rejection);
       }
       return { user: adminView(result.state, now), position: result.position?.toString() ?? null };
+    },
+  );
+
+  app.post(
+    '/users/:id/erase',
+    {
+      config: { policy: { roles: directorOnly } },
+      schema: {
+        tags,
+        summary:
+          'Erase a customer’s personal data (director; once the retention period after their last account closed has passed): their key is destroyed, the ledger and every hash chain stay intact',
+        security: bearerSecurity,
+        params: z.object({ id: z.uuid() }),
+        response: {
+          200: adminUserBody,
+          400: problemSchema,
+          401: problemSchema,
+          403: problemSchema,
+          404: problemSchema,
+          422: problemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const now = app.auth.now();
+      const result = await erasePersonalData(
+        { ...app.auth.identity, ledger: app.ledger },
+        { actor: { userId: principal.userId, role: principal.role }, userId: request.params.id, now },
+        app.auth.metadata(request, principal.userId),
+      );
+      if (!result.ok) {
+        if (result.rejection === 'user_not_found') throw problem(404, 'not_found', 'No such user');
+        throw problemOf(result.rejection);
+      }
+      reply.header('cache-control', 'no-store');
+      return {
+        user: adminView(result.value.user, now),
+        position: result.value.position?.toString() ?? null,
+      };
     },
   );
 };

@@ -95,6 +95,7 @@ t.test('GET /settings: defaults for the director and the auditor, no one else', 
       cashApprovalMin: defaultCashApprovalMinText,
       fees: {},
       ruleThresholds: {},
+      retentionDays: 1827,
     },
     version: '0',
     changedAt: null,
@@ -168,6 +169,10 @@ t.test('PUT /settings: director only; bad bodies are 400 and write nothing', asy
     ],
     ['a fee that does not exist yet', { limits: {}, fees: { wire: '1.00' } }, 'body.fees'],
     ['no limits', {}, 'body.limits'],
+    ['a negative retention period', { limits: {}, retentionDays: -1 }, 'body.retentionDays'],
+    ['a retention period in years', { limits: {}, retentionDays: 2.5 }, 'body.retentionDays'],
+    ['a retention period as text', { limits: {}, retentionDays: '1827' }, 'body.retentionDays'],
+    ['a retention period over a century', { limits: {}, retentionDays: 36_501 }, 'body.retentionDays'],
     ['an unknown field', { limits: {}, colour: 'red' }, 'body'],
   ];
   for (const [what, payload, path] of cases) {

@@ -408,8 +408,13 @@ t.test('2FA: setup, enable, login needs the code, codes are single-use, disable'
   const stored = JSON.stringify(await f.store.readStream(userStreamId(user.id)), (_k, v) =>
     typeof v === 'bigint' ? v.toString() : v,
   );
-  t.notOk(stored.includes(secret), 'the event log holds the secret only encrypted');
-  t.match(stored, /"alg":"A256GCM"/);
+  t.notOk(stored.includes(secret), 'the event log does not hold the secret');
+  t.match(stored, /"factorId":"[0-9a-f-]{36}"/, 'only its id in the vault');
+  t.notMatch(stored, /"alg":"A256GCM"/, 'not even sealed');
+  const factorId = /"factorId":"([0-9a-f-]{36})"/.exec(stored)![1]!;
+  const kept = (await f.vault.credentials.get(user.id, factorId))!;
+  t.notOk(kept.includes(secret), 'the vault keeps it sealed');
+  t.match(kept, /"alg":"A256GCM"/);
 
   const at = (periods: number) => new Date(f.clock.now().getTime() + periods * 30_000);
   const wrong = async (now: Date) =>

@@ -19,7 +19,7 @@ const { app, f, assertProblem, login, customer, staff, post, get } = h;
 
 const patchUser = (token: string, id: string, body: Record<string, unknown>) =>
   app.inject({ method: 'PATCH', url: `/api/admin/users/${id}`, headers: bearer(token), payload: body });
-const chiefId = await findUserId(f.store, { username: 'chief' });
+const chiefId = await findUserId(f, { username: 'chief' });
 if (chiefId === null) throw new Error('the first director is missing');
 
 /** A second director, made by the first. */

@@ -183,7 +183,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
       // A timed lock lets open sessions refresh; a lock by staff or a password change after
       // the family began ends it (its revocation may not have happened yet: a crash between).
       const user = await sessionUser(
-        app.store,
+        app.auth.identity,
         rotated.userId,
         Math.floor(rotated.familyStartedAt.getTime() / 1000),
       );
@@ -245,7 +245,9 @@ const auth: FastifyPluginAsyncZod = async (app) => {
         response: { 200: userBody, 401: problemSchema },
       },
     },
-    async (request) => ({ user: userView(await currentUser(app.store, principalOf(request).userId)) }),
+    async (request) => ({
+      user: userView(await currentUser(app.auth.identity, principalOf(request).userId)),
+    }),
   );
 
   app.patch(
@@ -268,7 +270,7 @@ const auth: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const changes = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined));
-      const result = await updateProfile(app.store, caller(request), changes, app.auth.now());
+      const result = await updateProfile(app.auth.identity, caller(request), changes, app.auth.now());
       if (!result.ok) throw problemOf(result.rejection);
       return { user: userView(result.value) };
     },

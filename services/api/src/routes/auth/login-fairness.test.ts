@@ -26,6 +26,7 @@ const app = await buildApp({
     RATE_LIMITS: JSON.stringify({ login: '1000/minute', loginPerAddress: '1000/minute' }),
   }),
   database: f.database,
+  vault: f.vault,
   store: f.store,
   redis: f.redis,
   logger: f.logger,
