@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { bearer, json, ledgerHarness } from '@ledger/api/testing';
+import { bearer, directorUsername, json, ledgerHarness } from '@ledger/api/testing';
 import { userStreamId } from '@ledger/contracts';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { sql } from 'kysely';
 import t from 'tap';
 
 // API.md, Audit, through app.inject() against real PostgreSQL and Redis: who may call it,
-// the log and streams with secrets redacted, the hash-chain verifier against a tampered
-// row, and the trial balance now (read model) and at a point in time (folded from events).
+// the log and streams (nothing to redact: no secret and no clear name is in an event), the
+// hash-chain verifier against a tampered row, and the trial balance now (read model) and at
+// a point in time (folded from events). outside-verify.test.ts checks the chains from the
+// pages alone.
 
 const h = await ledgerHarness(t, 'api_audit', {
   projections: [accountsProjection, transactionsProjection],
@@ -63,7 +65,19 @@ t.test('auditor and director only: 401 without a token, 403 for everyone else', 
   }
 });
 
-t.test('no secret reaches /events or /streams; the stored hash is shown as it is', async (t) => {
+/** Every [path, key, value] under `value`: keys at any depth, and the strings they hold. */
+function* walk(value: unknown, path = ''): Generator<[string, string | null, unknown]> {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) yield* walk(v, `${path}[${i}]`);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, v] of Object.entries(value)) {
+      yield [`${path}.${key}`, key, v];
+      yield* walk(v, `${path}.${key}`);
+    }
+  } else yield [path, null, value];
+}
+
+t.test('nothing to redact: no secret, no clear name in /events or /streams', async (t) => {
   const bob = await customer();
   const setup = await app.inject({ method: 'POST', url: '/api/auth/2fa/setup', headers: bearer(bob.token) });
   t.equal(setup.statusCode, 200, setup.body);
@@ -74,15 +88,26 @@ t.test('no secret reaches /events or /streams; the stored hash is shown as it is
   const registered = stored.find((e) => e.type === 'UserRegistered')!;
   const started = stored.find((e) => e.type === 'TwoFactorSetupStarted')!;
   t.ok(registered && started, 'the user stream holds both events');
-  const passwordHash = registered.data.passwordHash as string;
-  t.match(passwordHash, /^\$2[aby]\$/, 'the store holds a bcrypt hash');
-  const sealed = started.data.secret as Record<string, string>;
-  const secretValues = [passwordHash, totpSecret, sealed.ciphertext!, sealed.iv!, sealed.tag!];
-  const secretNames = ['password hash', 'TOTP secret', 'sealed ciphertext', 'sealed iv', 'sealed tag'];
   t.ok(
     stored.some((e) => e.type === 'LoginSucceeded'),
     'the stream holds a login too',
   );
+  // The secrets are in the vault, named by the events.
+  const passwordHash = await f.vault.credentials.get(bob.id, registered.data.passwordId);
+  t.match(passwordHash, /^\$2[aby]\$/, 'the vault holds the bcrypt hash UserRegistered names');
+  const sealedTotp = await f.vault.credentials.get(bob.id, started.data.factorId);
+  t.type(sealedTotp, 'string', 'and the sealed TOTP secret TwoFactorSetupStarted names');
+  const secretValues = [passwordHash!, sealedTotp!, totpSecret, totpSecret.toLowerCase()];
+  const secretNames = ['password hash', 'sealed TOTP secret', 'TOTP secret', 'TOTP secret, lower case'];
+
+  // The users of this file by name (outside-verify.test.ts takes every one from the users
+  // list); every address has an `@`, which no page holds.
+  const users = [
+    { username: directorUsername, email: 'chief@bank.example' },
+    ...[agent, manager, auditor].map((u) => ({ username: u.username, email: `${u.username}@bank.example` })),
+    { username: bob.username, email: `${bob.username}@example.com` },
+  ];
+  const names = users.flatMap((u) => [u.username.toLowerCase(), u.email.toLowerCase()]);
 
   const { items, bodies } = await allAuditEvents(auditor.token, 7);
   const stream = await get(`/api/audit/streams/${userStreamId(bob.id)}`, auditor.token);
@@ -91,26 +116,55 @@ t.test('no secret reaches /events or /streams; the stored hash is shown as it is
     for (const [i, secret] of secretValues.entries())
       t.notOk(body.includes(secret), `secret #${i} (${secretNames[i]}) not in a page`);
     t.notOk(body.includes('$2'), 'no bcrypt hash of any user (staff, director) either');
-    t.notOk(body.includes(totpSecret.toLowerCase()), 'nor the TOTP secret in another case');
+    t.notOk(body.includes('passwordHash'), 'no passwordHash field');
+    t.notOk(body.includes('@'), 'no e-mail address');
   }
 
   const shown = json(stream).items as Record<string, any>[];
+  const everything = [...items, ...shown];
+  t.ok(
+    items.some((e) => e.streamId.startsWith('username-')) &&
+      items.some((e) => e.streamId.startsWith('email-')),
+    'reservation streams included',
+  );
+  t.same(
+    everything.filter((e) => e.redacted.length > 0).map((e) => [e.type, e.redacted]),
+    [],
+    'no event has anything redacted',
+  );
+  const leaks: string[] = [];
+  for (const e of everything) {
+    const named = e.streamId.slice(e.streamId.indexOf('-') + 1).toLowerCase();
+    if (names.includes(named)) leaks.push(`${e.streamId}: a name in its id`);
+    for (const [path, key, value] of walk({ data: e.data, metadata: e.metadata })) {
+      if (key !== null && /password(hash)?$|secret|^otp$|token$/i.test(key))
+        leaks.push(`${e.type} ${path}: a secret's name`);
+      if (typeof value !== 'string') continue;
+      if (value === '[redacted]') leaks.push(`${e.type} ${path}: redacted`);
+      if (/^\$(2[abxy]?|argon2|scrypt)/.test(value)) leaks.push(`${e.type} ${path}: a password hash`);
+      if (value.toUpperCase().includes(totpSecret.toUpperCase()))
+        leaks.push(`${e.type} ${path}: the TOTP secret`);
+      if (names.includes(value.toLowerCase())) leaks.push(`${e.type} ${path}: a name in clear`);
+    }
+  }
+  t.same(leaks, [], 'no event data or metadata holds a secret, a name or an address in clear');
+
   t.same(
     shown.map((e) => [e.type, e.streamVersion, e.hash]),
     stored.map((e) => [e.type, e.streamVersion.toString(), e.hash]),
     'the whole stream in version order, hashes as stored',
   );
-  const shownRegistered = shown.find((e) => e.type === 'UserRegistered')!;
-  t.equal(shownRegistered.data.passwordHash, '[redacted]');
-  t.same(shownRegistered.redacted, ['data.passwordHash']);
-  t.equal(shownRegistered.data.username, bob.username, 'the rest of the event is there');
-  const shownStarted = shown.find((e) => e.type === 'TwoFactorSetupStarted')!;
-  t.equal(shownStarted.data.secret, '[redacted]');
-  t.same(shownStarted.redacted, ['data.secret']);
-  t.ok(
-    items.filter((e) => e.type === 'UserRegistered').every((e) => e.data.passwordHash === '[redacted]'),
-    'every registration in the global log, staff and director included',
+  t.same(
+    shown.map((e) => e.data),
+    stored.map((e) => e.data),
+    'every event shown exactly as stored',
   );
+  const shownRegistered = shown.find((e) => e.type === 'UserRegistered')!;
+  t.equal(shownRegistered.data.passwordId, registered.data.passwordId, 'the reference to the vault, shown');
+  t.match(shownRegistered.data.username, /^pii1\./, 'the name, sealed');
+  t.match(shownRegistered.data.email, /^pii1\./, 'the address, sealed');
+  const shownStarted = shown.find((e) => e.type === 'TwoFactorSetupStarted')!;
+  t.equal(shownStarted.data.factorId, started.data.factorId);
   t.equal((await get('/api/audit/verify', auditor.token)).json().ok, true, 'the chains still verify');
 });
 
