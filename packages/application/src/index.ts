@@ -53,6 +53,15 @@ export {
   runCommand,
   type Step,
 } from './command-handler.js';
+export { type ErasureRequest, erasePersonalData, relationshipEndedAt } from './erasure.js';
+export {
+  type AccountStatement,
+  type DataExport,
+  type DataExportPorts,
+  type ExportReadModel,
+  type ExportReadView,
+  exportUserData,
+} from './export.js';
 export {
   type ChangeUserRejection,
   type ChangeUserRequest,
@@ -70,15 +79,6 @@ export {
   userAggregate,
   userAggregateFor,
 } from './identity.js';
-export { type ErasureRequest, erasePersonalData, relationshipEndedAt } from './erasure.js';
-export {
-  type AccountStatement,
-  type DataExport,
-  type DataExportPorts,
-  type ExportReadModel,
-  type ExportReadView,
-  exportUserData,
-} from './export.js';
 export { KeyedLock } from './keyed-lock.js';
 export * from './ledger/index.js';
 export {

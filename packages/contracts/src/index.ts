@@ -1,4 +1,5 @@
 export * from './audit.js';
+export * from './export.js';
 export * from './identity.js';
 export * from './ledger.js';
 export * from './ledger-events.js';

@@ -4,6 +4,7 @@ import {
   changePassword,
   changeTwoFactor,
   currentUser,
+  exportUserData,
   login,
   recordSessionEvent,
   register,
@@ -14,6 +15,7 @@ import {
 } from '@ledger/application';
 import {
   changePasswordBodySchema,
+  dataExportSchema,
   loginBodySchema,
   loginResponseSchema,
   logoutBodySchema,
@@ -26,6 +28,7 @@ import {
   twoFactorSetupResponseSchema,
   userSchema,
 } from '@ledger/contracts';
+import { accountsProjection } from '@ledger/projection-accounts';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -38,7 +41,9 @@ import { routeRateLimit } from '../../plugins/rate-limit.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
 import { type Policy, principalOf } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
+import { minPositionSchema, readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
 import { problemOf } from '../../rejections.js';
+import { exportBody, exportDisposition, exportReadModel } from './export.js';
 
 const self: Policy = { roles: 'authenticated' };
 /** PATCH /me changes the profile only: nobody sets a role, a lock or a login name through it. */
@@ -248,6 +253,38 @@ const auth: FastifyPluginAsyncZod = async (app) => {
     async (request) => ({
       user: userView(await currentUser(app.auth.identity, principalOf(request).userId)),
     }),
+  );
+
+  const exportReads = exportReadModel(app.database.db);
+  app.get(
+    '/me/export',
+    {
+      config: { policy: self },
+      schema: {
+        tags,
+        summary: 'The caller’s own data as one JSON file: profile, accounts, statements, security events',
+        security: bearerSecurity,
+        querystring: z.object({ minPosition: minPositionSchema }),
+        response: {
+          200: dataExportSchema,
+          400: problemSchema,
+          401: problemSchema,
+          ...readModelBehindResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = principalOf(request);
+      // Accounts and statements come from the accounts read model: it must hold the caller's writes.
+      await readYourWrites(app.database.db, request, accountsProjection.name, request.query.minPosition);
+      const data = await exportUserData(
+        { identity: app.auth.identity, readModel: exportReads },
+        userId,
+        app.auth.now(),
+      );
+      reply.header('cache-control', 'no-store').header('content-disposition', exportDisposition(userId));
+      return exportBody(data);
+    },
   );
 
   app.patch(
