@@ -18,7 +18,7 @@ import { bearerSecurity } from '../../plugins/swagger.js';
 import { directorOnly, managerPlus, type Policy, principalOf, staffOrAuditor } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionSchema, readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
-import { problemOf } from '../../rejections.js';
+import { problemOf, type Rejection } from '../../rejections.js';
 import settingsRoutes from './settings.js';
 
 const listPolicy: Policy = { roles: staffOrAuditor };
@@ -29,6 +29,11 @@ const adminUserBody = z.object({
   user: adminUserSchema,
   position: z.string().nullable().describe('Global position of the change (null: nothing changed)'),
 });
+
+/** A refused change to a user: an unknown one is the plain 404 of API.md (never `user_not_found`). */
+function userProblem(rejection: Rejection) {
+  return rejection === 'user_not_found' ? problem(404, 'not_found', 'No such user') : problemOf(rejection);
+}
 
 function adminView(user: RegisteredUser, now: Date): AdminUserView {
   return {
@@ -169,10 +174,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
         },
         app.auth.metadata(request, principal.userId),
       );
-      if (!result.ok) {
-        if (result.rejection === 'user_not_found') throw problem(404, 'not_found', 'No such user');
-        throw problemOf(result.rejection);
-      }
+      if (!result.ok) throw userProblem(result.rejection);
       return { user: adminView(result.state, now), position: result.position?.toString() ?? null };
     },
   );
@@ -205,10 +207,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
         { actor: { userId: principal.userId, role: principal.role }, userId: request.params.id, now },
         app.auth.metadata(request, principal.userId),
       );
-      if (!result.ok) {
-        if (result.rejection === 'user_not_found') throw problem(404, 'not_found', 'No such user');
-        throw problemOf(result.rejection);
-      }
+      if (!result.ok) throw userProblem(result.rejection);
       reply.header('cache-control', 'no-store');
       return {
         user: adminView(result.value.user, now),
