@@ -75,7 +75,9 @@ export const auditEventSchema = z
     hash: z.string().describe('sha256 hex of (previous hash of the stream ‖ the event as stored)'),
     redacted: z
       .array(z.string())
-      .describe('Paths (e.g. `data.passwordHash`) whose values were replaced; the hash covers the originals'),
+      .describe(
+        'Paths whose values were replaced by the safety net (a field named like a secret); empty, since no event holds a secret. The hash covers the originals',
+      ),
   })
   .meta({ id: 'AuditEvent' });
 export type AuditEventView = z.infer<typeof auditEventSchema>;
