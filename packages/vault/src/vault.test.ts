@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type Database, openDatabase } from '@ledger/platform';
 import { createTestDatabase } from '@ledger/testkit';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type KyselyPlugin, sql } from 'kysely';
 import t, { type Test } from 'tap';
 import { deriveMasterKeys, openField, sealField, unwrapSubjectKey } from './crypto.js';
 import {
@@ -478,4 +478,49 @@ t.test('two first starts with different keys at once: one wins, the other stops'
     await t.resolves(Vault.open(db, winnerKey), 'the winner key opens it afterwards');
     await t.rejects(Vault.open(db, loserKey), DataKeyMismatch, 'the loser key never does');
   }
+});
+
+t.test('an erasure is not undone by a key lookup of the same process that was in flight', async (t) => {
+  const { db } = await fixture(t);
+  const writer = await Vault.open(db, keyA);
+  const subjectId = randomUUID();
+  const sealed = (await writer.createSubject(subjectId)).seal('firstName', 'Stale');
+
+  // Holds the result of a key lookup (a row with wrapped_key) until released: the lookup has
+  // read the key, the erasure then runs to the end, and only then does the lookup go on.
+  let gate: { arrived: () => void; held: Promise<void> } | undefined;
+  const holdKeyLookups: KyselyPlugin = {
+    transformQuery: (args) => args.node,
+    async transformResult(args) {
+      const current = gate;
+      if (current && args.result.rows.some((row) => 'wrapped_key' in (row as object))) {
+        current.arrived();
+        await current.held;
+      }
+      return args.result;
+    },
+  };
+  const vault = await Vault.open(db.withPlugin(holdKeyLookups), keyA);
+
+  let release!: () => void;
+  let arrived!: () => void;
+  const lookupArrived = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  gate = {
+    arrived,
+    held: new Promise<void>((resolve) => {
+      release = resolve;
+    }),
+  };
+  const inFlight = vault.sealer(subjectId);
+  await lookupArrived;
+  await vault.erase(subjectId, new Date());
+  release();
+  await inFlight; // it began before the erasure: whatever it answers is of before
+  gate = undefined;
+
+  const after = await vault.sealer(subjectId);
+  t.equal(after.readable, false, 'this process, which erased the subject, no longer reads it');
+  t.equal(after.open('firstName', sealed), null);
 });

@@ -223,8 +223,13 @@ export class Vault {
         .where('subject_id', 'in', batch)
         .execute();
       for (const row of rows as { subject_id: string; wrapped_key: string | null }[]) {
+        // Erasure is final: a key read before this process erased the subject (the erase ran
+        // while this query was in flight) must not put it back in the cache.
+        const erasedHere = this.cache.get(row.subject_id)?.key === null;
         const key =
-          row.wrapped_key === null ? null : unwrapSubjectKey(this.keys, row.subject_id, row.wrapped_key);
+          row.wrapped_key === null || erasedHere
+            ? null
+            : unwrapSubjectKey(this.keys, row.subject_id, row.wrapped_key);
         this.remember(row.subject_id, key, now);
         out.set(row.subject_id, subjectSealer(row.subject_id, key));
       }
