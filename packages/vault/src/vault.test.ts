@@ -524,3 +524,25 @@ t.test('an erasure is not undone by a key lookup of the same process that was in
   t.equal(after.readable, false, 'this process, which erased the subject, no longer reads it');
   t.equal(after.open('firstName', sealed), null);
 });
+
+t.test('subject ids in upper case are the same subjects; retire keeps to its kind', async (t) => {
+  const { db } = await fixture(t);
+  const vault = await Vault.open(db, keyA);
+  const id = randomUUID();
+  const upper = id.toUpperCase();
+  const sealed = (await vault.createSubject(upper)).seal('email', 'ann@example.com');
+  t.equal((await vault.sealer(id)).open('email', sealed), 'ann@example.com', 'made upper, read lower');
+  const found = await vault.sealers([upper, id]);
+  t.same([...found.keys()], [upper, id], 'keyed by the ids as given');
+  t.equal(found.get(upper)?.open('email', sealed), 'ann@example.com');
+  await vault.erase(upper, new Date());
+  t.equal((await vault.sealer(id)).readable, false, 'erased under either spelling');
+
+  const user = randomUUID();
+  const password = await vault.credentials.put(user, 'password', 'hash-1');
+  const totp = await vault.credentials.put(user, 'totp', 'secret-1');
+  await vault.credentials.retire(user, 'password', totp);
+  t.equal(await vault.credentials.get(user, password), 'hash-1', 'an id of another kind retires nothing');
+  await vault.credentials.retire(user, 'totp', totp);
+  t.equal(await vault.credentials.get(user, totp), 'secret-1', 'the current one stays');
+});

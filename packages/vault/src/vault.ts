@@ -177,7 +177,8 @@ export class Vault {
   }
 
   /** Makes the subject's key (idempotent); refused for an erased subject. */
-  async createSubject(subjectId: string): Promise<SubjectSealer> {
+  async createSubject(id: string): Promise<SubjectSealer> {
+    const subjectId = normalId(id);
     await this.ready();
     const wrapped = wrapSubjectKey(this.keys, subjectId, newSubjectKey());
     await this.db
@@ -199,12 +200,25 @@ export class Vault {
     return sealer;
   }
 
-  /** Sealers of many subjects at once (a page of a list); subjects without a key are left out. */
+  /**
+   * Sealers of many subjects at once (a page of a list), keyed by the ids as given; subjects
+   * without a key are left out. Ids are uuids, compared in lower case as PostgreSQL does.
+   */
   async sealers(subjectIds: readonly string[]): Promise<Map<string, SubjectSealer>> {
+    const found = await this.sealersOf(new Set(subjectIds.map(normalId)));
+    const out = new Map<string, SubjectSealer>();
+    for (const id of subjectIds) {
+      const sealer = found.get(normalId(id));
+      if (sealer !== undefined) out.set(id, sealer);
+    }
+    return out;
+  }
+
+  private async sealersOf(subjectIds: ReadonlySet<string>): Promise<Map<string, SubjectSealer>> {
     const now = Date.now();
     const out = new Map<string, SubjectSealer>();
     const missing: string[] = [];
-    for (const id of new Set(subjectIds)) {
+    for (const id of subjectIds) {
       const cached = this.cache.get(id);
       if (cached !== undefined && (cached.key === null || cached.expiresAt > now)) {
         // Least recently used goes first: a hit moves to the end.
@@ -242,7 +256,8 @@ export class Vault {
    * its credentials. Idempotent. Other processes stop reading the subject once their cached
    * copy of the key expires (keyCacheTtlMs).
    */
-  async erase(subjectId: string, now: Date): Promise<void> {
+  async erase(id: string, now: Date): Promise<void> {
+    const subjectId = normalId(id);
     await this.ready();
     await this.db.transaction().execute(async (tx) => {
       await tx
@@ -271,6 +286,9 @@ export class Vault {
     }
   }
 }
+
+/** Subject ids are uuids: PostgreSQL gives them back in lower case, and so they are bound (GCM data). */
+const normalId = (id: string) => id.toLowerCase();
 
 function subjectSealer(subjectId: string, key: Buffer | null): SubjectSealer {
   return {
@@ -341,7 +359,9 @@ function databaseCredentials(db: Kysely<any>, ready: () => Promise<void>): Crede
             .selectFrom('credentials')
             .select('seq')
             .where('id', '=', currentId)
-            .where('user_id', '=', userId),
+            .where('user_id', '=', userId)
+            // An id of another kind retires nothing (NULL compares false).
+            .where('kind', '=', kind),
         )
         .execute();
     },
