@@ -1,0 +1,5 @@
+/**
+ * Identity documents (issue #16): what a document is by its content, its machine-readable
+ * zone, the OCR that reads it and the face on it. No I/O of the bank's own: callers hand in
+ * bytes; the worker runs these and records the outcome through the application.
+ */
