@@ -39,9 +39,13 @@ export async function relationshipEndedAt(ledger: Ledger, user: RegisteredUser):
     const { state, version } = await loadAccount(ledger, accountId);
     if (state.status !== 'closed' || version === 'no_stream') return null;
     // A closed account takes no event after AccountClosed: it is the stream's last.
-    const [last] = await ledger.store.readStream(accountStreamId(accountId), { fromVersion: version, limit: 1 });
+    const [last] = await ledger.store.readStream(accountStreamId(accountId), {
+      fromVersion: version,
+      limit: 1,
+    });
     const closed = last === undefined ? undefined : parseAccountEvent(last);
-    if (closed?.type !== 'AccountClosed') throw new Error(`closed account ${accountId} ends with ${last?.type}`);
+    if (closed?.type !== 'AccountClosed')
+      throw new Error(`closed account ${accountId} ends with ${last?.type}`);
     const at = new Date(closed.data.at);
     if (at > ended) ended = at;
   }

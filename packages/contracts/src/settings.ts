@@ -50,7 +50,9 @@ export function settingsBodySchemaFor(currencies: readonly string[]) {
       .describe(`${cashApprovalMinDescription}; a currency left out (or all) gets the bank’s default`),
     fees: reserved.optional(),
     ruleThresholds: reserved.optional(),
-    retentionDays: retentionDaysSchema.optional().describe(`${retentionDescription}; left out: five years (1827)`),
+    retentionDays: retentionDaysSchema
+      .optional()
+      .describe(`${retentionDescription}; left out: five years (1827)`),
   });
 }
 

@@ -142,7 +142,13 @@ export function validateSettings(
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
-    settings: { limits, cashApprovalMin, fees: {}, ruleThresholds: {}, retentionDays: retentionDays as number },
+    settings: {
+      limits,
+      cashApprovalMin,
+      fees: {},
+      ruleThresholds: {},
+      retentionDays: retentionDays as number,
+    },
   };
 }
 

@@ -277,7 +277,11 @@ export class RefreshTokens {
    * Every live family of the user (every session, on every device): a lock by staff, a
    * password change. Bounded: families live 30 days at most, and each login makes one.
    */
-  async revokeAllFamilies(userId: string, reason: 'locked' | 'password_changed' | 'erased', now: Date): Promise<number> {
+  async revokeAllFamilies(
+    userId: string,
+    reason: 'locked' | 'password_changed' | 'erased',
+    now: Date,
+  ): Promise<number> {
     await this.ready();
     const rows = await this.t
       .updateTable('token_families')
