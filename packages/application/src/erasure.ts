@@ -3,6 +3,7 @@ import { decideUser, type RegisteredUser } from '@ledger/domain';
 import type { EventMetadata } from '@ledger/eventstore';
 import type { IdentityOutcome, IdentityPorts } from './auth.js';
 import { handleUserCommand, loadUser } from './identity.js';
+import type { DocumentFiles } from './kyc.js';
 import type { Ledger } from './ledger/context.js';
 import { customerAccountIds, loadAccount } from './ledger/load.js';
 import { accountStreamId } from './ledger/streams.js';
@@ -53,7 +54,7 @@ export async function relationshipEndedAt(ledger: Ledger, user: RegisteredUser):
 }
 
 export async function erasePersonalData(
-  ports: IdentityPorts & { ledger: Ledger },
+  ports: IdentityPorts & { ledger: Ledger; documents?: DocumentFiles },
   request: ErasureRequest,
   metadata: EventMetadata,
 ): Promise<IdentityOutcome<{ user: RegisteredUser; position: bigint | null }>> {
@@ -81,5 +82,7 @@ export async function erasePersonalData(
   // Sessions end at once (the event also stops tokens issued before it), recovery codes go.
   await ports.sessions.endAll(userId, 'erased', now);
   await ports.recoveryCodes.removeAll(userId);
+  // Sealed under the destroyed key already: unreadable; removed so nothing of theirs is kept.
+  await ports.documents?.removeUser(userId);
   return { ok: true, value: { user: result.state, position: result.position } };
 }

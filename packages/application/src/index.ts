@@ -80,6 +80,23 @@ export {
   userAggregateFor,
 } from './identity.js';
 export { KeyedLock } from './keyed-lock.js';
+export {
+  type DocumentFiles,
+  type KycOutcome,
+  type KycPorts,
+  type KycUseCaseRejection,
+  kycAggregateFor,
+  kycCaseOwner,
+  loadKycCase,
+  readKycFile,
+  recordKycCheck,
+  recordKycCheckFailure,
+  reviewVerification,
+  type SubmitVerificationRequest,
+  startKycCheck,
+  submitVerification,
+  type UploadedFile,
+} from './kyc.js';
 export * from './ledger/index.js';
 export {
   type CredentialKind,

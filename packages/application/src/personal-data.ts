@@ -18,6 +18,8 @@ export interface SubjectSealer {
   readonly readable: boolean;
   seal(field: string, value: string): string;
   open(field: string, sealed: string): string | null;
+  sealBytes(name: string, bytes: Buffer): Buffer;
+  openBytes(name: string, sealed: Buffer): Buffer | null;
 }
 
 export type CredentialKind = 'password' | 'totp';

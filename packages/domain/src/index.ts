@@ -1,1 +1,2 @@
 export * from './identity/index.js';
+export * from './kyc/index.js';

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { parseIban } from '@ledger/domain/ledger';
 import { z } from 'zod';
 
@@ -59,6 +60,7 @@ const envSchema = z
     HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
     DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
     DATA_DIR: z.string().min(1, 'must not be empty').default('./.data'),
+    DOCUMENTS_DIR: optionalString,
     REDIS_URL: urlWithProtocols(['redis:', 'rediss:']),
     HOLD_SWEEP_INTERVAL_MS: z.coerce
       .number({ message: holdSweepIntervalMsMessage })
@@ -184,6 +186,8 @@ export interface Config {
   /** Unset: the embedded default, PGlite under dataDir. */
   databaseUrl: string | undefined;
   dataDir: string;
+  /** Identity documents, sealed (KYC): DOCUMENTS_DIR, or `<dataDir>/documents`. */
+  documentsDir: string;
   /** Unset: in-process jobs and in-memory rate limits. */
   redisUrl: string | undefined;
   /**
@@ -249,6 +253,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
+    documentsDir: e.DOCUMENTS_DIR ?? join(e.DATA_DIR, 'documents'),
     redisUrl: e.REDIS_URL,
     holdSweepIntervalMs: e.HOLD_SWEEP_INTERVAL_MS,
     jwtSecret: e.JWT_SECRET,

@@ -110,3 +110,33 @@ export function openField(key: Buffer, subjectId: string, field: string, sealed:
     'utf8',
   );
 }
+
+const bytesMagic = Buffer.from('ldgb1');
+const ivBytesLength = 12;
+const tagBytesLength = 16;
+
+/**
+ * Seals a file of a subject (a document scan): `ldgb1 ‖ iv ‖ ciphertext ‖ tag`, bound to
+ * the subject and to `name` (its content hash, say) as GCM additional data.
+ */
+export function sealBytes(key: Buffer, subjectId: string, name: string, plain: Buffer): Buffer {
+  const iv = randomBytes(ivBytesLength);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(`ledger file v1|${subjectId}|${name}`, 'utf8'));
+  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return Buffer.concat([bytesMagic, iv, body, cipher.getAuthTag()]);
+}
+
+export function openBytes(key: Buffer, subjectId: string, name: string, sealed: Buffer): Buffer {
+  const head = bytesMagic.length + ivBytesLength;
+  if (sealed.length < head + tagBytesLength || !sealed.subarray(0, bytesMagic.length).equals(bytesMagic)) {
+    throw new RangeError('not a sealed file');
+  }
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(bytesMagic.length, head));
+  decipher.setAAD(Buffer.from(`ledger file v1|${subjectId}|${name}`, 'utf8'));
+  decipher.setAuthTag(sealed.subarray(sealed.length - tagBytesLength));
+  return Buffer.concat([
+    decipher.update(sealed.subarray(head, sealed.length - tagBytesLength)),
+    decipher.final(),
+  ]);
+}

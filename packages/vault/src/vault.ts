@@ -9,7 +9,9 @@ import {
   keyedHash,
   type MasterKeys,
   newSubjectKey,
+  openBytes,
   openField,
+  sealBytes,
   sealField,
   unwrapSubjectKey,
   wrapSubjectKey,
@@ -90,6 +92,10 @@ export interface SubjectSealer {
   seal(field: string, value: string): string;
   /** The clear value, or null when the subject was erased. Throws on a value not sealed for this subject and field. */
   open(field: string, sealed: string): string | null;
+  /** A file's bytes sealed (bound to the subject and `name`); throws once erased. */
+  sealBytes(name: string, bytes: Buffer): Buffer;
+  /** The file's bytes, or null once erased. */
+  openBytes(name: string, sealed: Buffer): Buffer | null;
 }
 
 export const credentialKinds = ['password', 'totp'] as const;
@@ -301,6 +307,14 @@ function subjectSealer(subjectId: string, key: Buffer | null): SubjectSealer {
     },
     open(field, sealed) {
       return key === null ? null : openField(key, subjectId, field, sealed);
+    },
+    sealBytes(name, bytes) {
+      if (key === null)
+        throw new UnknownSubject(`subject ${subjectId} was erased: nothing can be sealed for it`);
+      return sealBytes(key, subjectId, name, bytes);
+    },
+    openBytes(name, sealed) {
+      return key === null ? null : openBytes(key, subjectId, name, sealed);
     },
   };
 }

@@ -1,10 +1,10 @@
+import { localDocumentStorage, resolveDataKey, resolveJwtSecret, resolveTotpKey } from '@ledger/platform';
 import { ledgerTotalsReadModel } from '@ledger/projection-accounts';
 import { Vault } from '@ledger/vault';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { bcryptHasher } from './auth/passwords.js';
 import { bootstrapDirector } from './bootstrap.js';
-import { resolveDataKey, resolveJwtSecret, resolveTotpKey } from './jwt-secret.js';
 import authPlugin from './plugins/auth.js';
 import deadlinePlugin from './plugins/deadline.js';
 import depsPlugin, { type ApiDeps } from './plugins/deps.js';
@@ -24,6 +24,7 @@ import healthRoutes from './routes/health/index.js';
 import metricsRoutes from './routes/metrics/index.js';
 import openapiRoutes from './routes/openapi/index.js';
 import transactionRoutes from './routes/transactions/index.js';
+import verificationRoutes from './routes/verification/index.js';
 
 export type { ApiDeps } from './plugins/deps.js';
 
@@ -88,6 +89,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     ...(deps.ledger ? { ledger: deps.ledger } : {}),
     ...(deps.redis ? { redis: deps.redis } : {}),
     vault,
+    documents: deps.documents ?? localDocumentStorage(deps.config.documentsDir),
   });
   await app.register(problemsPlugin);
   // Routing to reply sent (HANDLER_TIMEOUT_MS, 30 s by default); past it the client gets a
@@ -122,6 +124,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(adminRoutes, { prefix: '/api/admin' });
   await app.register(accountRoutes, { prefix: '/api/accounts' });
   await app.register(transactionRoutes, { prefix: '/api/transactions' });
+  await app.register(verificationRoutes, { prefix: '/api/verification' });
   await app.register(auditRoutes, {
     prefix: '/api/audit',
     ledgerTotals: ledgerTotalsReadModel(deps.database.db),

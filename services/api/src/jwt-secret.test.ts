@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jwtSecretFileName, resolveJwtSecret, resolveTotpKey, totpKeyFileName } from '@ledger/platform';
 import t from 'tap';
 import { secretBox } from './auth/totp.js';
-import { jwtSecretFileName, resolveJwtSecret, resolveTotpKey, totpKeyFileName } from './jwt-secret.js';
 
 const root = await mkdtemp(join(tmpdir(), 'api-jwt-'));
 t.teardown(() => rm(root, { recursive: true, force: true }));

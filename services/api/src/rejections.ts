@@ -1,4 +1,4 @@
-import type { UseCaseRejection } from '@ledger/application';
+import type { KycUseCaseRejection, UseCaseRejection } from '@ledger/application';
 import type { IdentityRejection } from '@ledger/domain';
 import { formatAmount } from '@ledger/domain/ledger';
 import { amountMessages, invalid } from './ledger-http.js';
@@ -167,4 +167,20 @@ function ledgerProblemOf(rejection: UseCaseRejection): HttpProblem {
       throw new Error(`unmapped ledger rejection ${JSON.stringify(unexpected)}`);
     }
   }
+}
+
+const kycProblems: Record<KycUseCaseRejection, [status: number, code: string, detail: string]> = {
+  case_exists: [409, 'case_exists', 'A case with this id exists'],
+  case_not_found: [404, 'not_found', 'No such verification'],
+  already_checked: [409, 'already_checked', 'The case was decided already'],
+  not_a_customer: [403, 'forbidden', 'Only customers verify their identity'],
+  verification_pending: [409, 'verification_pending', 'Another verification of yours is still being checked'],
+  already_verified: [409, 'already_verified', 'Your identity is verified already'],
+  user_not_found: [404, 'not_found', 'No such user'],
+};
+
+/** The problem of a refused KYC use case. */
+export function kycProblemOf(rejection: KycUseCaseRejection): HttpProblem {
+  const [status, code, detail] = kycProblems[rejection];
+  return problem(status, code, detail);
 }

@@ -1,7 +1,7 @@
 import type { Config } from '@ledger/platform';
+import { resolveDataKey } from '@ledger/platform';
 import { Vault } from '@ledger/vault';
 import type { Kysely } from 'kysely';
-import { resolveDataKey } from './jwt-secret.js';
 
 /**
  * Opens the vault of personal data and credentials on the read-model database, with DATA_KEY

@@ -2,6 +2,7 @@ import type { EventStore } from '@ledger/eventstore';
 import type { Logger } from '@ledger/platform';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { auditProjection } from '@ledger/projection-audit';
+import { kycProjection } from '@ledger/projection-kyc';
 import { usersProjection } from '@ledger/projection-users';
 import {
   type OpenLockSession,
@@ -18,6 +19,7 @@ export const defaultProjections: readonly Projection[] = [
   usersProjection,
   accountsProjection,
   transactionsProjection,
+  kycProjection,
 ];
 
 /**

@@ -1,6 +1,6 @@
 import { createLedger, type Ledger } from '@ledger/application';
 import type { EventStore } from '@ledger/eventstore';
-import type { Config, Database, Logger } from '@ledger/platform';
+import type { Config, Database, DocumentStorage, Logger } from '@ledger/platform';
 import type { Vault } from '@ledger/vault';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -21,6 +21,8 @@ export interface ApiDeps {
   redis?: Redis;
   /** Personal data's keys and the credentials; opened by buildApp when absent (see vault.ts). */
   vault?: Vault;
+  /** Where identity documents are kept; the local disk under DOCUMENTS_DIR when absent. */
+  documents?: DocumentStorage;
   logger: Logger;
   /** Overrides for tests; production uses the defaults (bcrypt cost 12, the real clock). */
   auth?: {
@@ -39,6 +41,7 @@ declare module 'fastify' {
     ledger: Ledger;
     redis: Redis | undefined;
     vault: Vault;
+    documents: DocumentStorage;
   }
 }
 
@@ -46,7 +49,7 @@ declare module 'fastify' {
 export default fp(
   async function sharedDeps(
     app: FastifyInstance,
-    deps: Omit<ApiDeps, 'logger' | 'vault'> & { vault: Vault },
+    deps: Omit<ApiDeps, 'logger' | 'vault' | 'documents'> & { vault: Vault; documents: DocumentStorage },
   ) {
     app.decorate('config', deps.config);
     app.decorate('database', deps.database);
@@ -57,6 +60,7 @@ export default fp(
     );
     app.decorate('redis', deps.redis);
     app.decorate('vault', deps.vault);
+    app.decorate('documents', deps.documents);
   },
   { name: 'deps' },
 );

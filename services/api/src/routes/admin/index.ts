@@ -203,7 +203,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
       const principal = principalOf(request);
       const now = app.auth.now();
       const result = await erasePersonalData(
-        { ...app.auth.identity, ledger: app.ledger },
+        { ...app.auth.identity, ledger: app.ledger, documents: app.documents },
         { actor: { userId: principal.userId, role: principal.role }, userId: request.params.id, now },
         app.auth.metadata(request, principal.userId),
       );

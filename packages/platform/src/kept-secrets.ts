@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Config } from '@ledger/platform';
+import type { Config } from './config.js';
 
 export const jwtSecretFileName = 'jwt-secret';
 /** 48 random bytes: 384 bits, more than HS256 needs, 64 characters in base64url. */
