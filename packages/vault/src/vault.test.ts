@@ -546,3 +546,27 @@ t.test('subject ids in upper case are the same subjects; retire keeps to its kin
   await vault.credentials.retire(user, 'totp', totp);
   t.equal(await vault.credentials.get(user, totp), 'secret-1', 'the current one stays');
 });
+
+t.test('files sealed for a subject: bound to it and their name, unreadable once erased', async (t) => {
+  const { db } = await fixture(t);
+  const vault = await Vault.open(db, keyA);
+  const [a, b] = [randomUUID(), randomUUID()];
+  const sealerA = await vault.createSubject(a);
+  await vault.createSubject(b);
+  const bytes = randomBytes(5000);
+  const sealed = sealerA.sealBytes('doc', bytes);
+  t.notOk(sealed.includes(bytes.subarray(0, 32)), 'not in clear');
+  t.ok(sealerA.openBytes('doc', sealed)?.equals(bytes), 'round trip');
+  t.throws(() => sealerA.openBytes('other', sealed), 'bound to its name');
+  t.throws(() => {
+    const flipped = Buffer.from(sealed);
+    flipped[30] = (flipped[30] ?? 0) ^ 1;
+    sealerA.openBytes('doc', flipped);
+  }, 'tampering is caught');
+  const sealerB = await vault.sealer(b);
+  t.throws(() => sealerB.openBytes('doc', sealed), 'bound to its subject');
+  await vault.erase(a, new Date());
+  const erased = await vault.sealer(a);
+  t.equal(erased.openBytes('doc', sealed), null);
+  t.throws(() => erased.sealBytes('doc', bytes));
+});

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { bearer, json, ledgerHarness, loginRequest, strongPassword } from '@ledger/api/testing';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { auditProjection } from '@ledger/projection-audit';
+import { kycProjection } from '@ledger/projection-kyc';
 import { usersProjection } from '@ledger/projection-users';
 import { rebuildProjection } from '@ledger/readmodel';
 import { sql } from 'kysely';
@@ -12,7 +13,13 @@ import t from 'tap';
 // is anywhere (every table of every schema, the log lines), every chain still verifies, the
 // trial balance is what it was, and every projection rebuilt from 0 equals the live one.
 
-const projections = [auditProjection, usersProjection, accountsProjection, transactionsProjection];
+const projections = [
+  auditProjection,
+  usersProjection,
+  accountsProjection,
+  transactionsProjection,
+  kycProjection,
+];
 const h = await ledgerHarness(t, 'api_erasure', {
   projections,
   waitForProjections: true,
