@@ -3,3 +3,4 @@
  * zone, the OCR that reads it and the face on it. No I/O of the bank's own: callers hand in
  * bytes; the worker runs these and records the outcome through the application.
  */
+export * from './ocr.js';
