@@ -4,3 +4,4 @@
  * bytes; the worker runs these and records the outcome through the application.
  */
 export * from './ocr.js';
+export * from './pdf.js';

@@ -395,7 +395,8 @@ export async function pdfWith(jpegBytes: Uint8Array): Promise<Uint8Array> {
   const doc = await PDFDocument.create();
   doc.setCreationDate(new Date(0));
   doc.setModificationDate(new Date(0));
-  const image = await doc.embedJpg(jpegBytes);
+  // A copy of its own: pdf-lib misreads views into a larger ArrayBuffer (pooled Buffers).
+  const image = await doc.embedJpg(new Uint8Array(jpegBytes));
   const { width, height } = jpegSize(jpegBytes);
   const page = doc.addPage([(width * 72) / 150, (height * 72) / 150]);
   page.drawImage(image, { x: 0, y: 0, width: page.getWidth(), height: page.getHeight() });
