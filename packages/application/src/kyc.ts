@@ -22,7 +22,13 @@ import {
   type KycState,
   userKycStatusAfter,
 } from '@ledger/domain';
-import type { AppendDeadline, EventMetadata, EventStore, NewEvent } from '@ledger/eventstore';
+import type {
+  AppendDeadline,
+  EventMetadata,
+  EventStore,
+  NewEvent,
+  WrongExpectedVersion,
+} from '@ledger/eventstore';
 import { type Aggregate, loadStream, runCommand } from './command-handler.js';
 import { loadOpenedUser, loadUser, userAggregate } from './identity.js';
 import type { PersonalDataVault, SubjectSealer } from './personal-data.js';
@@ -54,7 +60,9 @@ export type KycUseCaseRejection =
   | 'not_a_customer'
   | 'verification_pending'
   | 'already_verified'
-  | 'user_not_found';
+  | 'user_not_found'
+  | 'wrong_provider'
+  | 'callback_replayed';
 
 export type KycOutcome<T> = { ok: true; value: T } | { ok: false; rejection: KycUseCaseRejection };
 
@@ -115,6 +123,11 @@ interface KycStepResult {
 interface KycStep {
   /** The decision, given the case and the owner (unopened, but for `opened`). */
   decide(state: KycState): KycCommand | KycUseCaseRejection | Promise<KycCommand | KycUseCaseRejection>;
+  /**
+   * A stream written in the same append that must not exist yet (a provider's callback id):
+   * when it does, the answer is `callback_replayed` and nothing is written.
+   */
+  once?: { streamId: string; event: Omit<NewEvent, 'metadata'> };
 }
 
 /**
@@ -159,8 +172,21 @@ async function runKycCommand(
       });
       const status = userKycStatusAfter(decision.events);
       return {
+        onConflict: (error: WrongExpectedVersion) =>
+          error.streamId === step.once?.streamId
+            ? ({ ok: false, rejection: 'callback_replayed' } as const)
+            : undefined,
         writes: [
           { streamId, expectedVersion: kyc.version, events: decision.events.map(toNew) },
+          ...(step.once === undefined
+            ? []
+            : [
+                {
+                  streamId: step.once.streamId,
+                  expectedVersion: 'no_stream' as const,
+                  events: [{ ...step.once.event, metadata }],
+                },
+              ]),
           ...(status === null || status === user.state.kycStatus
             ? []
             : [
@@ -356,6 +382,59 @@ export async function reviewVerification(
     },
     metadata,
     deadline,
+  );
+  if (!result.ok) return result;
+  return { ok: true, value: { state: result.value.state, position: result.value.position } };
+}
+
+/** The stream that makes a provider's callback id single-use. */
+export const providerCallbackStreamId = (provider: string, callbackId: string) =>
+  `kyc-callback-${provider}-${callbackId}`;
+
+/**
+ * An external provider's result (a signed callback, checked by the caller): recorded like
+ * the local check's, once per case and once per callback id (a replay is refused).
+ */
+export async function recordProviderCheck(
+  ports: Pick<KycPorts, 'store' | 'vault'>,
+  request: { provider: string; callbackId: string; caseId: string; findings: CheckFindings; now: Date },
+  metadata: EventMetadata,
+): Promise<KycOutcome<{ state: KycCase; position: bigint | null }>> {
+  const callbackStream = providerCallbackStreamId(request.provider, request.callbackId);
+  // Seen before: a replay, whatever became of the case since (the append's guard is for races).
+  if ((await ports.store.readStream(callbackStream, { limit: 1 })).length > 0) {
+    return { ok: false, rejection: 'callback_replayed' };
+  }
+  const owner = await kycCaseOwner(ports.store, request.caseId);
+  if (owner === null) return { ok: false, rejection: 'case_not_found' };
+  const user = await loadOpenedUser(ports, owner);
+  if (user.status !== 'registered') return { ok: false, rejection: 'user_not_found' };
+  const { firstName, lastName, dateOfBirth } = user.profile;
+  const result = await runKycCommand(
+    ports,
+    request.caseId,
+    owner,
+    {
+      decide: (state) =>
+        state.status !== 'none' && state.provider !== request.provider
+          ? 'wrong_provider'
+          : {
+              type: 'RecordCheck',
+              now: request.now,
+              findings: request.findings,
+              profile: { firstName, lastName, dateOfBirth },
+              checkedBy: request.provider,
+            },
+      once: {
+        streamId: callbackStream,
+        event: {
+          type: 'KycProviderCallbackReceived',
+          schemaVersion: kycEventSchemaVersion,
+          data: { provider: request.provider, callbackId: request.callbackId, caseId: request.caseId },
+        },
+      },
+    },
+    metadata,
   );
   if (!result.ok) return result;
   return { ok: true, value: { state: result.value.state, position: result.value.position } };

@@ -115,6 +115,12 @@ export const kycEventSchemas = {
     decision: z.enum(['verified', 'rejected']),
     reason: z.string().max(500),
   }),
+  /** In `kyc-callback-<provider>-<callbackId>`: the callback was taken, so a replay is refused. */
+  KycProviderCallbackReceived: z.object({
+    provider: z.string().max(64),
+    callbackId: z.uuid(),
+    caseId: z.uuid(),
+  }),
 } as const;
 
 export type KycEventType = keyof typeof kycEventSchemas;

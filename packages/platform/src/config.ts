@@ -101,6 +101,39 @@ const envSchema = z
       .min(handlerTimeoutMsMin, `must be an integer from ${handlerTimeoutMsMin} to ${handlerTimeoutMsMax}`)
       .max(handlerTimeoutMsMax, `must be an integer from ${handlerTimeoutMsMin} to ${handlerTimeoutMsMax}`)
       .default(30_000),
+    KYC_PROVIDER: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,31}$/, 'a provider name: lower-case letters, digits and "-"')
+      .default('local'),
+    KYC_PROVIDER_SECRETS: optionalString.transform((value, ctx) => {
+      const message = 'must be a JSON object of provider name to a secret of at least 32 characters';
+      if (value === undefined) return {} as Record<string, string>;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+      const secrets: Record<string, string> = {};
+      for (const [name, secret] of Object.entries(parsed)) {
+        if (
+          !/^[a-z][a-z0-9-]{0,31}$/.test(name) ||
+          name === 'local' ||
+          typeof secret !== 'string' ||
+          secret.length < 32
+        ) {
+          ctx.addIssue({ code: 'custom', message: `"${name.slice(0, 40)}": ${message}` });
+          continue;
+        }
+        secrets[name] = secret;
+      }
+      return secrets;
+    }),
     RATE_LIMITS: optionalString.transform((value, ctx) => {
       if (value === undefined) return {} as Record<string, string>;
       let parsed: unknown;
@@ -211,6 +244,10 @@ export interface Config {
   handlerTimeoutMs: number;
   /** Per-route overrides by name, parsed. */
   rateLimits: Record<string, RateLimit>;
+  /** Who checks new KYC cases: 'local' (OCR, MRZ, face in the worker) or an external provider. */
+  kycProvider: string;
+  /** Each external provider's callback secret (HMAC-SHA256 of its signed callbacks). */
+  kycProviderSecrets: Record<string, string>;
   director: { username: string; email: string; password: string } | undefined;
   /**
    * The simulated clearing rail of external transfers: it answers `delayMs` after a
@@ -263,6 +300,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
     handlerTimeoutMs: e.HANDLER_TIMEOUT_MS,
+    kycProvider: e.KYC_PROVIDER,
+    kycProviderSecrets: e.KYC_PROVIDER_SECRETS,
     rateLimits: Object.fromEntries(Object.entries(e.RATE_LIMITS).map(([k, v]) => [k, parseRateLimit(v)])),
     director:
       e.BANK_DIRECTOR_USERNAME && e.BANK_DIRECTOR_EMAIL && e.BANK_DIRECTOR_PASSWORD

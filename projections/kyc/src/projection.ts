@@ -110,6 +110,7 @@ export const kycProjection: Projection = {
         });
       }
       case 'KycCheckFailed':
+      case 'KycProviderCallbackReceived':
         return;
       default: {
         const unexpected: never = event;

@@ -177,6 +177,8 @@ const kycProblems: Record<KycUseCaseRejection, [status: number, code: string, de
   verification_pending: [409, 'verification_pending', 'Another verification of yours is still being checked'],
   already_verified: [409, 'already_verified', 'Your identity is verified already'],
   user_not_found: [404, 'not_found', 'No such user'],
+  wrong_provider: [409, 'wrong_provider', 'The case is checked by another provider'],
+  callback_replayed: [409, 'callback_replayed', 'This callback was received already'],
 };
 
 /** The problem of a refused KYC use case. */

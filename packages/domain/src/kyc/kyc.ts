@@ -81,6 +81,8 @@ export function evolveKyc(state: KycState, event: KycEvent): KycState {
     }
     case 'KycCheckFailed':
       return existing(state, event.type);
+    case 'KycProviderCallbackReceived':
+      throw new Error('KycProviderCallbackReceived belongs to a callback stream, not a case');
     case 'KycChecked': {
       const s = existing(state, event.type);
       const d = event.data;

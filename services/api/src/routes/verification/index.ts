@@ -25,6 +25,7 @@ import { allRoles, type Policy, principalOf, staff } from '../../policy.js';
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionSchema, readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
 import { kycProblemOf } from '../../rejections.js';
+import callbacks from './callbacks.js';
 import { readUpload } from './upload.js';
 
 /**
@@ -53,6 +54,13 @@ const verification: FastifyPluginAsyncZod = async (app) => {
     },
     throwFileSizeLimit: true,
   });
+  const provider = app.config.kycProvider;
+  if (provider !== 'local' && !Object.hasOwn(app.config.kycProviderSecrets, provider)) {
+    throw new Error(
+      `KYC_PROVIDER ${provider} has no secret in KYC_PROVIDER_SECRETS: its callbacks could not be checked`,
+    );
+  }
+  await app.register(callbacks, { prefix: '/callbacks' });
   const ports = (): KycPorts => ({ store: app.store, vault: app.vault, documents: app.documents });
   const sealers = (ids: readonly string[]) => app.vault.sealers(ids);
   const readPolicy: Policy = {
@@ -97,7 +105,7 @@ const verification: FastifyPluginAsyncZod = async (app) => {
           documentType: upload.documentType,
           document: upload.file,
           selfie: upload.selfie,
-          provider: 'local',
+          provider,
           now,
         },
         app.auth.metadata(request, principal.userId),
