@@ -458,3 +458,45 @@ function crc32(bytes: Uint8Array): number {
   }
   return (c ^ 0xffffffff) >>> 0;
 }
+
+export interface MrzFixture {
+  name: string;
+  /** The file as uploaded: a PNG, a JPEG or a PDF. */
+  bytes: Uint8Array;
+  kind: 'png' | 'jpeg' | 'pdf';
+  /** The MRZ a reader must find; `[]` for a picture without one. */
+  mrzLines: readonly string[];
+}
+
+/**
+ * The OCR fixtures (the OCR test and `pnpm bench:ocr`): clean passport and identity card
+ * (PNG), a blurred passport photo and one rotated by 2.5° (JPEG), the blurred one inside a
+ * PDF, and a picture with no MRZ.
+ */
+export async function mrzFixtures(): Promise<MrzFixture[]> {
+  const blurred = passportImage({ mrzLines: specimenTd3, format: 'jpeg', blur: 2, quality: 80 });
+  return [
+    {
+      name: 'td3-clean',
+      bytes: passportImage({ mrzLines: specimenTd3, format: 'png' }),
+      kind: 'png',
+      mrzLines: specimenTd3,
+    },
+    {
+      name: 'td1-clean',
+      bytes: idCardImage({ mrzLines: specimenTd1, format: 'png' }),
+      kind: 'png',
+      mrzLines: specimenTd1,
+    },
+    { name: 'td3-blurred', bytes: blurred, kind: 'jpeg', mrzLines: specimenTd3 },
+    {
+      name: 'td3-rotated',
+      bytes: passportImage({ mrzLines: specimenTd3, format: 'jpeg', rotateDegrees: 2.5, quality: 85 }),
+      kind: 'jpeg',
+      mrzLines: specimenTd3,
+    },
+    { name: 'td3-pdf', bytes: await pdfWith(blurred), kind: 'pdf', mrzLines: specimenTd3 },
+    { name: 'plain-photo', bytes: plainPhoto(), kind: 'jpeg', mrzLines: [] },
+  ];
+}
+export * from './faces.js';
