@@ -4,6 +4,7 @@
  * bytes; the worker runs these and records the outcome through the application.
  */
 
+export * from './face.js';
 export * from './mrz.js';
 export * from './ocr.js';
 export * from './pdf.js';
