@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { PNG } from 'pngjs';
 import t, { type Test } from 'tap';
-import { documentWithFace, faceCrop, samplePhoto } from '../testing/faces.js';
+import { documentWithFace, faceCrop, phoneOrientedJpeg, samplePhoto } from '../testing/faces.js';
 import {
   compareFaces,
   createFaceMatcher,
@@ -106,6 +106,16 @@ t.test('face matching on the sample photos', async (t) => {
     const n = compareFaces(onDocument.descriptor, tight.descriptor);
     t.comment(`sample${same} document vs tighter crop: ${n.distance}`);
     t.ok(n.matched);
+  });
+
+  t.test('a phone selfie stored sideways with an EXIF orientation', async (t) => {
+    const sideways = phoneOrientedJpeg(crop);
+    const d = found(t, await timed(t, matcher, 'sideways crop, EXIF orientation 6', sideways));
+    const m = compareFaces(onDocument.descriptor, d.descriptor);
+    t.comment(`sample${same} document vs sideways selfie: ${m.distance}`);
+    t.ok(m.matched);
+    // The box is in the upright picture: the crop is taller than wide, the face too.
+    t.ok(d.box.height > d.box.width * 0.9, `${d.box.width} × ${d.box.height}`);
   });
 
   t.test('a different person', async (t) => {

@@ -47,7 +47,7 @@ export type FaceDescription =
       found: true;
       /** 128 numbers from the recognition net. */
       descriptor: Float32Array;
-      /** Where the face is, in pixels of the image as given. */
+      /** Where the face is, in pixels of the image as given (as shown, for a JPEG with an EXIF orientation). */
       box: FaceBox;
       /** The detector's confidence, 0..1. */
       score: number;
@@ -208,8 +208,9 @@ function decode(bytes: Uint8Array): Rgba {
   }
   if (isJpeg(bytes)) {
     checkSize(jpegSize(bytes));
+    let img: Rgba;
     try {
-      return jpeg.decode(bytes, {
+      img = jpeg.decode(bytes, {
         useTArray: true,
         formatAsRGBA: true,
         maxResolutionInMP: maxImagePixels / 1_000_000,
@@ -218,8 +219,95 @@ function decode(bytes: Uint8Array): Rgba {
     } catch (cause) {
       throw new FaceMatchError('unreadable', 'the JPEG cannot be decoded', { cause });
     }
+    // Phones store the sensor's pixels and say in EXIF how to turn them; the detector wants
+    // the face upright.
+    return orient(img, jpegOrientation(bytes));
   }
   throw new FaceMatchError('unreadable', 'the image is neither PNG nor JPEG');
+}
+
+/** The EXIF orientation (1..8) of a JPEG; 1 when it has none or it cannot be read. */
+function jpegOrientation(b: Uint8Array): number {
+  let i = 2;
+  while (i + 4 < b.length && b[i] === 0xff) {
+    const marker = b[i + 1]!;
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) break; // the pixels begin: no EXIF before them
+    const length = (b[i + 2]! << 8) | b[i + 3]!;
+    if (
+      marker === 0xe1 &&
+      length >= 16 &&
+      Buffer.from(b.buffer, b.byteOffset + i + 4, 6).toString('latin1') === 'Exif\0\0'
+    ) {
+      return exifOrientation(b.subarray(i + 10, Math.min(b.length, i + 2 + length)));
+    }
+    i += 2 + length;
+  }
+  return 1;
+}
+
+/** Tag 0x0112 of IFD0 of a TIFF structure (EXIF's), 1 when absent or malformed. */
+function exifOrientation(tiff: Uint8Array): number {
+  if (tiff.length < 8) return 1;
+  const little = tiff[0] === 0x49 && tiff[1] === 0x49;
+  if (!little && !(tiff[0] === 0x4d && tiff[1] === 0x4d)) return 1;
+  const view = new DataView(tiff.buffer, tiff.byteOffset, tiff.byteLength);
+  const ifd = view.getUint32(4, little);
+  if (ifd + 2 > tiff.length) return 1;
+  const count = view.getUint16(ifd, little);
+  for (let k = 0; k < count; k++) {
+    const entry = ifd + 2 + k * 12;
+    if (entry + 12 > tiff.length) return 1;
+    if (view.getUint16(entry, little) === 0x0112) {
+      const value = view.getUint16(entry + 8, little);
+      return value >= 1 && value <= 8 ? value : 1;
+    }
+  }
+  return 1;
+}
+
+/** The image as it is meant to be seen, given its EXIF orientation (1..8). */
+function orient(img: Rgba, orientation: number): Rgba {
+  if (orientation <= 1 || orientation > 8) return img;
+  const { width: w, height: h, data } = img;
+  const swap = orientation >= 5;
+  const width = swap ? h : w;
+  const height = swap ? w : h;
+  const out = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let sx: number;
+      let sy: number;
+      switch (orientation) {
+        case 2: // mirrored
+          [sx, sy] = [w - 1 - x, y];
+          break;
+        case 3: // upside down
+          [sx, sy] = [w - 1 - x, h - 1 - y];
+          break;
+        case 4: // mirrored upside down
+          [sx, sy] = [x, h - 1 - y];
+          break;
+        case 5: // transposed
+          [sx, sy] = [y, x];
+          break;
+        case 6: // to be turned a quarter clockwise
+          [sx, sy] = [y, h - 1 - x];
+          break;
+        case 7: // transversed
+          [sx, sy] = [w - 1 - y, h - 1 - x];
+          break;
+        default: // 8: to be turned a quarter anticlockwise
+          [sx, sy] = [w - 1 - y, x];
+      }
+      const s = (sy * w + sx) * 4;
+      out.set(data.subarray(s, s + 4), (y * width + x) * 4);
+    }
+  }
+  return { width, height, data: out };
 }
 
 /**

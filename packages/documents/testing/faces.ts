@@ -176,3 +176,31 @@ export function documentWithFace(face: Buffer, options: DocumentWithFaceOptions 
   }
   return encode(page, options.quality ?? 90);
 }
+
+/**
+ * The JPEG as a phone would store it upright: its pixels turned a quarter anticlockwise and an
+ * EXIF APP1 segment saying "turn a quarter clockwise to show" (orientation 6).
+ */
+export function phoneOrientedJpeg(bytes: Buffer, options: { quality?: number } = {}): Buffer {
+  const src = decode(bytes);
+  // Stored width is the upright height, and stored (x, y) shows at (W - 1 - y, x).
+  const out: Rgba = { width: src.height, height: src.width, data: new Uint8Array(src.data.length) };
+  for (let y = 0; y < out.height; y++) {
+    for (let x = 0; x < out.width; x++) {
+      const s = (x * src.width + (src.width - 1 - y)) * 4;
+      out.data.set(src.data.subarray(s, s + 4), (y * out.width + x) * 4);
+    }
+  }
+  const encoded = encode(out, options.quality ?? 92);
+  // TIFF, big endian: IFD0 at 8 with one entry, 0x0112 SHORT 1 = 6, no next IFD.
+  const tiff = Buffer.from([
+    0x4d, 0x4d, 0x00, 0x2a, 0x00, 0x00, 0x00, 0x08, 0x00, 0x01, 0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  ]);
+  const body = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+  const app1 = Buffer.concat([
+    Buffer.from([0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 0xff]),
+    body,
+  ]);
+  return Buffer.concat([encoded.subarray(0, 2), app1, encoded.subarray(2)]);
+}
