@@ -8,7 +8,14 @@
 import { apiEventStoreOptions, closeRedis, connectRedis, openVault, startApi } from '@ledger/api';
 import { createLedger } from '@ledger/application';
 import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
-import { createLogger, type Database, loadConfigOrExit, onShutdown, openDatabase } from '@ledger/platform';
+import {
+  createLogger,
+  type Database,
+  loadConfigOrExit,
+  localDocumentStorage,
+  onShutdown,
+  openDatabase,
+} from '@ledger/platform';
 import { type Projector, startProjector } from '@ledger/projector';
 import { pgLockSessions } from '@ledger/readmodel';
 import { DataKeyMismatch } from '@ledger/vault';
@@ -48,6 +55,7 @@ try {
   });
   // Before anything writes: a wrong DATA_KEY stops start-up here, with nothing written.
   const vault = await openVault(config, database.db);
+  const documents = localDocumentStorage(config.documentsDir);
   store = await PostgresEventStore.open(database.sql, {
     // The API is this process's main appender (on PGlite there is one lane anyway).
     ...apiEventStoreOptions,
@@ -73,10 +81,20 @@ try {
     smtpUrl: config.smtpUrl,
     clearing: config.clearing,
     holdSweepIntervalMs: config.holdSweepIntervalMs,
+    kyc: { vault, documents },
     ...lockSessions,
   });
   if (config.redisUrl) redis = await connectRedis(config.redisUrl, logger);
-  const api = await startApi({ config, database, store, ledger, vault, ...(redis ? { redis } : {}), logger });
+  const api = await startApi({
+    config,
+    database,
+    store,
+    ledger,
+    vault,
+    documents,
+    ...(redis ? { redis } : {}),
+    logger,
+  });
   stopApi = api.stop;
   onShutdown(logger, close);
   // A failed projection or dispatcher is a broken invariant: stop and exit non-zero.

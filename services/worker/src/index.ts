@@ -1,4 +1,11 @@
-import { type ClearingRail, clearingRailDefaults, createLedger, type Ledger } from '@ledger/application';
+import {
+  type ClearingRail,
+  clearingRailDefaults,
+  createLedger,
+  type KycPorts,
+  type Ledger,
+  type PersonalDataVault,
+} from '@ledger/application';
 import type { EventStore } from '@ledger/eventstore';
 import {
   BullMqJobQueue,
@@ -10,9 +17,10 @@ import {
   type RetryPolicy,
   runDispatcher,
 } from '@ledger/jobs';
-import { type Database, type Logger, withTimeout } from '@ledger/platform';
+import { type Database, type DocumentStorage, type Logger, withTimeout } from '@ledger/platform';
 import type { OpenLockSession, RunningSubscriber } from '@ledger/readmodel';
 import { Redis } from 'ioredis';
+import { type DocumentChecker, kycDispatchRules, kycProcessors, localDocumentChecker } from './kyc-jobs.js';
 import {
   holdSweepIntervalMsDefault,
   type LedgerUpkeep,
@@ -33,9 +41,22 @@ const clearingRailOf = (options: ClearingOptions | undefined): ClearingRail =>
     ? clearingRailDefaults
     : { delayMs: options.delayMs, returnIbans: new Set(options.returnIbans) };
 
-/** Which events become which jobs, in production. */
-export function dispatchRules(options: { clearing?: ClearingOptions } = {}): DispatchRule[] {
-  return ledgerDispatchRules({ clearing: clearingRailOf(options.clearing) });
+/** Which events become which jobs, in production (the KYC check where the worker has the vault). */
+export function dispatchRules(
+  options: { clearing?: ClearingOptions; kyc?: KycOptions | undefined } = {},
+): DispatchRule[] {
+  return [
+    ...ledgerDispatchRules({ clearing: clearingRailOf(options.clearing) }),
+    ...(options.kyc === undefined ? [] : kycDispatchRules()),
+  ];
+}
+
+/** What the KYC check needs: the vault (documents and fields are sealed) and the documents. */
+export interface KycOptions {
+  vault: PersonalDataVault;
+  documents: DocumentStorage;
+  /** The checker (default: the local one: OCR, MRZ, face); tests may give another. */
+  checker?: DocumentChecker;
 }
 
 /** A handler for one queue. */
@@ -47,14 +68,27 @@ export interface Processor {
 
 /** The production processors. */
 export function processors(
-  options: Pick<StartWorkerOptions, 'store' | 'ledger' | 'logger' | 'clearing' | 'now'>,
+  options: Pick<StartWorkerOptions, 'store' | 'ledger' | 'logger' | 'clearing' | 'now'> & {
+    kyc?: { ports: KycPorts; checker: DocumentChecker } | undefined;
+  },
 ): Processor[] {
-  return ledgerProcessors({
-    ledger: options.ledger ?? createLedger(options.store),
-    logger: options.logger,
-    clearing: clearingRailOf(options.clearing),
-    now: options.now ?? (() => new Date()),
-  });
+  const now = options.now ?? (() => new Date());
+  return [
+    ...ledgerProcessors({
+      ledger: options.ledger ?? createLedger(options.store),
+      logger: options.logger,
+      clearing: clearingRailOf(options.clearing),
+      now,
+    }),
+    ...(options.kyc === undefined
+      ? []
+      : kycProcessors({
+          ports: options.kyc.ports,
+          checker: options.kyc.checker,
+          logger: options.logger,
+          now,
+        })),
+  ];
 }
 
 export interface StartWorkerOptions {
@@ -71,6 +105,8 @@ export interface StartWorkerOptions {
   clearing?: ClearingOptions;
   /** The clock of job handlers (hold expiry, clearing); default: the system clock. */
   now?: () => Date;
+  /** Set: the worker checks KYC documents (needs the vault: DATA_KEY). */
+  kyc?: KycOptions | undefined;
   /** HOLD_SWEEP_INTERVAL_MS: how often the dispatcher's holder sweeps for overdue holds. */
   holdSweepIntervalMs?: number;
   /** Default dispatchRules() / processors(); tests pass their own. */
@@ -144,8 +180,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
   }
   // One ledger context for the job handlers and the sweep.
   const ledger = options.ledger ?? createLedger(options.store);
+  const kycPorts: KycPorts | undefined =
+    options.kyc === undefined
+      ? undefined
+      : { store: options.store, vault: options.kyc.vault, documents: options.kyc.documents };
+  const checker =
+    kycPorts === undefined ? undefined : (options.kyc?.checker ?? localDocumentChecker(kycPorts, logger));
   try {
-    for (const processor of options.processors ?? processors({ ...options, ledger })) {
+    const kyc = kycPorts === undefined || checker === undefined ? undefined : { ports: kycPorts, checker };
+    for (const processor of options.processors ?? processors({ ...options, ledger, kyc })) {
       await jobs.process(processor.queue, processor.handler, { concurrency: processor.concurrency });
     }
   } catch (error) {
@@ -193,6 +236,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
         await upkeep?.stop();
         await dispatcher.stop();
         await jobs.close();
+        await checker?.close();
       })();
       return stopping;
     },

@@ -1,12 +1,15 @@
 /** `pnpm start:worker`: the dispatcher and job consumers as their own process. */
-import { runService } from '@ledger/platform';
+import { localDocumentStorage, resolveDataKey, runService } from '@ledger/platform';
 import { pgLockSessions } from '@ledger/readmodel';
+import { Vault } from '@ledger/vault';
 import { startWorker } from './index.js';
 
 await runService({
   name: 'worker',
   requireDatabaseUrl: 'is required to run the worker on its own (embedded mode: pnpm start)',
   async start({ config, logger, database, store }) {
+    // The KYC check opens documents and seals what it reads: the vault, with the API's DATA_KEY.
+    const vault = await Vault.open(database.db, await resolveDataKey(config));
     const worker = await startWorker({
       db: database.db,
       store,
@@ -15,6 +18,7 @@ await runService({
       smtpUrl: config.smtpUrl,
       clearing: config.clearing,
       holdSweepIntervalMs: config.holdSweepIntervalMs,
+      kyc: { vault, documents: localDocumentStorage(config.documentsDir) },
       lockSessions: pgLockSessions(config.databaseUrl!, 'ledger-worker-lock'),
     });
     if (!config.redisUrl) {
