@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { parse } from 'mrz';
 import t from 'tap';
-import { buildTd1, buildTd3, extractMrz, type MrzPerson, type MrzResult, mrzCheckDigit } from './mrz.js';
+import {
+  buildTd1,
+  buildTd3,
+  extractMrz,
+  illegibleCheckDigits,
+  type MrzPerson,
+  type MrzResult,
+  mrzCheckDigit,
+} from './mrz.js';
 
 const now = new Date('2026-12-06T10:00:00Z');
 
@@ -435,4 +443,27 @@ t.test('property: one document or personal number digit misread as a letter is r
     }),
     { numRuns: 500 },
   );
+});
+
+t.test('check digits that could not be read make the zone illegible, not forged', async (t) => {
+  const [l1, l2] = buildTd3({
+    surname: 'ERIKSSON',
+    givenNames: 'ANNA MARIA',
+    documentNumber: 'X4K8207Q1',
+    nationality: 'UTO',
+    issuingState: 'UTO',
+    dateOfBirth: '1974-08-12',
+    expiryDate: '2034-04-15',
+    sex: 'female',
+  }) as [string, string];
+  // What OCR returned for a blurred scan: the last character lost after the fillers.
+  const lost = extractMrz(`${l1}\n${l2.slice(0, 43)}\n`, { now: new Date('2026-01-01') });
+  t.match(lost, { found: true, valid: false, invalidFields: ['compositeCheckDigit'] });
+  t.ok(illegibleCheckDigits(lost), 'unreadable');
+  const wrong = `${l2.slice(0, 43)}${(Number(l2[43]) + 1) % 10}`;
+  const forged = extractMrz(`${l1}\n${wrong}\n`, { now: new Date('2026-01-01') });
+  t.match(forged, { found: true, valid: false });
+  t.notOk(illegibleCheckDigits(forged), 'a wrong digit is a forgery');
+  t.notOk(illegibleCheckDigits(extractMrz(`${l1}\n${l2}\n`, { now: new Date('2026-01-01') })), 'valid');
+  t.notOk(illegibleCheckDigits({ found: false }));
 });

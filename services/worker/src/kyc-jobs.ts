@@ -15,6 +15,7 @@ import {
   createOcrEngine,
   extractMrz,
   type FaceMatcher,
+  illegibleCheckDigits,
   type OcrEngine,
   pdfFirstPageImage,
 } from '@ledger/documents';
@@ -117,7 +118,8 @@ export function localDocumentChecker(ports: KycPorts, logger: Logger): DocumentC
       if (image !== null) {
         const { text } = await (await ocrEngine()).recognize(image, { mrz: true });
         const found = extractMrz(text, { now });
-        if (found.found) {
+        // Check digits OCR could not read say nothing: unreadable (review), not forged.
+        if (found.found && !illegibleCheckDigits(found)) {
           const f = found.fields;
           mrz = {
             valid: found.valid,
