@@ -15,9 +15,8 @@
  * Progress on stderr; the last line of stdout is one JSON object. Target: ≤ 3,000 ms per page
  * on 2 cores.
  */
-// Relative imports: @ledger/scripts does not depend on @ledger/documents (no new dependency).
-import { createOcrEngine, mrzLinesFromText, pdfFirstPageImage } from '../../packages/documents/src/index.js';
-import { mrzFixtures } from '../../packages/documents/testing/index.js';
+import { createOcrEngine, mrzLinesFromText, pdfFirstPageImage } from '@ledger/documents';
+import { mrzFixtures } from '@ledger/documents/testing';
 import { envInt, log, note } from './common.js';
 
 const rounds = envInt('BENCH_ROUNDS', 3, 1, 50);
@@ -44,11 +43,11 @@ try {
     let raw = true;
     for (let round = 0; round < rounds; round++) {
       t0 = performance.now();
-      let image: Buffer = Buffer.from(fixture.bytes);
+      let image: Buffer = Buffer.from(fixture.bytes) as Buffer;
       if (fixture.kind === 'pdf') {
         const page = await pdfFirstPageImage(fixture.bytes);
         if (!page.ok) throw new Error(`${fixture.name}: ${page.reason}`);
-        image = page.image;
+        image = Buffer.from(page.image);
       }
       const { text } = await engine.recognize(image, { mrz: true });
       times.push(performance.now() - t0);
