@@ -2,6 +2,7 @@ import t from 'tap';
 import { z } from 'zod';
 import { identityEventSchemas, personalFieldsByEventType, sealedFieldSchema } from './identity.js';
 import * as contracts from './index.js';
+import { extractedFieldNames, kycEventSchemas } from './kyc.js';
 import { ledgerEventSchemas } from './ledger-events.js';
 import { settingsSchema } from './settings.js';
 
@@ -196,6 +197,7 @@ const settingsEventSchemas = {
 /** Every event schema of every context, by context and type. */
 const contexts: Record<string, Record<string, z.ZodType>> = {
   identity: identityEventSchemas,
+  kyc: kycEventSchemas,
   ledger: ledgerEventSchemas,
   settings: settingsEventSchemas,
 };
@@ -246,6 +248,12 @@ t.test('every personal field is sealed in its event schema', async (t) => {
     }
   }
   t.ok(fields >= 10, `${fields} personal fields`);
+
+  // What a KYC check read off a document: every field sealed.
+  const extracted = kycEventSchemas.KycChecked.shape.extracted.unwrap();
+  for (const name of extractedFieldNames) {
+    t.same(unsealedReasons(extracted.shape[name]), [], `KycChecked.extracted.${name} is sealed`);
+  }
 
   // And the other way: a field named as a personal one, in any identity event, is listed.
   const personalNames = new Set<string>(Object.values(personalFieldsByEventType).flat());
