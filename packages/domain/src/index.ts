@@ -1,2 +1,3 @@
+export * from './fraud/index.js';
 export * from './identity/index.js';
 export * from './kyc/index.js';
