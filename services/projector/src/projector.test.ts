@@ -48,7 +48,7 @@ t.test(
     t.ok(await projector.waitFor(first, waitMs));
     t.same(
       projector.status(),
-      { audit: 'active', users: 'active', accounts: 'active', transactions: 'active' },
+      { audit: 'active', users: 'active', accounts: 'active', transactions: 'active', kyc: 'active' },
       'no lock to wait for on PGlite',
     );
     t.equal((await listAuditEvents(database.db, { limit: 200 })).items.length, 5);
