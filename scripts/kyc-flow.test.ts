@@ -10,6 +10,7 @@ import {
   plainPhoto,
   samplePhoto,
   specimenTd3,
+  validHolder,
 } from '@ledger/documents/testing';
 import { kycProjection } from '@ledger/projection-kyc';
 import { testRedisUrl, uniquePrefix, until } from '@ledger/testkit';
@@ -118,14 +119,7 @@ const specimenFields = {
 
 const validTd3 = (over: Partial<Parameters<typeof buildTd3>[0]> = {}) =>
   buildTd3({
-    surname: 'ERIKSSON',
-    givenNames: 'ANNA MARIA',
-    documentNumber: 'X4K8207Q1',
-    nationality: 'UTO',
-    issuingState: 'UTO',
-    dateOfBirth: '1974-08-12',
-    expiryDate: future,
-    sex: 'female',
+    ...validHolder,
     // A personal number, as most passports carry: a long run of fillers before the last
     // check digit is where OCR loses a character (see the design notes on KYC).
     personalNumber: 'ZE184226B',
@@ -159,14 +153,9 @@ t.test('a valid passport of the profile → verified; then a second account open
 
 t.test('an identity card (TD1), a blurred and a rotated photo, a PDF', async (t) => {
   const card = buildTd1({
-    surname: 'ERIKSSON',
-    givenNames: 'ANNA MARIA',
+    ...validHolder,
     documentNumber: 'D23145890',
-    nationality: 'UTO',
-    issuingState: 'UTO',
-    dateOfBirth: '1974-08-12',
     expiryDate: future,
-    sex: 'female',
   }) as [string, string, string];
   t.match(await verify(await customer(anna), 'id_card', idCardImage({ mrzLines: card, format: 'png' })), {
     status: 'verified',

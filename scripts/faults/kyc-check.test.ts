@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTd3, createFaceMatcher } from '@ledger/documents';
-import { faceCrop, passportImage, samplePhoto } from '@ledger/documents/testing';
+import { faceCrop, passportImage, samplePhoto, validHolder } from '@ledger/documents/testing';
 import t from 'tap';
 import { startStack, waitFor } from './kit.js';
 
@@ -44,14 +44,7 @@ t.test(
       .accessToken as string;
 
     const lines = buildTd3({
-      surname: 'ERIKSSON',
-      givenNames: 'ANNA MARIA',
-      documentNumber: 'X4K8207Q1',
-      nationality: 'UTO',
-      issuingState: 'UTO',
-      dateOfBirth: '1974-08-12',
-      expiryDate: '2034-04-15',
-      sex: 'female',
+      ...validHolder,
       personalNumber: 'ZE184226B',
     }) as [string, string];
     // The same face on the document and the selfie (sample 2's largest face, as found here).

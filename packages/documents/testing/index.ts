@@ -18,6 +18,7 @@ import {
 } from 'pdf-lib';
 import { PNG } from 'pngjs';
 import * as PImage from 'pureimage';
+import type { MrzPerson } from '../src/mrz.js';
 
 type Bitmap = ReturnType<typeof PImage.make>;
 type Context = ReturnType<Bitmap['getContext']>;
@@ -33,6 +34,21 @@ export const specimenTd1: readonly [string, string, string] = [
   '7408122F1204159UTO<<<<<<<<<<<6',
   'ERIKSSON<<ANNA<MARIA<<<<<<<<<<',
 ];
+
+/**
+ * The specimen's holder with a document that is still valid (until 2034): with a matching
+ * profile (Anna Maria Eriksson, born 1974-08-12) its zone verifies. For buildTd3/buildTd1.
+ */
+export const validHolder = {
+  surname: 'ERIKSSON',
+  givenNames: 'ANNA MARIA',
+  documentNumber: 'X4K8207Q1',
+  nationality: 'UTO',
+  issuingState: 'UTO',
+  dateOfBirth: '1974-08-12',
+  expiryDate: '2034-04-15',
+  sex: 'female',
+} as const satisfies MrzPerson;
 
 const fontDir = join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf');
 let fontsLoaded = false;

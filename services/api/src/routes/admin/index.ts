@@ -25,6 +25,13 @@ const listPolicy: Policy = { roles: staffOrAuditor };
 const createPolicy: Policy = { roles: directorOnly };
 /** API.md, Admin: `role` director only; `locked` manager and up. */
 const patchPolicy: Policy = { roles: managerPlus, fields: { role: directorOnly, locked: managerPlus } };
+const userChangeErrors = {
+  400: problemSchema,
+  401: problemSchema,
+  403: problemSchema,
+  404: problemSchema,
+  422: problemSchema,
+};
 const adminUserBody = z.object({
   user: adminUserSchema,
   position: z.string().nullable().describe('Global position of the change (null: nothing changed)'),
@@ -34,6 +41,8 @@ const adminUserBody = z.object({
 function userProblem(rejection: Rejection) {
   return rejection === 'user_not_found' ? problem(404, 'not_found', 'No such user') : problemOf(rejection);
 }
+
+const userChangeResponses = { 200: adminUserBody, ...userChangeErrors };
 
 function adminView(user: RegisteredUser, now: Date): AdminUserView {
   return {
@@ -150,14 +159,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
         security: bearerSecurity,
         params: z.object({ id: z.uuid() }),
         body: patchUserBodySchema,
-        response: {
-          200: adminUserBody,
-          400: problemSchema,
-          401: problemSchema,
-          403: problemSchema,
-          404: problemSchema,
-          422: problemSchema,
-        },
+        response: userChangeResponses,
       },
     },
     async (request) => {
@@ -189,14 +191,7 @@ const admin: FastifyPluginAsyncZod = async (app) => {
           'Erase a customer’s personal data (director; once the retention period after their last account closed has passed): their key is destroyed, the ledger and every hash chain stay intact',
         security: bearerSecurity,
         params: z.object({ id: z.uuid() }),
-        response: {
-          200: adminUserBody,
-          400: problemSchema,
-          401: problemSchema,
-          403: problemSchema,
-          404: problemSchema,
-          422: problemSchema,
-        },
+        response: userChangeResponses,
       },
     },
     async (request, reply) => {

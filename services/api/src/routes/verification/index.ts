@@ -12,9 +12,11 @@ import {
   kycLimits,
   listVerificationsQuerySchema,
   reviewBodySchema,
+  type VerificationView,
   verificationBodySchema,
   verificationPageSchema,
 } from '@ledger/contracts';
+import type { KycCase } from '@ledger/domain';
 import { getCase, InvalidCaseCursor, kycProjection, listCases } from '@ledger/projection-kyc';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -39,6 +41,26 @@ const idParams = z.object({ id: z.uuid() });
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 /** Staff and the auditor see every case; a customer their own. */
 const readers = allRoles;
+
+/** A case as the API shows it, from the state a command left (the read model may lag). */
+function caseView(kase: KycCase): VerificationView {
+  return {
+    id: kase.caseId,
+    userId: kase.userId,
+    documentType: kase.documentType,
+    status: kase.status,
+    extracted:
+      kase.extracted === null || kase.mrzValid === null
+        ? null
+        : { ...kase.extracted, mrzValid: kase.mrzValid },
+    faceMatch: kase.faceMatch,
+    reasons: kase.reasons,
+    createdAt: kase.createdAt,
+    decidedAt: kase.decidedAt,
+    decidedBy: kase.decidedBy,
+    hasSelfie: kase.selfie !== null,
+  };
+}
 
 const verification: FastifyPluginAsyncZod = async (app) => {
   const tags = ['verification'];
@@ -115,19 +137,7 @@ const verification: FastifyPluginAsyncZod = async (app) => {
       const kase = result.value.state;
       reply.code(202).header('cache-control', 'no-store');
       return {
-        verification: {
-          id: kase.caseId,
-          userId: kase.userId,
-          documentType: kase.documentType,
-          status: kase.status,
-          extracted: null,
-          faceMatch: null,
-          reasons: [],
-          createdAt: kase.createdAt,
-          decidedAt: null,
-          decidedBy: null,
-          hasSelfie: kase.selfie !== null,
-        },
+        verification: caseView(kase),
         position: String(result.value.position),
       };
     },
@@ -259,22 +269,7 @@ const verification: FastifyPluginAsyncZod = async (app) => {
         const kase = result.value.state;
         reply.header('cache-control', 'no-store');
         return {
-          verification: {
-            id: kase.caseId,
-            userId: kase.userId,
-            documentType: kase.documentType,
-            status: kase.status,
-            extracted:
-              kase.extracted === null || kase.mrzValid === null
-                ? null
-                : { ...kase.extracted, mrzValid: kase.mrzValid },
-            faceMatch: kase.faceMatch,
-            reasons: kase.reasons,
-            createdAt: kase.createdAt,
-            decidedAt: kase.decidedAt,
-            decidedBy: kase.decidedBy,
-            hasSelfie: kase.selfie !== null,
-          },
+          verification: caseView(kase),
           position: result.value.position === null ? null : String(result.value.position),
         };
       },
