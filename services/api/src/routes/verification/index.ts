@@ -18,7 +18,7 @@ import {
 } from '@ledger/contracts';
 import type { KycCase } from '@ledger/domain';
 import { getCase, InvalidCaseCursor, kycProjection, listCases } from '@ledger/projection-kyc';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { invalid } from '../../ledger-http.js';
@@ -38,6 +38,11 @@ import { readUpload } from './upload.js';
  */
 
 const idParams = z.object({ id: z.uuid() });
+/**
+ * Uploads read at once by one API process: each may hold two files of up to 16 MB in memory
+ * while it is checked and sealed, so this bounds that memory (~256 MB); beyond it, 429.
+ */
+export const uploadsInFlightMax = 8;
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 /** Staff and the auditor see every case; a customer their own. */
 const readers = allRoles;
@@ -83,6 +88,7 @@ const verification: FastifyPluginAsyncZod = async (app) => {
     );
   }
   await app.register(callbacks, { prefix: '/callbacks' });
+  let uploadsInFlight = 0;
   const ports = (): KycPorts => ({ store: app.store, vault: app.vault, documents: app.documents });
   const sealers = (ids: readonly string[]) => app.vault.sealers(ids);
   const readPolicy: Policy = {
@@ -116,32 +122,49 @@ const verification: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const upload = await readUpload(request);
-      const caseId = randomUUID();
-      const now = app.auth.now();
-      const result = await submitVerification(
-        ports(),
-        {
-          caseId,
-          userId: principal.userId,
-          documentType: upload.documentType,
-          document: upload.file,
-          selfie: upload.selfie,
-          provider,
-          now,
-        },
-        app.auth.metadata(request, principal.userId),
-        request.appendDeadline,
-      );
-      if (!result.ok) throw kycProblemOf(result.rejection);
-      const kase = result.value.state;
-      reply.code(202).header('cache-control', 'no-store');
-      return {
-        verification: caseView(kase),
-        position: String(result.value.position),
-      };
+      if (uploadsInFlight >= uploadsInFlightMax) {
+        throw problem(
+          429,
+          'rate_limited',
+          'Too many documents are being uploaded now: try again shortly',
+        ).retryAfter(2);
+      }
+      uploadsInFlight++;
+      try {
+        return await submit(request, reply, principal.userId);
+      } finally {
+        uploadsInFlight--;
+      }
     },
   );
+
+  /** The upload read and checked, then the use case: one request, within the bound above. */
+  async function submit(request: FastifyRequest, reply: FastifyReply, userId: string) {
+    const upload = await readUpload(request);
+    const caseId = randomUUID();
+    const now = app.auth.now();
+    const result = await submitVerification(
+      ports(),
+      {
+        caseId,
+        userId,
+        documentType: upload.documentType,
+        document: upload.file,
+        selfie: upload.selfie,
+        provider,
+        now,
+      },
+      app.auth.metadata(request, userId),
+      request.appendDeadline,
+    );
+    if (!result.ok) throw kycProblemOf(result.rejection);
+    const kase = result.value.state;
+    reply.code(202).header('cache-control', 'no-store');
+    return {
+      verification: caseView(kase),
+      position: String(result.value.position),
+    };
+  }
 
   app.get(
     '',

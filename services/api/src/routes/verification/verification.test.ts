@@ -253,3 +253,22 @@ t.test('a case: submitted, one at a time, seen by its owner and staff only, revi
   await caughtUp();
   t.match(json(await get(`/api/verification/${id}`, auditor.token)).verification, { status: 'verified' });
 });
+
+t.test('uploads read at once are bounded: the excess gets 429 with Retry-After', async (t) => {
+  const people = await Promise.all(Array.from({ length: 16 }, () => customer(false)));
+  const big = Buffer.alloc(4 * 1024 * 1024, 0x41);
+  png().copy(big, 0);
+  const answers = await Promise.all(people.map((p) => submit(p.token, document(big))));
+  const statuses = answers.map((a) => a.statusCode);
+  t.ok(
+    statuses.every((s) => s === 202 || s === 429),
+    `only 202 and 429 (${statuses.join(' ')})`,
+  );
+  t.ok(statuses.filter((s) => s === 202).length >= 8, 'at least the bound goes through');
+  const refused = answers.filter((a) => a.statusCode === 429);
+  t.ok(refused.length > 0, `${refused.length} refused while 8 were being read`);
+  for (const a of refused) {
+    t.equal(a.headers['retry-after'], '2');
+    t.match(json(a), { code: 'rate_limited' });
+  }
+});
