@@ -63,19 +63,8 @@ export function mrzCheckDigit(s: string): string {
   return String(sum % 10);
 }
 
-export interface MrzPerson {
-  surname: string;
-  givenNames: string;
-  documentNumber: string;
-  /** Three letters, e.g. FRA, D (padded), UTO. */
-  nationality: string;
-  issuingState: string;
-  /** YYYY-MM-DD */
-  dateOfBirth: string;
-  /** YYYY-MM-DD */
-  expiryDate: string;
-  sex: 'male' | 'female' | 'unspecified';
-}
+/** What a zone is built from: the same fields a zone gives back (dates as calendar dates). */
+export type MrzPerson = MrzFields;
 
 /** Upper-case MRZ characters: accents dropped, spaces, hyphens and apostrophes as `<`. */
 function mrzText(value: string): string {
