@@ -126,8 +126,13 @@ t.test(
       'the lag in the body passes the bound',
     );
     await sleep(Math.max(0, cutMs - (Date.now() - cutAt)));
-    t.ok(stack.projector.running, 'the projector is still running during the cut');
-    t.ok(stack.worker.running, 'the worker is still running during the cut');
+    for (const service of [stack.projector, stack.worker]) {
+      // Its last words, when it did not stay up: what a reader of a failed run needs.
+      const lastLines = service.running
+        ? {}
+        : { lastLines: service.output().split('\n').slice(-15).join('\n') };
+      t.ok(service.running, `the ${service.name} is still running during the cut`, lastLines);
+    }
     stack.proxy.resume();
 
     await waitFor(

@@ -40,6 +40,13 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => {});
+    // Nor a checked-out one: between two queries of a transaction (a projector's batch, a
+    // held lock) a client that loses its socket emits 'error' with no query to fail, and
+    // pg-pool listens only while a client is idle. The next query on it fails instead
+    // ("Connection terminated"), which callers treat as an outage and retry.
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
     const sql = pgClient(pool);
     const db = sql.kysely();
     return {
