@@ -194,6 +194,9 @@ t.test(
     // One batch of four, the third is poison: the two before it were inserted in the same
     // transaction and must be rolled back with it.
     const batch = await appendEach(f.store, ['Deposited', 'Deposited', 'Withdrawn', 'Deposited']);
+    // $all is read below the oldest transaction open on the server (other databases' too):
+    // wait until all four are readable, or the runner may take them in two batches.
+    await until('the batch is readable', async () => (await f.store.headPosition()) >= batch.at(-1)!, waitMs);
     const poison = batch[2]!;
     const broken = runProjection({
       db: f.db,
@@ -613,6 +616,9 @@ t.test(
 
     // The whole batch is inserted, then the call throws: the insert must roll back with it.
     const batch = await appendEach(f.store, ['Deposited', 'Deposited', 'Withdrawn', 'Deposited']);
+    // $all is read below the oldest transaction open on the server (other databases' too):
+    // wait until all four are readable, or the runner may take them in two batches.
+    await until('the batch is readable', async () => (await f.store.headPosition()) >= batch.at(-1)!, waitMs);
     const poison = batch[2]!;
     const broken = batchLinesProjection({ failOn: (e) => e.globalPosition === poison });
     const runner = runProjection({ db: f.db, store: f.store, projection: broken.projection, logger });
