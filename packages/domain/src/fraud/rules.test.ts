@@ -249,14 +249,13 @@ t.test('amount_outlier: robust z against the last 90 days, with at least 20 debi
 
   // Median 100.00, every deviation 10.00: MAD 1000, z = 0.6745 × (x − 10000) / 1000.
   const twenty = amounts([10, 9_000n], [10, 11_000n]);
-  t.ok(
-    Math.abs(
-      robustZ(
-        20_000n,
-        twenty.map((d) => d.amount),
-      ).z - 6.745,
-    ) < 1e-9,
-    'z by hand',
+  t.equal(
+    robustZ(
+      20_000n,
+      twenty.map((d) => d.amount),
+    ).z,
+    '6.745',
+    'z by hand, exact',
   );
   // z ≥ 3.5 ⇔ x ≥ 10000 + 3.5 × 1000 / 0.6745 = 15189.03…
   t.same(fired(when(15_189n, twenty)), [], 'just below z 3.5');
@@ -264,13 +263,11 @@ t.test('amount_outlier: robust z against the last 90 days, with at least 20 debi
   t.same(above.flags, ['amount_outlier'], 'just above z 3.5');
   const figures = above.findings[0]?.figures;
   t.match(figures, { amount: '15190', median: '10000', mad: '1000', outlierZ: '3.5', sampleSize: '20' });
-  t.ok(Number(figures?.['z']) >= 3.5, 'z in the figures');
-  const z = robustZ(
-    15_190n,
-    twenty.map((d) => d.amount),
-  ).z;
-  t.same(fired(when(15_190n, twenty, z)), ['amount_outlier'], 'z exactly outlierZ fires (≥)');
-  t.same(fired(when(15_190n, twenty, z * (1 + 4 * Number.EPSILON))), [], 'outlierZ a hair above z does not');
+  t.equal(figures?.['z'], '3.5006', 'z in the figures: 0.6745 × 5.19, rounded toward zero');
+  // x = 15000: z = 0.6745 × 5 = 3.3725 exactly.
+  t.same(fired(when(15_000n, twenty, 3.3725)), ['amount_outlier'], 'z exactly outlierZ fires (≥)');
+  t.same(fired(when(15_000n, twenty, 3.3726)), [], 'outlierZ a ten-thousandth above z does not');
+  t.same(fired(when(15_001n, twenty, 3.3725)), ['amount_outlier'], 'a minor unit more does');
   t.same(fired(when(1n, twenty)), [], 'only unusually large amounts');
 
   // The sample size: 19, 20, 21 debits, each with median 100.00 and MAD 10.00.
@@ -285,7 +282,9 @@ t.test('amount_outlier: robust z against the last 90 days, with at least 20 debi
   const flat = amounts([15, 10_000n], [5, 20_000n]);
   t.same(fired(when(20_966n, flat)), [], 'MAD 0: just below');
   t.same(fired(when(20_967n, flat)), ['amount_outlier'], 'MAD 0: just above');
-  t.equal(when(20_967n, flat).findings[0]?.figures['mad'], '0');
+  t.match(when(20_967n, flat).findings[0]?.figures, { mad: '0', meanAbsoluteDeviation: '2500' });
+  // Halves stay exact: an even sample's median between two amounts.
+  t.match(robustZ(10n, [1n, 2n]), { median: '1.5', mad: '0.5' });
 
   // Every debit the same: any amount above it fires, nothing else.
   const same = amounts([outlierSampleMin, 10_000n]);

@@ -72,9 +72,9 @@ export const outlierWindowDays = 90;
 /** Fewer debits than this say too little about an account's habits (API.md: "≥ 20 debits"). */
 export const outlierSampleMin = 20;
 /** Scales a MAD to a standard deviation's units (Iglewicz and Hoaglin's modified z-score). */
-export const madScale = 0.6745;
+export const madScaleTenThousandths = 6745n;
 /** Scales a mean absolute deviation likewise, when the MAD is 0 (≈ √(π/2)). */
-export const meanAbsoluteDeviationScale = 1.2533;
+export const meanAbsoluteDeviationScaleTenThousandths = 12533n;
 
 const minuteMs = 60_000;
 const hourMs = 60 * minuteMs;
@@ -262,37 +262,91 @@ function inStructuringBand(amount: bigint, threshold: bigint): boolean {
   return amount * scale >= threshold * below && amount < threshold;
 }
 
-function median(sorted: readonly number[]): number {
+const ascending = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+const abs = (v: bigint) => (v < 0n ? -v : v);
+
+/** Twice the median of sorted values: exact in integers, whatever the count's parity. */
+function doubledMedian(sorted: readonly bigint[]): bigint {
   assert(sorted.length > 0, 'the median of nothing');
   const middle = Math.floor(sorted.length / 2);
   const upper = sorted[middle]!;
-  return sorted.length % 2 === 1 ? upper : (sorted[middle - 1]! + upper) / 2;
+  return sorted.length % 2 === 1 ? 2n * upper : sorted[middle - 1]! + upper;
 }
 
-const ascending = (a: number, b: number) => a - b;
+/** `numerator / denominator` as a decimal string, `places` decimals, rounded toward zero. */
+function decimal(numerator: bigint, denominator: bigint, places: number): string {
+  const scale = 10n ** BigInt(places);
+  const scaled = (numerator * scale) / denominator;
+  const sign = scaled < 0n ? '-' : '';
+  const digits = abs(scaled)
+    .toString()
+    .padStart(places + 1, '0');
+  const whole = digits.slice(0, -places);
+  const fraction = digits.slice(-places).replace(/0+$/, '');
+  return `${sign}${whole}${fraction === '' ? '' : `.${fraction}`}`;
+}
 
-export type RobustZ = { median: number; mad: number; meanAbsoluteDeviation: number; z: number };
+/** Decimals kept of z and of the outlier threshold (z is compared exactly at this grain). */
+const zPlaces = 4;
+const zScale = 10n ** BigInt(zPlaces);
+
+export type RobustZ = {
+  /** In minor units, as decimal strings (a median of an even count may end in .5). */
+  median: string;
+  mad: string;
+  meanAbsoluteDeviation: string;
+  /** The z-score, rounded toward zero at 4 decimals, or 'Infinity'. */
+  z: string;
+  /** Whether z ≥ `threshold` (taken at 4 decimals), decided exactly. */
+  atLeast(threshold: number): boolean;
+};
 
 /**
  * The modified z-score of `amount` against `sample` (Iglewicz and Hoaglin):
  * 0.6745 × (x − median) / MAD; when the MAD is 0 (more than half the sample at the median),
  * (x − median) / (1.2533 × mean absolute deviation from the median); when that is 0 too
- * (every value at the median), +∞ above the median, else 0. Minor units become Numbers here
- * only: z is a ratio, so the rounding of amounts beyond 2^53 minor units does not matter.
+ * (every value at the median), +∞ above the median, else 0. All in integers: money stays
+ * bigint minor units, and z is held as a fraction (numerator / denominator), compared with
+ * the threshold by cross-multiplication. Medians are kept doubled (and the MAD quadrupled)
+ * so that halves stay exact.
  */
 export function robustZ(amount: bigint, sample: readonly bigint[]): RobustZ {
   assert(sample.length > 0, 'a z-score needs a sample');
-  const values = sample.map(Number).sort(ascending);
-  const m = median(values);
-  const deviations = values.map((v) => Math.abs(v - m)).sort(ascending);
-  const mad = median(deviations);
-  const meanAbsoluteDeviation = deviations.reduce((sum, d) => sum + d, 0) / deviations.length;
-  const x = Number(amount);
-  let z: number;
-  if (mad > 0) z = (madScale * (x - m)) / mad;
-  else if (meanAbsoluteDeviation > 0) z = (x - m) / (meanAbsoluteDeviationScale * meanAbsoluteDeviation);
-  else z = x > m ? Number.POSITIVE_INFINITY : 0;
-  return { median: m, mad, meanAbsoluteDeviation, z };
+  const values = [...sample].sort(ascending);
+  const median2 = doubledMedian(values);
+  const deviations2 = values.map((v) => abs(2n * v - median2)).sort(ascending);
+  const mad4 = doubledMedian(deviations2);
+  const deviationSum2 = deviations2.reduce((sum, d) => sum + d, 0n);
+  const count = BigInt(values.length);
+  const difference2 = 2n * amount - median2;
+  // z = numerator / denominator (denominator > 0), or ±∞ / 0 when there is no spread at all.
+  let numerator: bigint;
+  let denominator: bigint;
+  if (mad4 > 0n) {
+    // 0.6745 × (Δ2 / 2) / (mad4 / 4)
+    numerator = madScaleTenThousandths * 2n * difference2;
+    denominator = zScale * mad4;
+  } else if (deviationSum2 > 0n) {
+    // (Δ2 / 2) / (1.2533 × deviationSum2 / (2n))
+    numerator = zScale * difference2 * count;
+    denominator = meanAbsoluteDeviationScaleTenThousandths * deviationSum2;
+  } else {
+    numerator = difference2 > 0n ? 1n : 0n;
+    denominator = 0n;
+  }
+  const infinite = denominator === 0n && numerator > 0n;
+  return {
+    median: decimal(median2, 2n, 1),
+    mad: decimal(mad4, 4n, 2),
+    meanAbsoluteDeviation: decimal(deviationSum2, 2n * count, zPlaces),
+    z: infinite ? 'Infinity' : denominator === 0n ? '0' : decimal(numerator, denominator, zPlaces),
+    atLeast(threshold) {
+      const t = BigInt(Math.round(threshold * 10 ** zPlaces));
+      if (infinite) return true;
+      if (denominator === 0n) return t <= 0n;
+      return numerator * zScale >= t * denominator;
+    },
+  };
 }
 
 /** The index of the first watch-list entry the payee matches, and on what; null if none. */
@@ -387,13 +441,13 @@ const checks: Readonly<Record<RuleId, Check>> = {
     if (sample.length < outlierSampleMin) return null;
     const { outlierZ } = policy.thresholds;
     const stats = robustZ(command.amount, sample);
-    if (!(stats.z >= outlierZ)) return null;
+    if (!stats.atLeast(outlierZ)) return null;
     return {
       amount: String(command.amount),
-      median: String(stats.median),
-      mad: String(stats.mad),
-      meanAbsoluteDeviation: String(stats.meanAbsoluteDeviation),
-      z: String(stats.z),
+      median: stats.median,
+      mad: stats.mad,
+      meanAbsoluteDeviation: stats.meanAbsoluteDeviation,
+      z: stats.z,
       outlierZ: String(outlierZ),
       sampleSize: String(sample.length),
     };
