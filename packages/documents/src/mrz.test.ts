@@ -458,4 +458,9 @@ t.test('check digits that could not be read make the zone illegible, not forged'
   t.notOk(illegibleCheckDigits(forged), 'a wrong digit is a forgery');
   t.notOk(illegibleCheckDigits(extractMrz(`${l1}\n${l2}\n`, { now: new Date('2026-01-01') })), 'valid');
   t.notOk(illegibleCheckDigits({ found: false }));
+  // A card (TD1) whose composite check digit, the last of its second line, was not read.
+  const [c1, c2, c3] = buildTd1(validHolder) as [string, string, string];
+  const card = extractMrz(`${c1}\n${c2.slice(0, 29)}\n${c3}\n`, { now: new Date('2026-01-01') });
+  t.match(card, { found: true, format: 'TD1', valid: false, invalidFields: ['compositeCheckDigit'] });
+  t.ok(illegibleCheckDigits(card), 'TD1: unreadable too');
 });

@@ -608,23 +608,6 @@ export function extractMrz(text: string, options: { now: Date }): MrzResult {
   return best === null ? { found: false } : best.result;
 }
 
-/** Where each check digit stands: [line, column]. */
-const checkDigitAt: Record<MrzFormat, Record<string, readonly [number, number]>> = {
-  TD3: {
-    documentNumberCheckDigit: [1, 9],
-    dateOfBirthCheckDigit: [1, 19],
-    expiryDateCheckDigit: [1, 27],
-    personalNumberCheckDigit: [1, 42],
-    compositeCheckDigit: [1, 43],
-  },
-  TD1: {
-    documentNumberCheckDigit: [0, 14],
-    dateOfBirthCheckDigit: [1, 6],
-    expiryDateCheckDigit: [1, 14],
-    compositeCheckDigit: [1, 29],
-  },
-};
-
 /**
  * Whether a zone failed only because check digits could not be read (a filler or nothing
  * where a digit stands, as when OCR loses the last character after a run of fillers): such
@@ -633,10 +616,11 @@ const checkDigitAt: Record<MrzFormat, Record<string, readonly [number, number]>>
  */
 export function illegibleCheckDigits(result: MrzResult): boolean {
   if (!result.found || result.valid || result.invalidFields.length === 0) return false;
+  const layout = result.format === 'TD3' ? td3Layout : td1Layout(result.lines[0] ?? '');
   return result.invalidFields.every((field) => {
-    const at = checkDigitAt[result.format][field];
-    if (at === undefined) return false;
-    const char = result.lines[at[0]]?.[at[1]];
+    const check = layout.checks.find((c) => c.name === field);
+    if (check === undefined) return false;
+    const char = result.lines[check.digit[0]]?.[check.digit[1]];
     return char === undefined || !/[0-9]/.test(char);
   });
 }
