@@ -231,3 +231,26 @@ t.test('erasure: every field unreadable everywhere; ledger, chains and rebuilds 
   }
   f.clock.offsetMs = 0;
 });
+
+t.test('a crash after the key was destroyed, before the event: erasing again completes it', async (t) => {
+  const gone = await customer();
+  f.clock.offsetMs = 1828 * dayMs;
+  t.teardown(() => {
+    f.clock.offsetMs = 0;
+  });
+  // What the use case does first, alone: as if the process died right after it.
+  await f.vault.erase(gone.id, new Date());
+  const before = await f.store.readStream(`user-${gone.id}`);
+  t.notOk(
+    before.some((e) => e.type === 'PersonalDataErased'),
+    'not marked erased yet: the director sees it so',
+  );
+  const director = await login('chief', 'director password 2026');
+  const erased = await post(`/api/admin/users/${gone.id}/erase`, director, undefined, null);
+  t.equal(erased.statusCode, 200, erased.body);
+  t.not(json(erased).position, null, 'the event is appended now');
+  t.match(json(erased).user, { username: '[erased]', erasedAt: String });
+  const after = await f.store.readStream(`user-${gone.id}`);
+  t.equal(after.filter((e) => e.type === 'PersonalDataErased').length, 1, 'once');
+  assertProblem(t, await loginRequest(app, gone.username, strongPassword), 401, 'invalid_credentials');
+});
