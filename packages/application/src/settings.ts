@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { RulePolicy } from '@ledger/domain';
 import {
   type CashDesk,
   type Currency,
@@ -43,6 +44,14 @@ export function parseSettingsEvent(recorded: Pick<RecordedEvent, 'type' | 'data'
   assert.equal(recorded.type, 'SettingsChanged', `${recorded.type} is not a settings event`);
   assert(typeof recorded.data === 'object' && recorded.data !== null, 'settings event data is an object');
   return { type: 'SettingsChanged', data: recorded.data as unknown as SettingsEvent['data'] };
+}
+
+/**
+ * The API's form of a version (GET /api/admin/settings' `version`, its ETag): "0" before any
+ * change, then the number of changes. Also what a decision records as its settingsVersion.
+ */
+export function settingsVersionText(version: LoadedSettings['version']): string {
+  return version === 'no_stream' ? '0' : (version + 1n).toString();
 }
 
 const newer = (a: bigint | 'no_stream', b: bigint | 'no_stream') =>
@@ -251,4 +260,43 @@ export async function cashDeskFor(
 ): Promise<CashDesk> {
   const { state } = await loadSettings(context, { maxAgeMs: settingsMaxAgeMs });
   return { staffId: query.staffId, approvalMin: state.settings.cashApprovalMin[query.currency] };
+}
+
+/**
+ * The fraud and AML rules' policy for CreateTransfer's `rules`: the thresholds, modes and
+ * watch list in force, as recent as the limits (settingsMaxAgeMs), and their version in the
+ * API's form, which the decision records so that it replays with these very settings
+ * (settingsAtVersion).
+ */
+export async function rulePolicyFor(
+  context: SettingsContext,
+): Promise<{ policy: RulePolicy; settingsVersion: string }> {
+  const { state, version } = await loadSettings(context, { maxAgeMs: settingsMaxAgeMs });
+  const { ruleThresholds, rules, watchList } = state.settings;
+  return {
+    policy: { thresholds: ruleThresholds, modes: rules, watchList },
+    settingsVersion: settingsVersionText(version),
+  };
+}
+
+/** A version as the API writes it: "0" or a count of changes without leading zeros. */
+const versionTextPattern = /^(0|[1-9][0-9]{0,18})$/;
+
+/**
+ * The settings in force at a version in the API's form (a decision's settingsVersion, a GET's
+ * `version`): "0" is the defaults, "n" the n-th change. Each SettingsChanged holds the whole
+ * settings, so folding the stream up to that version is folding its last event: one read,
+ * whatever the stream's length. A version the stream has not reached (or not a version at
+ * all) is a caller's error: nothing was ever decided under it.
+ */
+export async function settingsAtVersion(store: EventStore, version: string): Promise<BankSettings> {
+  assert(versionTextPattern.test(version), `settings version ${JSON.stringify(version)} is not a version`);
+  const changes = BigInt(version);
+  if (changes === 0n) return initialSettingsState().settings;
+  const [event] = await store.readStream(settingsStreamId, { fromVersion: changes - 1n, limit: 1 });
+  assert(
+    event !== undefined && event.streamVersion === changes - 1n,
+    `settings version ${version} does not exist yet`,
+  );
+  return evolveSettings(initialSettingsState(), parseSettingsEvent(event)).settings;
 }

@@ -1,4 +1,18 @@
 import assert from 'node:assert/strict';
+import { hasAtMostDecimals, ruleThresholdBounds, textProblem, watchListLimits } from '@ledger/contracts';
+import {
+  defaultRuleModes,
+  defaultRuleThresholds,
+  isRuleId,
+  isRuleMode,
+  normalizeWatchIban,
+  type RuleId,
+  type RuleMode,
+  type RuleThresholds,
+  ruleAmountNames,
+  type WatchEntry,
+  watchListEntriesMax,
+} from '../fraud/rules.js';
 import { type AmountError, type Currency, isCurrency, parseAmount } from '../ledger/money.js';
 import {
   type BankSettings,
@@ -8,6 +22,7 @@ import {
   type LimitName,
   limitNames,
   retentionDaysMax,
+  ruleCountNames,
   type SettingsEvent,
   type SettingsState,
   toSettingsData,
@@ -25,7 +40,15 @@ export interface SettingsInput {
   /** Per currency, major units; a currency not named (or none) gets the bank's default. */
   cashApprovalMin?: Readonly<Record<string, unknown>> | undefined;
   fees?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The rule thresholds; a threshold left out (or all), or a currency left out of an amount,
+   * gets the bank's default: like the limits, the body is the whole new settings.
+   */
   ruleThresholds?: Readonly<Record<string, unknown>> | undefined;
+  /** Mode per rule id; a rule left out (or all) is `active`, its default. */
+  rules?: Readonly<Record<string, unknown>> | undefined;
+  /** `[{name?, iban?}]`; left out: empty. */
+  watchList?: unknown;
   /** Unset: the default (five years). */
   retentionDays?: unknown;
 }
@@ -75,6 +98,160 @@ function parseLimit(
   if (parsed.reason === 'zero' && zeroAllowed[name]) return { ok: true, amount: 0n };
   return { ok: false, message: amountMessages[parsed.reason] };
 }
+
+type FieldResult<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/** A threshold that is a count: a whole number within its bounds (contracts' ruleThresholdBounds). */
+function parseCount(value: unknown, bounds: { min: number; max: number }): FieldResult<number> {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < bounds.min || value > bounds.max)
+    return { ok: false, message: `a whole number from ${bounds.min} to ${bounds.max}` };
+  return { ok: true, value };
+}
+
+/** outlierZ: a number within its bounds, at most as many decimals as the rule compares. */
+function parseOutlierZ(value: unknown): FieldResult<number> {
+  const { min, max, decimalsMax } = ruleThresholdBounds.outlierZ;
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > max ||
+    !hasAtMostDecimals(value, decimalsMax)
+  )
+    return { ok: false, message: `a number from ${min} to ${max} with at most ${decimalsMax} decimals` };
+  return { ok: true, value };
+}
+
+const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The thresholds over the defaults: what the input leaves out keeps its default. */
+function validateRuleThresholds(
+  input: Readonly<Record<string, unknown>> | undefined,
+  errors: SettingsFieldError[],
+): RuleThresholds {
+  const thresholds = defaultRuleThresholds();
+  for (const [name, given] of Object.entries(input ?? {})) {
+    if (given === undefined) continue;
+    const path = `ruleThresholds.${name}`;
+    if ((ruleAmountNames as readonly string[]).includes(name)) {
+      const amountName = name as (typeof ruleAmountNames)[number];
+      if (!isRecord(given)) {
+        errors.push({ path, message: 'an object of decimal strings per currency, e.g. {"EUR": "5000.00"}' });
+        continue;
+      }
+      for (const [currency, text] of Object.entries(given)) {
+        if (text === undefined) continue;
+        if (!isCurrency(currency)) {
+          errors.push({ path: `${path}.${currency}`, message: 'unknown currency' });
+          continue;
+        }
+        // Zero would hold (or count) every debit of the currency: a rule turned into a freeze.
+        const parsed = parseAmount(text, currency);
+        if (parsed.ok) thresholds[amountName][currency] = parsed.amount;
+        else errors.push({ path: `${path}.${currency}`, message: amountMessages[parsed.reason] });
+      }
+    } else if ((ruleCountNames as readonly string[]).includes(name)) {
+      const countName = name as (typeof ruleCountNames)[number];
+      const parsed = parseCount(given, ruleThresholdBounds[countName]);
+      if (parsed.ok) thresholds[countName] = parsed.value;
+      else errors.push({ path, message: parsed.message });
+    } else if (name === 'outlierZ') {
+      const parsed = parseOutlierZ(given);
+      if (parsed.ok) thresholds.outlierZ = parsed.value;
+      else errors.push({ path, message: parsed.message });
+    } else {
+      errors.push({ path, message: 'unknown threshold' });
+    }
+  }
+  return thresholds;
+}
+
+function validateRules(
+  input: Readonly<Record<string, unknown>> | undefined,
+  errors: SettingsFieldError[],
+): Record<RuleId, RuleMode> {
+  const rules = defaultRuleModes();
+  for (const [id, mode] of Object.entries(input ?? {})) {
+    if (mode === undefined) continue;
+    const path = `rules.${id}`;
+    if (!isRuleId(id)) errors.push({ path, message: 'unknown rule' });
+    else if (!isRuleMode(mode)) errors.push({ path, message: 'one of active, shadow, off' });
+    else rules[id] = mode;
+  }
+  return rules;
+}
+
+/** Letters and digits, as many as an IBAN may have (ISO 13616), once whitespace is dropped. */
+const watchIbanPattern = new RegExp(`^[A-Z0-9]{1,${watchListLimits.ibanLengthMax}}$`);
+
+/** A name, trimmed: free text (API.md, Conventions), single line, 1 to 200 characters. */
+function parseWatchName(value: unknown): FieldResult<string> {
+  if (typeof value !== 'string') return { ok: false, message: 'must be a string' };
+  const name = value.trim();
+  if (name.length === 0 || name.length > watchListLimits.nameLengthMax)
+    return { ok: false, message: `from 1 to ${watchListLimits.nameLengthMax} characters` };
+  const problem = textProblem(name);
+  return problem === null ? { ok: true, value: name } : { ok: false, message: problem };
+}
+
+/** An IBAN as typed, normalised (whitespace dropped, upper case) as it is matched. */
+function parseWatchIban(value: unknown): FieldResult<string> {
+  const iban = typeof value === 'string' ? normalizeWatchIban(value) : '';
+  return watchIbanPattern.test(iban)
+    ? { ok: true, value: iban }
+    : { ok: false, message: `letters and digits, at most ${watchListLimits.ibanLengthMax} without spaces` };
+}
+
+/**
+ * The watch list as it will be matched: names trimmed (free text, refused as any other name
+ * with control or bidirectional characters, which would also hide a name from the screen
+ * that shows the list), IBANs normalised. Duplicates are harmless: the first match wins.
+ */
+function validateWatchList(input: unknown, errors: SettingsFieldError[]): WatchEntry[] {
+  if (input === undefined) return [];
+  if (!Array.isArray(input)) {
+    errors.push({ path: 'watchList', message: 'an array of {name?, iban?}' });
+    return [];
+  }
+  if (input.length > watchListEntriesMax) {
+    errors.push({ path: 'watchList', message: `at most ${watchListEntriesMax} entries` });
+    return [];
+  }
+  const watchList: WatchEntry[] = [];
+  for (const [index, given] of input.entries()) {
+    const path = `watchList.${index}`;
+    if (!isRecord(given)) {
+      errors.push({ path, message: 'an object {name?, iban?}' });
+      continue;
+    }
+    for (const key of Object.keys(given)) {
+      if (key !== 'name' && key !== 'iban') errors.push({ path: `${path}.${key}`, message: 'unknown field' });
+    }
+    const entry: WatchEntry = {};
+    if (given.name !== undefined) {
+      const name = parseWatchName(given.name);
+      if (name.ok) entry.name = name.value;
+      else errors.push({ path: `${path}.name`, message: name.message });
+    }
+    if (given.iban !== undefined) {
+      const iban = parseWatchIban(given.iban);
+      if (iban.ok) entry.iban = iban.value;
+      else errors.push({ path: `${path}.iban`, message: iban.message });
+    }
+    if (given.name === undefined && given.iban === undefined)
+      errors.push({ path, message: 'a name or an iban' });
+    watchList.push(entry);
+  }
+  return watchList;
+}
+
+/**
+ * The longest settings an event holds, as JSON characters: below the event store's 1 MiB per
+ * event, which only a watch list near its bounds could reach (10 000 names of 200 characters
+ * are 2 million). Refused as a 400 here rather than failing the append.
+ */
+export const settingsDataLengthMax = 1_000_000;
 
 /** The whole new settings, or every error found (a director fixes them all in one go). */
 export function validateSettings(
@@ -126,10 +303,11 @@ export function validateSettings(
     if (parsed.ok) cashApprovalMin[key] = parsed.amount;
     else errors.push({ path, message: amountMessages[parsed.reason] });
   }
-  for (const part of ['fees', 'ruleThresholds'] as const) {
-    for (const name of Object.keys(input[part] ?? {}))
-      errors.push({ path: `${part}.${name}`, message: 'no such setting yet' });
-  }
+  for (const name of Object.keys(input.fees ?? {}))
+    errors.push({ path: `fees.${name}`, message: 'no such setting yet' });
+  const ruleThresholds = validateRuleThresholds(input.ruleThresholds, errors);
+  const rules = validateRules(input.rules, errors);
+  const watchList = validateWatchList(input.watchList, errors);
   const retentionDays = input.retentionDays ?? defaultRetentionDays;
   if (
     typeof retentionDays !== 'number' ||
@@ -140,16 +318,28 @@ export function validateSettings(
     errors.push({ path: 'retentionDays', message: `a whole number of days from 0 to ${retentionDaysMax}` });
   }
   if (errors.length > 0) return { ok: false, errors };
-  return {
-    ok: true,
-    settings: {
-      limits,
-      cashApprovalMin,
-      fees: {},
-      ruleThresholds: {},
-      retentionDays: retentionDays as number,
-    },
+  const settings: BankSettings = {
+    limits,
+    cashApprovalMin,
+    fees: {},
+    ruleThresholds,
+    rules,
+    watchList,
+    retentionDays: retentionDays as number,
   };
+  const length = JSON.stringify(toSettingsData(settings)).length;
+  if (length > settingsDataLengthMax) {
+    return {
+      ok: false,
+      errors: [
+        {
+          path: 'watchList',
+          message: `the settings take ${length} characters, more than ${settingsDataLengthMax}: shorten the watch list`,
+        },
+      ],
+    };
+  }
+  return { ok: true, settings };
 }
 
 const sameSettings = (a: BankSettings, b: BankSettings): boolean =>

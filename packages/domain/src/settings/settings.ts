@@ -1,5 +1,17 @@
 import assert from 'node:assert/strict';
 import {
+  defaultRuleModes,
+  defaultRuleThresholds,
+  isRuleMode,
+  type RuleAmountName,
+  type RuleId,
+  type RuleMode,
+  type RuleThresholds,
+  ruleAmountNames,
+  ruleIds,
+  type WatchEntry,
+} from '../fraud/rules.js';
+import {
   type Currency,
   currencies,
   formatAmount,
@@ -17,8 +29,9 @@ import {
  * change is a replacement, never a patch. Amounts are minor-unit strings in events, bigint
  * in the state, major-unit decimal strings in the API (the ledger's three forms of money).
  *
- * Limits and cashApprovalMin have behaviour; `fees` and `ruleThresholds` hold the place
- * API.md gives them and are empty objects until they get fields.
+ * Limits and cashApprovalMin have behaviour, and so do the fraud and AML rules' settings
+ * (`ruleThresholds`, `rules`, `watchList`: fraud/rules.ts's RulePolicy); `fees` holds the
+ * place API.md gives it and is an empty object until it gets fields.
  */
 
 export interface CurrencyLimits {
@@ -47,8 +60,16 @@ export interface BankSettings {
   cashApprovalMin: Readonly<Record<Currency, bigint>>;
   /** Reserved: no fee is charged from settings yet. */
   fees: Readonly<Record<string, never>>;
-  /** Reserved: the fraud/AML rules keep their own thresholds until they read them here. */
-  ruleThresholds: Readonly<Record<string, never>>;
+  /** The fraud and AML rules' thresholds; amounts per currency, every currency. */
+  ruleThresholds: Readonly<RuleThresholds>;
+  /** Every rule's mode: `active`, `shadow` (records, changes nothing) or `off`. */
+  rules: Readonly<Record<RuleId, RuleMode>>;
+  /**
+   * Names and IBANs a payment may not go to (sanctioned_payee), as the director entered them
+   * (IBANs normalised). Parties on sanctions lists, not customers: kept in the log in clear,
+   * like the rest of the settings, so every decision replays from the log alone.
+   */
+  watchList: readonly Readonly<WatchEntry>[];
   /**
    * Days a customer's personal data is kept after the relationship ended (their last
    * account closed) before a director may erase it: AML record keeping, five years.
@@ -135,8 +156,48 @@ export function defaultSettings(): BankSettings {
   const cashApprovalMin = Object.fromEntries(
     currencies.map((currency) => [currency, minorOfText(defaultCashApprovalMinText[currency], currency)]),
   ) as Record<Currency, bigint>;
-  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {}, retentionDays: defaultRetentionDays };
+  return {
+    limits,
+    cashApprovalMin,
+    fees: {},
+    ruleThresholds: defaultRuleThresholds(),
+    rules: defaultRuleModes(),
+    watchList: [],
+    retentionDays: defaultRetentionDays,
+  };
 }
+
+/**
+ * The rule thresholds as events hold them: amounts in minor-unit strings. Every field is
+ * optional: events written before the rules read their settings hold `{}`, and a field or a
+ * currency an event does not name has its default (like the limits).
+ */
+export interface RuleThresholdsData {
+  reviewAmountMin?: Partial<Record<Currency, MinorUnits>>;
+  velocityCount?: number;
+  velocityWindowMinutes?: number;
+  structuringThreshold?: Partial<Record<Currency, MinorUnits>>;
+  structuringCount?: number;
+  newPayeeAmountMin?: Partial<Record<Currency, MinorUnits>>;
+  dormantDays?: number;
+  outlierZ?: number;
+  reviewTimeoutHours?: number;
+}
+
+/** The thresholds that are counts (whole numbers); outlierZ is the one fraction. */
+export type RuleCountName =
+  | 'velocityCount'
+  | 'velocityWindowMinutes'
+  | 'structuringCount'
+  | 'dormantDays'
+  | 'reviewTimeoutHours';
+export const ruleCountNames = [
+  'velocityCount',
+  'velocityWindowMinutes',
+  'structuringCount',
+  'dormantDays',
+  'reviewTimeoutHours',
+] as const satisfies readonly RuleCountName[];
 
 /** Settings as events hold them: minor-unit strings. */
 export interface SettingsData {
@@ -144,7 +205,11 @@ export interface SettingsData {
   /** Absent from the events written before it existed (then: the defaults). */
   cashApprovalMin?: Partial<Record<Currency, MinorUnits>>;
   fees: Record<string, never>;
-  ruleThresholds: Record<string, never>;
+  ruleThresholds: RuleThresholdsData;
+  /** Absent from the events written before it existed (then: every rule `active`). */
+  rules?: Partial<Record<RuleId, RuleMode>>;
+  /** Absent from the events written before it existed (then: empty). */
+  watchList?: WatchEntry[];
   /** Absent from the events written before it existed (then: the default). */
   retentionDays?: number;
 }
@@ -170,7 +235,63 @@ export function toSettingsData(settings: BankSettings): SettingsData {
     };
     cashApprovalMin[currency] = toMinorUnits(settings.cashApprovalMin[currency]);
   }
-  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {}, retentionDays: settings.retentionDays };
+  const t = settings.ruleThresholds;
+  const amountsData = (name: RuleAmountName) =>
+    Object.fromEntries(currencies.map((currency) => [currency, toMinorUnits(t[name][currency])])) as Record<
+      Currency,
+      MinorUnits
+    >;
+  const ruleThresholds: Required<RuleThresholdsData> = {
+    reviewAmountMin: amountsData('reviewAmountMin'),
+    velocityCount: t.velocityCount,
+    velocityWindowMinutes: t.velocityWindowMinutes,
+    structuringThreshold: amountsData('structuringThreshold'),
+    structuringCount: t.structuringCount,
+    newPayeeAmountMin: amountsData('newPayeeAmountMin'),
+    dormantDays: t.dormantDays,
+    outlierZ: t.outlierZ,
+    reviewTimeoutHours: t.reviewTimeoutHours,
+  };
+  return {
+    limits,
+    cashApprovalMin,
+    fees: {},
+    ruleThresholds,
+    rules: Object.fromEntries(ruleIds.map((id) => [id, settings.rules[id]])) as Record<RuleId, RuleMode>,
+    watchList: settings.watchList.map(watchEntryCopy),
+    retentionDays: settings.retentionDays,
+  };
+}
+
+/** An entry with only the fields it has (no `name: undefined` to tell apart from none). */
+function watchEntryCopy(entry: Readonly<WatchEntry>): WatchEntry {
+  return {
+    ...(entry.name === undefined ? {} : { name: entry.name }),
+    ...(entry.iban === undefined ? {} : { iban: entry.iban }),
+  };
+}
+
+/** An event's thresholds over the defaults: what an event does not name keeps its default. */
+function ruleThresholdsFromData(data: RuleThresholdsData | undefined): RuleThresholds {
+  const thresholds = defaultRuleThresholds();
+  for (const name of ruleAmountNames) {
+    for (const currency of currencies) {
+      const amount = data?.[name]?.[currency];
+      if (amount !== undefined) thresholds[name][currency] = fromMinorUnits(amount);
+    }
+  }
+  for (const name of ruleCountNames) {
+    const count = data?.[name];
+    if (count === undefined) continue;
+    assert(Number.isSafeInteger(count) && count > 0, `ruleThresholds.${name} ${count} is not a count`);
+    thresholds[name] = count;
+  }
+  const outlierZ = data?.outlierZ;
+  if (outlierZ !== undefined) {
+    assert(Number.isFinite(outlierZ) && outlierZ > 0, `ruleThresholds.outlierZ ${outlierZ} is not a z`);
+    thresholds.outlierZ = outlierZ;
+  }
+  return thresholds;
 }
 
 /** An event's settings; a currency it does not name (added to the bank later) has its defaults. */
@@ -191,8 +312,25 @@ function fromSettingsData(data: SettingsData): BankSettings {
     const min = data.cashApprovalMin?.[currency];
     if (min !== undefined) cashApprovalMin[currency] = fromMinorUnits(min);
   }
+  // A rule added to the bank after the event was written is active, as it is by default.
+  const rules = defaultRuleModes();
+  for (const id of ruleIds) {
+    const mode = data.rules?.[id];
+    if (mode === undefined) continue;
+    assert(isRuleMode(mode), `rules.${id} ${JSON.stringify(mode)} is not a rule mode`);
+    rules[id] = mode;
+  }
+  const watchList = (data.watchList ?? []).map(watchEntryCopy);
   const retentionDays = data.retentionDays ?? defaults.retentionDays;
-  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {}, retentionDays };
+  return {
+    limits,
+    cashApprovalMin,
+    fees: {},
+    ruleThresholds: ruleThresholdsFromData(data.ruleThresholds),
+    rules,
+    watchList,
+    retentionDays,
+  };
 }
 
 export function evolveSettings(_state: SettingsState, event: SettingsEvent): SettingsState {
@@ -210,12 +348,18 @@ export function foldSettings(events: readonly SettingsEvent[]): SettingsState {
   return events.reduce(evolveSettings, initialSettingsState());
 }
 
+/** The rule thresholds in the API's form: amounts in major units, every currency; counts as numbers. */
+export type RuleThresholdsText = Omit<RuleThresholds, RuleAmountName> &
+  Record<RuleAmountName, Record<Currency, string>>;
+
 /** The API's form: major-unit decimal strings, every currency. */
 export function settingsText(settings: BankSettings): {
   limits: Record<Currency, LimitsText>;
   cashApprovalMin: Record<Currency, string>;
   fees: Record<string, never>;
-  ruleThresholds: Record<string, never>;
+  ruleThresholds: RuleThresholdsText;
+  rules: Record<RuleId, RuleMode>;
+  watchList: WatchEntry[];
   retentionDays: number;
 } {
   const limits = Object.fromEntries(
@@ -234,5 +378,28 @@ export function settingsText(settings: BankSettings): {
   const cashApprovalMin = Object.fromEntries(
     currencies.map((currency) => [currency, formatAmount(settings.cashApprovalMin[currency], currency)]),
   ) as Record<Currency, string>;
-  return { limits, cashApprovalMin, fees: {}, ruleThresholds: {}, retentionDays: settings.retentionDays };
+  const t = settings.ruleThresholds;
+  const amountsText = (name: RuleAmountName) =>
+    Object.fromEntries(
+      currencies.map((currency) => [currency, formatAmount(t[name][currency], currency)]),
+    ) as Record<Currency, string>;
+  return {
+    limits,
+    cashApprovalMin,
+    fees: {},
+    ruleThresholds: {
+      reviewAmountMin: amountsText('reviewAmountMin'),
+      velocityCount: t.velocityCount,
+      velocityWindowMinutes: t.velocityWindowMinutes,
+      structuringThreshold: amountsText('structuringThreshold'),
+      structuringCount: t.structuringCount,
+      newPayeeAmountMin: amountsText('newPayeeAmountMin'),
+      dormantDays: t.dormantDays,
+      outlierZ: t.outlierZ,
+      reviewTimeoutHours: t.reviewTimeoutHours,
+    },
+    rules: Object.fromEntries(ruleIds.map((id) => [id, settings.rules[id]])) as Record<RuleId, RuleMode>,
+    watchList: settings.watchList.map(watchEntryCopy),
+    retentionDays: settings.retentionDays,
+  };
 }

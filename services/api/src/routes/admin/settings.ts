@@ -1,5 +1,6 @@
-import { changeSettings, type LoadedSettings, loadSettings } from '@ledger/application';
+import { changeSettings, type LoadedSettings, loadSettings, settingsVersionText } from '@ledger/application';
 import { settingsBodySchemaFor, settingsHeadersSchema, settingsResponseSchema } from '@ledger/contracts';
+import { ruleIds } from '@ledger/domain';
 import { currencies } from '@ledger/domain/ledger';
 import { type BankSettings, settingsText } from '@ledger/domain/settings';
 import type { FastifyReply } from 'fastify';
@@ -10,7 +11,7 @@ import { problem, problemSchema } from '../../problem.js';
 
 /**
  * GET and PUT /api/admin/settings (API.md Admin: director; limits, cashApprovalMin, fees,
- * rule thresholds).
+ * the fraud and AML rules' thresholds, modes and watch list).
  * The director reads and writes; the auditor reads (read-only everywhere). Other staff
  * neither: the limits are the director's policy, and customers meet them as 422s.
  *
@@ -23,8 +24,7 @@ const writePolicy: Policy = { roles: directorOnly };
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema };
 
 /** "0" before any change, then the number of changes: the settings' ETag. */
-const versionText = (version: LoadedSettings['version']) =>
-  version === 'no_stream' ? '0' : (version + 1n).toString();
+const versionText = settingsVersionText;
 
 function body(
   settings: BankSettings,
@@ -51,7 +51,8 @@ const settings: FastifyPluginAsyncZod = async (app) => {
       config: { policy: readPolicy },
       schema: {
         tags,
-        summary: 'The bank’s settings in force: limits and cashApprovalMin per currency (director, auditor)',
+        summary:
+          'The bank’s settings in force: limits, cashApprovalMin, fraud/AML rules and watch list (director, auditor)',
         security: bearerSecurity,
         response: { 200: settingsResponseSchema, ...errors },
       },
@@ -73,7 +74,7 @@ const settings: FastifyPluginAsyncZod = async (app) => {
         summary: 'Replace the bank’s settings (director); If-Match for optimistic concurrency',
         security: bearerSecurity,
         headers: settingsHeadersSchema,
-        body: settingsBodySchemaFor(currencies),
+        body: settingsBodySchemaFor(currencies, ruleIds),
         response: { 200: settingsResponseSchema, ...errors, 412: problemSchema },
       },
     },
