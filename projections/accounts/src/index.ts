@@ -9,6 +9,8 @@ export {
 export {
   type AccountPage,
   type AccountView,
+  type CurrencyStats,
+  currencyStats,
   getAccount,
   getTransaction,
   InvalidCursor,
@@ -17,6 +19,8 @@ export {
   listStatement,
   listTransactions,
   type StatementLine,
+  type TransactionFilters,
+  type TransactionReview,
   type TransactionStatus,
   type TransactionView,
   type TrialBalanceTotals,

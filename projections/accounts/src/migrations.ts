@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Migration } from 'kysely/migration';
 
 // Frozen once landed; scoped to the projection's schema: bare table names only.
@@ -112,6 +112,46 @@ export const transactionsMigrations: Record<string, Migration> = {
         .alterTable('transactions')
         .addColumn('beneficiary_iban', 'text')
         .addColumn('beneficiary_name', 'text')
+        .execute();
+    },
+  },
+  /**
+   * The fraud review (issue #17): the active rules that fired (the API's riskFlags), and a
+   * held transfer's review once a manager decided it. Rows of transfers made before the rules
+   * existed keep no flags and no review: their events carry neither.
+   */
+  '0003_transactions_review': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('transactions')
+        .addColumn('risk_flags', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+        // An actor id as the metadata holds it (a user id, or a system actor's name).
+        .addColumn('reviewed_by', 'text')
+        .addColumn('review_decision', 'text')
+        .addColumn('review_reason', 'text')
+        .addColumn('reviewed_at', 'timestamptz')
+        .execute();
+      // The held queue, newest first (and its count): a few rows, so a tiny partial index.
+      await db.schema
+        .createIndex('transactions_held_idx')
+        .on('transactions')
+        .column('position')
+        .where(sql.ref('status'), '=', 'held_for_review')
+        .execute();
+      // Flagged transfers, newest first: the admin list's riskFlag filter walks only these.
+      await db.schema
+        .createIndex('transactions_flagged_idx')
+        .on('transactions')
+        .column('position')
+        .where(sql<boolean>`cardinality(risk_flags) > 0`)
+        .execute();
+      // Time windows (from/to, today's volume): rows arrive in about created_at order, so a
+      // BRIN index serves them for a few pages, kept up almost for free.
+      await db.schema
+        .createIndex('transactions_created_brin')
+        .on('transactions')
+        .using('brin')
+        .column('created_at')
         .execute();
     },
   },

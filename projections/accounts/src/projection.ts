@@ -1,5 +1,6 @@
 import {
   accountEventTypes,
+  CorruptLedgerEvent,
   fromMinorUnits,
   type LegSide,
   parseAccountEvent,
@@ -28,10 +29,16 @@ export const accountsProjectionHandles = accountEventTypes;
  * never sent (and, by when it came, something of the payer's balance), since a list is by
  * either party's account. The audit log keeps every refusal.
  */
-export const transactionsProjectionHandles = transferEventTypes.filter(
-  (type): type is Exclude<(typeof transferEventTypes)[number], 'TransferRefused'> =>
-    type !== 'TransferRefused',
-);
+/**
+ * A manager's decision on a transfer held for review (issue #17). Named here as a string, and
+ * read here (reviewedOf), so the model takes it whether or not the domain's list of transfer
+ * events names it yet.
+ */
+const transferReviewed = 'TransferReviewed';
+
+export const transactionsProjectionHandles: readonly string[] = [
+  ...new Set<string>([...transferEventTypes.filter((type) => type !== 'TransferRefused'), transferReviewed]),
+];
 
 /** SQL types of each table's columns, for insertRows (every row gives every column). */
 const accountColumns = {
@@ -78,6 +85,10 @@ const transactionColumns = {
   status: 'text',
   posted_amount: 'numeric',
   reversed_by: 'uuid',
+  reviewed_by: 'text',
+  review_decision: 'text',
+  review_reason: 'text',
+  reviewed_at: 'timestamptz',
   updated_position: 'bigint',
 } as const;
 
@@ -308,30 +319,102 @@ export const accountsProjection: Projection = {
   applyBatch: applyAccounts,
 };
 
-type TransferStatusColumns = 'status' | 'posted_amount' | 'reversed_by' | 'updated_position';
+type TransferStatusColumns =
+  | 'status'
+  | 'posted_amount'
+  | 'reversed_by'
+  | 'reviewed_by'
+  | 'review_decision'
+  | 'review_reason'
+  | 'reviewed_at'
+  | 'updated_position';
+
+/** A manager's decision on a held transfer, as its row records it. */
+interface ReviewColumns {
+  reviewedBy: string;
+  decision: string;
+  reason: string;
+  at: string;
+}
 
 /** A transfer as a batch folds into it. */
 interface TransferDraft {
   /** The columns its TransferPosted/TransferPending of this batch set: inserted, not updated. */
   created: Omit<Insertable<TransactionsTable>, TransferStatusColumns> | null;
+  /** The rules that fired, for a transfer created in this batch (risk_flags; [] for none). */
+  riskFlags: string[];
   status: string;
   postedAmount: string | null;
   reversedBy: string | null;
+  review: ReviewColumns | null;
   /** '' while unchanged (not written). */
   updatedPosition: string;
 }
 
-/** Applies a batch of transfer events: new transfers in one INSERT, status changes in one UPDATE. */
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The active rules that fired (`risk.flags`) of a TransferPosted or TransferPending, read off
+ * the stored data itself: events written before the rules existed have no `risk`, and a
+ * parser that does not know the field yet would drop it. Anything but a list of rule ids is
+ * no flag.
+ */
+function riskFlagsOf(data: unknown): string[] {
+  const risk = isObject(data) ? data.risk : undefined;
+  const flags = isObject(risk) ? risk.flags : undefined;
+  if (!Array.isArray(flags)) return [];
+  return [...new Set(flags.filter((flag): flag is string => typeof flag === 'string' && flag !== ''))];
+}
+
+/** A TransferPending with `review` is held for review (read off the stored data, as riskFlagsOf). */
+const isHeldForReview = (data: unknown): boolean => isObject(data) && isObject(data.review);
+
+/** A TransferReviewed's data, checked field by field; a malformed one is a corrupt store. */
+function reviewedOf(recorded: RecordedEvent): { transferId: string } & ReviewColumns {
+  const corrupt = (path: string, problem: string) =>
+    new CorruptLedgerEvent(recorded.type, path, problem, recorded.streamId, recorded.globalPosition);
+  const data = recorded.data;
+  if (!isObject(data)) throw corrupt('data', 'not an object');
+  const text = (key: string): string => {
+    const value = data[key];
+    if (typeof value !== 'string' || value === '') throw corrupt(`data.${key}`, 'a non-empty string');
+    return value;
+  };
+  const transferId = text('transferId');
+  const decision = text('decision');
+  if (decision !== 'approved' && decision !== 'rejected') {
+    throw corrupt('data.decision', 'approved or rejected');
+  }
+  const reviewerId = text('reviewerId');
+  const reason = data.reason;
+  if (typeof reason !== 'string') throw corrupt('data.reason', 'a string');
+  const at = text('at');
+  if (Number.isNaN(Date.parse(at))) throw corrupt('data.at', 'an ISO 8601 time');
+  return { transferId, reviewedBy: reviewerId, decision, reason, at };
+}
+
+type TransactionsEvent =
+  | { position: string; recorded: RecordedEvent; event: ReturnType<typeof parseTransferEvent> }
+  | { position: string; recorded: RecordedEvent; reviewed: { transferId: string } & ReviewColumns };
+
+/**
+ * Applies a batch of transfer events: new transfers in one INSERT (and their risk flags in
+ * one UPDATE, when some have any), status changes in one UPDATE.
+ */
 async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[]): Promise<void> {
   const db = tx as Kysely<TransactionsDatabase>;
-  const events = batch.map((recorded) => ({
-    position: recorded.globalPosition.toString(),
-    event: parseTransferEvent(recorded),
-  }));
+  const events = batch.map((recorded): TransactionsEvent => {
+    const position = recorded.globalPosition.toString();
+    // By name, before the parser: whether or not it knows the type yet.
+    if (recorded.type === transferReviewed) return { position, recorded, reviewed: reviewedOf(recorded) };
+    return { position, recorded, event: parseTransferEvent(recorded) };
+  });
   const changedIds = new Set<string>();
-  for (const { event } of events) {
-    if (event.type !== 'TransferPosted' && event.type !== 'TransferPending')
-      changedIds.add(event.data.transferId);
+  for (const item of events) {
+    if ('reviewed' in item) changedIds.add(item.reviewed.transferId);
+    else if (item.event.type !== 'TransferPosted' && item.event.type !== 'TransferPending')
+      changedIds.add(item.event.data.transferId);
   }
   const transfers = new Map<string, TransferDraft>();
   if (changedIds.size > 0) {
@@ -342,15 +425,35 @@ async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[
         'status',
         sql<string | null>`posted_amount::text`.as('posted_amount'),
         sql<string | null>`reversed_by::text`.as('reversed_by'),
+        'reviewed_by',
+        'review_decision',
+        'review_reason',
+        'reviewed_at',
       ])
       .where('id', '=', sql<string>`any(${[...changedIds]}::uuid[])`)
       .execute();
     for (const row of rows) {
       transfers.set(uuidKey(row.id), {
         created: null,
+        riskFlags: [],
         status: row.status,
         postedAmount: row.posted_amount,
         reversedBy: row.reversed_by,
+        review:
+          row.reviewed_by === null ||
+          row.review_decision === null ||
+          row.review_reason === null ||
+          row.reviewed_at === null
+            ? null
+            : {
+                reviewedBy: row.reviewed_by,
+                decision: row.review_decision,
+                reason: row.review_reason,
+                at: (row.reviewed_at instanceof Date
+                  ? row.reviewed_at
+                  : new Date(row.reviewed_at)
+                ).toISOString(),
+              },
         updatedPosition: '',
       });
     }
@@ -362,7 +465,20 @@ async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[
     return transfer;
   };
 
-  for (const { event, position } of events) {
+  for (const item of events) {
+    const { position } = item;
+    if ('reviewed' in item) {
+      // A manager decided a held transfer. Approved: a PendingTransferPosted follows in the same
+      // append (posted), except for an external transfer, which goes back to waiting for the
+      // clearing rail (pending). Rejected: a PendingTransferVoided follows (voided).
+      const { transferId, ...review } = item.reviewed;
+      const transfer = transferOf(transferReviewed, transferId, position);
+      transfer.review = review;
+      if (review.decision === 'approved' && transfer.status === 'held_for_review')
+        transfer.status = 'pending';
+      continue;
+    }
+    const { event } = item;
     switch (event.type) {
       case 'TransferPosted':
       case 'TransferPending': {
@@ -385,9 +501,17 @@ async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[
             created_at: d.at,
             position,
           },
-          status: event.type === 'TransferPosted' ? 'posted' : 'pending',
+          riskFlags: riskFlagsOf(item.recorded.data),
+          // Held for review: its funds are reserved as a pending hold's, until a manager decides.
+          status:
+            event.type === 'TransferPosted'
+              ? 'posted'
+              : isHeldForReview(item.recorded.data)
+                ? 'held_for_review'
+                : 'pending',
           postedAmount: event.type === 'TransferPosted' ? d.amount : null,
           reversedBy: null,
+          review: null,
           updatedPosition: position,
         });
         break;
@@ -401,7 +525,7 @@ async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[
       case 'PendingTransferVoided':
         transferOf(event.type, event.data.transferId, position).status = 'voided';
         break;
-      // API.md has no "expired": an expired hold is a voided one, by the clock.
+      // API.md has no "expired": an expired hold (or a review nobody decided) is a voided one, by the clock.
       case 'PendingTransferExpired':
         transferOf(event.type, event.data.transferId, position).status = 'voided';
         break;
@@ -420,6 +544,12 @@ async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[
   }
 
   const changed = [...transfers].filter(([, t]) => t.updatedPosition !== '');
+  const reviewColumns = (t: TransferDraft) => ({
+    reviewed_by: t.review?.reviewedBy ?? null,
+    review_decision: t.review?.decision ?? null,
+    review_reason: t.review?.reason ?? null,
+    reviewed_at: t.review?.at ?? null,
+  });
   await insertRows(
     db,
     'transactions',
@@ -432,25 +562,47 @@ async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[
               status: t.status,
               posted_amount: t.postedAmount,
               reversed_by: t.reversedBy,
+              ...reviewColumns(t),
               updated_position: t.updatedPosition,
             },
           ]
         : [],
     ),
   );
+  // insertRows takes scalar columns only (unnest flattens arrays of arrays): the flags of the
+  // batch's new transfers that have any, in one UPDATE, each list as JSON text.
+  const flagged = changed.filter(([, t]) => t.created !== null && t.riskFlags.length > 0);
+  if (flagged.length > 0) {
+    const v = sql<{ id: string; flags: string }>`unnest(${flagged.map(([id]) => id)}::uuid[],
+      ${flagged.map(([, t]) => JSON.stringify(t.riskFlags))}::text[])`.as<'v'>(sql`v(id, flags)`);
+    await db
+      .updateTable('transactions')
+      .from(v)
+      .set({ risk_flags: sql<string[]>`array(SELECT jsonb_array_elements_text(v.flags::jsonb))` })
+      .whereRef('transactions.id', '=', 'v.id')
+      .execute();
+  }
   const updated = changed.filter(([, t]) => t.created === null);
   if (updated.length > 0) {
-    // One UPDATE for every transfer whose status the batch changed (5 parameters in all).
+    // One UPDATE for every transfer whose status the batch changed (9 parameters in all).
+    const rows = updated.map(([, t]) => reviewColumns(t));
     const v = sql<{
       id: string;
       status: string;
       posted_amount: string | null;
       reversed_by: string | null;
+      reviewed_by: string | null;
+      review_decision: string | null;
+      review_reason: string | null;
+      reviewed_at: string | null;
       updated_position: string;
     }>`unnest(${updated.map(([id]) => id)}::uuid[], ${updated.map(([, t]) => t.status)}::text[],
       ${updated.map(([, t]) => t.postedAmount)}::numeric[], ${updated.map(([, t]) => t.reversedBy)}::uuid[],
+      ${rows.map((r) => r.reviewed_by)}::text[], ${rows.map((r) => r.review_decision)}::text[],
+      ${rows.map((r) => r.review_reason)}::text[], ${rows.map((r) => r.reviewed_at)}::timestamptz[],
       ${updated.map(([, t]) => t.updatedPosition)}::bigint[])`.as<'v'>(
-      sql`v(id, status, posted_amount, reversed_by, updated_position)`,
+      sql`v(id, status, posted_amount, reversed_by, reviewed_by, review_decision, review_reason, reviewed_at,
+        updated_position)`,
     );
     await db
       .updateTable('transactions')
@@ -459,6 +611,10 @@ async function applyTransactions(tx: Kysely<any>, batch: readonly RecordedEvent[
         status: eb.ref('v.status'),
         posted_amount: eb.ref('v.posted_amount'),
         reversed_by: eb.ref('v.reversed_by'),
+        reviewed_by: eb.ref('v.reviewed_by'),
+        review_decision: eb.ref('v.review_decision'),
+        review_reason: eb.ref('v.review_reason'),
+        reviewed_at: eb.ref('v.reviewed_at'),
         updated_position: eb.ref('v.updated_position'),
       }))
       .whereRef('transactions.id', '=', 'v.id')

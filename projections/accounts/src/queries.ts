@@ -1,4 +1,10 @@
-import { type Currency, formatAmount, isCurrency } from '@ledger/domain/ledger';
+import {
+  type Currency,
+  currencies,
+  currencyExponents,
+  formatAmount,
+  isCurrency,
+} from '@ledger/domain/ledger';
 import { assertProjectionSchema } from '@ledger/readmodel';
 import { type Kysely, sql } from 'kysely';
 import { accountsProjection, transactionsProjection } from './projection.js';
@@ -237,9 +243,19 @@ export interface TransactionView {
   reversedBy: string | null;
   /** External transfers: whom they pay. */
   beneficiary: { iban: string; name: string } | null;
+  /** Active fraud/AML rules that fired when it was created (rule ids). */
   riskFlags: string[];
+  /** Held for review and decided since: by whom, how, why and when; null otherwise. */
+  review: TransactionReview | null;
   createdAt: string;
   position: string;
+}
+
+export interface TransactionReview {
+  decision: 'approved' | 'rejected';
+  reviewerId: string;
+  reason: string;
+  at: string;
 }
 
 function transactionsDb(
@@ -264,6 +280,11 @@ const transactionColumns = [
   sql<string | null>`reversed_by::text`.as('reversed_by'),
   'beneficiary_iban',
   'beneficiary_name',
+  'risk_flags',
+  'reviewed_by',
+  'review_decision',
+  'review_reason',
+  'reviewed_at',
   'created_at',
   sql<string>`position::text`.as('position'),
 ] as const;
@@ -282,6 +303,11 @@ type TransactionRow = {
   reversed_by: string | null;
   beneficiary_iban: string | null;
   beneficiary_name: string | null;
+  risk_flags: string[];
+  reviewed_by: string | null;
+  review_decision: string | null;
+  review_reason: string | null;
+  reviewed_at: Date | null;
   created_at: Date;
   position: string;
 };
@@ -293,6 +319,20 @@ function beneficiaryOf(row: TransactionRow): TransactionView['beneficiary'] {
     throw new Error(`transaction ${row.id} has half a beneficiary`);
   }
   return { iban: row.beneficiary_iban, name: row.beneficiary_name };
+}
+
+/** The projection writes the four review columns together, once a manager decided. */
+function reviewOf(row: TransactionRow): TransactionReview | null {
+  if (row.review_decision === null) return null;
+  if (row.reviewed_by === null || row.review_reason === null || row.reviewed_at === null) {
+    throw new Error(`transaction ${row.id} has half a review`);
+  }
+  return {
+    decision: row.review_decision as TransactionReview['decision'],
+    reviewerId: row.reviewed_by,
+    reason: row.review_reason,
+    at: iso(row.reviewed_at),
+  };
 }
 
 function transactionView(row: TransactionRow): TransactionView {
@@ -310,7 +350,8 @@ function transactionView(row: TransactionRow): TransactionView {
     reversalOf: row.reversal_of,
     reversedBy: row.reversed_by,
     beneficiary: beneficiaryOf(row),
-    riskFlags: [],
+    riskFlags: [...row.risk_flags],
+    review: reviewOf(row),
     createdAt: iso(row.created_at),
     position: row.position,
   };
@@ -329,12 +370,55 @@ export async function getTransaction(
   return row === undefined ? null : transactionView(row as TransactionRow);
 }
 
-/** Transactions, newest first; `accountIds` narrows to those touching one of them. */
+/** What listTransactions narrows by; every filter given must hold. */
+export interface TransactionFilters {
+  /** Those touching (debiting or crediting) one of these accounts. */
+  accountIds?: readonly string[];
+  status?: string;
+  /** Those whose risk flags include this rule id. */
+  riskFlag?: string;
+  /** Created at or after (inclusive). */
+  from?: Date;
+  /** Created before (exclusive). */
+  to?: Date;
+  /**
+   * Amount at least this, in major units as a decimal string ("250.00"), compared as numeric
+   * in SQL against each row's amount in its own currency's minor units: never a JS number.
+   */
+  minAmount?: string;
+  currency?: Currency;
+}
+
+/** A minimum amount in major units: plain decimal, at most 15 + 3 digits (the widest exponent). */
+const minAmountPattern = /^(0|[1-9][0-9]{0,14})(\.[0-9]{1,3})?$/;
+
+/**
+ * A row's amount in major units ≥ `minAmount`, as amount (minor units) ≥ minAmount × 10^exponent
+ * of the row's currency: exact in numeric, whatever the currency.
+ */
+function minAmountCondition(minAmount: string) {
+  if (!minAmountPattern.test(minAmount)) throw new RangeError('minAmount must be a plain decimal string');
+  const scales = currencies.map(
+    (currency) =>
+      sql`WHEN ${currency} THEN ${(10n ** BigInt(currencyExponents[currency])).toString()}::numeric`,
+  );
+  return sql<boolean>`amount >= ${minAmount}::numeric * (CASE currency ${sql.join(scales, sql` `)} END)`;
+}
+
+function checkDate(what: string, value: Date | undefined): void {
+  if (value !== undefined && (!(value instanceof Date) || Number.isNaN(value.getTime()))) {
+    throw new RangeError(`${what} must be a valid Date`);
+  }
+}
+
+/** Transactions, newest first, narrowed by `filters` (see TransactionFilters). */
 export async function listTransactions(
   db: Kysely<any>,
-  query: { limit: number; cursor?: string; accountIds?: readonly string[]; status?: string; schema?: string },
+  query: TransactionFilters & { limit: number; cursor?: string; schema?: string },
 ): Promise<{ items: TransactionView[]; nextCursor: string | null }> {
   checkLimit(query.limit);
+  checkDate('from', query.from);
+  checkDate('to', query.to);
   let select = transactionsDb(db, query.schema).selectFrom('transactions').select(transactionColumns);
   const ids = query.accountIds;
   if (ids !== undefined) {
@@ -342,6 +426,18 @@ export async function listTransactions(
     select = select.where((eb) => eb.or([eb('from_account_id', 'in', ids), eb('to_account_id', 'in', ids)]));
   }
   if (query.status !== undefined) select = select.where('status', '=', query.status);
+  if (query.riskFlag !== undefined) {
+    // The first condition is the flagged index's own: the planner walks only flagged rows.
+    select = select
+      .where(sql<boolean>`cardinality(risk_flags) > 0`)
+      .where(sql<boolean>`risk_flags @> ARRAY[${query.riskFlag}]::text[]`);
+  }
+  if (query.from !== undefined)
+    select = select.where(sql<boolean>`created_at >= ${query.from.toISOString()}::timestamptz`);
+  if (query.to !== undefined)
+    select = select.where(sql<boolean>`created_at < ${query.to.toISOString()}::timestamptz`);
+  if (query.currency !== undefined) select = select.where('currency', '=', query.currency);
+  if (query.minAmount !== undefined) select = select.where(minAmountCondition(query.minAmount));
   if (query.cursor !== undefined)
     select = select.where(sql<boolean>`position < ${decodeCursor('t1', query.cursor)}::bigint`);
   const rows = (await select
@@ -355,6 +451,83 @@ export async function listTransactions(
     items: rows.slice(0, query.limit).map(transactionView),
     nextCursor: rows.length > query.limit && last ? encodeCursor('t1', last.position) : null,
   };
+}
+
+/** One currency's figures for GET /api/admin/stats. */
+export interface CurrencyStats {
+  currency: Currency;
+  /** Σ balances of customer accounts, major units. */
+  deposits: string;
+  /** Σ amounts of transactions created within the day that are posted (as posted) or pending. */
+  volumeToday: string;
+  /** How many transactions those are. */
+  transfersToday: number;
+  /** Transactions held for review now (whenever created). */
+  heldForReview: number;
+}
+
+/**
+ * The money figures of GET /api/admin/stats, per currency (in currency order): one statement
+ * over both read models, sums in numeric (never a JS number). The day is [dayStart, dayStart
+ * + 24 h). A posted transaction counts its posted amount (a hold may be posted in part).
+ */
+export async function currencyStats(
+  db: Kysely<any>,
+  query: {
+    dayStart: Date;
+    accountsSchema?: string;
+    transactionsSchema?: string;
+  },
+): Promise<CurrencyStats[]> {
+  checkDate('dayStart', query.dayStart);
+  const accountsSchema = query.accountsSchema ?? accountsProjection.schema;
+  const transactionsSchema = query.transactionsSchema ?? transactionsProjection.schema;
+  assertProjectionSchema(accountsSchema);
+  assertProjectionSchema(transactionsSchema);
+  const dayStart = query.dayStart.toISOString();
+  const dayEnd = new Date(query.dayStart.getTime() + 86_400_000).toISOString();
+  const today = sql`created_at >= ${dayStart}::timestamptz AND created_at < ${dayEnd}::timestamptz`;
+  const moving = sql`status IN ('posted', 'pending')`;
+  const { rows } = await sql<{
+    currency: string;
+    deposits: string;
+    volume: string;
+    transfers: string;
+    held: string;
+  }>`
+    WITH d AS (
+      SELECT currency, sum(credits_posted - debits_posted) AS deposits
+      FROM ${sql.table(`${accountsSchema}.accounts`)}
+      WHERE kind = 'customer'
+      GROUP BY currency
+    ), t AS (
+      SELECT currency,
+        sum(CASE WHEN status = 'posted' THEN coalesce(posted_amount, amount) ELSE amount END)
+          FILTER (WHERE ${moving} AND ${today}) AS volume,
+        count(*) FILTER (WHERE ${moving} AND ${today}) AS transfers,
+        count(*) FILTER (WHERE status = 'held_for_review') AS held
+      FROM ${sql.table(`${transactionsSchema}.transactions`)}
+      WHERE (${today}) OR status = 'held_for_review'
+      GROUP BY currency
+    )
+    SELECT coalesce(d.currency, t.currency) AS currency,
+      coalesce(d.deposits, 0)::text AS deposits,
+      coalesce(t.volume, 0)::text AS volume,
+      coalesce(t.transfers, 0)::text AS transfers,
+      coalesce(t.held, 0)::text AS held
+    FROM d FULL JOIN t ON d.currency = t.currency
+    ORDER BY 1`.execute(db);
+  return rows.map((row) => {
+    const currency = currencyOf(row.currency);
+    return {
+      currency,
+      deposits: formatAmount(big(row.deposits), currency),
+      volumeToday: formatAmount(big(row.volume), currency),
+      // Counts of rows: far below 2^53.
+      transfersToday: Number(row.transfers),
+      heldForReview: Number(row.held),
+    };
+  });
 }
 
 /** Per currency Σ debits and Σ credits posted over all accounts (the trial balance). */

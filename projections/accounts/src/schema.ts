@@ -58,6 +58,13 @@ export interface TransactionsTable {
   /** External transfers only. */
   beneficiary_iban: string | null;
   beneficiary_name: string | null;
+  /** Active fraud/AML rules that fired when it was created: the API's riskFlags. */
+  risk_flags: ColumnType<string[], never, string[]>;
+  /** Held for review and decided: who, what, why and when (null otherwise). */
+  reviewed_by: string | null;
+  review_decision: string | null;
+  review_reason: string | null;
+  reviewed_at: ColumnType<Date | null, string | null, string | null>;
   created_at: ColumnType<Date, string, never>;
   position: ColumnType<string, string, never>;
   updated_position: Big;

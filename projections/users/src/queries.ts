@@ -111,3 +111,45 @@ export async function listUsers(db: Kysely<any>, query: UserQuery): Promise<User
     nextCursor: rows.length > limit && last ? Buffer.from(`u1:${last.seq}`).toString('base64url') : null,
   };
 }
+
+/** The users figures of GET /api/admin/stats. */
+export interface UserStats {
+  total: number;
+  byRole: Record<Role, number>;
+  /** Users whose KYC status is `verified`. */
+  kycVerified: number;
+}
+
+/** Counts of users, by role and KYC verified: one aggregate over the users table. */
+export async function userStats(
+  db: Kysely<any>,
+  schema: string = usersProjection.schema,
+): Promise<UserStats> {
+  assertProjectionSchema(schema);
+  const count = (condition: ReturnType<typeof sql<boolean>>) =>
+    sql<string>`(count(*) FILTER (WHERE ${condition}))::text`;
+  const row = await (db.withSchema(schema) as Kysely<UsersDatabase>)
+    .selectFrom('users')
+    .select([
+      sql<string>`count(*)::text`.as('total'),
+      count(sql`role = 'customer'`).as('customer'),
+      count(sql`role = 'agent'`).as('agent'),
+      count(sql`role = 'manager'`).as('manager'),
+      count(sql`role = 'director'`).as('director'),
+      count(sql`role = 'auditor'`).as('auditor'),
+      count(sql`kyc_status = 'verified'`).as('kyc_verified'),
+    ])
+    .executeTakeFirstOrThrow();
+  // Counts of rows: far below 2^53.
+  return {
+    total: Number(row.total),
+    byRole: {
+      customer: Number(row.customer),
+      agent: Number(row.agent),
+      manager: Number(row.manager),
+      director: Number(row.director),
+      auditor: Number(row.auditor),
+    },
+    kycVerified: Number(row.kyc_verified),
+  };
+}
