@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { userStreamId } from '@ledger/contracts';
+import { defaultRuleModes, defaultRuleThresholds } from '@ledger/domain';
 import { dailyDebitsOn } from '@ledger/domain/ledger';
 import { defaultSettings } from '@ledger/domain/settings';
 import type { EventStore } from '@ledger/eventstore';
@@ -22,6 +23,10 @@ import {
   cashDeskFor,
   changeSettings,
   loadSettings,
+  rulePolicyFor,
+  SettingsCache,
+  settingsAtVersion,
+  settingsMaxAgeMs,
   settingsStreamId,
   transferLimitsFor,
 } from './settings.js';
@@ -253,6 +258,77 @@ t.test('cashDeskFor: the staff member and the currency’s cashApprovalMin, as c
       errors: [{ path: 'cashApprovalMin.EUR', message: 'must be > 0' }],
     },
   );
+});
+
+t.test('rulePolicyFor: the rules’ settings in force and their version, as GET answers it', async (t) => {
+  // A store of its own: the version counts this stream's changes from the start.
+  const { store: own } = await openTestStore('application_rule_policy', t);
+  const context = { store: own, settings: new SettingsCache() };
+  t.same(await rulePolicyFor(context), {
+    policy: { thresholds: defaultRuleThresholds(), modes: defaultRuleModes(), watchList: [] },
+    settingsVersion: '0',
+  });
+  const changed = await changeSettings(
+    context,
+    {
+      settings: {
+        limits: {},
+        ruleThresholds: { reviewAmountMin: { EUR: '900.00' }, velocityCount: 4 },
+        rules: { dormant_account: 'off', amount_outlier: 'shadow' },
+        watchList: [{ name: 'Ivan Example', iban: 'gb29 nwbk 6016 1331 9268 19' }],
+      },
+      now: now(),
+    },
+    meta,
+  );
+  t.match(changed, { ok: true, version: 0n });
+  const { policy, settingsVersion } = await rulePolicyFor(context);
+  t.equal(settingsVersion, '1', 'one change: "1", as GET /api/admin/settings answers');
+  t.equal(policy.thresholds.reviewAmountMin.EUR, 900_00n);
+  t.equal(policy.thresholds.reviewAmountMin.USD, defaultRuleThresholds().reviewAmountMin.USD);
+  t.equal(policy.thresholds.velocityCount, 4);
+  t.equal(policy.thresholds.dormantDays, defaultRuleThresholds().dormantDays);
+  t.same(policy.modes, { ...defaultRuleModes(), dormant_account: 'off', amount_outlier: 'shadow' });
+  t.same(policy.watchList, [{ name: 'Ivan Example', iban: 'GB29NWBK60161331926819' }]);
+
+  // Another process's change applies within settingsMaxAgeMs, not necessarily at once.
+  const other = { store: own, settings: new SettingsCache() };
+  await changeSettings(other, { settings: { limits: {}, rules: { velocity: 'off' } }, now: now() }, meta);
+  await new Promise((resolve) => setTimeout(resolve, settingsMaxAgeMs + 50));
+  const later = await rulePolicyFor(context);
+  t.equal(later.settingsVersion, '2');
+  t.same(later.policy.modes, { ...defaultRuleModes(), velocity: 'off' }, 'the rest back to the defaults');
+  t.same(later.policy.watchList, []);
+});
+
+t.test('settingsAtVersion: the settings a decision was made under, at any version', async (t) => {
+  const { store: own } = await openTestStore('application_settings_at', t);
+  const context = { store: own, settings: new SettingsCache() };
+  t.same(await settingsAtVersion(own, '0'), defaultSettings(), '"0": the defaults');
+  const versions: string[] = [];
+  for (const count of [2, 3, 4]) {
+    await changeSettings(
+      context,
+      { settings: { limits: {}, ruleThresholds: { structuringCount: count } }, now: now() },
+      meta,
+    );
+    versions.push((await rulePolicyFor(context)).settingsVersion);
+  }
+  t.same(versions, ['1', '2', '3']);
+  for (const [index, version] of versions.entries()) {
+    const settings = await settingsAtVersion(own, version);
+    t.equal(settings.ruleThresholds.structuringCount, index + 2, `version ${version}`);
+    t.same(settings.limits, defaultSettings().limits);
+  }
+  t.same(
+    await settingsAtVersion(own, '3'),
+    (await loadSettings(context)).state.settings,
+    'the last version: the settings in force',
+  );
+  await t.rejects(settingsAtVersion(own, '4'), /settings version 4 does not exist yet/);
+  for (const bad of ['', '-1', '01', '1.0', 'x', ' 1'])
+    await t.rejects(settingsAtVersion(own, bad), /is not a version/, JSON.stringify(bad));
+  t.same(await settingsAtVersion(store, '0'), defaultSettings(), 'any store: "0" reads nothing');
 });
 
 t.test('20 concurrent transfers from 4 processes never exceed the daily limit in total', async (t) => {
