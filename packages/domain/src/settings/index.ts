@@ -1,6 +1,7 @@
 /**
- * The bank's settings (API.md Admin, `GET, PUT /settings`): limits now; fees and rule
- * thresholds reserved. Pure, like the ledger's deciders.
+ * The bank's settings (API.md Admin, `GET, PUT /settings`): limits, the cash desk's
+ * threshold, the fraud and AML rules' thresholds, modes and watch list; fees reserved.
+ * Pure, like the ledger's deciders.
  */
 export {
   decideSettings,
@@ -9,6 +10,7 @@ export {
   type SettingsFieldError,
   type SettingsInput,
   type SettingsRejection,
+  settingsDataLengthMax,
   validateSettings,
 } from './decide.js';
 export {
@@ -23,7 +25,11 @@ export {
   initialSettingsState,
   type LimitName,
   limitNames,
+  type RuleCountName,
+  type RuleThresholdsData,
+  type RuleThresholdsText,
   retentionDaysMax,
+  ruleCountNames,
   type SettingsData,
   type SettingsEvent,
   type SettingsEventType,
