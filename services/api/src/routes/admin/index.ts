@@ -19,6 +19,7 @@ import { directorOnly, managerPlus, type Policy, principalOf, staffOrAuditor } f
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionSchema, readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
 import { problemOf, type Rejection } from '../../rejections.js';
+import monitoringRoutes from './monitoring.js';
 import settingsRoutes from './settings.js';
 
 const listPolicy: Policy = { roles: staffOrAuditor };
@@ -57,6 +58,8 @@ const admin: FastifyPluginAsyncZod = async (app) => {
   const tags = ['admin'];
   // GET, PUT /settings: the limits transfers are held to.
   await app.register(settingsRoutes);
+  // GET /transactions (the review queue and its filters), /stats, /audit: read models only.
+  await app.register(monitoringRoutes);
 
   app.get(
     '/users',
