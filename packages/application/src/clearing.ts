@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import {
   type Beneficiary,
   type Currency,
+  isHeldForReview,
   parseIban,
   type TransferCommand,
   type TransferLimits,
+  type TransferRules,
 } from '@ledger/domain/ledger';
 import type { EventMetadata } from '@ledger/eventstore';
 import { ensureBankAccounts } from './ledger/accounts.js';
@@ -56,6 +58,8 @@ export interface ExternalTransferCommand {
   reference: string | null;
   /** The caller's limits, as for an internal transfer (`external` is a limited code). */
   limits: TransferLimits;
+  /** The fraud and AML rules in force (sendExternal always gives them; absent: not judged). */
+  rules?: TransferRules;
   now: Date;
 }
 
@@ -82,6 +86,7 @@ export async function createExternalTransfer(
       reference: command.reference,
       beneficiary: { iban: command.beneficiary.iban, name: command.beneficiary.name },
       limits: command.limits,
+      ...(command.rules === undefined ? {} : { rules: command.rules }),
       now: command.now,
     },
     metadata,
@@ -117,7 +122,9 @@ export function clearingAnswer(rail: ClearingRail, beneficiary: Beneficiary): Cl
 export type ClearingResult =
   | { result: 'settled' | 'returned'; position: bigint }
   /** Already settled or returned (the job ran before, e.g. a retry after a crash): nothing to do. */
-  | { result: 'already_ended' };
+  | { result: 'already_ended' }
+  /** Held for review: the rail gets it when a manager approves it (its own job then). */
+  | { result: 'held' };
 
 /**
  * Runs the rail's answer for one external transfer. A settle that the ledger refuses
@@ -133,6 +140,7 @@ export async function clearExternalTransfer(
   assert(state.status !== 'none', `clearing job for unknown transfer ${command.transferId}`);
   assert.equal(state.code, 'external', `clearing job for ${state.code} transfer ${state.id}`);
   if (state.status !== 'pending') return { result: 'already_ended' };
+  if (isHeldForReview(state)) return { result: 'held' };
   assert(state.beneficiary !== null, `external transfer ${state.id} without a beneficiary`);
   const answer = clearingAnswer(command.rail, state.beneficiary);
   const returned = (reason: string): TransferCommand => ({
@@ -169,6 +177,11 @@ export type ExpiryResult =
   | { result: 'expired'; position: bigint }
   /** Posted, voided (or expired) before its time came: the expected no-op. */
   | { result: 'already_ended' }
+  /**
+   * Pending without a deadline any more: an external transfer held for review and approved
+   * before its review's deadline waits for the clearing rail alone. Nothing to do.
+   */
+  | { result: 'no_deadline' }
   /** This clock says the hold has not expired yet (clocks apart): try again later. */
   | { result: 'not_due'; expiresAt: string | null };
 
@@ -189,6 +202,7 @@ export async function expirePendingTransfer(
     // The job comes from the transfer's own TransferPending event: it exists.
     assert.equal(rejection.code, 'transfer_not_expired', `hold expiry: ${rejection.code}`);
     const { state } = await loadTransfer(ledger, command.transferId);
+    if (state.status === 'pending' && state.expiresAt === null) return { result: 'no_deadline' };
     return { result: 'not_due', expiresAt: state.status === 'pending' ? state.expiresAt : null };
   }
   assert(outcome.status === 'accepted', 'ending a hold is never a replay');

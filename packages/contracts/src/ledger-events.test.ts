@@ -68,6 +68,22 @@ const stored = {
     beneficiary: { iban: 'GB82WEST12345698765432', name: 'Payee' },
     timeoutSeconds: 0,
     expiresAt: null,
+    risk: {
+      settingsVersion: '3',
+      outcome: 'review',
+      flags: ['new_payee_large'],
+      shadow: ['velocity'],
+      findings: [
+        {
+          ruleId: 'new_payee_large',
+          mode: 'active',
+          outcome: 'review',
+          figures: { amount: '500000', newPayeeAmountMin: '200000' },
+        },
+        { ruleId: 'velocity', mode: 'shadow', outcome: 'review', figures: { count: '11' } },
+      ],
+    },
+    review: { reasons: ['new_payee_large'], requestedBy: owner, requestedMode: 'two-phase' },
     at,
   },
   PendingTransferPosted: { transferId: transfer, amount: '5000', at },
@@ -75,6 +91,14 @@ const stored = {
   PendingTransferExpired: { transferId: transfer, at },
   PendingTransferReturned: { transferId: transfer, reason: 'closed account', at },
   TransferReversed: { transferId: transfer, reversalTransferId: owner, at },
+  TransferReviewed: {
+    transferId: transfer,
+    code: 'external',
+    decision: 'approved',
+    reviewerId: owner,
+    reason: 'known customer',
+    at,
+  },
   TransferRefused: {
     ...body,
     mode: 'two-phase',

@@ -46,6 +46,12 @@ const leg = {
   /** The transfer's reference, so a statement line is the leg alone. */
   reference: z.string().nullable(),
   at: isoTime,
+  /**
+   * Debit legs of customer-initiated codes (`transfer`, `external`) only: whom the transfer
+   * pays, as the fraud rules key payees (`acct:<id>`, `iban:<IBAN>`), so an account's payee
+   * history is a fold of its own stream. Absent on legs written before the rules existed.
+   */
+  payee: z.string().exactOptional(),
 };
 
 export const accountEventSchemas = {
@@ -99,6 +105,43 @@ const transferBody = {
   beneficiary: z.object({ iban: z.string(), name: z.string() }).exactOptional(),
 };
 
+/** The fraud and AML rules' ids (the domain's ruleIds), as riskFlags name them. */
+export const riskRuleIds = [
+  'large_amount',
+  'velocity',
+  'structuring',
+  'new_payee_large',
+  'dormant_account',
+  'amount_outlier',
+  'sanctioned_payee',
+] as const;
+const ruleId = z.enum(riskRuleIds);
+
+/**
+ * What the fraud and AML rules decided about a customer's debit, recorded on the event that
+ * created (or refused) it: the settings version they ran under (the API's settings
+ * `version`), so the decision replays exactly, and what fired, active or in shadow.
+ */
+const riskSchema = z.object({
+  settingsVersion: z.string(),
+  outcome: z.enum(['allow', 'review', 'reject']),
+  /** Active rules that fired: the transaction's riskFlags. */
+  flags: z.array(ruleId),
+  /** Rules in shadow mode that would have fired: recorded, changing nothing. */
+  shadow: z.array(ruleId),
+  findings: z.array(
+    z.object({
+      ruleId,
+      mode: z.enum(['active', 'shadow']),
+      outcome: z.enum(['review', 'reject']),
+      figures: z.record(z.string(), z.string()),
+    }),
+  ),
+});
+
+/** Why a transfer is held for a manager: the rules that asked for review, or the cash desk's threshold. */
+const reviewReason = z.enum([...riskRuleIds, 'cash_approval_min']);
+
 const recordedRefusalSchema = z.discriminatedUnion('code', [
   z.object({ code: z.literal('same_account') }),
   z.object({ code: z.literal('currency_mismatch'), accountId: id, accountCurrency: currency }),
@@ -118,16 +161,32 @@ const recordedRefusalSchema = z.discriminatedUnion('code', [
     currency,
   }),
   z.object({ code: z.literal('approval_required'), max: minorUnitsSchema, currency }),
+  /** An active rule whose outcome is reject fired (a watch-list hit): the rules that did. */
+  z.object({ code: z.literal('transfer_rejected'), rules: z.array(ruleId) }),
 ]);
 
 const timeoutSeconds = z.number().int().min(0);
 
 export const transferEventSchemas = {
-  TransferPosted: z.object({ ...transferBody, at: isoTime }),
+  TransferPosted: z.object({ ...transferBody, risk: riskSchema.exactOptional(), at: isoTime }),
   TransferPending: z.object({
     ...transferBody,
     timeoutSeconds,
     expiresAt: isoTime.nullable(),
+    risk: riskSchema.exactOptional(),
+    /**
+     * Present: held for review (API status `held_for_review`), funds reserved, until a
+     * manager approves or rejects it or `expiresAt` (the review's deadline) passes.
+     */
+    review: z
+      .object({
+        reasons: z.array(reviewReason),
+        /** Who asked for the money to move: never its reviewer. */
+        requestedBy: id,
+        /** What was asked: approving a single-phase request posts it. */
+        requestedMode: z.enum(['single-phase', 'two-phase']),
+      })
+      .exactOptional(),
     at: isoTime,
   }),
   PendingTransferPosted: z.object({ transferId: id, amount: minorUnitsSchema, at: isoTime }),
@@ -140,6 +199,21 @@ export const transferEventSchemas = {
     mode: z.enum(['single-phase', 'two-phase']),
     timeoutSeconds,
     rejection: recordedRefusalSchema,
+    risk: riskSchema.exactOptional(),
+    at: isoTime,
+  }),
+  /**
+   * A manager decided a held transfer. Approved: a PendingTransferPosted follows in the same
+   * append, but for an external transfer, which goes on to the clearing rail; rejected: a
+   * PendingTransferVoided follows.
+   */
+  TransferReviewed: z.object({
+    transferId: id,
+    /** The transfer's code, for whoever acts on an approval (the clearing rail takes `external`). */
+    code: transferCode,
+    decision: z.enum(['approved', 'rejected']),
+    reviewerId: id,
+    reason: z.string(),
     at: isoTime,
   }),
 } as const;

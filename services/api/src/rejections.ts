@@ -55,6 +55,8 @@ function ledgerProblemOf(rejection: UseCaseRejection): HttpProblem {
       return problem(404, 'account_not_found', 'No account has this number');
     case 'staff_only':
       return problem(403, 'forbidden', 'Cash deposits and withdrawals are for staff');
+    case 'manager_only':
+      return problem(403, 'forbidden', 'Held transactions are reviewed by a manager or a director');
     case 'bank_account':
       return problem(403, 'forbidden', 'Bank accounts stay open');
     case 'customer_not_found':
@@ -130,6 +132,25 @@ function ledgerProblemOf(rejection: UseCaseRejection): HttpProblem {
         { max, currency: rejection.currency },
       );
     }
+    case 'transfer_rejected':
+      return problem(422, 'transfer_rejected', `Refused by the bank's rules: ${rejection.rules.join(', ')}`, {
+        rules: rejection.rules,
+      });
+    case 'transfer_held':
+      return problem(
+        409,
+        'transfer_not_pending',
+        'The transaction is held_for_review: a manager approves or rejects it',
+        { status: 'held_for_review' },
+      );
+    case 'transfer_not_held':
+      return problem(
+        409,
+        'transfer_not_pending',
+        `The transaction is ${rejection.status}, not held for review`,
+      );
+    case 'reviewer_is_party':
+      return problem(403, 'forbidden', 'A party to a transaction, or who asked for it, does not review it');
     case 'balance_not_zero':
       return problem(422, 'balance_not_zero', 'Only an account with a zero balance can be closed');
     case 'pending_transfers':

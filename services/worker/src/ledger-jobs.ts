@@ -45,11 +45,20 @@ function pendingData(event: RecordedEvent): Pending {
   return parsed.data;
 }
 
+type Reviewed = Extract<TransferEvent, { type: 'TransferReviewed' }>['data'];
+
+/** TransferReviewed data, parsed. */
+function reviewedData(event: RecordedEvent): Reviewed {
+  const parsed = parseTransferEvent(event);
+  assert(parsed.type === 'TransferReviewed', `${event.eventId}: ${event.type} is not TransferReviewed`);
+  return parsed.data;
+}
+
 /** What links a job's events to their cause: the event id and the request's correlation. */
 function causeOf(event: RecordedEvent) {
   const { correlationId } = event.metadata;
   return {
-    transferId: pendingData(event).transferId,
+    transferId: parseTransferEvent(event).data.transferId,
     causationId: event.eventId,
     ...(typeof correlationId === 'string' ? { correlationId } : {}),
   };
@@ -70,10 +79,25 @@ export function ledgerDispatchRules(options: { clearing: ClearingRail }): Dispat
       eventType: 'TransferPending',
       queue: clearingQueue,
       job: clearingSubmitJob,
-      when: (event) => pendingData(event).code === 'external',
+      // One held for review goes to the rail once a manager approves it (below).
+      when: (event) => {
+        const data = pendingData(event);
+        return data.code === 'external' && data.review === undefined;
+      },
       toData: causeOf,
       // From when the transfer was made, not when the dispatcher saw it: after a pause,
       // overdue answers come at once.
+      runAt: (event) => new Date(Date.parse(event.recordedAt) + delayMs),
+    },
+    {
+      eventType: 'TransferReviewed',
+      queue: clearingQueue,
+      job: clearingSubmitJob,
+      when: (event) => {
+        const data = reviewedData(event);
+        return data.code === 'external' && data.decision === 'approved';
+      },
+      toData: causeOf,
       runAt: (event) => new Date(Date.parse(event.recordedAt) + delayMs),
     },
   ];
@@ -183,8 +207,28 @@ const transferEndedTypes: ReadonlySet<string> = new Set([
   'PendingTransferReturned',
 ] satisfies TransferEvent['type'][]);
 
+/** Events of a transfer stream: a held one has at most its creation, review and end. */
+const transferEventsMax = 8;
+
 /**
- * Visits the TransferPending event of every transfer still pending, once each. The pending
+ * The approval of an external transfer held for review, if a manager gave it: from then on
+ * its scheduled work is the clearing rail's, dispatched from that event. Null otherwise
+ * (read only for held external transfers: anything else has its work in TransferPending).
+ */
+async function approvalOf(store: EventStore, first: RecordedEvent): Promise<RecordedEvent | null> {
+  const data = pendingData(first);
+  if (data.review === undefined || data.code !== 'external') return null;
+  const events = await store.readStream(transferStreamId(data.transferId), { limit: transferEventsMax });
+  return (
+    events.find(
+      (event) => event.type === 'TransferReviewed' && reviewedData(event).decision === 'approved',
+    ) ?? null
+  );
+}
+
+/**
+ * Visits the TransferPending event of every transfer still pending (or held for review),
+ * once each, with the approval of an external one held for review (approvalOf). The pending
  * transfers are those of the transactions read model, paged by id, and those made after its
  * checkpoint (a projector that lags, or lost its last batches in a crash: read models commit
  * without waiting for their flush), found in $all from the checkpoint to the head as it is
@@ -201,7 +245,7 @@ async function forEachPendingTransfer(
     stopped: AbortSignal;
     known?: Map<string, RecordedEvent>;
   },
-  visit: (first: RecordedEvent) => Promise<void>,
+  visit: (first: RecordedEvent, approval: RecordedEvent | null) => Promise<void>,
 ): Promise<void> {
   const { db, store, stopped, known } = options;
   // The checkpoint first: the read model holds at least what it says.
@@ -223,7 +267,7 @@ async function forEachPendingTransfer(
       const { transferId } = pendingData(first);
       visited.add(transferId);
       if (known !== undefined && known.size < knownMax) known.set(transferId, first);
-      await visit(first);
+      await visit(first, await approvalOf(store, first));
     }
   };
 
@@ -235,7 +279,8 @@ async function forEachPendingTransfer(
   while (exists[0]?.found && !stopped.aborted) {
     const { rows } = await sql<{ id: string }>`
       SELECT id::text AS id FROM ${table}
-       WHERE status = 'pending' AND id > ${after}::uuid ORDER BY id LIMIT ${rearmPageSize}`.execute(db);
+       WHERE status IN ('pending', 'held_for_review') AND id > ${after}::uuid
+       ORDER BY id LIMIT ${rearmPageSize}`.execute(db);
     await visitAll(rows.map((row) => row.id));
     if (rows.length < rearmPageSize) break;
     after = rows[rows.length - 1]!.id;
@@ -282,9 +327,10 @@ export async function rearmPendingTransfers(options: {
   stopped: AbortSignal;
 }): Promise<number> {
   let rearmed = 0;
-  await forEachPendingTransfer(options, async (first) => {
+  await forEachPendingTransfer(options, async (first, approval) => {
     rearmed++;
     await options.dispatch(first);
+    if (approval !== null) await options.dispatch(approval);
   });
   return rearmed;
 }
@@ -331,9 +377,12 @@ export async function sweepOverdueTransfers(options: {
   const at = now().getTime();
   const overdueClearing: RecordedEvent[] = [];
   let expired = 0;
-  await forEachPendingTransfer(options, async (first) => {
+  await forEachPendingTransfer(options, async (first, approval) => {
     const data = pendingData(first);
-    if (data.expiresAt !== null && Date.parse(data.expiresAt) <= at) {
+    if (approval !== null) {
+      // Approved: no deadline any more; the rail answers delayMs after the approval.
+      if (Date.parse(approval.recordedAt) + clearing.delayMs <= at) overdueClearing.push(approval);
+    } else if (data.expiresAt !== null && Date.parse(data.expiresAt) <= at) {
       const { expiry } = await expire({
         ...causeOf(first),
         // The job this expiry stands in for: the same work, whichever path does it.
@@ -343,7 +392,11 @@ export async function sweepOverdueTransfers(options: {
         expired++;
         logger.info({ transferId: data.transferId, expiresAt: data.expiresAt }, 'overdue hold expired');
       }
-    } else if (data.code === 'external' && Date.parse(first.recordedAt) + clearing.delayMs <= at) {
+    } else if (
+      data.code === 'external' &&
+      data.review === undefined &&
+      Date.parse(first.recordedAt) + clearing.delayMs <= at
+    ) {
       overdueClearing.push(first);
     }
   });

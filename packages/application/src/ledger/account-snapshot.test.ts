@@ -28,6 +28,20 @@ const account: fc.Arbitrary<Account> = fc.record({
     total: minor,
     holds: fc.array(fc.tuple(fc.uuid(), minor), { maxLength: 5 }).map((pairs) => new Map(pairs)),
   }),
+  debitActivity: fc.record({
+    recent: fc.array(
+      fc.record({
+        amount: minor,
+        at: fc
+          .date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true })
+          .map((d) => d.toISOString()),
+        payeeKey: fc.constantFrom('', 'acct:1', 'iban:DE89370400440532013000'),
+      }),
+      { maxLength: 5 },
+    ),
+    knownPayees: fc.array(fc.string({ minLength: 1 }), { maxLength: 5 }).map((keys) => new Set(keys)),
+    lastDebitAt: fc.option(fc.constant('2026-01-01T00:00:00.000Z'), { nil: null }),
+  }),
   openedAt: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
 });
 

@@ -15,7 +15,7 @@ import type { JsonObject, JsonValue } from '@ledger/eventstore';
  * Account or evolveAccount changes what a fold yields, and the snapshots of the old fold are
  * ignored (and written again) instead of being read as if they were the new one's.
  */
-export const accountSnapshotSchema = 'account/1';
+export const accountSnapshotSchema = 'account/2';
 
 const accountTypes: readonly AccountType[] = [...customerAccountTypes, ...bankAccountTypes];
 const minorUnitsPattern = /^(0|[1-9][0-9]{0,39})$/;
@@ -46,6 +46,11 @@ export function encodeAccountState(account: Account): JsonObject {
       day: account.dailyDebits.day,
       total: account.dailyDebits.total.toString(),
       holds: [...account.dailyDebits.holds].map(([transferId, amount]) => [transferId, amount.toString()]),
+    },
+    debitActivity: {
+      recent: account.debitActivity.recent.map((d) => [d.amount.toString(), d.at, d.payeeKey]),
+      knownPayees: [...account.debitActivity.knownPayees],
+      lastDebitAt: account.debitActivity.lastDebitAt,
     },
     openedAt: account.openedAt,
   };
@@ -91,8 +96,28 @@ const accountKeys = [
   'debitsPending',
   'creditsPending',
   'dailyDebits',
+  'debitActivity',
   'openedAt',
 ] as const;
+
+function debitActivityAt(value: JsonValue | undefined): Account['debitActivity'] {
+  const activity = objectAt(value, 'debitActivity', ['recent', 'knownPayees', 'lastDebitAt']);
+  if (!Array.isArray(activity.recent)) fail('debitActivity.recent is not a list');
+  if (!Array.isArray(activity.knownPayees)) fail('debitActivity.knownPayees is not a list');
+  const recent = activity.recent.map((debit) => {
+    if (!Array.isArray(debit) || debit.length !== 3 || typeof debit[2] !== 'string')
+      fail('a recent debit is not [amount, at, payee]');
+    return {
+      amount: minorUnitsAt(debit[0], 'a recent debit amount'),
+      at: stringAt(debit[1], 'a recent debit time'),
+      payeeKey: debit[2],
+    };
+  });
+  const knownPayees = new Set(activity.knownPayees.map((payee) => stringAt(payee, 'a known payee')));
+  const { lastDebitAt } = activity;
+  if (lastDebitAt !== null && typeof lastDebitAt !== 'string') fail('debitActivity.lastDebitAt');
+  return { recent, knownPayees, lastDebitAt };
+}
 
 /**
  * The account a snapshot's state encodes (encodeAccountState's inverse). Anything else (a
@@ -136,6 +161,7 @@ export function decodeAccountState(json: JsonValue): Account {
       total: minorUnitsAt(daily.total, 'dailyDebits.total'),
       holds,
     },
+    debitActivity: debitActivityAt(o.debitActivity),
     openedAt: stringAt(o.openedAt, 'openedAt'),
   };
 }

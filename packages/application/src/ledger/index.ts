@@ -49,6 +49,7 @@ export {
   postHold,
   readableAccounts,
   reverse,
+  reviewHeldTransfer,
   sendExternal,
   type TransferRequestBody,
   transferDebitOwnerOf,

@@ -4,6 +4,7 @@ import { type AccountState, evolveAccount, initialAccountState } from '@ledger/d
 import type { EventStore } from '@ledger/eventstore';
 import { openTestStore } from '@ledger/platform/testing';
 import t from 'tap';
+import { accountSnapshotSchema } from './account-snapshot.js';
 import {
   accountOnce,
   accountStreamId,
@@ -106,7 +107,11 @@ t.test('a cold load reads the snapshot and only the events after it', async (t) 
   const warm = createLedger(store);
   await loadAccount(warm, accountId);
   await warm.accounts.snapshots?.idle();
-  t.match(await snapshotRow(accountId), { v: '1200', schema: 'account/1' }, 'the first load wrote one');
+  t.match(
+    await snapshotRow(accountId),
+    { v: '1200', schema: accountSnapshotSchema },
+    'the first load wrote one',
+  );
   await rawCredits(store, { credit: accountId, counterparty: randomUUID(), amount: 7n, count: 30 });
 
   const counted = counting(store);

@@ -12,7 +12,7 @@ import {
 import type { AppendDeadline, EventMetadata } from '@ledger/eventstore';
 import { createExternalTransfer } from '../clearing.js';
 import { loadUser } from '../identity.js';
-import { cashDeskFor, transferLimitsFor } from '../settings.js';
+import { cashDeskFor, rulePolicyFor, transferLimitsFor } from '../settings.js';
 import {
   type AccountChange,
   ensureBankAccounts,
@@ -57,6 +57,8 @@ export type UseCaseRejection =
   | { code: 'account_number_unknown' }
   /** Cash at the desk is for staff. */
   | { code: 'staff_only' }
+  /** Reviews of held transfers are for managers and directors. */
+  | { code: 'manager_only' }
   /** Bank-owned accounts are not closed. */
   | { code: 'bank_account'; accountId: string }
   /** The account is opened for a customer that does not exist (or is not a customer). */
@@ -132,6 +134,7 @@ export async function createTransfer(
         currency: request.currency,
         code: 'transfer',
       }),
+      rules: await rulePolicyFor(ledger),
       now: caller.now,
     },
     caller.metadata,
@@ -179,6 +182,7 @@ export async function sendExternal(
         currency: request.currency,
         code: 'external',
       }),
+      rules: await rulePolicyFor(ledger),
       now: caller.now,
     },
     caller.metadata,
@@ -262,7 +266,10 @@ export async function createCashTransfer(
       code: command.type,
       mode: 'single-phase',
       reference: command.reference,
-      desk: await cashDeskFor(ledger, { staffId: command.staffId, currency: command.currency }),
+      desk: {
+        ...(await cashDeskFor(ledger, { staffId: command.staffId, currency: command.currency })),
+        reviewTimeoutHours: (await rulePolicyFor(ledger)).policy.thresholds.reviewTimeoutHours,
+      },
       now: command.now,
     },
     metadata,
@@ -338,6 +345,36 @@ export function reverse(
       type: 'ReverseTransfer',
       transferId: transferIdFor(caller.userId, request.idempotencyKey),
       originalTransferId: request.transferId,
+      reason: request.reason,
+      now: caller.now,
+    },
+    caller.metadata,
+  );
+}
+
+/** Who reviews held transfers (API.md, Admin: manager+). */
+const reviewerRoles: readonly Role[] = ['manager', 'director'];
+
+/**
+ * A manager's decision on a transfer held for review (by a rule, or cash above the desk's
+ * threshold): approved, it is posted (an external one goes on to the clearing rail);
+ * rejected, voided, its funds released. Never by whoever asked for it or owns either of its
+ * accounts (the decider's reviewer_is_party), never after its deadline.
+ */
+export function reviewHeldTransfer(
+  ledger: Ledger,
+  caller: LedgerCaller,
+  request: { transferId: string; decision: 'approved' | 'rejected'; reason: string },
+): Promise<MoneyOutcome> {
+  if (!reviewerRoles.includes(caller.role)) return Promise.resolve(refused({ code: 'manager_only' }));
+  ledger = underDeadline(ledger, caller.deadline);
+  return runTransferCommand(
+    ledger,
+    {
+      type: 'ReviewHeldTransfer',
+      transferId: request.transferId,
+      decision: request.decision,
+      reviewerId: caller.userId,
       reason: request.reason,
       now: caller.now,
     },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { RecentDebit } from '../fraud/rules.js';
 import { type Currency, fromMinorUnits, type MinorUnits } from './money.js';
 
 /**
@@ -42,6 +43,11 @@ interface LegData {
   /** The transfer's reference, repeated on its legs: a statement line needs the leg alone. */
   reference: string | null;
   at: string;
+  /**
+   * Debit legs of limited codes only: whom the transfer pays, as the fraud rules key payees
+   * (payeeKey: `acct:<id>`, `iban:<IBAN>`). Absent on legs written before the rules existed.
+   */
+  payee?: string;
 }
 
 export type AccountEvent =
@@ -151,6 +157,37 @@ export function dailyDebitsOn(account: Account, now: Date): bigint {
   return day !== null && day >= utcDayOf(now) ? total : 0n;
 }
 
+/**
+ * What the fraud rules read of an account's past (RuleContext), folded from its own debit
+ * legs of limited codes, so loading it costs nothing more than the account and it is as
+ * current as the version the append expects: two concurrent transfers cannot both slip
+ * under a velocity count (the loser is decided again). Bounded: see the constants below.
+ * - `recent`: each debit when made (a hold when reserved, a single-phase transfer when
+ *   posted), voided or not: attempts count toward velocity and structuring.
+ * - `knownPayees`: payees actually paid (a posted debit): a held payment that a manager
+ *   rejected does not make its payee known.
+ */
+export interface DebitActivity {
+  /** Newest last; none older than recentDebitsDays before the newest; at most recentDebitsKept. */
+  recent: readonly RecentDebit[];
+  /** Payee keys, oldest first; at most knownPayeesKept (the oldest forgotten first). */
+  knownPayees: ReadonlySet<string>;
+  /** The last debit (limited codes), when made; null before the first. */
+  lastDebitAt: string | null;
+}
+
+/** Days of debits kept: the rules' longest window (amount_outlier's 90 days). */
+export const recentDebitsDays = 90;
+/**
+ * Debits kept at most: the outlier's sample is the newest this many within 90 days, and
+ * velocityCount and structuringCount are bounded below it by the settings.
+ */
+export const recentDebitsKept = 1000;
+/** Payees remembered at most: one forgotten counts as new again (a review, never a miss). */
+export const knownPayeesKept = 1000;
+
+const emptyActivity = (): DebitActivity => ({ recent: [], knownPayees: new Set(), lastDebitAt: null });
+
 export interface Account {
   status: 'active' | 'frozen' | 'closed';
   id: string;
@@ -164,6 +201,7 @@ export interface Account {
   debitsPending: bigint;
   creditsPending: bigint;
   dailyDebits: DailyDebits;
+  debitActivity: DebitActivity;
   openedAt: string;
 }
 
@@ -230,6 +268,39 @@ function countDailyDebit(
   return { ...account, dailyDebits: { day: tracked.day, total, holds } };
 }
 
+/** The payee a debit leg names: recorded, or (legs before payees were) its counterparty account. */
+function payeeOf(leg: LegData): string | null {
+  if (leg.payee !== undefined) return leg.payee;
+  return leg.code === 'transfer' ? `acct:${leg.counterpartyAccountId}` : null;
+}
+
+/**
+ * Applies a debit leg of a limited code to the account's debit activity: `made` when the
+ * debit is made (a hold reserved, a single-phase transfer posted), `paid` when money went
+ * to the payee (a single-phase transfer, a hold posted). Anything else changes nothing.
+ */
+function recordDebit(account: Account, leg: LegData, amount: bigint, made: boolean, paid: boolean): Account {
+  if (leg.side !== 'debit' || !isLimitedCode(leg.code)) return account;
+  const activity = account.debitActivity;
+  const payee = payeeOf(leg);
+  let { recent, knownPayees, lastDebitAt } = activity;
+  if (made) {
+    const oldestMs = Date.parse(leg.at) - recentDebitsDays * 86_400_000;
+    let first = 0;
+    while (first < recent.length && Date.parse(recent[first]!.at) < oldestMs) first += 1;
+    first = Math.max(first, recent.length + 1 - recentDebitsKept);
+    recent = [...recent.slice(first), { amount, at: leg.at, payeeKey: payee ?? '' }];
+    lastDebitAt = lastDebitAt !== null && lastDebitAt > leg.at ? lastDebitAt : leg.at;
+  }
+  if (paid && payee !== null && !knownPayees.has(payee)) {
+    const next = new Set(knownPayees).add(payee);
+    if (next.size > knownPayeesKept) next.delete(next.values().next().value as string);
+    knownPayees = next;
+  }
+  if (recent === activity.recent && knownPayees === activity.knownPayees) return account;
+  return { ...account, debitActivity: { recent, knownPayees, lastDebitAt } };
+}
+
 function withPending(account: Account, side: LegSide, delta: bigint): Account {
   const key = side === 'debit' ? 'debitsPending' : 'creditsPending';
   const next = account[key] + delta;
@@ -258,6 +329,7 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
         debitsPending: 0n,
         creditsPending: 0n,
         dailyDebits: { day: null, total: 0n, holds: new Map() },
+        debitActivity: emptyActivity(),
         openedAt: d.openedAt,
       };
     }
@@ -284,10 +356,11 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
       const account = takingLeg(state, event);
       const amount = fromMinorUnits(event.data.amount);
       assert(amount > 0n, 'a pending leg moves a positive amount');
-      return countDailyDebit(withPending(account, event.data.side, amount), event.data, {
+      const counted = countDailyDebit(withPending(account, event.data.side, amount), event.data, {
         counted: amount,
         hold: true,
       });
+      return recordDebit(counted, event.data, amount, true, false);
     }
     case 'AccountLegPosted': {
       const account = takingLeg(state, event);
@@ -300,11 +373,12 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
           ? { ...next, debitsPosted: next.debitsPosted + amount }
           : { ...next, creditsPosted: next.creditsPosted + amount };
       // releasedPending "0": single-phase, counted now; otherwise a hold ends with `amount` posted.
-      return countDailyDebit(
+      const counted = countDailyDebit(
         posted,
         event.data,
         released === 0n ? { counted: amount, hold: false } : { ended: event.data.transferId, kept: amount },
       );
+      return recordDebit(counted, event.data, amount, released === 0n, true);
     }
     case 'AccountLegReleased': {
       const account = takingLeg(state, event);

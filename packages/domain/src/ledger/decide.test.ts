@@ -10,6 +10,7 @@ import {
   transferIn,
 } from '@ledger/domain/testing';
 import t, { type Test } from 'tap';
+import { defaultRuleModes, defaultRuleThresholds, type RulePolicy } from '../fraud/rules.js';
 import {
   type Account,
   type AccountEvent,
@@ -130,6 +131,28 @@ const unfreeze = (accountId: string): AccountCommand => ({
   now: t0,
 });
 const close = (accountId: string): AccountCommand => ({ type: 'CloseAccount', accountId, now: t0 });
+
+const at24h = new Date(t0.getTime() + 24 * 3_600_000).toISOString();
+const clearingEur = 'acc-clearing-eur';
+const openClearingEur: AccountCommand = { ...openCash, accountId: clearingEur, accountType: 'clearing' };
+
+/** The rules with their defaults (every one active, 72 h to review) and `policy`'s changes. */
+function rulesWith(policy: Partial<RulePolicy> = {}, settingsVersion = '7') {
+  return {
+    policy: { thresholds: defaultRuleThresholds(), modes: defaultRuleModes(), watchList: [], ...policy },
+    settingsVersion,
+  };
+}
+
+/** The same create, as an external transfer to `beneficiary` (through the clearing account). */
+const externalTo = (command: TransferCommand, beneficiary: { iban: string; name: string }): TransferCommand =>
+  ({
+    ...command,
+    code: 'external',
+    mode: 'two-phase',
+    creditAccountId: clearingEur,
+    beneficiary,
+  }) as TransferCommand;
 
 /** Alice holds 500.00 EUR; Bob, Carol (USD), the cash desk and fee income exist. */
 const funded = (...more: LedgerCommand[]) =>
@@ -313,6 +336,7 @@ t.test('single-phase transfers', async (t) => {
             counterpartyAccountId: bob,
             amount: '12050',
             releasedPending: '0',
+            payee: `acct:${bob}`,
           },
         },
       ],
@@ -1156,8 +1180,8 @@ t.test('bank-owned accounts are no party to a customer transfer: account_not_fou
   writes(ledger, create('w', { creditAccountId: cash, amount: 1_00n, code: 'withdrawal' }));
 });
 
-t.test('the cash desk: own_account, approval_required above cashApprovalMin', async (t) => {
-  const desk = { staffId: 'user-bob', approvalMin: 1_000_00n };
+t.test('the cash desk: own_account, held for review above cashApprovalMin', async (t) => {
+  const desk = { staffId: 'user-bob', approvalMin: 1_000_00n, reviewTimeoutHours: 24 };
   const cashIn = (id: string, accountId: string, amount: bigint) =>
     create(id, { debitAccountId: cash, creditAccountId: accountId, amount, code: 'deposit', desk });
   const cashOut = (id: string, accountId: string, amount: bigint) =>
@@ -1181,16 +1205,32 @@ t.test('the cash desk: own_account, approval_required above cashApprovalMin', as
     },
   );
 
-  t.test('given a threshold, when the amount is at it then posted, above it approval_required', async (t) => {
+  t.test('given a threshold, when the amount is at it then posted, above it held for review', async (t) => {
     const ledger = funded(deposit('big', alice, 2_000_00n));
     const at = writes(ledger, cashIn('d', alice, 1_000_00n));
     t.match(at.transfer, [{ type: 'TransferPosted', data: { code: 'deposit', amount: '100000' } }]);
-    t.same(expectCode(t, ledger, cashIn('d2', alice, 1_000_01n), 'approval_required'), {
-      code: 'approval_required',
-      max: 1_000_00n,
-      currency: 'EUR',
+    const held = writes(ledger, cashIn('d2', alice, 1_000_01n));
+    t.match(held.transfer, [
+      {
+        type: 'TransferPending',
+        data: {
+          code: 'deposit',
+          amount: '100001',
+          timeoutSeconds: 0,
+          expiresAt: at24h,
+          review: { reasons: ['cash_approval_min'], requestedBy: 'user-bob', requestedMode: 'single-phase' },
+        },
+      },
+    ]);
+    t.match(transferIn(ledger, 'd2'), {
+      status: 'pending',
+      mode: 'single-phase',
+      review: { decision: null },
     });
-    expectCode(t, ledger, cashOut('w', alice, 1_000_01n), 'approval_required');
+    // Reserved, not paid in: the incoming hold is not available yet.
+    t.equal(account(ledger, alice).creditsPending, 1_000_01n);
+    writes(ledger, cashOut('w', alice, 1_000_01n));
+    t.equal(account(ledger, alice).debitsPending, 1_000_01n);
     writes(ledger, cashOut('w2', alice, 1_000_00n));
     // Funds first: a manager is asked only about what could be paid out.
     expectCode(t, ledger, cashOut('w3', alice, 10_000_00n), 'insufficient_funds');
@@ -1198,28 +1238,29 @@ t.test('the cash desk: own_account, approval_required above cashApprovalMin', as
     writes(ledger, deposit('bank', bob, 5_000_00n));
   });
 
-  t.test('the refusal is recorded, and the same request answers it again', async (t) => {
+  t.test('an approval_required recorded before reviews existed answers again', async (t) => {
     const ledger = funded();
-    const decision = run(ledger, cashIn('d', alice, 2_000_00n), { recordRefusals: true });
-    t.match(decision, {
-      status: 'rejected',
-      record: [
-        {
-          type: 'TransferRefused',
-          data: {
-            transferId: 'd',
-            code: 'deposit',
-            amount: '200000',
-            rejection: { code: 'approval_required', max: '100000', currency: 'EUR' },
-          },
+    const command = cashIn('d', alice, 2_000_00n) as TransferCommand & { type: 'CreateTransfer' };
+    applyTransferEvents(ledger, [
+      {
+        type: 'TransferRefused',
+        data: {
+          transferId: 'd',
+          debitAccountId: cash,
+          creditAccountId: alice,
+          amount: '200000',
+          currency: 'EUR',
+          code: 'deposit',
+          reference: null,
+          reversalOf: null,
+          mode: 'single-phase',
+          timeoutSeconds: 0,
+          rejection: { code: 'approval_required', max: '100000', currency: 'EUR' },
+          at: iso,
         },
-      ],
-    });
-    const higher = {
-      ...cashIn('d', alice, 2_000_00n),
-      desk: { ...desk, approvalMin: 5_000_00n },
-    } as TransferCommand;
-    t.same(expectCode(t, ledger, higher, 'approval_required'), {
+      },
+    ]);
+    t.same(expectCode(t, ledger, command, 'approval_required'), {
       code: 'approval_required',
       max: 1_000_00n,
       currency: 'EUR',
@@ -1364,13 +1405,14 @@ t.test('a refused create is recorded, and the same request is refused again', as
       ['insufficient_funds', funded(), create('t', { amount: 500_01n })],
       ['limit_exceeded', funded(), create('t', { amount: 50_01n, limits })],
       ['kyc_required', funded(), create('t', { amount: 20_01n, limits })],
-      ['approval_required', funded(), deposit('t', alice, 2n)],
+      [
+        'transfer_rejected',
+        funded(openClearingEur),
+        create('t', { rules: rulesWith({ watchList: [{ name: 'x' }] }) }),
+      ],
     ];
-    const [, , approval] = recorded[7]!;
-    recorded[7]![2] = {
-      ...(approval as TransferCommand & { type: 'CreateTransfer' }),
-      desk: { staffId: 's', approvalMin: 1n },
-    } as TransferCommand;
+    const [, , sanctioned] = recorded[7]!;
+    recorded[7]![2] = externalTo(sanctioned, { iban: 'DE89370400440532013000', name: 'X' });
     for (const [code, ledger, command] of recorded) {
       const decision = run(ledger, command, { recordRefusals: true });
       t.match(
@@ -1382,7 +1424,12 @@ t.test('a refused create is recorded, and the same request is refused again', as
       if (decision.status === 'rejected')
         t.same(run(ledger, command), { status: 'rejected', rejection: decision.rejection });
     }
-    t.same(recorded.map(([code]) => code).sort(), [...recordedRefusalCodes].sort(), 'every recorded code');
+    // approval_required is no longer decided (such cash is held for review): old records only.
+    t.same(
+      recorded.map(([code]) => code).sort(),
+      recordedRefusalCodes.filter((code) => code !== 'approval_required').sort(),
+      'every recorded code',
+    );
     const unrecorded: [string, Ledger, TransferCommand][] = [
       ['invalid_amount', funded(), create('t', { amount: 0n })],
       ['invalid_timeout', funded(), create('t', { timeoutSeconds: 60 })],
@@ -1391,7 +1438,10 @@ t.test('a refused create is recorded, and the same request is refused again', as
       [
         'own_account',
         funded(),
-        { ...deposit('t', alice, 1n), desk: { staffId: 'user-alice', approvalMin: 1n } } as TransferCommand,
+        {
+          ...deposit('t', alice, 1n),
+          desk: { staffId: 'user-alice', approvalMin: 1n, reviewTimeoutHours: 1 },
+        } as TransferCommand,
       ],
       ['transfer_exists', funded(create('t')), create('t', { amount: 1n })],
     ];
@@ -1414,6 +1464,7 @@ t.test('a refused create is recorded, and the same request is refused again', as
       { code: 'limit_exceeded', limit: 'daily_debit_max', max: 100_00n, currency: 'EUR' },
       { code: 'kyc_required', limit: 'unverified_daily_debit_max', max: 0n, currency: 'KWD' },
       { code: 'approval_required', max: 1_500_000n, currency: 'JPY' },
+      { code: 'transfer_rejected', rules: ['sanctioned_payee'] },
     ];
     for (const rejection of rejections) {
       const refusal = recordedRefusalOf(rejection);
@@ -1470,6 +1521,222 @@ t.test("every leg repeats its transfer's reference, whichever command writes it"
     ['refund', 'refund'],
     'a reversal: its reason, as its TransferPosted',
   );
+});
+
+t.test('fraud and AML rules, and transfers held for review', async (t) => {
+  const review = (transferId: string, decision: 'approved' | 'rejected', reviewerId = 'user-manager') =>
+    ({
+      type: 'ReviewHeldTransfer',
+      transferId,
+      decision,
+      reviewerId,
+      reason: 'checked',
+      now: at(60),
+    }) as const;
+  /** 6 000.00 EUR on alice's account: at the default reviewAmountMin (5 000.00) and more. */
+  const rich = (...more: LedgerCommand[]) =>
+    funded(openClearingEur, deposit('dep-rich', alice, 6_000_00n), ...more);
+  const large = (id: string, fields: CreateFields = {}) =>
+    create(id, { amount: 5_000_00n, rules: rulesWith(), ...fields });
+
+  t.test('given the rules, when nothing fires, then posted with the decision recorded', async (t) => {
+    const ledger = funded();
+    const events = writes(ledger, create('t', { rules: rulesWith() }));
+    t.same(events.transfer[0]?.data, {
+      ...events.transfer[0]?.data,
+      risk: { settingsVersion: '7', outcome: 'allow', flags: [], shadow: [], findings: [] },
+    });
+    t.match(transferIn(ledger, 't'), { status: 'posted', risk: { outcome: 'allow' }, review: null });
+  });
+
+  t.test('given a review, when made, then held: funds reserved, the owner cannot end it', async (t) => {
+    const ledger = rich();
+    const events = writes(ledger, large('h'));
+    t.match(events.transfer, [
+      {
+        type: 'TransferPending',
+        data: {
+          timeoutSeconds: 0,
+          expiresAt: new Date(t0.getTime() + 72 * 3_600_000).toISOString(),
+          risk: { settingsVersion: '7', outcome: 'review', flags: ['large_amount', 'new_payee_large'] },
+          review: {
+            reasons: ['large_amount', 'new_payee_large'],
+            requestedBy: 'user-alice',
+            requestedMode: 'single-phase',
+          },
+        },
+      },
+    ]);
+    t.match(events.debit, [{ type: 'AccountLegPending', data: { amount: '500000', payee: `acct:${bob}` } }]);
+    t.equal(availableBalanceOf(account(ledger, alice)), 1_500_00n, 'the held amount is reserved');
+    expectCode(t, ledger, post('h'), 'transfer_held');
+    expectCode(t, ledger, voidIt('h'), 'transfer_held');
+    // The same request again: the same held transfer (its mode is what was asked).
+    t.same(run(ledger, large('h')), { status: 'replayed' });
+  });
+
+  t.test('given a held transfer, when a manager approves it, then posted in full', async (t) => {
+    const ledger = rich(large('h'));
+    expectCode(t, ledger, review('h', 'approved', 'user-alice'), 'reviewer_is_party');
+    expectCode(t, ledger, review('h', 'approved', 'user-bob'), 'reviewer_is_party');
+    const events = writes(ledger, review('h', 'approved'));
+    t.match(events.transfer, [
+      {
+        type: 'TransferReviewed',
+        data: { transferId: 'h', code: 'transfer', decision: 'approved', reviewerId: 'user-manager' },
+      },
+      { type: 'PendingTransferPosted', data: { amount: '500000' } },
+    ]);
+    t.match(transferIn(ledger, 'h'), {
+      status: 'posted',
+      postedAmount: 5_000_00n,
+      review: { decision: { decision: 'approved', reviewerId: 'user-manager', reason: 'checked' } },
+    });
+    t.equal(balanceOf(account(ledger, alice)), 1_500_00n);
+    t.equal(balanceOf(account(ledger, bob)), 5_000_00n);
+    expectCode(t, ledger, review('h', 'rejected'), 'transfer_not_held');
+  });
+
+  t.test('given a held transfer, when rejected, then voided and the funds released', async (t) => {
+    const ledger = rich(large('h'));
+    t.match(writes(ledger, review('h', 'rejected')).transfer, [
+      { type: 'TransferReviewed', data: { decision: 'rejected' } },
+      { type: 'PendingTransferVoided', data: { reason: 'checked' } },
+    ]);
+    t.equal(availableBalanceOf(account(ledger, alice)), 6_500_00n);
+    t.equal(transferIn(ledger, 'h').status, 'voided');
+    // Never paid: bob is still a new payee for a large first payment.
+    t.match(writes(ledger, large('h2')).transfer, [
+      { data: { review: { reasons: ['large_amount', 'new_payee_large'] } } },
+    ]);
+  });
+
+  t.test(
+    'given a held transfer, when its deadline passes, then it expires; a late approval is refused',
+    async (t) => {
+      const ledger = rich(large('h'));
+      const deadline = new Date(t0.getTime() + 72 * 3_600_000);
+      expectCode(t, ledger, expire('h', new Date(deadline.getTime() - 1)), 'transfer_not_expired');
+      expectCode(t, ledger, { ...review('h', 'approved'), now: deadline }, 'transfer_expired');
+      writes(ledger, expire('h', deadline));
+      t.equal(transferIn(ledger, 'h').status, 'expired');
+      t.equal(availableBalanceOf(account(ledger, alice)), 6_500_00n);
+    },
+  );
+
+  t.test('given a watch-list payee, then transfer_rejected, recorded with the figures', async (t) => {
+    const ledger = funded(openClearingEur);
+    const sanctioned = externalTo(
+      create('x', { rules: rulesWith({ watchList: [{ iban: 'de89 3704 0044 0532 0130 00' }] }) }),
+      {
+        iban: 'DE89370400440532013000',
+        name: 'Anyone',
+      },
+    );
+    const decision = run(ledger, sanctioned, { recordRefusals: true });
+    t.match(decision, {
+      status: 'rejected',
+      rejection: { code: 'transfer_rejected', rules: ['sanctioned_payee'] },
+      record: [
+        {
+          type: 'TransferRefused',
+          data: {
+            rejection: { code: 'transfer_rejected', rules: ['sanctioned_payee'] },
+            risk: {
+              outcome: 'reject',
+              findings: [{ ruleId: 'sanctioned_payee', figures: { matchedOn: 'iban', watchListEntry: '0' } }],
+            },
+          },
+        },
+      ],
+    });
+    t.same(expectCode(t, ledger, sanctioned, 'transfer_rejected'), {
+      code: 'transfer_rejected',
+      rules: ['sanctioned_payee'],
+    });
+    t.equal(availableBalanceOf(account(ledger, alice)), 500_00n, 'nothing moved');
+  });
+
+  t.test('given a rule in shadow mode, then its finding is recorded and the outcome unchanged', async (t) => {
+    const ledger = rich();
+    const modes = { ...defaultRuleModes(), large_amount: 'shadow' as const, new_payee_large: 'off' as const };
+    const events = writes(ledger, large('s', { rules: rulesWith({ modes }) }));
+    t.match(events.transfer, [
+      {
+        type: 'TransferPosted',
+        data: {
+          risk: {
+            outcome: 'allow',
+            flags: [],
+            shadow: ['large_amount'],
+            findings: [{ ruleId: 'large_amount', mode: 'shadow' }],
+          },
+        },
+      },
+    ]);
+    const [posted] = events.transfer;
+    t.equal(
+      posted?.type === 'TransferPosted' && posted.data.risk?.findings.length,
+      1,
+      'an off rule is not evaluated',
+    );
+  });
+
+  t.test('given an external transfer held, when approved, then it goes on to the rail', async (t) => {
+    const payee = { iban: 'GB82WEST12345698765432', name: 'Payee' };
+    const ledger = rich();
+    writes(ledger, externalTo(large('x'), payee));
+    t.match(transferIn(ledger, 'x'), {
+      status: 'pending',
+      review: { reasons: ['large_amount', 'new_payee_large'] },
+    });
+    expectCode(
+      t,
+      ledger,
+      { type: 'PostPendingTransfer', transferId: 'x', byClearing: true, now: t0 },
+      'transfer_held',
+    );
+    const events = writes(ledger, review('x', 'approved'));
+    t.same(events.debit, []);
+    t.match(events.transfer, [
+      { type: 'TransferReviewed', data: { code: 'external', decision: 'approved' } },
+    ]);
+    t.match(transferIn(ledger, 'x'), { status: 'pending', expiresAt: null });
+    writes(ledger, { type: 'PostPendingTransfer', transferId: 'x', byClearing: true, now: at(120) });
+    t.equal(balanceOf(account(ledger, alice)), 1_500_00n);
+    // Paid: the IBAN is a known payee now.
+    t.ok(account(ledger, alice).debitActivity.knownPayees.has('iban:GB82WEST12345698765432'));
+  });
+
+  t.test('given cash above the threshold, the member of staff at the desk does not approve it', async (t) => {
+    const desk = { staffId: 'user-teller', approvalMin: 1_000_00n, reviewTimeoutHours: 24 };
+    const ledger = funded(
+      create('d', { debitAccountId: cash, creditAccountId: alice, amount: 2_000_00n, code: 'deposit', desk }),
+    );
+    expectCode(t, ledger, review('d', 'approved', 'user-teller'), 'reviewer_is_party');
+    expectCode(t, ledger, review('d', 'approved', 'user-alice'), 'reviewer_is_party');
+    writes(ledger, review('d', 'approved'));
+    t.equal(balanceOf(account(ledger, alice)), 2_500_00n);
+  });
+
+  t.test('velocity reads the account’s own debits: the eleventh within the hour is held', async (t) => {
+    const ledger = funded();
+    for (let i = 0; i < 10; i++)
+      writes(ledger, create(`v${i}`, { amount: 1_00n, rules: rulesWith(), now: at(i) }));
+    const events = writes(ledger, create('v10', { amount: 1_00n, rules: rulesWith(), now: at(10) }));
+    t.match(events.transfer, [{ type: 'TransferPending', data: { review: { reasons: ['velocity'] } } }]);
+    t.equal(account(ledger, alice).debitActivity.recent.length, 11);
+    t.equal(account(ledger, alice).debitActivity.lastDebitAt, at(10).toISOString());
+    // An hour after the last, the window is empty again: allowed.
+    const later = writes(ledger, create('v11', { amount: 1_00n, rules: rulesWith(), now: at(3600 + 11) }));
+    t.match(later.transfer, [{ type: 'TransferPosted' }]);
+  });
+
+  t.test('a review of a transfer that is not held, or of none', async (t) => {
+    const ledger = funded(create('t'));
+    expectCode(t, ledger, review('t', 'approved'), 'transfer_not_held');
+    expectCode(t, ledger, review('ghost', 'approved'), 'transfer_not_found');
+  });
 });
 
 t.test('every rejection code has a test above', async (t) => {

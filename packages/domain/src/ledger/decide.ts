@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { evaluateRules, type Payee, payeeKey, type RuleId, type RulePolicy } from '../fraud/rules.js';
 import {
   type Account,
   type AccountEvent,
@@ -12,14 +13,18 @@ import {
   type LegSide,
 } from './account.js';
 import { amountMaxMinor, type Currency, fromMinorUnits, toMinorUnits } from './money.js';
-import type {
-  Beneficiary,
-  RecordedRefusal,
-  Transfer,
-  TransferBodyData,
-  TransferEvent,
-  TransferMode,
-  TransferState,
+import {
+  type Beneficiary,
+  type HoldReview,
+  isHeldForReview,
+  type RecordedRefusal,
+  type ReviewReason,
+  type RiskRecord,
+  type Transfer,
+  type TransferBodyData,
+  type TransferEvent,
+  type TransferMode,
+  type TransferState,
 } from './transfer.js';
 
 /**
@@ -60,8 +65,19 @@ export type LedgerRejection =
   | { code: 'kyc_required'; limit: 'unverified_daily_debit_max'; max: bigint; currency: Currency }
   /** Cash at the desk on an account the member of staff owns: nobody serves themself. */
   | { code: 'own_account'; accountId: string }
-  /** Cash at the desk above the settings' cashApprovalMin (`max`): a manager must approve it. */
+  /**
+   * Cash at the desk above the settings' cashApprovalMin (`max`): no longer decided (such cash
+   * is held for review), but answered again for the refusals recorded before.
+   */
   | { code: 'approval_required'; max: bigint; currency: Currency }
+  /** An active rule whose outcome is reject fired (a watch-list hit): the rules that did. */
+  | { code: 'transfer_rejected'; rules: RuleId[] }
+  /** A post or void of a transfer held for review: a manager decides it, through the review. */
+  | { code: 'transfer_held'; transferId: string }
+  /** A review of a transfer that is not held for review (any more). */
+  | { code: 'transfer_not_held'; transferId: string; status: Transfer['status'] }
+  /** The reviewer asked for the money to move, or owns one of its accounts: four eyes. */
+  | { code: 'reviewer_is_party'; transferId: string }
   | { code: 'balance_not_zero'; accountId: string; balance: bigint }
   | { code: 'pending_transfers'; accountId: string }
   | { code: 'transfer_exists'; transferId: string }
@@ -91,6 +107,10 @@ export const ledgerRejectionCodes = [
   'kyc_required',
   'own_account',
   'approval_required',
+  'transfer_rejected',
+  'transfer_held',
+  'transfer_not_held',
+  'reviewer_is_party',
   'balance_not_zero',
   'pending_transfers',
   'transfer_exists',
@@ -121,6 +141,7 @@ export const recordedRefusalCodes = [
   'limit_exceeded',
   'kyc_required',
   'approval_required',
+  'transfer_rejected',
 ] as const satisfies readonly RecordedRefusal['code'][];
 // Every code a TransferRefused may carry is listed above.
 type UnlistedRefusal = Exclude<RecordedRefusal['code'], (typeof recordedRefusalCodes)[number]>;
@@ -152,6 +173,8 @@ export function recordedRefusalOf(rejection: LedgerRejection): RecordedRefusal |
       return { ...rejection, max: toMinorUnits(rejection.max) };
     case 'approval_required':
       return { code: rejection.code, max: toMinorUnits(rejection.max), currency: rejection.currency };
+    case 'transfer_rejected':
+      return { code: rejection.code, rules: [...rejection.rules] };
     default:
       return null;
   }
@@ -164,6 +187,7 @@ export function rejectionOfRefusal(refusal: RecordedRefusal): LedgerRejection {
     case 'currency_mismatch':
     case 'account_frozen':
     case 'account_closed':
+    case 'transfer_rejected':
       return refusal;
     case 'insufficient_funds':
       return { ...refusal, available: fromMinorUnits(refusal.available) };
@@ -345,10 +369,24 @@ export interface CashDesk {
   /** The member of staff at the desk: never on an account they own (own_account). */
   staffId: string;
   /**
-   * The settings' cashApprovalMin of the currency: an amount strictly above it needs a
-   * manager's approval (approval_required until that path exists); the amount itself not.
+   * The settings' cashApprovalMin of the currency: an amount strictly above it is held for
+   * a manager's review (funds reserved); the amount itself not.
    */
   approvalMin: bigint;
+}
+
+/** How long a held transfer waits for its review: the settings' ruleThresholds.reviewTimeoutHours. */
+export interface ReviewDeadline {
+  reviewTimeoutHours: number;
+}
+
+/**
+ * The fraud and AML rules a customer's debit is judged by, from the settings in force,
+ * with their version (the API's settings `version`), recorded with the decision.
+ */
+export interface TransferRules {
+  policy: RulePolicy;
+  settingsVersion: string;
 }
 
 /** What every create names; the context it is decided in depends on its code (below). */
@@ -383,12 +421,22 @@ interface CreateTransferBody {
  * desk's context instead.
  */
 export type CreateTransferCommand =
-  | (CreateTransferBody & { code: 'transfer' | 'external'; limits: TransferLimits; desk?: never })
+  | (CreateTransferBody & {
+      code: 'transfer' | 'external';
+      limits: TransferLimits;
+      /**
+       * The rules it is judged by. The use cases always give them; absent: not judged (the
+       * deciders' own tests of everything else).
+       */
+      rules?: TransferRules;
+      desk?: never;
+    })
   | (CreateTransferBody & {
       code: 'deposit' | 'withdrawal' | 'fee';
       limits?: never;
+      rules?: never;
       /** Made at the desk: who serves, and the approval threshold. Absent: the bank's own cash. */
-      desk?: CashDesk;
+      desk?: CashDesk & ReviewDeadline;
     });
 
 export type TransferCommand =
@@ -414,7 +462,20 @@ export type TransferCommand =
   /** Sent by the scheduled job once `expiresAt` has passed. */
   | { type: 'ExpirePendingTransfer'; transferId: string; now: Date }
   /** A new single-phase transfer moving the original's posted amount back. */
-  | { type: 'ReverseTransfer'; transferId: string; originalTransferId: string; reason: string; now: Date };
+  | { type: 'ReverseTransfer'; transferId: string; originalTransferId: string; reason: string; now: Date }
+  /**
+   * A manager's decision on a transfer held for review: approved, it is posted (an external
+   * one goes on to the clearing rail); rejected, it is voided. Who may review (rank) is the
+   * use case's; that the reviewer is no party to it is decided here, on the states.
+   */
+  | {
+      type: 'ReviewHeldTransfer';
+      transferId: string;
+      decision: 'approved' | 'rejected';
+      reviewerId: string;
+      reason: string;
+      now: Date;
+    };
 
 /**
  * The streams one transfer command touches. For CreateTransfer and ReverseTransfer the
@@ -509,8 +570,17 @@ function accountOf(state: AccountState, id: string, role: string): Account {
 
 /** What a transfer's legs repeat of it: each leg is a statement line on its own. */
 interface Leg {
-  transfer: Pick<Transfer, 'id' | 'debitAccountId' | 'creditAccountId' | 'code' | 'reference'>;
+  transfer: Pick<Transfer, 'id' | 'debitAccountId' | 'creditAccountId' | 'code' | 'reference'> & {
+    beneficiary: Beneficiary | null;
+  };
   at: string;
+}
+
+/** Whom a customer's debit pays, as the rules key payees: the account, or the beneficiary's IBAN. */
+function payeeOfLeg(transfer: Leg['transfer']): string {
+  return transfer.beneficiary === null
+    ? payeeKey({ accountId: transfer.creditAccountId })
+    : payeeKey({ iban: transfer.beneficiary.iban });
 }
 
 function legData({ transfer, at }: Leg, side: LegSide) {
@@ -522,6 +592,8 @@ function legData({ transfer, at }: Leg, side: LegSide) {
     code: transfer.code,
     reference: transfer.reference,
     at,
+    // The debit account's payee history is a fold of its own legs (DebitActivity).
+    ...(side === 'debit' && isLimitedCode(transfer.code) ? { payee: payeeOfLeg(transfer) } : {}),
   };
 }
 
@@ -579,6 +651,7 @@ function refuse(
   command: TransferCommand & { type: 'CreateTransfer' },
   timeoutSeconds: number,
   rejection: LedgerRejection,
+  risk: RiskRecord | null = null,
 ): Rejected {
   const refusal = recordedRefusalOf(rejection);
   assert(refusal !== null, `${rejection.code} is not a recorded refusal`);
@@ -587,6 +660,7 @@ function refuse(
     mode: command.mode,
     timeoutSeconds,
     rejection: refusal,
+    ...(risk === null ? {} : { risk }),
     at: command.now.toISOString(),
   };
   return { status: 'rejected', rejection, record: [{ type: 'TransferRefused', data }] };
@@ -620,11 +694,74 @@ function checkParties(
   return null;
 }
 
-/** Strictly above the desk's threshold: a manager approves it (until then, refused). */
-function checkApproval(command: TransferCommand & { type: 'CreateTransfer' }): LedgerRejection | null {
-  const { desk, amount, currency } = command;
-  if (desk === undefined || amount <= desk.approvalMin) return null;
-  return { code: 'approval_required', max: desk.approvalMin, currency };
+/**
+ * The rules' decision on a customer's debit, or null for a transfer they do not judge.
+ * Its context is the debit account's own activity, as of the version the append expects.
+ */
+function judge(command: TransferCommand & { type: 'CreateTransfer' }, debit: Account): RiskRecord | null {
+  const { rules } = command;
+  if (rules === undefined) return null;
+  assert(isLimitedCode(command.code), `rules on a ${command.code} transfer`);
+  const payee: Payee =
+    command.beneficiary === undefined
+      ? { accountId: command.creditAccountId }
+      : { iban: command.beneficiary.iban, name: command.beneficiary.name };
+  const activity = debit.debitActivity;
+  const evaluation = evaluateRules(
+    {
+      code: command.code as 'transfer' | 'external',
+      amount: command.amount,
+      currency: command.currency,
+      payee,
+      now: command.now,
+    },
+    {
+      recentDebits: activity.recent,
+      knownPayees: activity.knownPayees,
+      lastDebitAt: activity.lastDebitAt,
+      accountOpenedAt: debit.openedAt,
+    },
+    rules.policy,
+  );
+  return {
+    settingsVersion: rules.settingsVersion,
+    outcome: evaluation.outcome,
+    flags: evaluation.flags,
+    shadow: evaluation.shadow,
+    findings: evaluation.findings,
+  };
+}
+
+/** The active rules whose own outcome is `outcome`. */
+const rulesWith = (risk: RiskRecord, outcome: 'review' | 'reject'): RuleId[] =>
+  risk.findings.filter((f) => f.mode === 'active' && f.outcome === outcome).map((f) => f.ruleId);
+
+/**
+ * Why a manager must see it first, or null: active rules asking for review, or cash at the
+ * desk strictly above the settings' cashApprovalMin; with the review's deadline.
+ */
+function reviewOf(
+  command: TransferCommand & { type: 'CreateTransfer' },
+  debit: Account,
+  risk: RiskRecord | null,
+): { review: HoldReview; timeoutHours: number } | null {
+  const { desk } = command;
+  let reasons: ReviewReason[] = [];
+  let requestedBy: string | null = null;
+  let timeoutHours = 0;
+  if (risk !== null && risk.outcome === 'review') {
+    reasons = rulesWith(risk, 'review');
+    assert(command.rules !== undefined && debit.ownerId !== null, 'rules judge customer debits');
+    requestedBy = debit.ownerId;
+    timeoutHours = command.rules.policy.thresholds.reviewTimeoutHours;
+  } else if (desk !== undefined && command.amount > desk.approvalMin) {
+    reasons = ['cash_approval_min'];
+    requestedBy = desk.staffId;
+    timeoutHours = desk.reviewTimeoutHours;
+  }
+  if (requestedBy === null) return null;
+  assert(Number.isSafeInteger(timeoutHours) && timeoutHours > 0, `a review of ${timeoutHours} hours`);
+  return { review: { reasons, requestedBy, requestedMode: command.mode }, timeoutHours };
 }
 
 function createTransfer(
@@ -662,17 +799,21 @@ function createTransfer(
   assert.equal(credit.id, command.creditAccountId, 'credit account state is of another account');
   const hidden = checkParties(command, debit, credit);
   if (hidden !== null) return reject(hidden);
-  // Funds before approval: a manager is asked only about what could be paid.
-  const refused =
-    checkTakesLeg(debit, currency) ??
-    checkTakesLeg(credit, currency) ??
-    checkLimits(debit, amount, command) ??
-    checkFunds(debit, amount) ??
-    checkApproval(command);
-  if (refused !== null) return refuse(command, timeoutSeconds, refused);
+  const closed = checkTakesLeg(debit, currency) ?? checkTakesLeg(credit, currency);
+  if (closed !== null) return refuse(command, timeoutSeconds, closed);
+  // A watch-list hit is refused (and recorded) whatever the limits and funds would say.
+  const risk = judge(command, debit);
+  if (risk?.outcome === 'reject') {
+    const rejection: LedgerRejection = { code: 'transfer_rejected', rules: rulesWith(risk, 'reject') };
+    return refuse(command, timeoutSeconds, rejection, risk);
+  }
+  // Funds before review: a manager is asked only about what could be paid.
+  const refused = checkLimits(debit, amount, command) ?? checkFunds(debit, amount);
+  if (refused !== null) return refuse(command, timeoutSeconds, refused, risk);
 
   const at = command.now.toISOString();
-  const data = requestData(command);
+  const data = { ...requestData(command), ...(risk === null ? {} : { risk }) };
+  const held = reviewOf(command, debit, risk);
   const leg: Leg = {
     transfer: {
       id: command.transferId,
@@ -680,9 +821,24 @@ function createTransfer(
       creditAccountId: command.creditAccountId,
       code: command.code,
       reference: data.reference,
+      beneficiary: command.beneficiary ?? null,
     },
     at,
   };
+  if (held !== null) {
+    // Held for review: a hold whatever was asked, until a manager decides or the deadline.
+    const expiresAt = new Date(command.now.getTime() + held.timeoutHours * 3_600_000).toISOString();
+    return accept({
+      transfer: [
+        { type: 'TransferPending', data: { ...data, timeoutSeconds, expiresAt, review: held.review, at } },
+      ],
+      ...bothLegs((side) => ({
+        type: 'AccountLegPending',
+        data: { ...legData(leg, side), amount: data.amount },
+      })),
+      original: [],
+    });
+  }
   if (command.mode === 'single-phase') {
     return accept({
       transfer: [{ type: 'TransferPosted', data: { ...data, at } }],
@@ -731,6 +887,10 @@ function endHold(
   assert(!byClearing || transfer.code === 'external', `the clearing rail ends a ${transfer.code} transfer`);
   if (transfer.status !== 'pending') {
     return reject({ code: 'transfer_not_pending', transferId: transfer.id, status: transfer.status });
+  }
+  // A manager decides a held transfer (ReviewHeldTransfer); only its deadline ends it otherwise.
+  if (isHeldForReview(transfer) && command.type !== 'ExpirePendingTransfer') {
+    return reject({ code: 'transfer_held', transferId: transfer.id });
   }
   const debit = accountOf(states.debit, transfer.debitAccountId, 'debit');
   const credit = accountOf(states.credit, transfer.creditAccountId, 'credit');
@@ -812,6 +972,78 @@ function endHold(
   }
 }
 
+/**
+ * A manager's decision on a held transfer. Four eyes: whoever asked for the money to move,
+ * or owns either account, does not decide it. Approving moves money (a freeze stops it, and
+ * a deadline that passed too); rejecting releases it, always possible.
+ */
+function reviewHeldTransfer(
+  command: TransferCommand & { type: 'ReviewHeldTransfer' },
+  states: TransferStates,
+): Decision<TransferWrites> {
+  const { transfer } = states;
+  if (transfer.status === 'none')
+    return reject({ code: 'transfer_not_found', transferId: command.transferId });
+  assert.equal(transfer.id, command.transferId, 'transfer state of another transfer');
+  if (!isHeldForReview(transfer) || transfer.review === null) {
+    return reject({ code: 'transfer_not_held', transferId: transfer.id, status: transfer.status });
+  }
+  assert(transfer.status === 'pending');
+  const debit = accountOf(states.debit, transfer.debitAccountId, 'debit');
+  const credit = accountOf(states.credit, transfer.creditAccountId, 'credit');
+  const parties = [transfer.review.requestedBy, debit.ownerId, credit.ownerId];
+  if (parties.includes(command.reviewerId)) {
+    return reject({ code: 'reviewer_is_party', transferId: transfer.id });
+  }
+  const at = command.now.toISOString();
+  const reviewed: TransferEvent = {
+    type: 'TransferReviewed',
+    data: {
+      transferId: transfer.id,
+      code: transfer.code,
+      decision: command.decision,
+      reviewerId: command.reviewerId,
+      reason: command.reason,
+      at,
+    },
+  };
+  const leg: Leg = { transfer, at };
+  const held = toMinorUnits(transfer.amount);
+  if (command.decision === 'rejected') {
+    return accept({
+      transfer: [
+        reviewed,
+        { type: 'PendingTransferVoided', data: { transferId: transfer.id, reason: command.reason, at } },
+      ],
+      ...bothLegs((side) => ({
+        type: 'AccountLegReleased',
+        data: { ...legData(leg, side), amount: held, reason: 'voided' },
+      })),
+      original: [],
+    });
+  }
+  if (isPastExpiry(transfer, command.now))
+    return reject({ code: 'transfer_expired', transferId: transfer.id });
+  for (const account of [debit, credit]) {
+    if (account.status === 'frozen') return reject({ code: 'account_frozen', accountId: account.id });
+  }
+  // An external transfer goes on, still a hold, to the clearing rail, which settles it.
+  if (transfer.code === 'external') {
+    return accept({ transfer: [reviewed], debit: [], credit: [], original: [] });
+  }
+  return accept({
+    transfer: [
+      reviewed,
+      { type: 'PendingTransferPosted', data: { transferId: transfer.id, amount: held, at } },
+    ],
+    ...bothLegs((side) => ({
+      type: 'AccountLegPosted',
+      data: { ...legData(leg, side), amount: held, releasedPending: held },
+    })),
+    original: [],
+  });
+}
+
 function reverseTransfer(
   command: TransferCommand & { type: 'ReverseTransfer' },
   states: TransferStates,
@@ -853,6 +1085,7 @@ function reverseTransfer(
     creditAccountId: credit.id,
     code: 'reversal' as const,
     reference: command.reason,
+    beneficiary: null,
   };
   const leg: Leg = { transfer: reversal, at };
   const moved = toMinorUnits(amount);
@@ -894,6 +1127,8 @@ export function decideTransfer(command: TransferCommand, states: TransferStates)
       return endHold(command, states);
     case 'ReverseTransfer':
       return reverseTransfer(command, states);
+    case 'ReviewHeldTransfer':
+      return reviewHeldTransfer(command, states);
     default: {
       const unexpected: never = command;
       throw new assert.AssertionError({

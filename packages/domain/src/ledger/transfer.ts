@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { EvaluationOutcome, RuleFinding, RuleId } from '../fraud/rules.js';
 import type { TransferCode } from './account.js';
 import type { TransferLimitName } from './decide.js';
 import { type Currency, fromMinorUnits, type MinorUnits } from './money.js';
@@ -19,6 +20,40 @@ export type TransferMode = 'single-phase' | 'two-phase';
 export interface Beneficiary {
   iban: string;
   name: string;
+}
+
+/**
+ * What the fraud and AML rules decided about a customer's debit (codes `transfer`,
+ * `external`), recorded on the event that created or refused it, with the settings version
+ * (the API's settings `version`) they ran under: the decision replays exactly.
+ */
+export interface RiskRecord {
+  settingsVersion: string;
+  outcome: EvaluationOutcome;
+  /** Active rules that fired: the transaction's riskFlags. */
+  flags: RuleId[];
+  /** Rules in shadow mode that would have fired: recorded, changing nothing. */
+  shadow: RuleId[];
+  findings: RuleFinding[];
+}
+
+/** Why a transfer waits for a manager: rules that asked for review, or the cash desk's threshold. */
+export type ReviewReason = RuleId | 'cash_approval_min';
+
+/** A transfer held for review, as its TransferPending records it. */
+export interface HoldReview {
+  reasons: ReviewReason[];
+  /** Who asked for the money to move (the owner, or the member of staff at the desk): never its reviewer. */
+  requestedBy: string;
+  /** What was asked: approving a single-phase request posts it; a two-phase one too (API.md). */
+  requestedMode: TransferMode;
+}
+
+export interface ReviewDecision {
+  decision: 'approved' | 'rejected';
+  reviewerId: string;
+  reason: string;
+  at: string;
 }
 
 /** What identifies a transfer's request: a replay must carry the same body. */
@@ -51,18 +86,25 @@ export type RecordedRefusal =
   | { code: 'insufficient_funds'; accountId: string; available: MinorUnits }
   | { code: 'limit_exceeded'; limit: TransferLimitName; max: MinorUnits; currency: Currency }
   | { code: 'kyc_required'; limit: 'unverified_daily_debit_max'; max: MinorUnits; currency: Currency }
-  | { code: 'approval_required'; max: MinorUnits; currency: Currency };
+  | { code: 'approval_required'; max: MinorUnits; currency: Currency }
+  /** An active rule whose outcome is reject fired (a watch-list hit): the rules that did. */
+  | { code: 'transfer_rejected'; rules: RuleId[] };
 
 export type TransferEvent =
   /** Single-phase: posted at once. */
-  | { type: 'TransferPosted'; data: TransferBodyData & { at: string } }
-  /** Two-phase: `amount` held on both accounts until posted, voided or expired. */
+  | { type: 'TransferPosted'; data: TransferBodyData & { risk?: RiskRecord; at: string } }
+  /**
+   * Two-phase: `amount` held on both accounts until posted, voided or expired. With
+   * `review`: held for review (any requested mode), `expiresAt` being the review's deadline.
+   */
   | {
       type: 'TransferPending';
       data: TransferBodyData & {
         /** 0: no timeout. */
         timeoutSeconds: number;
         expiresAt: string | null;
+        risk?: RiskRecord;
+        review?: HoldReview;
         at: string;
       };
     }
@@ -83,9 +125,16 @@ export type TransferEvent =
         mode: TransferMode;
         timeoutSeconds: number;
         rejection: RecordedRefusal;
+        risk?: RiskRecord;
         at: string;
       };
-    };
+    }
+  /**
+   * A manager decided a held transfer, in the same append as what follows: approved, a
+   * PendingTransferPosted (an external transfer instead goes on, pending, to the clearing
+   * rail); rejected, a PendingTransferVoided.
+   */
+  | { type: 'TransferReviewed'; data: ReviewDecision & { transferId: string; code: TransferCode } };
 
 export type TransferEventType = TransferEvent['type'];
 
@@ -99,6 +148,7 @@ export const transferEventTypes = [
   'PendingTransferReturned',
   'TransferReversed',
   'TransferRefused',
+  'TransferReviewed',
 ] as const satisfies readonly TransferEventType[];
 // A type added to TransferEvent but not listed above fails here.
 type UnlistedTransferEvent = Exclude<TransferEventType, (typeof transferEventTypes)[number]>;
@@ -116,6 +166,10 @@ export interface TransferBody {
   beneficiary: Beneficiary | null;
   mode: TransferMode;
   timeoutSeconds: number;
+  /** The rules' decision (customer debits since the rules exist); null otherwise. */
+  risk: RiskRecord | null;
+  /** Held for review when created (and how it was decided, once it was); null otherwise. */
+  review: (HoldReview & { decision: ReviewDecision | null }) | null;
   createdAt: string;
 }
 
@@ -136,7 +190,12 @@ export type TransferState = { status: 'none' } | Transfer;
 
 export const initialTransferState = (): TransferState => ({ status: 'none' });
 
-function body(data: TransferBodyData, mode: TransferMode, timeoutSeconds: number, at: string): TransferBody {
+function body(
+  data: TransferBodyData & { risk?: RiskRecord; review?: HoldReview },
+  mode: TransferMode,
+  timeoutSeconds: number,
+  at: string,
+): TransferBody {
   return {
     id: data.transferId,
     debitAccountId: data.debitAccountId,
@@ -149,9 +208,15 @@ function body(data: TransferBodyData, mode: TransferMode, timeoutSeconds: number
     beneficiary: data.beneficiary ?? null,
     mode,
     timeoutSeconds,
+    risk: data.risk ?? null,
+    review: data.review === undefined ? null : { ...data.review, decision: null },
     createdAt: at,
   };
 }
+
+/** Held for review and not yet decided: only a manager (or the review's deadline) ends it. */
+export const isHeldForReview = (transfer: Transfer): boolean =>
+  transfer.status === 'pending' && transfer.review !== null && transfer.review.decision === null;
 
 function existing(state: TransferState, event: TransferEvent): Transfer {
   assert(state.status !== 'none', `${event.type} on a transfer stream that was never created`);
@@ -176,7 +241,9 @@ export function evolveTransfer(state: TransferState, event: TransferEvent): Tran
     case 'TransferPending': {
       assert(state.status === 'none', `TransferPending on existing transfer ${event.data.transferId}`);
       const d = event.data;
-      return { ...body(d, 'two-phase', d.timeoutSeconds, d.at), status: 'pending', expiresAt: d.expiresAt };
+      // A request held for review keeps the mode it asked for (a replay asks the same).
+      const mode = d.review?.requestedMode ?? 'two-phase';
+      return { ...body(d, mode, d.timeoutSeconds, d.at), status: 'pending', expiresAt: d.expiresAt };
     }
     case 'PendingTransferPosted': {
       const { expiresAt: _expiresAt, ...b } = pending(state, event);
@@ -212,6 +279,18 @@ export function evolveTransfer(state: TransferState, event: TransferEvent): Tran
         refusal: d.rejection,
         rejectedAt: d.at,
       };
+    }
+    case 'TransferReviewed': {
+      const transfer = pending(state, event);
+      assert(
+        isHeldForReview(transfer) && transfer.review !== null,
+        `TransferReviewed on ${transfer.id}, not held`,
+      );
+      const { transferId: _id, code: _code, ...decision } = event.data;
+      // An approved external transfer goes on to the clearing rail, which has no deadline.
+      const expiresAt =
+        decision.decision === 'approved' && transfer.code === 'external' ? null : transfer.expiresAt;
+      return { ...transfer, expiresAt, review: { ...transfer.review, decision } };
     }
     default: {
       const unexpected: never = event;

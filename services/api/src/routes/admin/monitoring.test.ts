@@ -414,3 +414,25 @@ t.test('GET /openapi.json documents the monitoring routes with their schemas', a
     'the filters are parameters',
   );
 });
+
+t.test('past the wait: 503 read_model_behind, never a stale page', async (t) => {
+  // The read models stop where they are; the log goes on.
+  await Promise.all(h.runners.map((r) => r.stop()));
+  const late = randomUUID();
+  const { position } = await f.store.append([
+    {
+      streamId: `transfer-${late}`,
+      expectedVersion: 'no_stream',
+      events: [heldEvent(late, aliceEur, bobEur, '40000', 'large_amount')],
+    },
+  ]);
+  const answers = await Promise.all(
+    ['transactions?status=held_for_review', 'stats', 'audit'].map((path) =>
+      get(`/api/admin/${path}${path.includes('?') ? '&' : '?'}minPosition=${position}`, manager.token),
+    ),
+  );
+  for (const response of answers) {
+    assertProblem(t, response, 503, 'read_model_behind');
+    t.match(response.headers['retry-after'], /^[1-9][0-9]*$/);
+  }
+});
