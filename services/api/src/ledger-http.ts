@@ -6,6 +6,7 @@ import {
   type Currency,
   formatAmount,
   isCurrency,
+  isHeldForReview,
   parseAmount,
   type Transfer,
 } from '@ledger/domain/ledger';
@@ -72,7 +73,12 @@ export function accountBody(account: Account, accountNumber: string | null): Acc
 }
 
 export function transactionBody(transfer: Transfer, position: bigint): TransactionBody {
-  const status = transfer.status === 'expired' ? 'voided' : transfer.status;
+  const status =
+    transfer.status === 'expired'
+      ? 'voided'
+      : isHeldForReview(transfer)
+        ? 'held_for_review'
+        : transfer.status;
   return {
     id: transfer.id,
     type: transfer.code,
@@ -86,7 +92,7 @@ export function transactionBody(transfer: Transfer, position: bigint): Transacti
     reference: transfer.reference,
     reversalOf: transfer.reversalOf,
     beneficiary: transfer.beneficiary,
-    riskFlags: [],
+    riskFlags: transfer.risk?.flags ?? [],
     createdAt: transfer.createdAt,
     position: position.toString(),
   };

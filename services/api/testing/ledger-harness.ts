@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { markKycVerified } from '@ledger/application/testing';
+import { riskRuleIds } from '@ledger/contracts';
 import type { PostgresEventStore } from '@ledger/eventstore';
 import { type Projection, type RunningProjection, runProjection } from '@ledger/readmodel';
 import { until } from '@ledger/testkit';
@@ -202,9 +203,32 @@ export async function bankClient(
     );
   }
 
+  /**
+   * PUT /api/admin/settings as the director: the whole new settings (what `settings` leaves
+   * out gets the bank's defaults), answered 200 or thrown.
+   */
+  async function putSettings(settings: Record<string, unknown>) {
+    const response = await app.inject({
+      method: 'PUT',
+      url: '/api/admin/settings',
+      headers: { authorization: `Bearer ${director}` },
+      payload: { limits: {}, ...settings },
+    });
+    if (response.statusCode !== 200) throw new Error(`settings: ${response.body}`);
+    return json(response);
+  }
+
+  /**
+   * Every fraud and AML rule off (the other settings their defaults): for tests of volume and
+   * concurrency, which are not about the rules (those have their own, with the rules on).
+   */
+  const rulesOff = () => putSettings({ rules: Object.fromEntries(riskRuleIds.map((id) => [id, 'off'])) });
+
   return {
     director,
     roles: roles as Record<StaffRole, User>,
+    putSettings,
+    rulesOff,
     assertProblem,
     login,
     customer,

@@ -20,6 +20,7 @@ import { problem, problemSchema } from '../../problem.js';
 import { minPositionSchema, readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
 import { problemOf, type Rejection } from '../../rejections.js';
 import monitoringRoutes from './monitoring.js';
+import reviewRoutes from './review.js';
 import settingsRoutes from './settings.js';
 
 const listPolicy: Policy = { roles: staffOrAuditor };
@@ -60,6 +61,8 @@ const admin: FastifyPluginAsyncZod = async (app) => {
   await app.register(settingsRoutes);
   // GET /transactions (the review queue and its filters), /stats, /audit: read models only.
   await app.register(monitoringRoutes);
+  // POST /transactions/:id/approve, /reject: the review of held transactions.
+  await app.register(reviewRoutes);
 
   app.get(
     '/users',

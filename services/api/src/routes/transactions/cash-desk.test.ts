@@ -5,9 +5,9 @@ import { accountsProjection, transactionsProjection } from '@ledger/projection-a
 import t, { type Test } from 'tap';
 
 // API.md Transactions, the cash desk (`type: "deposit" | "withdrawal"`, agent+): never on an
-// account the member of staff owns (403 own_account); above the settings' cashApprovalMin
-// (strictly above: the amount itself needs no approval) it waits for a manager, and until
-// that path exists it is refused with 422 approval_required. Neither moves any money.
+// account the member of staff owns (403 own_account, nothing moves); above the settings'
+// cashApprovalMin (strictly above: the amount itself needs no approval) it is held for review,
+// funds reserved, until a manager who is no party to it approves (posted) or rejects (voided).
 
 const h = await ledgerHarness(t, 'api_cash_desk', {
   projections: [accountsProjection, transactionsProjection],
@@ -68,7 +68,11 @@ t.test('cash into or out of an account the member of staff owns: 403 own_account
   }
 });
 
-t.test('cashApprovalMin: the default, at it 201, above it 422 approval_required', async (t) => {
+/** POST /api/admin/transactions/:id/approve or /reject as `user`. */
+const decide = (user: User, id: string, decision: 'approve' | 'reject') =>
+  post(`/api/admin/transactions/${id}/${decision}`, user.token, { reason: 'seen the customer' }, null);
+
+t.test('cashApprovalMin: at it posted, above it held_for_review until a manager decides', async (t) => {
   const settings = json(await app.inject({ url: '/api/admin/settings', headers: bearer(director) }));
   t.match(settings.settings.cashApprovalMin, {
     EUR: '10000.00',
@@ -86,21 +90,46 @@ t.test('cashApprovalMin: the default, at it 201, above it 422 approval_required'
     201,
   );
 
+  const balances = async () => json(await get(`/api/accounts/${account.id}/balance`, ann.token));
+  const held = new Map<string, string>();
   for (const type of ['deposit', 'withdrawal']) {
-    const head = await f.store.lastWrittenPosition();
     const key = randomUUID();
     const above = await cash(agent, { type, accountId: account.id, amount: '10000.01' }, key);
-    assertProblem(t, above, 422, 'approval_required');
-    t.match(json(above), { max: '10000.00', currency: 'EUR' });
-    await noMoneyMovedSince(t, head, 1);
-    const [refused] = await f.store.readStream(transferStreamId(transferIdFor(agent.id, key)));
-    t.match(refused, {
-      type: 'TransferRefused',
-      data: { code: type, rejection: { code: 'approval_required' } },
+    t.equal(above.statusCode, 201, above.body);
+    t.match(json(above).transaction, { type, status: 'held_for_review', postedAmount: null, riskFlags: [] });
+    const [pending] = await f.store.readStream(transferStreamId(transferIdFor(agent.id, key)));
+    t.match(pending, {
+      type: 'TransferPending',
+      data: { code: type, review: { reasons: ['cash_approval_min'], requestedBy: agent.id } },
     });
+    held.set(type, json(above).transaction.id);
   }
-  const balance = json(await get(`/api/accounts/${account.id}/balance`, ann.token));
-  t.equal(balance.balance, '20000.00', 'no money moved');
+  // Reserved both ways, moved neither: the deposit is not available, the withdrawal is held.
+  t.match(await balances(), { balance: '20000.00', availableBalance: '9999.99' });
+  // The agent at the desk does not decide: below manager (and party to it anyway).
+  assertProblem(t, await decide(agent, held.get('deposit')!, 'approve'), 403, 'forbidden');
+  assertProblem(t, await decide(ann, held.get('deposit')!, 'approve'), 403, 'forbidden');
+  const approved = await decide(manager, held.get('deposit')!, 'approve');
+  t.equal(approved.statusCode, 200, approved.body);
+  t.match(json(approved).transaction, { status: 'posted', postedAmount: '10000.01' });
+  assertProblem(t, await decide(manager, held.get('deposit')!, 'approve'), 409, 'transfer_not_pending');
+  const rejected = await decide(manager, held.get('withdrawal')!, 'reject');
+  t.equal(rejected.statusCode, 200, rejected.body);
+  t.match(json(rejected).transaction, { status: 'voided' });
+  t.match(await balances(), { balance: '30000.01', availableBalance: '30000.01' });
+
+  // A manager at the desk asked for it: another manager or the director decides.
+  const big = await cash(manager, { type: 'withdrawal', accountId: account.id, amount: '20000.00' });
+  t.equal(json(big).transaction.status, 'held_for_review');
+  assertProblem(t, await decide(manager, json(big).transaction.id, 'approve'), 403, 'forbidden');
+  const byDirector = await post(
+    `/api/admin/transactions/${json(big).transaction.id}/approve`,
+    director,
+    { reason: 'second pair of eyes' },
+    null,
+  );
+  t.equal(byDirector.statusCode, 200, byDirector.body);
+  t.match(await balances(), { balance: '10000.01' });
   // Cash at the desk is governed by cashApprovalMin, not by the customer transfer limits.
   const out = await cash(manager, { type: 'withdrawal', accountId: account.id, amount: '10000.00' });
   t.equal(out.statusCode, 201, out.body);
@@ -132,8 +161,9 @@ t.test('cashApprovalMin comes from the settings, per currency, for decisions aft
     });
   });
 
-  t.equal((await cash(agent, body, key)).statusCode, 201, 'a replay is answered as it was decided');
-  assertProblem(t, await cash(agent, body), 422, 'approval_required');
+  const replay = await cash(agent, body, key);
+  t.match(json(replay).transaction, { status: 'posted' }, 'a replay is answered as it was decided');
+  t.match(json(await cash(agent, body)).transaction, { status: 'held_for_review' }, 'above the new one');
   t.equal((await cash(agent, { ...body, amount: '500.00' })).statusCode, 201, 'the new amount itself');
   const dollars = await cash(agent, {
     type: 'deposit',
@@ -156,13 +186,13 @@ t.test('cashApprovalMin comes from the settings, per currency, for decisions aft
   );
 });
 
-t.test('a refused cash operation retried with its key answers the same, whatever changed', async (t) => {
+t.test('a held cash operation retried with its key answers the same, whatever changed', async (t) => {
   const cy = await customer();
   const account = await openAccount(cy);
   const key = randomUUID();
   const body = { type: 'deposit', accountId: account.id, amount: '20000.00' };
   const first = await cash(agent, body, key);
-  assertProblem(t, first, 422, 'approval_required');
+  t.match(json(first).transaction, { status: 'held_for_review' });
   // The director raises the threshold: a new request would pass, the same one answers the same.
   const raised = await app.inject({
     method: 'PUT',
@@ -180,7 +210,7 @@ t.test('a refused cash operation retried with its key answers the same, whatever
     });
   });
   const again = await cash(agent, body, key);
-  t.equal(again.statusCode, 422);
+  t.equal(again.statusCode, 201);
   t.equal(again.body, first.body, 'the very same answer');
   assertProblem(t, await cash(agent, { ...body, amount: '1.00' }, key), 409, 'idempotency_conflict');
   t.equal((await cash(agent, body)).statusCode, 201, 'a new key is a new request');

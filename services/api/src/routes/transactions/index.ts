@@ -89,7 +89,7 @@ const transactions: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary:
-          'Transfer or external transfer (owner of fromAccountId), or cash deposit/withdrawal (agent+, never on an own account; above cashApprovalMin: 422 approval_required)',
+          'Transfer or external transfer (owner of fromAccountId; judged by the fraud and AML rules: 201 held_for_review, or 422 transfer_rejected), or cash deposit/withdrawal (agent+, never on an own account; above cashApprovalMin: 201 held_for_review until a manager approves)',
         security: bearerSecurity,
         headers: idempotencyHeadersSchema,
         body: createTransactionBodySchema,
