@@ -37,6 +37,9 @@ const worker = await startWorker({
   kyc: { vault: f.vault, documents: app.documents },
 });
 t.teardown(() => worker.stop());
+// OCR and the face model take ~35 s here on their own; a CI machine busy with the other
+// files (2 jobs on 2 cores) has made that 180 s, the runner's default for a file.
+t.setTimeout(600_000);
 
 const anna = { firstName: 'Anna Maria', lastName: 'Eriksson', dateOfBirth: '1974-08-12' };
 const future = '2034-04-15';

@@ -13,6 +13,9 @@ import { startStack, waitFor } from './kit.js';
 
 const password = 'correct horse battery staple';
 
+// Two worker processes, OCR and a kill: ~80 s here alone, more on a busy CI machine.
+t.setTimeout(600_000);
+
 t.test(
   'a worker killed mid-check: the job is retried and the case ends once',
   { timeout: 240_000 },
