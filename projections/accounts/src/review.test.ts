@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { parseTransferEvent } from '@ledger/domain/ledger';
 import type { StreamWrite } from '@ledger/eventstore';
 import { createLogger } from '@ledger/platform';
 import { openTestStore } from '@ledger/platform/testing';
@@ -81,9 +82,14 @@ const held = (
   },
 });
 const reviewerId = randomUUID();
-const reviewed = (transferId: string, decision: 'approved' | 'rejected', reason: string) => ({
+const reviewed = (
+  transferId: string,
+  decision: 'approved' | 'rejected',
+  reason: string,
+  code = 'transfer',
+) => ({
   type: 'TransferReviewed',
-  data: { transferId, decision, reviewerId, reason, at: time('11:00') },
+  data: { transferId, code, decision, reviewerId, reason, at: time('11:00') },
 });
 
 // A history of every path, each transfer's events in the appends the ledger would make.
@@ -120,7 +126,9 @@ await append(
     held(ids.approvedExternal, '300000', ['dormant_account'], { code: 'external' }),
   ]),
 );
-await append(write(ids.approvedExternal, [reviewed(ids.approvedExternal, 'approved', 'called the owner')]));
+await append(
+  write(ids.approvedExternal, [reviewed(ids.approvedExternal, 'approved', 'called the owner', 'external')]),
+);
 await append(write(ids.rejected, [held(ids.rejected, '450000', ['velocity', 'structuring'])]));
 await append(
   write(ids.rejected, [
@@ -154,8 +162,15 @@ const runner = runProjection({ db: database.db, store, projection: transactionsP
 // The accounts model too (no account events here: its tables only), which the stats read.
 const accounts = runProjection({ db: database.db, store, projection: accountsProjection, logger });
 t.teardown(() => Promise.all([runner.stop(), accounts.stop()]));
-t.ok(await runner.waitFor(head, 10_000), 'the model caught up');
-t.ok(await accounts.waitFor(head, 10_000));
+// Both waited for before any assertion: tap ends a top-level test idle after one.
+const caughtUp = await Promise.all([runner.waitFor(head, 10_000), accounts.waitFor(head, 10_000)]);
+t.same(caughtUp, [true, true], 'the models caught up');
+
+t.test('the events appended here are the ledger’s, as its parser reads them', async (t) => {
+  const events = await store.readAll({ after: 0n, limit: 1000 });
+  t.equal(events.length, 15);
+  for (const event of events) t.doesNotThrow(() => parseTransferEvent(event), event.type);
+});
 
 t.test('TransferReviewed is handled, once, by name', async (t) => {
   const handles = transactionsProjection.handles;

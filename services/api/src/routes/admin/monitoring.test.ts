@@ -112,7 +112,14 @@ await f.store.append([
     events: [
       {
         type: 'TransferReviewed',
-        data: { transferId: rejectedId, decision: 'rejected', reviewerId, reason: 'not the customer', at },
+        data: {
+          transferId: rejectedId,
+          code: 'transfer',
+          decision: 'rejected',
+          reviewerId,
+          reason: 'not the customer',
+          at,
+        },
         metadata: { actorId: reviewerId },
       },
       {
