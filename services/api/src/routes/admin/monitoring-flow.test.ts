@@ -6,7 +6,8 @@ import t from 'tap';
 // The review queue as the ledger fills it (issue #17): a transfer the rules hold and cash
 // above cashApprovalMin, created through POST /api/transactions, are in GET
 // /api/admin/transactions?status=held_for_review with the riskFlags the command answered,
-// and in the stats. Real PostgreSQL, app.inject().
+// and in the stats; once a manager decided them (POST …/approve, /reject), they leave the
+// queue with the decision. Real PostgreSQL, app.inject().
 
 const h = await ledgerHarness(t, 'api_admin_queue', {
   roles: ['agent', 'manager', 'auditor'],
@@ -15,7 +16,7 @@ const h = await ledgerHarness(t, 'api_admin_queue', {
 const { app, director, customer, openAccount, post, transfer, get } = h;
 const { agent, manager, auditor } = h.roles;
 
-t.test('held by a rule or by the cash desk: in the queue, flagged as answered', async (t) => {
+t.test('held by a rule or by the cash desk: in the queue, flagged as answered, then decided', async (t) => {
   const settings = await app.inject({
     method: 'PUT',
     url: '/api/admin/settings',
@@ -78,5 +79,39 @@ t.test('held by a rule or by the cash desk: in the queue, flagged as answered', 
   // Only the small deposit moved money; the transfer's 600.00 is reserved, not posted.
   t.same(json(stats).currencies, [
     { currency: 'EUR', deposits: '1000.00', volumeToday: '1000.00', transfersToday: 1, heldForReview: 2 },
+  ]);
+
+  // A manager decides both: the transfer approved (posted), the cash rejected (voided).
+  const decide = (id: string, decision: 'approve' | 'reject', reason: string) =>
+    post(`/api/admin/transactions/${id}/${decision}`, manager.token, { reason });
+  const approved = await decide(held.id, 'approve', 'customer called');
+  t.equal(approved.statusCode, 200, approved.body);
+  const rejected = await decide(desk.id, 'reject', 'no documents');
+  t.equal(rejected.statusCode, 200, rejected.body);
+  const after = json(rejected).position as string;
+  const decided = await get(`/api/admin/transactions?minPosition=${after}&limit=2`, auditor.token);
+  t.match(json(decided).items, [
+    {
+      id: desk.id,
+      status: 'voided',
+      riskFlags: [],
+      review: { decision: 'rejected', reviewerId: manager.id, reason: 'no documents' },
+    },
+    {
+      id: held.id,
+      status: 'posted',
+      postedAmount: '600.00',
+      riskFlags: held.riskFlags,
+      review: { decision: 'approved', reviewerId: manager.id, reason: 'customer called' },
+    },
+  ]);
+  const empty = await get(
+    `/api/admin/transactions?status=held_for_review&minPosition=${after}`,
+    manager.token,
+  );
+  t.same(json(empty).items, [], 'the queue is empty');
+  const later = await get(`/api/admin/stats?minPosition=${after}`, manager.token);
+  t.same(json(later).currencies, [
+    { currency: 'EUR', deposits: '1000.00', volumeToday: '1600.00', transfersToday: 2, heldForReview: 0 },
   ]);
 });
