@@ -454,7 +454,7 @@ t.test('a refusal raced from two processes and a deposit: one outcome, both answ
 });
 
 t.test(
-  'cash at the desk: own_account and approval_required come from the desk and the settings',
+  'cash at the desk: own_account and the review above cashApprovalMin, from the desk and the settings',
   async (t) => {
     const staffId = randomUUID();
     const own = await open(staffId);
@@ -489,9 +489,22 @@ t.test(
       status: 'rejected',
       rejection: { code: 'insufficient_funds' },
     });
-    t.match(await desk('deposit', customer.account.id, 10_000_01n), {
-      status: 'rejected',
-      rejection: { code: 'approval_required', max: 10_000_00n, currency: 'EUR' },
+    // Above the settings' cashApprovalMin: held for a manager, with the rules' review deadline.
+    const held = await desk('deposit', customer.account.id, 10_000_01n);
+    t.match(held, {
+      status: 'accepted',
+      transfer: {
+        status: 'pending',
+        review: { reasons: ['cash_approval_min'], requestedBy: staffId, decision: null },
+      },
     });
+    if (held.status !== 'accepted') throw new Error('not held');
+    const { transfer } = held;
+    t.equal(
+      Date.parse(transfer.status === 'pending' ? (transfer.expiresAt ?? '') : '') -
+        Date.parse(transfer.createdAt),
+      72 * 3_600_000,
+      'reviewTimeoutHours from the settings (72 by default)',
+    );
   },
 );
