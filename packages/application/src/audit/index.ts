@@ -1,3 +1,4 @@
+export * from './backtest.js';
 export { type AccountBalanceAt, accountBalanceAt, type BalanceCut, balanceAtPageSize } from './balance-at.js';
 export {
   type AuditPage,

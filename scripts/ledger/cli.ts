@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import {
+  type EventStore,
+  PostgresEventStore,
+  pgClient,
+  pgliteClient,
+  type SqlClient,
+} from '@ledger/eventstore';
+import { ConfigError, loadConfig } from '@ledger/platform';
+import pg from 'pg';
+
+/**
+ * What the `pnpm ledger` commands share: their usage errors (exit 2, the message alone) and
+ * the event store opened read-only from the environment, as the services find it:
+ * DATABASE_URL (PostgreSQL), or else the embedded PGlite database under DATA_DIR
+ * (default ./.data).
+ */
+
+/** The operator's mistake (an unknown rule, a bad value): exit code 2, the message, no stack. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** One `pnpm ledger` command: an entry of scripts/ledger.ts's table. */
+export interface LedgerCommand {
+  /** One line for `pnpm ledger --help`. */
+  summary: string;
+  /** The command's own `--help`. */
+  usage: string;
+  /** Runs with the arguments after the command's name; answers the exit code. */
+  run(args: string[], io: CommandIo): Promise<number>;
+}
+
+export interface CommandIo {
+  env: NodeJS.ProcessEnv;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface ReadOnlyStore {
+  store: EventStore;
+  /** Where it was read from, for the report: `PostgreSQL` or `embedded PGlite in <dir>`. */
+  source: string;
+  close(): Promise<void>;
+}
+
+/** The store's schema is there (an empty or foreign database is the operator's mistake). */
+async function checkEventStore(sql: SqlClient, where: string): Promise<void> {
+  const [row] = await sql.query<{ events: string | null }>(`SELECT to_regclass('es.events')::text AS events`);
+  if (row?.events == null) throw new UsageError(`no event store in ${where} (no es.events table)`);
+}
+
+/**
+ * The event store, read-only: no migration is run, no LISTEN, and every PostgreSQL session
+ * is `default_transaction_read_only`, so nothing the command does can write. The embedded
+ * database must exist already (nothing is created), and belongs to one process: stop
+ * `pnpm start` before pointing a command at its DATA_DIR.
+ */
+export async function openReadOnlyStore(env: NodeJS.ProcessEnv): Promise<ReadOnlyStore> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (config.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: 2,
+      application_name: 'ledger-cli',
+      options: '-c default_transaction_read_only=on -c statement_timeout=60000',
+      connectionTimeoutMillis: 5_000,
+    });
+    pool.on('error', () => {});
+    const { listen: _listen, ...sql } = pgClient(pool);
+    try {
+      await checkEventStore(sql, 'the database of DATABASE_URL');
+      const store = await PostgresEventStore.open(sql, { migrate: false, readConcurrency: 1 });
+      return {
+        store,
+        source: 'PostgreSQL (DATABASE_URL)',
+        async close() {
+          await store.close();
+          await pool.end();
+        },
+      };
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw error;
+    }
+  }
+  const dir = resolve(config.dataDir, 'pglite');
+  if (!existsSync(dir)) {
+    throw new UsageError(
+      `no embedded database in ${dir}: set DATABASE_URL, or DATA_DIR to the server's data folder`,
+    );
+  }
+  const pglite = await PGlite.create(dir);
+  try {
+    await pglite.exec('SET default_transaction_read_only = on');
+    const sql = pgliteClient(pglite);
+    await checkEventStore(sql, dir);
+    const store = await PostgresEventStore.open(sql, { migrate: false });
+    return {
+      store,
+      source: `embedded PGlite in ${dir}`,
+      async close() {
+        await store.close();
+        if (!pglite.closed) await pglite.close();
+      },
+    };
+  } catch (error) {
+    if (!pglite.closed) await pglite.close().catch(() => {});
+    throw error;
+  }
+}
