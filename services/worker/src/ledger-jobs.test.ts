@@ -1,17 +1,21 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import {
   bankAccountId,
   clearingActorId,
+  createExternalTransfer,
   createLedger,
   holdExpiryActorId,
   type Ledger,
   loadAccount,
   loadTransfer,
+  reviewHeldTransfer,
   runTransferCommand,
   transferStreamId,
 } from '@ledger/application';
 import { externalTransfer, fundedAccount, twoPhaseTransfer } from '@ledger/application/testing';
+import { defaultRuleModes, defaultRuleThresholds } from '@ledger/domain';
 import { availableBalanceOf, balanceOf, pendingTimeoutSecondsDefault } from '@ledger/domain/ledger';
 import { createLogger } from '@ledger/platform';
 import { openTestStore } from '@ledger/platform/testing';
@@ -209,6 +213,78 @@ async function hold(ledger: Ledger, from: string, to: string, expiresInMs: numbe
 const failures = (lines: LogLine[]) => lines.filter((l) => /^job failed/.test(l.msg));
 
 for (const mode of ['bullmq', 'in-process'] as const) {
+  t.test(
+    `${mode}: an external transfer held for review goes to the rail only once approved`,
+    { timeout: testTimeoutMs },
+    async (t) => {
+      const f = await fixture(t, mode);
+      const alice = await f.funded(100_00n);
+      // Every rule active, large_amount from 10.00 EUR: a 20.00 EUR external transfer is held.
+      const thresholds = defaultRuleThresholds();
+      const rules = {
+        policy: {
+          thresholds: { ...thresholds, reviewAmountMin: { ...thresholds.reviewAmountMin, EUR: 10_00n } },
+          modes: defaultRuleModes(),
+          watchList: [],
+        },
+        settingsVersion: '0',
+      };
+      const made = await createExternalTransfer(
+        f.ledger,
+        {
+          transferId: randomUUID(),
+          fromAccountId: alice,
+          beneficiary: { iban: settleIban, name: 'Payee' },
+          amount: 20_00n,
+          currency: 'EUR',
+          reference: null,
+          limits: {},
+          rules,
+          now: new Date(),
+        },
+        f.meta,
+      );
+      if (made.status !== 'accepted') throw new Error(made.status);
+      const id = made.transfer.id;
+      t.match(made.transfer, { status: 'pending', review: { reasons: ['large_amount'] } });
+      // Held: its expiry is armed, its clearing not. A restart that lost the queue re-arms it
+      // from the read model, where it is held_for_review.
+      await f.projected();
+      t.match(await getTransaction(f.db, id), { status: 'held_for_review' });
+      await f.stopWorkerLosingItsQueue();
+      await f.restart();
+      await until('the re-arm ran', async () => f.lines.some((l) => l.msg === 'pending transfers re-armed'));
+      // Ten times the rail's delay: had it gone to the rail, it would have been answered.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      t.equal(await f.statusOf(id), 'pending', 'not sent to the rail while held');
+      t.notOk(
+        f.lines.some((l) => l.msg === 'clearing rail answered'),
+        'no clearing job ran',
+      );
+
+      const approved = await reviewHeldTransfer(
+        f.ledger,
+        {
+          userId: randomUUID(),
+          role: 'manager',
+          kycStatus: 'none',
+          metadata: f.meta,
+          now: new Date(),
+        },
+        { transferId: id, decision: 'approved', reason: 'known payee' },
+      );
+      t.match(approved, { status: 'accepted', transfer: { status: 'pending', expiresAt: null } });
+      await until('the rail settled it', async () => (await f.statusOf(id)) === 'posted');
+      t.match(
+        f.lines.filter((l) => l.msg === 'clearing rail answered').map((l) => l.result),
+        ['settled'],
+      );
+      const { last } = await f.lastEventOf(id);
+      t.match(last.metadata, { actorId: clearingActorId });
+      t.equal(await f.statusOf(id), 'posted');
+    },
+  );
+
   t.test(
     `${mode}: a hold with a timeout is expired by its delayed job`,
     { timeout: testTimeoutMs },
