@@ -64,7 +64,10 @@
  *
  * Environment (all bounded): BENCH_ACCOUNTS (10000), BENCH_CUSTOMERS (500), BENCH_CONNECTIONS
  * (32), BENCH_DURATION_S (20), BENCH_WARMUP_S (3), BENCH_RAW_S (10), BENCH_RAW_CLIENTS (32),
- * BENCH_PROJECTOR (1; 0 = no projector), BENCH_CPU_PROF_DIR (unset; a directory: the API
+ * BENCH_PROJECTOR (1; 0 = no projector), BENCH_RULES_COMPARE (1: the window is four phases of
+ * BENCH_DURATION_S / 2 with the fraud and AML rules off, on, on, off, switched by the director
+ * through PUT /api/admin/settings, and both throughputs are reported with their ratio; 0: one
+ * window under the settings' defaults, every rule active), BENCH_CPU_PROF_DIR (unset; a directory: the API
  * and projector children run with --cpu-prof there, each profile written when it stops and
  * named after its pid, which is printed), BENCH_KEEP_DB
  * (unset; 1 leaves the database behind, for looking into a failed check).
@@ -86,7 +89,7 @@ import {
   trialBalance,
 } from '@ledger/application';
 import { markKycVerified, registerWithHash } from '@ledger/application/testing';
-import { parseAccountEvent } from '@ledger/contracts';
+import { parseAccountEvent, riskRuleIds } from '@ledger/contracts';
 import {
   type AccountState,
   availableBalanceOf,
@@ -128,6 +131,13 @@ const warmupS = envInt('BENCH_WARMUP_S', 3, 0, 20);
 const rawS = envInt('BENCH_RAW_S', 10, 1, 30);
 const rawClients = envInt('BENCH_RAW_CLIENTS', 32, 1, 64);
 const runProjector = envInt('BENCH_PROJECTOR', 1, 0, 1) === 1;
+/**
+ * 1: the measured window is four phases of BENCH_DURATION_S / 2 each, the fraud and AML rules
+ * off, on, on, off (the director switches them through PUT /api/admin/settings), so both
+ * are measured in the same sitting and neither gains from going second; 0: one window with
+ * the rules as the defaults have them (every rule active).
+ */
+const compareRules = envInt('BENCH_RULES_COMPARE', 1, 0, 1) === 1;
 /** For investigating a failed check: the database is left behind (and named). */
 const keepDatabase = process.env.BENCH_KEEP_DB === '1';
 const cpuProfDir = process.env.BENCH_CPU_PROF_DIR ? resolve(process.env.BENCH_CPU_PROF_DIR) : undefined;
@@ -144,7 +154,7 @@ const projectionWaitMs = 60_000;
 const preloadCatchUpMs = 30_000;
 const scanPageSize = 20_000;
 /** The whole run; beyond it the children are killed, the database dropped, the process exits. */
-const runTimeoutMs = 175_000;
+const runTimeoutMs = 240_000;
 
 // ---- helpers ----------------------------------------------------------------------------
 
@@ -403,8 +413,10 @@ async function seed(store: PostgresEventStore, vault: Vault, agentId: string): P
 // ---- the load -----------------------------------------------------------------------------
 
 interface LoadTracker {
-  /** Transfer ids of the 201 answers. */
+  /** Transfer ids of the 201 answers that posted. */
   created: Set<string>;
+  /** Transfer ids of the 201 answers held for review by the fraud and AML rules. */
+  held: Set<string>;
   /** Requests sent and not answered yet: Idempotency-Key → the caller's user id. */
   outstanding: Map<string, string>;
   /** Answers by status code, and a few bodies of non-2xx ones. */
@@ -461,7 +473,10 @@ function runLoad(url: string, seconds: number, seeded: Seeded, tokens: string[],
               tracker.outstanding.delete(context.key as string);
               tracker.statuses.set(status, (tracker.statuses.get(status) ?? 0) + 1);
               if (status === 201) {
-                tracker.created.add((JSON.parse(body) as { transaction: { id: string } }).transaction.id);
+                const { transaction } = JSON.parse(body) as { transaction: { id: string; status: string } };
+                (transaction.status === 'held_for_review' ? tracker.held : tracker.created).add(
+                  transaction.id,
+                );
               } else if (tracker.samples.length < 5) {
                 tracker.samples.push(`${status} ${body.slice(0, 300)}`);
               }
@@ -472,6 +487,46 @@ function runLoad(url: string, seconds: number, seeded: Seeded, tokens: string[],
       (error, result) => (error ? reject(error) : resolveRun(result)),
     );
   });
+}
+
+/** Several autocannon runs as one: counts summed, latencies of the slowest phase (p99 errs high). */
+function mergedResult(results: readonly autocannon.Result[]): autocannon.Result {
+  const [first, ...rest] = results;
+  if (first === undefined) throw new Error('no phase ran');
+  const merged = structuredClone(first);
+  for (const r of rest) {
+    merged['2xx'] += r['2xx'];
+    merged.non2xx += r.non2xx;
+    merged.errors += r.errors;
+    merged.timeouts += r.timeouts;
+    merged.duration += r.duration;
+    merged.requests.total += r.requests.total;
+    merged.latency.p50 = Math.max(merged.latency.p50, r.latency.p50);
+    merged.latency.p99 = Math.max(merged.latency.p99, r.latency.p99);
+    merged.latency.max = Math.max(merged.latency.max, r.latency.max);
+  }
+  return merged;
+}
+
+interface RulesComparison {
+  onTps: number;
+  offTps: number;
+  /** on / off: 1 is no cost; the issue's bound is ≥ 0.9. */
+  ratio: number;
+  onP99Ms: number;
+  offP99Ms: number;
+}
+
+function compareModes(phases: readonly { on: boolean; result: autocannon.Result }[]): RulesComparison {
+  const of = (on: boolean) => {
+    const runs = phases.filter((p) => p.on === on).map((p) => p.result);
+    const ok = runs.reduce((sum, r) => sum + r['2xx'], 0);
+    const seconds = runs.reduce((sum, r) => sum + r.duration, 0);
+    return { tps: ok / Math.max(1, seconds), p99: Math.max(...runs.map((r) => r.latency.p99)) };
+  };
+  const on = of(true);
+  const off = of(false);
+  return { onTps: on.tps, offTps: off.tps, ratio: on.tps / off.tps, onP99Ms: on.p99, offP99Ms: off.p99 };
 }
 
 // ---- invariants ---------------------------------------------------------------------------
@@ -629,12 +684,26 @@ async function checkInvariants(
     if (inFlight.has(id)) postedInFlight++;
     else unexplained++;
   }
+  // Held for review by the rules (201, status held_for_review): a TransferPending with a review.
+  const { rows: heldRows } = await pool.query<{ id: string }>(
+    `SELECT data->>'transferId' AS id FROM es.events WHERE type = 'TransferPending' AND data ? 'review'`,
+  );
+  const heldIds = new Set(heldRows.map((row) => row.id));
+  let heldUnexplained = 0;
+  for (const id of heldIds) if (!tracker.held.has(id) && !inFlight.has(id)) heldUnexplained++;
+  let heldMissing = 0;
+  for (const id of tracker.held) if (!heldIds.has(id)) heldMissing++;
+  checks.push({
+    name: 'held transfers = the 201 held_for_review answers (+ requests in flight when it stopped)',
+    ok: heldUnexplained === 0 && heldMissing === 0,
+    detail: `${heldIds.size} held; answered held ${tracker.held.size}; held but not answered so ${heldUnexplained}; answered held but not stored ${heldMissing}`,
+  });
   checks.push({
     name: 'posted transfers = the 201s autocannon saw (+ requests in flight when it stopped)',
     ok:
       missing === 0 &&
       unexplained === 0 &&
-      tracker.created.size === ok201 &&
+      tracker.created.size + tracker.held.size === ok201 &&
       fundingPosted === fundingIds.size,
     detail:
       `${postedIds.size} posted = ${tracker.created.size} answered 201 + ${postedInFlight} of ` +
@@ -866,6 +935,7 @@ async function main(): Promise<void> {
   let storeDelta: StoreCounters | undefined;
   let raw: RawResult;
   let projectionWaitS: number | undefined;
+  let rulesComparison: RulesComparison | undefined;
   try {
     db = await createTestDatabase('ledger_bench_transfers');
     note(`database ${db.name}`);
@@ -964,6 +1034,7 @@ async function main(): Promise<void> {
 
     const tracker: LoadTracker = {
       created: new Set(),
+      held: new Set(),
       outstanding: new Map(),
       statuses: new Map(),
       samples: [],
@@ -975,9 +1046,36 @@ async function main(): Promise<void> {
           `non-2xx ${warm.non2xx}, socket errors ${warm.errors}`,
       );
     }
+    const directorToken = directorLogin.json.accessToken as string;
+    /** The director switches the fraud and AML rules: all off, or the defaults (all active). */
+    const setRules = async (on: boolean) => {
+      const body = on
+        ? { limits: {} }
+        : { limits: {}, rules: Object.fromEntries(riskRuleIds.map((id) => [id, 'off'])) };
+      const put = await http(url, 'PUT', '/api/admin/settings', body, directorToken);
+      if (put.status !== 200) throw new Error(`settings: ${JSON.stringify(put.json)}`);
+    };
     const counters0 = await scrapeStoreCounters(url);
     const cpuWindow = await startCpuWindow(pool, db.name, api, projector);
-    const result = await runLoad(url, durationS, seeded, tokens, tracker);
+    const phases: { on: boolean; result: autocannon.Result }[] = [];
+    let result: autocannon.Result;
+    if (compareRules) {
+      const phaseS = Math.max(1, Math.ceil(durationS / 2));
+      for (const on of [false, true, true, false]) {
+        await setRules(on);
+        const phase = await runLoad(url, phaseS, seeded, tokens, tracker);
+        phases.push({ on, result: phase });
+        note(
+          `  rules ${on ? 'on ' : 'off'}: ${fmt(phase['2xx'] / phase.duration)} 2xx/s, p50 ${phase.latency.p50} ms, ` +
+            `p99 ${phase.latency.p99} ms, non-2xx ${phase.non2xx}`,
+        );
+      }
+      await setRules(true);
+      result = mergedResult(phases.map((p) => p.result));
+    } else {
+      result = await runLoad(url, durationS, seeded, tokens, tracker);
+    }
+    rulesComparison = compareRules ? compareModes(phases) : undefined;
     cpu = await cpuWindow();
     const counters1 = await scrapeStoreCounters(url);
     if (counters0 && counters1) {
@@ -1000,7 +1098,11 @@ async function main(): Promise<void> {
     t0 = performance.now();
     const head = await settle(pool);
     const ok201 =
-      (warm?.statusCodeStats?.['201']?.count ?? 0) + (result.statusCodeStats?.['201']?.count ?? 0);
+      (warm?.statusCodeStats?.['201']?.count ?? 0) +
+      (compareRules ? phases : [{ result }]).reduce(
+        (sum, phase) => sum + (phase.result.statusCodeStats?.['201']?.count ?? 0),
+        0,
+      );
     try {
       checks.push(...(await checkInvariants(pool, tracker, ok201, seeded.fundingIds)));
     } catch (error) {
@@ -1051,6 +1153,13 @@ async function main(): Promise<void> {
       `${fmt(raw.tps)} tx/s (p50 ${raw.p50Ms.toFixed(1)} ms, p99 ${raw.p99Ms.toFixed(1)} ms)`,
     ],
     ['ratio API / raw', (transfersPerSecond / raw.tps).toFixed(3)],
+    [
+      'fraud and AML rules',
+      rulesComparison === undefined
+        ? 'as the settings have them (BENCH_RULES_COMPARE=0)'
+        : `on ${fmt(rulesComparison.onTps)} / off ${fmt(rulesComparison.offTps)} 2xx/s = ${rulesComparison.ratio.toFixed(3)} ` +
+          `(p99 on ${rulesComparison.onP99Ms} ms, off ${rulesComparison.offP99Ms} ms; ${load.tracker.held.size} held for review)`,
+    ],
     [
       'CPU per 2xx transfer',
       `api ${((cpu.apiPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms, ` +
@@ -1107,6 +1216,14 @@ async function main(): Promise<void> {
       errors,
       rawCeilingTps: Math.round(raw.tps),
       ratio: Math.round((transfersPerSecond / raw.tps) * 1000) / 1000,
+      ...(rulesComparison === undefined
+        ? {}
+        : {
+            rulesOnTps: Math.round(rulesComparison.onTps),
+            rulesOffTps: Math.round(rulesComparison.offTps),
+            rulesOnRatio: Math.round(rulesComparison.ratio * 1000) / 1000,
+            heldForReview: load.tracker.held.size,
+          }),
       invariantsHold,
     }),
   );
