@@ -116,7 +116,7 @@ const watchEntryBodySchema = z
   });
 
 const cashApprovalMinDescription =
-  'Per ISO 4217 currency: a cash deposit or withdrawal at the desk of more than this (strictly) needs a manager’s approval (until then: 422 approval_required); > 0';
+  'Per ISO 4217 currency: a cash deposit or withdrawal at the desk of more than this (strictly) is held for review (201 held_for_review, funds reserved) until a manager approves or rejects it; > 0';
 
 const retentionDescription =
   'Days a customer’s personal data is kept after their last account closed before a director may erase it (AML record keeping)';
