@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { roles } from './identity.js';
 import { transactionSchema } from './ledger.js';
+import { riskRuleIds } from './ledger-events.js';
 
 /**
  * The admin monitoring read side (API.md, Admin; issue #17): the transactions list with the
@@ -32,15 +33,7 @@ export const adminTransactionStatuses = [
 ] as const;
 
 /** The fraud and AML rules' ids, as riskFlags name them (API.md, Transactions). */
-export const adminRiskFlagIds = [
-  'large_amount',
-  'velocity',
-  'structuring',
-  'new_payee_large',
-  'dormant_account',
-  'amount_outlier',
-  'sanctioned_payee',
-] as const;
+export const adminRiskFlagIds = riskRuleIds;
 
 /**
  * A minimum amount in major units: plain decimal, at most 15 digits before the point and at

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { riskRuleIds } from '@ledger/contracts';
 import type { limitedTransferCodes } from '../ledger/account.js';
 import { type Currency, currencies, parseAmount } from '../ledger/money.js';
 
@@ -18,15 +19,8 @@ import { type Currency, currencies, parseAmount } from '../ledger/money.js';
  * - "after dormantDays" is strict: idle for exactly dormantDays is not yet dormant.
  */
 
-export const ruleIds = [
-  'large_amount',
-  'velocity',
-  'structuring',
-  'new_payee_large',
-  'dormant_account',
-  'amount_outlier',
-  'sanctioned_payee',
-] as const;
+/** API.md's rules table, in its order; the ids events record, defined once with their schema. */
+export const ruleIds = riskRuleIds;
 export type RuleId = (typeof ruleIds)[number];
 
 export const isRuleId = (value: unknown): value is RuleId =>
