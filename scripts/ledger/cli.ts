@@ -23,10 +23,8 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** One `pnpm ledger` command: an entry of scripts/ledger.ts's table. */
+/** One `pnpm ledger` command, as its module exports it (see main.ts's table). */
 export interface LedgerCommand {
-  /** One line for `pnpm ledger --help`. */
-  summary: string;
   /** The command's own `--help`. */
   usage: string;
   /** Runs with the arguments after the command's name; answers the exit code. */

@@ -217,8 +217,4 @@ async function run(args: string[], io: CommandIo): Promise<number> {
   }
 }
 
-export const rulesBacktest: LedgerCommand = {
-  summary: 'replay history: how many customer transfers one fraud rule would have held',
-  usage,
-  run,
-};
+export const command: LedgerCommand = { usage, run };
