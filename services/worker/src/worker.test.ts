@@ -50,6 +50,8 @@ t.test('the production dispatch rules: hold expiry and the clearing rail', async
     [
       ['TransferPending', 'holds', 'ledger.expire-hold'],
       ['TransferPending', 'clearing', 'clearing.submit'],
+      // An external transfer held for review goes to the rail once approved.
+      ['TransferReviewed', 'clearing', 'clearing.submit'],
     ],
   );
 });
