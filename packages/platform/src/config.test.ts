@@ -172,3 +172,14 @@ t.test('READY_LAG_MAX_SECONDS (the readiness bound on read model lag)', async (t
     assertRejected(t, { READY_LAG_MAX_SECONDS: bad }, 'READY_LAG_MAX_SECONDS');
   }
 });
+
+t.test('MAIL_FROM: one line, an address or "Name <address>"', async (t) => {
+  t.equal(loadConfig({}).mailFrom, 'Ledger Bank <no-reply@ledger.local>');
+  t.equal(loadConfig({ MAIL_FROM: '' }).mailFrom, 'Ledger Bank <no-reply@ledger.local>');
+  t.equal(loadConfig({ MAIL_FROM: ' bank@example.com ' }).mailFrom, 'bank@example.com');
+  t.equal(loadConfig({ MAIL_FROM: 'My Bank <bank@example.com>' }).mailFrom, 'My Bank <bank@example.com>');
+  assertRejected(t, { MAIL_FROM: 'My Bank <bank@example.com>\r\nBcc: x@y.z' }, 'MAIL_FROM');
+  assertRejected(t, { MAIL_FROM: 'Bank\n <bank@example.com>' }, 'MAIL_FROM');
+  assertRejected(t, { MAIL_FROM: 'not an address' }, 'MAIL_FROM');
+  assertRejected(t, { MAIL_FROM: `${'x'.repeat(400)}@example.com` }, 'MAIL_FROM');
+});

@@ -27,6 +27,11 @@ const holdSweepIntervalMsMessage = `must be an integer from ${holdSweepIntervalM
 const clearingDelayMsMax = 86_400_000;
 const clearingReturnIbansMax = 1000;
 
+/** MAIL_FROM: the sender of notification mails (a header: no CR/LF, bounded). */
+export const mailFromDefault = 'Ledger Bank <no-reply@ledger.local>';
+const mailFromLengthMax = 320;
+const mailFromPattern = /^(?:[^<>"\p{Cc}]{1,200} )?<[^\s<>@]+@[^\s<>@]+>$|^[^\s<>@]+@[^\s<>@]+$/u;
+
 /** Bounds of READY_LAG_MAX_SECONDS: a day behind is an outage, not a lag to tolerate. */
 const readyLagMaxSecondsMax = 86_400;
 
@@ -78,6 +83,15 @@ const envSchema = z
       message: 'must be at least 32 characters',
     }),
     SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']),
+    // A header: one line (no CR/LF), an address alone or a display name before <address>.
+    MAIL_FROM: z
+      .string()
+      .transform((s) => s.trim())
+      .transform((s) => (s === '' ? mailFromDefault : s))
+      .refine((s) => s.length <= mailFromLengthMax && mailFromPattern.test(s), {
+        message: `must be an address or "Name <address>" on one line, at most ${mailFromLengthMax} characters`,
+      })
+      .default(mailFromDefault),
     CORS_ORIGINS: optionalString.transform((value, ctx) => {
       const origins = (value ?? '')
         .split(',')
@@ -238,6 +252,8 @@ export interface Config {
    */
   dataKey: string | undefined;
   smtpUrl: string | undefined;
+  /** The From of notification mails (MAIL_FROM): one line, validated. */
+  mailFrom: string;
   corsOrigins: string[];
   logLevel: (typeof logLevels)[number];
   /** The API's handler deadline: routing to answer, past it 503 `timeout` (plugins/deadline.ts). */
@@ -297,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     totpKey: e.TOTP_KEY,
     dataKey: e.DATA_KEY,
     smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
     handlerTimeoutMs: e.HANDLER_TIMEOUT_MS,
