@@ -109,3 +109,4 @@ export {
   sealUserEvent,
 } from './personal-data.js';
 export * from './settings.js';
+export * from './notifications/index.js';

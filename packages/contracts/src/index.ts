@@ -7,3 +7,4 @@ export * from './ledger.js';
 export * from './ledger-events.js';
 export * from './settings.js';
 export * from './text.js';
+export * from './notifications.js';
