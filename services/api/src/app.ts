@@ -22,6 +22,7 @@ import auditRoutes from './routes/audit/index.js';
 import authRoutes from './routes/auth/index.js';
 import healthRoutes from './routes/health/index.js';
 import metricsRoutes from './routes/metrics/index.js';
+import notificationRoutes from './routes/notifications/index.js';
 import openapiRoutes from './routes/openapi/index.js';
 import transactionRoutes from './routes/transactions/index.js';
 import verificationRoutes from './routes/verification/index.js';
@@ -125,6 +126,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(accountRoutes, { prefix: '/api/accounts' });
   await app.register(transactionRoutes, { prefix: '/api/transactions' });
   await app.register(verificationRoutes, { prefix: '/api/verification' });
+  await app.register(notificationRoutes, { prefix: '/api/notifications' });
   await app.register(auditRoutes, {
     prefix: '/api/audit',
     ledgerTotals: ledgerTotalsReadModel(deps.database.db),

@@ -3,6 +3,7 @@ import type { Logger } from '@ledger/platform';
 import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { auditProjection } from '@ledger/projection-audit';
 import { kycProjection } from '@ledger/projection-kyc';
+import { notificationsProjection } from '@ledger/projection-notifications';
 import { usersProjection } from '@ledger/projection-users';
 import {
   type OpenLockSession,
@@ -21,6 +22,14 @@ export const defaultProjections: readonly Projection[] = [
   transactionsProjection,
   kycProjection,
 ];
+
+/**
+ * Every read model the projector runs by default on `store`: defaultProjections, and those
+ * that read the log while projecting (in-app notifications look up account owners).
+ */
+export function defaultProjectionsFor(store: EventStore): readonly Projection[] {
+  return [...defaultProjections, notificationsProjection({ store })];
+}
 
 /**
  * How long a projection waits after a small batch before reading again, while events keep
@@ -61,7 +70,7 @@ export interface Projector {
  * projection migrates, then becomes active or waits on standby on its own.
  */
 export function startProjector(options: StartProjectorOptions): Projector {
-  const projections = options.projections ?? defaultProjections;
+  const projections = options.projections ?? defaultProjectionsFor(options.store);
   const names = new Set<string>();
   for (const projection of projections) {
     if (names.has(projection.name)) throw new RangeError(`two projections named "${projection.name}"`);

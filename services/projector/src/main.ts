@@ -1,7 +1,7 @@
 /** `pnpm start:projector`: the projector as its own process, next to any number of API replicas. */
 import { runService } from '@ledger/platform';
 import { pgLockSessions } from '@ledger/readmodel';
-import { defaultProjections, startProjector } from './index.js';
+import { defaultProjectionsFor, startProjector } from './index.js';
 
 await runService({
   name: 'projector',
@@ -15,7 +15,7 @@ await runService({
       lockSessions: pgLockSessions(config.databaseUrl!, 'ledger-projector-lock'),
     });
     logger.info(
-      { projections: defaultProjections.map((p) => p.name), database: database.kind },
+      { projections: defaultProjectionsFor(store).map((p) => p.name), database: database.kind },
       'projector started',
     );
     return projector;
