@@ -17,6 +17,12 @@ export const staffRoles = ['agent', 'manager', 'director'] as const satisfies re
 export const kycStatuses = ['none', 'submitted', 'verified', 'rejected', 'needs_review'] as const;
 export type KycStatus = (typeof kycStatuses)[number];
 
+/** The languages the bank writes to a user in (notifications); a user who never chose one reads `en`. */
+export const userLocales = ['en', 'fr'] as const;
+export type UserLocale = (typeof userLocales)[number];
+export const defaultUserLocale: UserLocale = 'en';
+export const userLocaleSchema = z.enum(userLocales);
+
 export const identityLimits = {
   passwordLengthMin: 12,
   passwordLengthMax: 128,
@@ -136,6 +142,8 @@ export const identityEventSchemas = {
     lastName: sealed.nullable().optional(),
     dateOfBirth: sealed.nullable().optional(),
     phone: sealed.nullable().optional(),
+    /** Not personal, not sealed; absent from events written before it existed. */
+    locale: userLocaleSchema.optional(),
   }),
   LoginSucceeded: z.object({
     userId: z.uuid(),
@@ -255,6 +263,8 @@ export const userSchema = z
     twoFactorEnabled: z.boolean(),
     kycStatus: z.enum(kycStatuses),
     createdAt: z.string(),
+    /** The language of the user's notifications (absent from lists built by read models). */
+    locale: userLocaleSchema.optional(),
   })
   .meta({ id: 'User' });
 export type UserView = z.infer<typeof userSchema>;
@@ -307,6 +317,7 @@ export const patchMeBodySchema = z.object({
   lastName: nameSchema.nullable().optional(),
   dateOfBirth: isoDate.nullable().optional(),
   phone: phoneSchema.nullable().optional(),
+  locale: userLocaleSchema.optional(),
 });
 
 export const twoFactorSetupResponseSchema = z.object({ secret: z.string(), otpauthUrl: z.string() });

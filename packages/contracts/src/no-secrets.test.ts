@@ -4,6 +4,7 @@ import { identityEventSchemas, personalFieldsByEventType, sealedFieldSchema } fr
 import * as contracts from './index.js';
 import { extractedFieldNames, kycEventSchemas } from './kyc.js';
 import { ledgerEventSchemas } from './ledger-events.js';
+import { notificationEventSchemas } from './notifications.js';
 import { settingsSchema } from './settings.js';
 
 // Issue #15: no secret in the log, every personal field sealed. Every event type's schema
@@ -199,6 +200,7 @@ const contexts: Record<string, Record<string, z.ZodType>> = {
   identity: identityEventSchemas,
   kyc: kycEventSchemas,
   ledger: ledgerEventSchemas,
+  notifications: notificationEventSchemas,
   settings: settingsEventSchemas,
 };
 

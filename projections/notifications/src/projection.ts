@@ -63,9 +63,9 @@ export function notificationsProjection(ports: { store: EventStore } | Notificat
           return;
         }
         case 'ProfileUpdated': {
-          const locale = (recorded.data as { locale?: unknown } | null)?.locale;
-          if (locale !== 'en' && locale !== 'fr') return;
           const e = parseIdentityEvent(recorded.type, recorded.data);
+          if (e.type !== 'ProfileUpdated' || e.data.locale === undefined) return;
+          const { locale } = e.data;
           await db
             .insertInto('preferences')
             .values({ user_id: e.data.userId, in_app: null, locale })

@@ -1,9 +1,11 @@
 import {
+  defaultUserLocale,
   type NotificationEvent,
   notificationEventSchemaVersion,
   notificationPreferencesStreamId,
   notificationReadStreamId,
   parseNotificationEvent,
+  type UserLocale,
 } from '@ledger/contracts';
 import {
   defaultNotificationPreferences,
@@ -138,7 +140,7 @@ export async function markNotificationRead(
   }
 }
 
-export type Locale = 'en' | 'fr';
+export type Locale = UserLocale;
 
 export interface Recipient {
   email: string;
@@ -150,10 +152,9 @@ export interface Recipient {
 export async function recipientOf(ports: PersonalDataPorts, userId: string): Promise<Recipient | null> {
   const user = await loadOpenedUser(ports, userId);
   if (user.status !== 'registered' || user.erasedAt !== null) return null;
-  const locale = (user.profile as { locale?: unknown }).locale;
   return {
     email: user.email,
-    locale: locale === 'fr' ? 'fr' : 'en',
+    locale: user.profile.locale ?? defaultUserLocale,
     firstName: user.profile.firstName,
   };
 }

@@ -135,6 +135,8 @@ export function decideUser(command: UserCommand, state: UserState): Decision {
         const value = command.changes[key];
         if (value !== undefined && value !== state.profile[key]) changes[key] = value;
       }
+      const locale = command.changes.locale;
+      if (locale !== undefined && locale !== (state.profile.locale ?? 'en')) changes.locale = locale;
       if (state.kycStatus === 'verified' && kycLockedFields.some((field) => changes[field] !== undefined)) {
         return reject('profile_locked');
       }

@@ -1,4 +1,11 @@
-import { erasedMarker, identityLimits, type KycStatus, type Role, type UserEvent } from '@ledger/contracts';
+import {
+  erasedMarker,
+  identityLimits,
+  type KycStatus,
+  type Role,
+  type UserEvent,
+  type UserLocale,
+} from '@ledger/contracts';
 
 /**
  * The user aggregate (`user-<id>` stream): state and evolve. Pure: no clock, no I/O.
@@ -16,6 +23,8 @@ export interface Profile {
   lastName: string | null;
   dateOfBirth: string | null;
   phone: string | null;
+  /** The language of the user's notifications; absent: never chosen (`en`). Not personal: clear in the log. */
+  locale?: UserLocale;
 }
 
 export interface RegisteredUser {
@@ -92,6 +101,7 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
         const value = changes[key];
         if (value !== undefined) profile[key] = value;
       }
+      if (changes.locale !== undefined) profile.locale = changes.locale;
       return { ...s, profile };
     }
     case 'LoginSucceeded': {

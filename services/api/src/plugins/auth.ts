@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fastifyJwt, { type FastifyJWTOptions } from '@fastify/jwt';
 import type { IdentityPorts, Sessions } from '@ledger/application';
-import { type Role, roles, type UserView } from '@ledger/contracts';
+import { defaultUserLocale, type Role, roles, type UserView } from '@ledger/contracts';
 import { type RegisteredUser, sessionMayContinue } from '@ledger/domain';
 import type { EventMetadata } from '@ledger/eventstore';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -102,6 +102,7 @@ export function userView(user: RegisteredUser): UserView {
     twoFactorEnabled: user.twoFactor.status === 'on',
     kycStatus: user.kycStatus,
     createdAt: user.createdAt,
+    locale: user.profile.locale ?? defaultUserLocale,
   };
 }
 

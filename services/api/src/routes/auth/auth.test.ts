@@ -120,6 +120,7 @@ t.test('POST /register: 201 {user}, a customer, no secret in the answer', async 
       'id',
       'kycStatus',
       'lastName',
+      'locale',
       'phone',
       'role',
       'twoFactorEnabled',

@@ -78,6 +78,7 @@ t.test('a customer exports exactly their own data, amounts as decimal strings', 
     twoFactorEnabled: false,
     kycStatus: 'verified',
     createdAt: body.profile.createdAt,
+    locale: 'en',
   });
 
   t.same(

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { bearer, json, ledgerHarness, type User } from '@ledger/api/testing';
+import { recipientOf } from '@ledger/application';
 import { notificationsProjection } from '@ledger/projection-notifications';
 import { runProjection } from '@ledger/readmodel';
 import { until } from '@ledger/testkit';
@@ -190,6 +192,41 @@ t.test('preferences: defaults, replace, security email locked (422), in-app resp
   const p = await page(bob);
   t.equal(p.items.length, 1, 'only the transfer after the change');
   t.match(p.items[0]!.body, /4\.00 EUR/);
+});
+
+t.test('locale: PATCH /me sets it; the recipient and the in-app text follow', async (t) => {
+  const { user: ann, account: from } = await funded();
+  // Not KYC verified: the name may still change.
+  const bob = await customer(false);
+  const to = await openAccount(bob);
+  const me = () => get('/api/auth/me', bob.token);
+  t.equal(json(await me()).user.locale, 'en', 'the default');
+  const ports = { store: f.store, vault: app.vault };
+  t.same(await recipientOf(ports, bob.id), {
+    email: `${bob.username}@example.com`,
+    locale: 'en',
+    firstName: null,
+  });
+  const patch = (payload: object) =>
+    app.inject({ method: 'PATCH', url: '/api/auth/me', headers: bearer(bob.token), payload });
+  assertProblem(t, await patch({ locale: 'de' }), 400, 'validation_failed');
+  const changed = await patch({ locale: 'fr', firstName: 'Bob' });
+  t.equal(changed.statusCode, 200, changed.body);
+  t.equal(json(changed).user.locale, 'fr');
+  t.equal(json(await me()).user.locale, 'fr', 'GET /me shows it');
+  t.same(await recipientOf(ports, bob.id), {
+    email: `${bob.username}@example.com`,
+    locale: 'fr',
+    firstName: 'Bob',
+  });
+  t.equal(await recipientOf(ports, randomUUID()), null, 'an unknown user: null');
+  t.equal(
+    (await transfer(ann, { fromAccountId: from.id, toAccountId: to.id, amount: '5.00' })).statusCode,
+    201,
+  );
+  const [item] = (await page(bob)).items;
+  t.equal(item?.title, 'Argent reçu', 'in French');
+  t.match(item?.body, /Vous avez reçu 5\.00 EUR/);
 });
 
 t.test('login_new_device: a new user agent + address pair, not a known one', async (t) => {
