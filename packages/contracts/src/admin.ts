@@ -116,6 +116,13 @@ export const adminStatsSchema = z
         }),
       )
       .describe('Every read model with a checkpoint (and the job dispatcher), by name'),
+    deadLetters: z.object({
+      notifications: z
+        .number()
+        .int()
+        .nonnegative()
+        .describe('Notification mails not delivered: refused for good (5xx) or out of attempts'),
+    }),
   })
   .meta({ id: 'AdminStats' });
 

@@ -2,13 +2,28 @@ import type { EventStore } from '@ledger/eventstore';
 import { type CurrencyStats, currencyStats } from '@ledger/projection-accounts';
 import { type UserStats, userStats } from '@ledger/projection-users';
 import { readCheckpoints } from '@ledger/readmodel';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /** GET /api/admin/stats, as the read models answer it. */
 export interface AdminStats {
   currencies: CurrencyStats[];
   users: UserStats;
   projections: { name: string; lagPositions: number }[];
+  deadLetters: { notifications: number };
+}
+
+/**
+ * Notification mails not delivered (refused for good, or out of attempts): the rows of the
+ * worker's `mail.dead_letters` (services/worker/src/mail/dead-letters.ts), 0 until the worker
+ * has made that table.
+ */
+async function notificationDeadLetters(db: Kysely<any>): Promise<number> {
+  const { rows } = await sql<{
+    table: string | null;
+  }>`SELECT to_regclass('mail.dead_letters')::text AS table`.execute(db);
+  if (!rows[0]?.table) return 0;
+  const counted = await sql<{ count: string }>`SELECT count(*) AS count FROM mail.dead_letters`.execute(db);
+  return Number(counted.rows[0]?.count ?? 0);
 }
 
 /** Midnight UTC of `now`'s day: "today" of the stats. */
@@ -24,11 +39,12 @@ export function utcDayStart(now: Date): Date {
  * other, not in one snapshot: each may be a moment apart from the others.
  */
 export async function adminStats(db: Kysely<any>, store: EventStore, now: Date): Promise<AdminStats> {
-  const [currencies, users, head, checkpoints] = await Promise.all([
+  const [currencies, users, head, checkpoints, deadLetters] = await Promise.all([
     currencyStats(db, { dayStart: utcDayStart(now) }),
     userStats(db),
     store.headPosition(),
     readCheckpoints(db),
+    notificationDeadLetters(db),
   ]);
   return {
     currencies,
@@ -40,5 +56,6 @@ export async function adminStats(db: Kysely<any>, store: EventStore, now: Date):
         lagPositions: Number(head > c.position ? head - c.position : 0n),
       }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    deadLetters: { notifications: deadLetters },
   };
 }
