@@ -48,7 +48,14 @@ t.test(
     t.ok(await projector.waitFor(first, waitMs));
     t.same(
       projector.status(),
-      { audit: 'active', users: 'active', accounts: 'active', transactions: 'active', kyc: 'active' },
+      {
+        audit: 'active',
+        users: 'active',
+        accounts: 'active',
+        transactions: 'active',
+        kyc: 'active',
+        notifications: 'active',
+      },
       'no lock to wait for on PGlite',
     );
     t.equal((await listAuditEvents(database.db, { limit: 200 })).items.length, 5);
