@@ -82,6 +82,8 @@ try {
     clearing: config.clearing,
     holdSweepIntervalMs: config.holdSweepIntervalMs,
     kyc: { vault, documents },
+    // Notification mails: through SMTP_URL, else written to DATA_DIR/outbox.
+    mail: { vault, dataDir: config.dataDir, from: config.mailFrom },
     ...lockSessions,
   });
   if (config.redisUrl) redis = await connectRedis(config.redisUrl, logger);

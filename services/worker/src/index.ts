@@ -28,6 +28,7 @@ import {
   ledgerProcessors,
   startLedgerUpkeep,
 } from './ledger-jobs.js';
+import { type Mailer, type MailOptions, mailChannel, notificationDispatchRules } from './mail/index.js';
 
 /** The clearing rail's configuration as the environment gives it (CLEARING_*). */
 export interface ClearingOptions {
@@ -43,11 +44,13 @@ const clearingRailOf = (options: ClearingOptions | undefined): ClearingRail =>
 
 /** Which events become which jobs, in production (the KYC check where the worker has the vault). */
 export function dispatchRules(
-  options: { clearing?: ClearingOptions; kyc?: KycOptions | undefined } = {},
+  options: { clearing?: ClearingOptions; kyc?: KycOptions | undefined; mail?: MailOptions | undefined } = {},
 ): DispatchRule[] {
   return [
     ...ledgerDispatchRules({ clearing: clearingRailOf(options.clearing) }),
     ...(options.kyc === undefined ? [] : kycDispatchRules()),
+    // Notification mails (issue #18): where the worker has the mail options.
+    ...(options.mail === undefined ? [] : notificationDispatchRules()),
   ];
 }
 
@@ -99,8 +102,10 @@ export interface StartWorkerOptions {
   logger: Logger;
   /** Set: BullMQ on this Redis. Unset: the in-process queue (embedded default). */
   redisUrl?: string | undefined;
-  /** For the notification processors (nodemailer), once they exist. */
+  /** The notification mails' SMTP server (SMTP_URL); unset: DATA_DIR/outbox (see `mail`). */
   smtpUrl?: string | undefined;
+  /** Set: the worker sends notification mails (queue `notifications`; services/worker/src/mail). */
+  mail?: MailOptions | undefined;
   /** The simulated clearing rail (CLEARING_DELAY_MS, CLEARING_RETURN_IBANS); default: settle after 5 s. */
   clearing?: ClearingOptions;
   /** The clock of job handlers (hold expiry, clearing); default: the system clock. */
@@ -186,12 +191,31 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
       : { store: options.store, vault: options.kyc.vault, documents: options.kyc.documents };
   const checker =
     kycPorts === undefined ? undefined : (options.kyc?.checker ?? localDocumentChecker(kycPorts, logger));
+  let mailer: Mailer | undefined;
   try {
     const kyc = kycPorts === undefined || checker === undefined ? undefined : { ports: kycPorts, checker };
     for (const processor of options.processors ?? processors({ ...options, ledger, kyc })) {
       await jobs.process(processor.queue, processor.handler, { concurrency: processor.concurrency });
     }
+    // Notification mails (issue #18), with the production processors: its processor enqueues
+    // (one mail job per notification), so it is made here, with the queue.
+    if (options.mail !== undefined && options.processors === undefined) {
+      const channel = mailChannel({
+        ...options.mail,
+        smtpUrl: options.smtpUrl,
+        store: options.store,
+        ledger,
+        db: options.db,
+        jobs,
+        logger,
+        attempts: options.retry?.attempts,
+      });
+      mailer = channel.mailer;
+      const { queue, handler, concurrency } = channel.processor;
+      await jobs.process(queue, handler, { concurrency });
+    }
   } catch (error) {
+    mailer?.close();
     await jobs.close();
     throw error;
   }
@@ -237,6 +261,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
         await dispatcher.stop();
         await jobs.close();
         await checker?.close();
+        mailer?.close();
       })();
       return stopping;
     },

@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  bankAccountId,
+  createLedger,
+  type Ledger,
+  openCustomerAccount,
+  type PersonalDataPorts,
+  runTransferCommand,
+  updateProfile,
+} from '@ledger/application';
+import { registerWithHash } from '@ledger/application/testing';
+import { createLogger } from '@ledger/platform';
+import { openTestStore } from '@ledger/platform/testing';
+import { testRedisUrl, uniquePrefix, until } from '@ledger/testkit';
+import { Vault } from '@ledger/vault';
+import { simpleParser } from 'mailparser';
+import t, { type Test } from 'tap';
+import { startWorker } from '../index.js';
+import { countDeadLetters } from './dead-letters.js';
+import { headerNames, startSmtpPeer } from './smtp-peer.js';
+
+// The mail channel with everything real: users registered (address sealed in the vault),
+// accounts and a transfer through the application, the worker as production starts it
+// (its dispatch rules, the deciding side of packages/application, BullMQ on Redis or the
+// in-process queue), nodemailer to an SMTP server started here, or the outbox.
+
+const logger = createLogger({ level: 'silent', name: 'mail-e2e-test' });
+const waitMs = 30_000;
+const meta = { actorId: 'test' };
+const from = 'Ledger Bank <no-reply@ledger.local>';
+const nbsp = '\u00a0';
+
+async function world(t: Test) {
+  const { db, store } = await openTestStore('mail_e2e_test', t);
+  const vault = await Vault.open(db, 'mail-e2e-test-data-key-0123456789abcdef');
+  const ports: PersonalDataPorts = { store, vault };
+  const ledger = createLedger(store);
+  return { db, store, vault, ports, ledger };
+}
+
+async function customer(
+  ports: PersonalDataPorts,
+  ledger: Ledger,
+  who: { name: string; email: string; locale: 'en' | 'fr'; deposit: bigint },
+) {
+  const userId = randomUUID();
+  const registered = await registerWithHash(
+    ports,
+    {
+      type: 'Register',
+      now: new Date(),
+      userId,
+      username: `${who.name.toLowerCase()}-${userId.slice(0, 8)}`,
+      email: who.email,
+      role: 'customer',
+      profile: { firstName: who.name, lastName: null, dateOfBirth: null, phone: null },
+      via: 'self',
+    },
+    '$2a$04$abcdefghijklmnopqrstuuJkVYxYz1m1bXkzqgGXtK3wX0lZzGZGa',
+    meta,
+  );
+  if (!registered.ok) throw new Error(registered.code);
+  if (who.locale !== 'en') {
+    const updated = await updateProfile(
+      ports,
+      { userId, metadata: meta },
+      { locale: who.locale },
+      new Date(),
+    );
+    if (!updated.ok) throw new Error('locale not set');
+  }
+  const opened = await openCustomerAccount(
+    ledger,
+    { ownerId: userId, accountType: 'checking', currency: 'EUR', kycVerified: true, now: new Date() },
+    meta,
+  );
+  if (!opened.ok) throw new Error(opened.code);
+  if (who.deposit > 0n) {
+    const deposit = await runTransferCommand(
+      ledger,
+      {
+        type: 'CreateTransfer',
+        transferId: randomUUID(),
+        debitAccountId: bankAccountId('EUR', 'cash'),
+        creditAccountId: opened.account.id,
+        amount: who.deposit,
+        currency: 'EUR',
+        code: 'deposit',
+        mode: 'single-phase',
+        now: new Date(),
+      },
+      meta,
+    );
+    if (deposit.status !== 'accepted') throw new Error(deposit.status);
+  }
+  return { userId, accountId: opened.account.id };
+}
+
+async function transfer(
+  ledger: Ledger,
+  fromAccount: string,
+  toAccount: string,
+  amount: bigint,
+  reference: string,
+) {
+  const outcome = await runTransferCommand(
+    ledger,
+    {
+      type: 'CreateTransfer',
+      transferId: randomUUID(),
+      debitAccountId: fromAccount,
+      creditAccountId: toAccount,
+      amount,
+      currency: 'EUR',
+      code: 'transfer',
+      mode: 'single-phase',
+      reference,
+      limits: {},
+      now: new Date(),
+    },
+    meta,
+  );
+  if (outcome.status !== 'accepted') throw new Error(outcome.status);
+}
+
+t.test('a transfer mails payer and payee, each in their language (BullMQ, SMTP)', async (t) => {
+  const w = await world(t);
+  const peer = await startSmtpPeer();
+  t.teardown(() => peer.close());
+  const worker = await startWorker({
+    db: w.db,
+    store: w.store,
+    ledger: w.ledger,
+    logger,
+    redisUrl: testRedisUrl,
+    redisPrefix: uniquePrefix('mail-e2e'),
+    retry: { attempts: 3, backoffDelayMs: 50 },
+    smtpUrl: peer.url,
+    mail: { vault: w.vault, dataDir: '/nonexistent', from },
+  });
+  t.teardown(() => worker.stop());
+  const alice = await customer(w.ports, w.ledger, {
+    name: 'Alice',
+    email: 'alice@example.com',
+    locale: 'en',
+    deposit: 500_000_00n,
+  });
+  const zoe = await customer(w.ports, w.ledger, {
+    name: 'Zoé',
+    email: 'zoe@example.fr',
+    locale: 'fr',
+    deposit: 0n,
+  });
+  await transfer(
+    w.ledger,
+    alice.accountId,
+    zoe.accountId,
+    1234_56n,
+    'Loyer <mars>\r\nBcc: victim@example.com',
+  );
+
+  await until('two mails', () => peer.received.length >= 2, waitMs);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.equal(peer.received.length, 2, 'one mail each, nothing for the deposit');
+  const toAlice = peer.received.find((m) => m.envelopeTo[0] === 'alice@example.com');
+  const toZoe = peer.received.find((m) => m.envelopeTo[0] === 'zoe@example.fr');
+  t.equal(toAlice?.parsed.subject, `Your transfer was sent: EUR${nbsp}1,234.56`);
+  t.match(toAlice?.parsed.text, 'Hello Alice,');
+  t.match(toAlice?.parsed.text, 'Loyer <mars>  Bcc: victim@example.com');
+  t.match(toAlice?.parsed.html, 'Loyer &lt;mars&gt;');
+  t.equal(toZoe?.parsed.subject, `Vous avez reçu un virement : 1${nbsp}234,56${nbsp}EUR`);
+  t.match(toZoe?.parsed.text, 'Bonjour Zoé,');
+  for (const mail of peer.received) {
+    t.notOk(headerNames(mail.raw).includes('bcc'), 'no Bcc header');
+    t.same(mail.envelopeTo.length, 1, 'one recipient');
+    t.match(mail.parsed.messageId, /^<[0-9a-f-]{36}@ledger\.local>$/, 'Message-ID from the notification id');
+  }
+  t.equal(await countDeadLetters(w.db), 0);
+});
+
+t.test('the embedded default: no Redis, no SMTP_URL: DATA_DIR/outbox/*.eml', async (t) => {
+  const w = await world(t);
+  const dataDir = await mkdtemp(join(tmpdir(), 'mail-e2e-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const worker = await startWorker({
+    db: w.db,
+    store: w.store,
+    ledger: w.ledger,
+    logger,
+    mail: { vault: w.vault, dataDir, from },
+  });
+  t.teardown(() => worker.stop());
+  const alice = await customer(w.ports, w.ledger, {
+    name: 'Alice',
+    email: 'alice@example.com',
+    locale: 'en',
+    deposit: 100_00n,
+  });
+  const bob = await customer(w.ports, w.ledger, {
+    name: 'Bob',
+    email: 'bob@example.com',
+    locale: 'en',
+    deposit: 0n,
+  });
+  await transfer(w.ledger, alice.accountId, bob.accountId, 12_50n, 'Lunch');
+  const outbox = join(dataDir, 'outbox');
+  const emls = async () => (await readdir(outbox).catch(() => [])).filter((f) => f.endsWith('.eml'));
+  await until('two .eml files', async () => (await emls()).length >= 2, waitMs);
+  const parsed = await Promise.all(
+    (await emls()).map(async (f) => ({ f, mail: await simpleParser(await readFile(join(outbox, f))) })),
+  );
+  t.same(parsed.map((p) => p.mail.subject).sort(), [
+    `You received a transfer: EUR${nbsp}12.50`,
+    `Your transfer was sent: EUR${nbsp}12.50`,
+  ]);
+  for (const { f, mail } of parsed) {
+    t.equal(f, `${mail.messageId?.replace(/^<|>$/g, '')}.eml`, 'named by its Message-ID');
+  }
+});
