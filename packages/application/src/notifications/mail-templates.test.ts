@@ -134,6 +134,13 @@ t.test('every type, in English and in French', async (t) => {
   }
 });
 
+t.test('account_frozen: the account number when there is one', async (t) => {
+  const facts = { accountId: 'acc-42', accountNumber: '7300 0277', reason: 'Court order' };
+  const mail = renderMail(intentOf('account_frozen', facts), { locale: 'en', firstName: null });
+  t.match(mail.text, 'Account: 7300 0277');
+  t.notMatch(mail.text, 'acc-42');
+});
+
 t.test('no first name: a plain greeting', async (t) => {
   t.match(renderMail(intentOf('kyc_verified', {}), { locale: 'en', firstName: null }).text, /^Hello,\n/);
   t.match(renderMail(intentOf('kyc_verified', {}), { locale: 'fr', firstName: '  ' }).text, /^Bonjour,\n/);

@@ -16,7 +16,7 @@ import type { NotificationIntent, NotificationType } from '@ledger/domain/notifi
  * - kyc_rejected: `reason`
  * - login_new_device: `userAgent`, `ip`
  * - two_factor_changed: `change` (`enabled` or `disabled`)
- * - account_locked, account_frozen: `reason`; account_frozen: `accountId`
+ * - account_locked, account_frozen: `reason`; account_frozen: `accountNumber` (else `accountId`)
  * - pack_fee_charged, pack_fee_failed: `amount`, `currency`, `packName`
  */
 
@@ -135,6 +135,9 @@ const withAmount = (subject: string, amount: string | undefined, joiner = ': ') 
   amount === undefined ? subject : `${subject}${joiner}${amount}`;
 
 type Templates = Record<NotificationType, (facts: Facts) => Template>;
+
+/** The account as the customer knows it: its number, else its id. */
+const accountOf = (facts: Facts) => facts.get('accountNumber') ?? facts.get('accountId');
 
 const transferLines = (
   facts: Facts,
@@ -256,7 +259,7 @@ const en: Templates = {
     subject: 'Your account is frozen',
     lines: [
       ['One of your accounts has been frozen: no money can leave it for now. Contact us for details.'],
-      ...when(x.get('accountId'))(['Account: ', f(x.get('accountId') ?? '')]),
+      ...when(accountOf(x))(['Account: ', f(accountOf(x) ?? '')]),
       ...when(x.get('reason'))(['Reason: ', f(x.get('reason') ?? '')]),
     ],
   }),
@@ -398,7 +401,7 @@ const fr: Templates = {
       [
         "Un de vos comptes a été gelé : aucun argent ne peut en sortir pour l'instant. Contactez-nous pour en savoir plus.",
       ],
-      ...when(x.get('accountId'))(['Compte : ', f(x.get('accountId') ?? '')]),
+      ...when(accountOf(x))(['Compte : ', f(accountOf(x) ?? '')]),
       ...when(x.get('reason'))(['Motif : ', f(x.get('reason') ?? '')]),
     ],
   }),
