@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fundedAccount } from '@ledger/application/testing';
 import type { RecordedEvent } from '@ledger/eventstore';
 import { openTestStore } from '@ledger/platform/testing';
+import { until } from '@ledger/testkit';
 import t from 'tap';
 import {
   type ClearingRail,
@@ -49,6 +50,13 @@ function recorded(type: string, data: unknown, streamId = `test-${randomUUID()}`
 
 /** Every intent of every event written after `head`. */
 async function intentsSince(head: bigint) {
+  // $all is readable below the oldest transaction open on the server (other test files' too).
+  const last = await store.lastWrittenPosition();
+  await until(
+    'the log is readable up to what was written',
+    async () => (await store.headPosition()) >= last,
+    10_000,
+  );
   const events = await store.readAll({ after: head, limit: 1000 });
   return (await Promise.all(events.map((e) => notificationsOf(context, e)))).flat();
 }

@@ -87,6 +87,24 @@ const money = (minor: string, currency: Currency) => ({
   currency,
 });
 
+/** Account numbers kept per ledger (they never change): most events name accounts seen before. */
+export const accountNumbersCachedMax = 10_000;
+const accountNumbers = new WeakMap<Ledger, Map<string, string | null>>();
+
+async function accountNumber(ledger: Ledger, accountId: string): Promise<string | null> {
+  let cache = accountNumbers.get(ledger);
+  if (cache === undefined) {
+    cache = new Map();
+    accountNumbers.set(ledger, cache);
+  }
+  const cached = cache.get(accountId);
+  if (cached !== undefined) return cached;
+  const number = await accountNumberOf(ledger, accountId);
+  if (cache.size >= accountNumbersCachedMax) cache.delete(cache.keys().next().value!);
+  cache.set(accountId, number);
+  return number;
+}
+
 async function customerAccount(ledger: Ledger, accountId: string) {
   const account = await accountOnce(ledger, accountId);
   if (account.status === 'none' || account.kind !== 'customer' || account.ownerId === null) return null;
@@ -110,7 +128,7 @@ export async function notificationsOf(
         return [
           intent(event, 'account_frozen', account.ownerId, {
             accountId: e.data.accountId,
-            accountNumber: await accountNumberOf(ledger, e.data.accountId),
+            accountNumber: await accountNumber(ledger, e.data.accountId),
             reason: e.data.reason,
           }),
         ];
@@ -129,7 +147,7 @@ export async function notificationsOf(
           reference: d.reference,
           accountId: d.accountId,
           // The counterparty's account number (an external payee's is the clearing account's: none).
-          counterparty: await accountNumberOf(ledger, d.counterpartyAccountId),
+          counterparty: await accountNumber(ledger, d.counterpartyAccountId),
         }),
       ];
     }
