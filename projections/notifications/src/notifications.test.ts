@@ -153,3 +153,28 @@ t.test('stored per preferences as of the event; counter exact; replay and rebuil
     );
   }
 });
+
+t.test('an erasure deletes the user’s notifications and count', async (t) => {
+  const from = await fundedAccount(ledger, 100_00n, meta);
+  const to = await fundedAccount(ledger, 0n, meta);
+  const payee = (await accountOwnerOf(ledger, to))!;
+  for (let i = 0; i < 3; i++) await pay(from, to, 1_00n);
+  await caughtUp();
+  t.equal(await unreadCount(database.db, payee), 3);
+  await store.append([
+    {
+      streamId: `user-${payee}`,
+      expectedVersion: 'any',
+      events: [
+        {
+          type: 'PersonalDataErased',
+          schemaVersion: 1,
+          data: { userId: payee, at: new Date().toISOString(), by: randomUUID() },
+        },
+      ],
+    },
+  ]);
+  await caughtUp();
+  t.same((await listNotifications(database.db, { userId: payee, limit: 200 })).items, []);
+  t.equal(await unreadCount(database.db, payee), 0);
+});

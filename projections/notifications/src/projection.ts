@@ -27,6 +27,7 @@ export const notificationsProjectionHandles = [
   'NotificationPreferencesChanged',
   'NotificationRead',
   'ProfileUpdated',
+  'PersonalDataErased',
 ] as const;
 
 /**
@@ -38,6 +39,8 @@ export const notificationsProjectionHandles = [
  * Preferences and locale are those of the recipient at the event's position, as this read
  * model followed them (NotificationPreferencesChanged, ProfileUpdated): a change applies
  * to events after it, never to notifications already stored, and a rebuild gives the same rows.
+ * An erasure (PersonalDataErased) deletes the user's rows: their text may name a device, an
+ * address or a reference.
  */
 export function notificationsProjection(ports: { store: EventStore } | NotificationContext): Projection {
   const context: NotificationContext = 'ledger' in ports ? ports : { ledger: createLedger(ports.store) };
@@ -71,6 +74,15 @@ export function notificationsProjection(ports: { store: EventStore } | Notificat
             .values({ user_id: e.data.userId, in_app: null, locale })
             .onConflict((oc) => oc.column('user_id').doUpdateSet({ locale }))
             .execute();
+          return;
+        }
+        case 'PersonalDataErased': {
+          // What the notifications said (an address, a device, a reference) goes with the person.
+          const e = parseIdentityEvent(recorded.type, recorded.data);
+          const userId = e.data.userId;
+          await db.deleteFrom('notifications').where('user_id', '=', userId).execute();
+          await db.deleteFrom('unread_counts').where('user_id', '=', userId).execute();
+          await db.deleteFrom('preferences').where('user_id', '=', userId).execute();
           return;
         }
         case 'NotificationRead': {
