@@ -1,5 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -218,5 +220,113 @@ t.test('the embedded default: no Redis, no SMTP_URL: DATA_DIR/outbox/*.eml', asy
   ]);
   for (const { f, mail } of parsed) {
     t.equal(f, `${mail.messageId?.replace(/^<|>$/g, '')}.eml`, 'named by its Message-ID');
+  }
+});
+
+/** A free TCP port on 127.0.0.1 (free when asked: the caller takes it at once). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A Redis of this test's own (redis-server, no persistence), so stopping it stops no one else's. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const { Redis } = await import('ioredis');
+  await until(
+    'redis-server answers',
+    async () => {
+      const probe = new Redis(port, '127.0.0.1', {
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+      });
+      probe.on('error', () => {});
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        probe.disconnect();
+      }
+    },
+    10_000,
+    50,
+  );
+  return child;
+}
+
+async function stopRedis(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+t.test('Redis stopped while transfers happen: once back, each mail arrives exactly once', async (t) => {
+  const w = await world(t);
+  const peer = await startSmtpPeer();
+  t.teardown(() => peer.close());
+  const port = await freePort();
+  let redis = await startRedis(port);
+  t.teardown(() => stopRedis(redis));
+  const worker = await startWorker({
+    db: w.db,
+    store: w.store,
+    ledger: w.ledger,
+    logger,
+    redisUrl: `redis://127.0.0.1:${port}`,
+    redisPrefix: uniquePrefix('mail-outage'),
+    retry: { attempts: 3, backoffDelayMs: 50 },
+    smtpUrl: peer.url,
+    mail: { vault: w.vault, dataDir: '/nonexistent', from },
+  });
+  t.teardown(() => worker.stop());
+  const alice = await customer(w.ports, w.ledger, {
+    name: 'Alice',
+    email: 'alice@example.com',
+    locale: 'en',
+    deposit: 1000_00n,
+  });
+  const bob = await customer(w.ports, w.ledger, {
+    name: 'Bob',
+    email: 'bob@example.com',
+    locale: 'fr',
+    deposit: 0n,
+  });
+
+  await stopRedis(redis);
+  const transfers = 3;
+  for (let i = 1; i <= transfers; i++)
+    await transfer(w.ledger, alice.accountId, bob.accountId, BigInt(i) * 100n, `T${i}`);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  t.equal(peer.received.length, 0, 'nothing sent while Redis is away');
+
+  redis = await startRedis(port);
+  await until('every mail', () => peer.received.length >= 2 * transfers, 60_000);
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  t.equal(peer.received.length, 2 * transfers, 'each once');
+  const ids = new Set(peer.received.map((m) => m.parsed.messageId));
+  t.equal(ids.size, 2 * transfers, 'no Message-ID twice');
+  t.same(peer.received.map((m) => m.envelopeTo[0]).sort(), [
+    ...Array(transfers).fill('alice@example.com'),
+    ...Array(transfers).fill('bob@example.com'),
+  ]);
+  for (let i = 1; i <= transfers; i++) {
+    t.equal(
+      peer.received.filter((m) => m.parsed.text?.includes(`T${i}`)).length,
+      2,
+      `transfer ${i}: payer and payee`,
+    );
   }
 });
