@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -16,13 +14,14 @@ import {
 import { registerWithHash } from '@ledger/application/testing';
 import { createLogger } from '@ledger/platform';
 import { openTestStore } from '@ledger/platform/testing';
-import { testRedisUrl, uniquePrefix, until } from '@ledger/testkit';
+import { spawnService, testRedisUrl, uniquePrefix, until } from '@ledger/testkit';
 import { Vault } from '@ledger/vault';
 import { simpleParser } from 'mailparser';
 import t, { type Test } from 'tap';
 import { startWorker } from '../index.js';
 import { countDeadLetters } from './dead-letters.js';
 import { headerNames, startSmtpPeer } from './smtp-peer.js';
+import { freePort, startRedis, stopRedis } from './test-redis.js';
 
 // The mail channel with everything real: users registered (address sealed in the vault),
 // accounts and a transfer through the application, the worker as production starts it
@@ -34,13 +33,18 @@ const waitMs = 30_000;
 const meta = { actorId: 'test' };
 const from = 'Ledger Bank <no-reply@ledger.local>';
 const nbsp = '\u00a0';
+const dataKey = 'mail-e2e-test-data-key-0123456789abcdef';
+
+// Two worker processes and a BullMQ lock that must lapse (30 s): ~80 s here alone, more on a
+// busy CI machine; a deadline, not a pause.
+t.setTimeout(600_000);
 
 async function world(t: Test) {
-  const { db, store } = await openTestStore('mail_e2e_test', t);
-  const vault = await Vault.open(db, 'mail-e2e-test-data-key-0123456789abcdef');
+  const { db, store, url } = await openTestStore('mail_e2e_test', t);
+  const vault = await Vault.open(db, dataKey);
   const ports: PersonalDataPorts = { store, vault };
   const ledger = createLedger(store);
-  return { db, store, vault, ports, ledger };
+  return { db, store, url, vault, ports, ledger };
 }
 
 async function customer(
@@ -223,56 +227,6 @@ t.test('the embedded default: no Redis, no SMTP_URL: DATA_DIR/outbox/*.eml', asy
   }
 });
 
-/** A free TCP port on 127.0.0.1 (free when asked: the caller takes it at once). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A Redis of this test's own (redis-server, no persistence), so stopping it stops no one else's. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const { Redis } = await import('ioredis');
-  await until(
-    'redis-server answers',
-    async () => {
-      const probe = new Redis(port, '127.0.0.1', {
-        lazyConnect: true,
-        retryStrategy: () => null,
-        maxRetriesPerRequest: 0,
-      });
-      probe.on('error', () => {});
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
-    },
-    10_000,
-    50,
-  );
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  await exited;
-}
-
 t.test('Redis stopped while transfers happen: once back, each mail arrives exactly once', async (t) => {
   const w = await world(t);
   const peer = await startSmtpPeer();
@@ -330,3 +284,73 @@ t.test('Redis stopped while transfers happen: once back, each mail arrives exact
     );
   }
 });
+
+t.test(
+  'the worker killed mid-send: the mail is delivered, the redelivery has the same Message-ID',
+  { timeout: 150_000 },
+  async (t) => {
+    // At least once: the first worker hands the mail over and dies before the server's answer
+    // (the server kept it: the sender cannot know). BullMQ gives the job, its lock lapsed, to
+    // the second worker, which sends the same mail again: the same Message-ID, so the
+    // recipient's mail system (or the recipient) sees one mail twice, never two mails.
+    const w = await world(t);
+    const peer = await startSmtpPeer((n) => (n === 1 ? 'hang' : undefined));
+    t.teardown(() => peer.close());
+    const port = await freePort();
+    const redis = await startRedis(port);
+    t.teardown(() => stopRedis(redis));
+    const dataDir = await mkdtemp(join(tmpdir(), 'mail-kill-'));
+    t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+    const env = {
+      DATABASE_URL: w.url,
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      SMTP_URL: peer.url,
+      DATA_KEY: dataKey,
+      DATA_DIR: dataDir,
+    };
+    const spawnWorker = () =>
+      spawnService({
+        entry: 'services/worker/src/main.ts',
+        env,
+        startedMessage: 'worker started',
+        teardown: (fn) => t.teardown(fn),
+      });
+    const alice = await customer(w.ports, w.ledger, {
+      name: 'Alice',
+      email: 'alice@example.com',
+      locale: 'en',
+      deposit: 100_00n,
+    });
+    const bob = await customer(w.ports, w.ledger, {
+      name: 'Bob',
+      email: 'bob@example.com',
+      locale: 'en',
+      deposit: 0n,
+    });
+    const first = await spawnWorker();
+    await transfer(w.ledger, alice.accountId, bob.accountId, 10_00n, 'Killed');
+    await until('the first mail is handed over', () => peer.received.some((m) => !m.acknowledged), waitMs);
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const hung = peer.received.find((m) => !m.acknowledged)!;
+
+    await spawnWorker();
+    await until(
+      'the mail is delivered again',
+      () => peer.received.some((m) => m.acknowledged && m.parsed.messageId === hung.parsed.messageId),
+      120_000,
+      100,
+    );
+    await until(
+      'both mails are delivered',
+      () => peer.received.filter((m) => m.acknowledged).length >= 2,
+      waitMs,
+    );
+    const again = peer.received.filter((m) => m.parsed.messageId === hung.parsed.messageId);
+    t.equal(again.length, 2, 'the mail was sent twice (at least once)');
+    t.same(again[1]?.envelopeTo, hung.envelopeTo, 'to the same recipient');
+    t.equal(again[1]?.parsed.subject, hung.parsed.subject, 'the same mail');
+    const delivered = peer.received.filter((m) => m.acknowledged).map((m) => m.envelopeTo[0]);
+    t.same(delivered.sort(), ['alice@example.com', 'bob@example.com'], 'each delivered once');
+  },
+);

@@ -11,6 +11,8 @@ import { SMTPServer } from 'smtp-server';
 export interface ReceivedMail {
   /** RCPT TO addresses of the envelope. */
   envelopeTo: string[];
+  /** False when the peer kept it but never answered (`'hang'`): the sender cannot know it arrived. */
+  acknowledged: boolean;
   raw: Buffer;
   parsed: ParsedMail;
 }
@@ -21,8 +23,11 @@ export interface SmtpPeer {
   received: ReceivedMail[];
   /** DATA commands seen, refused ones included. */
   attempts: number;
-  /** Called at each DATA with its 1-based number: a reply code refuses it, undefined accepts. */
-  answer: (attempt: number) => number | undefined;
+  /**
+   * Called at each DATA with its 1-based number: a reply code refuses it, undefined accepts,
+   * 'hang' keeps the message and never answers (a sender killed or timed out mid-send).
+   */
+  answer: (attempt: number) => number | 'hang' | undefined;
   close(): Promise<void>;
 }
 
@@ -51,7 +56,7 @@ export async function startSmtpPeer(answer: SmtpPeer['answer'] = () => undefined
       stream.on('end', () => {
         peer.attempts++;
         const code = peer.answer(peer.attempts);
-        if (code !== undefined) {
+        if (typeof code === 'number') {
           callback(Object.assign(new Error(`refused by the test peer with ${code}`), { responseCode: code }));
           return;
         }
@@ -60,10 +65,11 @@ export async function startSmtpPeer(answer: SmtpPeer['answer'] = () => undefined
           (parsed) => {
             peer.received.push({
               envelopeTo: session.envelope.rcptTo.map((r) => r.address),
+              acknowledged: code !== 'hang',
               raw,
               parsed,
             });
-            callback();
+            if (code !== 'hang') callback();
           },
           (error: Error) => callback(error),
         );
