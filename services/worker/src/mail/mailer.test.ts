@@ -148,6 +148,11 @@ t.test('SMTP: credentials from the URL are used', async (t) => {
   t.teardown(() => mailer.close());
   await mailer.send(message());
   t.equal(peer.received.length, 1);
+  t.same(
+    peer.received[0]?.auth,
+    { user: 'bank@x', password: 's3cr:t' },
+    'authenticated, credentials decoded',
+  );
 });
 
 t.test('the outbox: a parseable .eml per Message-ID, written atomically', async (t) => {

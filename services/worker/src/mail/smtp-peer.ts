@@ -13,6 +13,8 @@ export interface ReceivedMail {
   envelopeTo: string[];
   /** False when the peer kept it but never answered (`'hang'`): the sender cannot know it arrived. */
   acknowledged: boolean;
+  /** The user the client authenticated as, if it did (and the password it gave). */
+  auth: { user: string; password: string } | undefined;
   raw: Buffer;
   parsed: ParsedMail;
 }
@@ -44,11 +46,13 @@ export async function startSmtpPeer(answer: SmtpPeer['answer'] = () => undefined
   };
   const server = new SMTPServer({
     authOptional: true,
+    // Tests only: plain TCP, so credentials may be checked without TLS.
+    allowInsecureAuth: true,
     disabledCommands: ['STARTTLS'],
     size: messageBytesMax,
     logger: false,
     onAuth(auth, _session, callback) {
-      callback(null, { user: auth.username ?? 'anonymous' });
+      callback(null, { user: { user: auth.username ?? '', password: auth.password ?? '' } });
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -66,6 +70,7 @@ export async function startSmtpPeer(answer: SmtpPeer['answer'] = () => undefined
             peer.received.push({
               envelopeTo: session.envelope.rcptTo.map((r) => r.address),
               acknowledged: code !== 'hang',
+              auth: session.user as { user: string; password: string } | undefined,
               raw,
               parsed,
             });
