@@ -100,6 +100,7 @@ export {
   type UploadedFile,
 } from './kyc.js';
 export * from './ledger/index.js';
+export * from './notifications/index.js';
 export {
   type CredentialKind,
   type CredentialStore,
@@ -109,4 +110,3 @@ export {
   sealUserEvent,
 } from './personal-data.js';
 export * from './settings.js';
-export * from './notifications/index.js';

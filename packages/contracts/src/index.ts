@@ -5,6 +5,6 @@ export * from './identity.js';
 export * from './kyc.js';
 export * from './ledger.js';
 export * from './ledger-events.js';
+export * from './notifications.js';
 export * from './settings.js';
 export * from './text.js';
-export * from './notifications.js';
