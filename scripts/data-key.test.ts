@@ -73,7 +73,7 @@ async function startBank(t: Test, env: Record<string, string>) {
     const code = await exitWithin(bank.exit, stopWaitMs);
     return { code, stderr: bank.stderr() };
   };
-  return { base, stop };
+  return { base, stop, stdout: () => bank.stdout(), stderr: () => bank.stderr() };
 }
 
 type Query = <R>(text: string) => Promise<R[]>;
@@ -213,6 +213,8 @@ t.test(
       password: user.password,
     });
     t.equal(login.status, 200, 'the user can still log in');
+    if (login.status !== 200)
+      console.error('DBG', JSON.stringify(login.body), again.stdout?.(), again.stderr?.());
     t.equal(login.body.user?.id, userId);
     const me = await fetch(`${again.base}/api/auth/me`, {
       headers: { authorization: `Bearer ${login.body.accessToken}` },
@@ -275,6 +277,8 @@ t.test(
     const again = await startBank(t, env);
     const login = await post(again.base, '/api/auth/login', { email: user.email, password: user.password });
     t.equal(login.status, 200, 'the user can still log in');
+    if (login.status !== 200)
+      console.error('DBG', JSON.stringify(login.body), again.stdout?.(), again.stderr?.());
     t.equal(login.body.user?.lastName, 'Benali', 'the sealed last name opens with the file key');
     t.equal((await again.stop()).code, 0);
   },

@@ -47,6 +47,14 @@ export interface Projection {
    * calls it instead of `apply`. Throwing rolls the batch back and stops the projection.
    */
   applyBatch?(tx: Kysely<any>, events: readonly RecordedEvent[]): Promise<void>;
+  /**
+   * Optional: called with a batch's handled events before its transaction opens, for work
+   * that reads the event store (which must not happen inside the transaction: embedded
+   * PGlite has one connection, and a read waiting for it under an open transaction never
+   * gets it). What it computes is the projection's to use in apply; apply must still work
+   * without it.
+   */
+  beforeBatch?(events: readonly RecordedEvent[]): Promise<void>;
 }
 
 /** Splits rows into runs of at most `size`: one statement's arrays stay bounded (insertRows). */
@@ -148,6 +156,10 @@ export function runProjection(options: RunProjectionOptions): RunningProjection 
       await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(tx);
     },
     prepare: () => projection.migrate(db.withSchema(schema), schema),
+    beforeTransaction: async (events) => {
+      const handled = events.filter((event) => handles(event.type));
+      if (handled.length > 0) await projection.beforeBatch?.(handled);
+    },
     handleBatch: async (tx, events) => {
       await applyHandled(projection, handles, tx.withSchema(schema), events);
     },
@@ -205,6 +217,8 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       (e) => e.globalPosition <= to,
     );
     if (events.length === 0) break;
+    const handled = events.filter((event) => handles(event.type));
+    if (handled.length > 0) await projection.beforeBatch?.(handled);
     eventsApplied += await db
       .transaction()
       .execute((tx) => applyHandled(projection, handles, tx.withSchema(schema), events));

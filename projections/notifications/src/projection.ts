@@ -44,12 +44,32 @@ export const notificationsProjectionHandles = [
  */
 export function notificationsProjection(ports: { store: EventStore } | NotificationContext): Projection {
   const context: NotificationContext = 'ledger' in ports ? ports : { ledger: createLedger(ports.store) };
+  /**
+   * Intents decided before the batch's transaction (beforeBatch): deciding reads the store
+   * (owners, the user's logins), which inside the transaction would wait for embedded
+   * PGlite's one connection for ever. Taken by apply; at most one batch's worth.
+   */
+  const decided = new Map<string, Promise<NotificationIntent[]>>();
+  const intentsOf = (recorded: RecordedEvent) => {
+    const early = decided.get(recorded.eventId);
+    decided.delete(recorded.eventId);
+    return early ?? notificationsOf(context, recorded);
+  };
   return {
     name: notificationsProjectionName,
     version: 1,
     schema: notificationsProjectionSchema,
     handles: notificationsProjectionHandles,
     migrate: (db, schema) => migrateSchema(db, schema, notificationsMigrations),
+    async beforeBatch(events) {
+      decided.clear();
+      for (const event of events) {
+        const intents = notificationsOf(context, event);
+        // Awaited here, in order (deciding may depend on earlier events' effects in the store).
+        await intents;
+        decided.set(event.eventId, intents);
+      }
+    },
     async apply(tx, recorded) {
       const db = tx as Kysely<NotificationsDatabase>;
       const position = recorded.globalPosition.toString();
@@ -99,7 +119,7 @@ export function notificationsProjection(ports: { store: EventStore } | Notificat
           return;
         }
         default:
-          for (const intent of await notificationsOf(context, recorded)) await store(db, intent, recorded);
+          for (const intent of await intentsOf(recorded)) await store(db, intent, recorded);
       }
     },
   };
