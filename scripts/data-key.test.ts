@@ -214,7 +214,9 @@ t.test(
     });
     t.equal(login.status, 200, 'the user can still log in');
     if (login.status !== 200)
-      console.error('DBG', JSON.stringify(login.body), again.stdout?.(), again.stderr?.());
+      t.comment(
+        `login answered ${JSON.stringify(login.body)}; the bank said: ${again.stdout()}${again.stderr()}`,
+      );
     t.equal(login.body.user?.id, userId);
     const me = await fetch(`${again.base}/api/auth/me`, {
       headers: { authorization: `Bearer ${login.body.accessToken}` },
@@ -278,7 +280,9 @@ t.test(
     const login = await post(again.base, '/api/auth/login', { email: user.email, password: user.password });
     t.equal(login.status, 200, 'the user can still log in');
     if (login.status !== 200)
-      console.error('DBG', JSON.stringify(login.body), again.stdout?.(), again.stderr?.());
+      t.comment(
+        `login answered ${JSON.stringify(login.body)}; the bank said: ${again.stdout()}${again.stderr()}`,
+      );
     t.equal(login.body.user?.lastName, 'Benali', 'the sealed last name opens with the file key');
     t.equal((await again.stop()).code, 0);
   },
