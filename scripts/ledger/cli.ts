@@ -35,6 +35,42 @@ export interface CommandIo {
   env: NodeJS.ProcessEnv;
   out(text: string): void;
   err(text: string): void;
+  /** stderr is a terminal: long commands then show a progress line there. */
+  errIsTty?: boolean;
+}
+
+/** Least time between two progress lines: a long run writes a line a second, not one a page. */
+const progressIntervalMs = 1_000;
+
+/**
+ * A progress line on stderr for long work, at most one a second, only when stderr is a
+ * terminal or the operator asked for it (`--progress`); otherwise a function that does nothing.
+ */
+export function progressLine(io: CommandIo, asked: boolean, label: string): (text: string) => void {
+  if (!asked && io.errIsTty !== true) return () => {};
+  let last = 0;
+  return (text) => {
+    const now = Date.now();
+    if (now - last < progressIntervalMs) return;
+    last = now;
+    io.err(`${label}: ${text}\n`);
+  };
+}
+
+/** Where a point-in-time read stops: at a global position (digits), or at an ISO 8601 time. */
+export type Cut = { atPosition: bigint } | { asOf: Date };
+
+const isoTimePattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** `--as-of 1234` (a global position) or `--as-of 2026-01-31T23:59:59Z` (a time with its zone). */
+export function parseCut(text: string, option: string): Cut {
+  if (/^[0-9]{1,19}$/.test(text)) return { atPosition: BigInt(text) };
+  const ms = isoTimePattern.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(ms))
+    throw new UsageError(
+      `${option} ${text}: a global position (digits) or an ISO 8601 time with its zone (2026-01-31T23:59:59Z)`,
+    );
+  return { asOf: new Date(ms) };
 }
 
 export interface ReadOnlyStore {

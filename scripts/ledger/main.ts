@@ -11,6 +11,10 @@ export const commands: Readonly<Record<string, { summary: string; load(): Promis
     summary: 'replay history: how many customer transfers one fraud rule would have held',
     load: async () => (await import('./rules-backtest.js')).command,
   },
+  verify: {
+    summary: 'recompute every hash chain of the event store; name the first bad event',
+    load: async () => (await import('./verify.js')).command,
+  },
 };
 
 export function help(): string {

@@ -111,6 +111,12 @@ export interface BadEvent {
   reason: 'hash_mismatch' | 'version_gap' | 'stream_head_mismatch';
 }
 
+/** What a long verification tells its caller as it goes (an auditor's progress line). */
+export interface VerifyOptions {
+  /** Called after each page of events checked, with the count so far. */
+  onProgress?(checkedEvents: number): void;
+}
+
 export interface VerifyResult {
   ok: boolean;
   checkedEvents: number;
@@ -179,7 +185,7 @@ export interface EventStore {
   /** Position of the last event visible to readers (0n when empty). */
   headPosition(): Promise<bigint>;
   subscribe(options: SubscribeOptions): Subscription;
-  verify(): Promise<VerifyResult>;
+  verify(options?: VerifyOptions): Promise<VerifyResult>;
   close(): Promise<void>;
   /** What this store object has done since it opened (for metrics); optional for adapters. */
   stats?(): EventStoreStats;

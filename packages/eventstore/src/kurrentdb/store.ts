@@ -37,6 +37,7 @@ import {
   type StreamWrite,
   type SubscribeOptions,
   type Subscription,
+  type VerifyOptions,
   type VerifyResult,
   WrongExpectedVersion,
 } from '../types.js';
@@ -597,7 +598,7 @@ export class KurrentEventStore implements EventStore {
    * stream no longer ends as $all says it did (its events are gone from the stream: a
    * deletion or a truncation of its tail).
    */
-  async verify(): Promise<VerifyResult> {
+  async verify(options: VerifyOptions = {}): Promise<VerifyResult> {
     const lastSeen = new Map<string, RecordedEvent>();
     for (let after = 0n; ; ) {
       const page = await this.readAll({ after, limit: verifyPageEventsMax });
@@ -620,6 +621,7 @@ export class KurrentEventStore implements EventStore {
           if (event.streamVersion === seen.streamVersion) reachedSeen = event.hash === seen.hash;
           nextVersion++;
         }
+        options.onProgress?.(verifier.result().checkedEvents);
         if (page.length < verifyPageEventsMax) break;
       }
       // Appends after the $all pass only lengthen a stream; it must still hold what $all saw.

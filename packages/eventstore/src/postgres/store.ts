@@ -13,6 +13,7 @@ import {
   type StreamWrite,
   type SubscribeOptions,
   type Subscription,
+  type VerifyOptions,
   type VerifyResult,
 } from '../types.js';
 import { type PreparedWrite, prepareAppend } from '../validate.js';
@@ -304,8 +305,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   /** Recomputes every stream's chain (see verify.ts). */
-  verify(): Promise<VerifyResult> {
-    return verifyPostgres(this.#sql);
+  verify(options?: VerifyOptions): Promise<VerifyResult> {
+    return verifyPostgres(this.#sql, options);
   }
 
   stats(): EventStoreStats {

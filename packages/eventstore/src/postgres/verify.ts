@@ -1,4 +1,4 @@
-import type { VerifyResult } from '../types.js';
+import type { VerifyOptions, VerifyResult } from '../types.js';
 import { ChainVerifier } from '../verify.js';
 import { type EventRow, eventColumns, toRecorded } from './rows.js';
 import type { SqlClient } from './sql-client.js';
@@ -10,7 +10,7 @@ const verifyPageSize = 1000;
  * each intact chain ends where es.streams says its stream does. Reports the bad event with
  * the lowest global position.
  */
-export async function verifyPostgres(sql: SqlClient): Promise<VerifyResult> {
+export async function verifyPostgres(sql: SqlClient, options: VerifyOptions = {}): Promise<VerifyResult> {
   const verifier = new ChainVerifier();
   const checkHead = async () => {
     const stream = verifier.stream;
@@ -39,6 +39,7 @@ export async function verifyPostgres(sql: SqlClient): Promise<VerifyResult> {
       if (verifier.stream !== undefined && verifier.stream.streamId !== row.stream_id) await checkHead();
       verifier.add(toRecorded(row));
     }
+    options.onProgress?.(verifier.result().checkedEvents);
     if (rows.length < verifyPageSize) break;
     const last = rows[rows.length - 1]!;
     cursor = { streamId: last.stream_id, version: last.stream_version };
