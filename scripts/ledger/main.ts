@@ -7,9 +7,21 @@ import { UsageError } from './cli.js';
  * entry here and one module under scripts/ledger/ exporting a LedgerCommand as `command`.
  */
 export const commands: Readonly<Record<string, { summary: string; load(): Promise<LedgerCommand> }>> = {
+  balance: {
+    summary: "one account's balance as of a global position or a time, folded from its stream",
+    load: async () => (await import('./balance.js')).balanceCommand,
+  },
+  replay: {
+    summary: 'one stream folded by the domain: its state after each event, as JSON lines',
+    load: async () => (await import('./replay.js')).command,
+  },
   'rules:backtest': {
     summary: 'replay history: how many customer transfers one fraud rule would have held',
     load: async () => (await import('./rules-backtest.js')).command,
+  },
+  'trial-balance': {
+    summary: 'per currency Σ debits and Σ credits as of a position or a time; exit 1 if unbalanced',
+    load: async () => (await import('./balance.js')).trialBalanceCommand,
   },
   verify: {
     summary: 'recompute every hash chain of the event store; name the first bad event',
