@@ -101,6 +101,7 @@ export {
 } from './kyc.js';
 export * from './ledger/index.js';
 export * from './notifications/index.js';
+export * from './packs/index.js';
 export {
   type CredentialKind,
   type CredentialStore,

@@ -7,6 +7,7 @@ import {
   type TransferCode,
   type TransferLimits,
 } from '@ledger/domain/ledger';
+import type { PackBenefits } from '@ledger/domain/packs';
 import {
   type BankSettings,
   decideSettings,
@@ -211,6 +212,11 @@ export interface TransferLimitsQuery {
   kycVerified?: boolean;
   currency: Currency;
   code: TransferCode;
+  /**
+   * The benefits of the debit account's pack (packBenefitsFor): a higher per-transfer or
+   * daily limit replaces the settings' in the pack's currency.
+   */
+  pack?: { benefits: PackBenefits; currency: Currency } | null;
 }
 
 /**
@@ -241,9 +247,12 @@ export async function transferLimitsFor(
       ),
   ]);
   const limits = state.settings.limits[query.currency];
+  const benefits = query.pack?.currency === query.currency ? query.pack.benefits : undefined;
+  const higher = (settings: bigint, pack: bigint | undefined) =>
+    pack !== undefined && pack > settings ? pack : settings;
   return {
-    transferAmountMax: limits.transferAmountMax,
-    dailyDebitMax: limits.dailyDebitMax,
+    transferAmountMax: higher(limits.transferAmountMax, benefits?.transferAmountMax),
+    dailyDebitMax: higher(limits.dailyDebitMax, benefits?.dailyDebitMax),
     ...(verified
       ? {}
       : { unverifiedDailyDebitMax: query.code === 'external' ? 0n : limits.unverifiedDailyDebitMax }),

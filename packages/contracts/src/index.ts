@@ -6,5 +6,6 @@ export * from './kyc.js';
 export * from './ledger.js';
 export * from './ledger-events.js';
 export * from './notifications.js';
+export * from './packs.js';
 export * from './settings.js';
 export * from './text.js';

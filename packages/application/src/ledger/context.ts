@@ -1,6 +1,7 @@
 import type { Currency } from '@ledger/domain/ledger';
 import { type AppendDeadline, type EventStore, snapshotsOf } from '@ledger/eventstore';
 import { KeyedLock } from '../keyed-lock.js';
+import { PackBenefitsCache } from '../packs/benefits-cache.js';
 import { SettingsCache } from '../settings.js';
 import { AccountCache, accountCacheSizeMax } from './account-cache.js';
 import { SnapshotWriter, type Warn } from './snapshot-writer.js';
@@ -16,6 +17,8 @@ export interface Ledger {
   readonly accounts: AccountCache;
   readonly locks: KeyedLock;
   readonly settings: SettingsCache;
+  /** Which pack each recently read account has (the transfer limits' benefits). */
+  readonly packs: PackBenefitsCache;
   /** Currencies whose bank-owned accounts this process knows to exist. */
   readonly bankCurrencies: Set<Currency>;
   /** The caller's deadline, for one request's commands (see underDeadline); none by default. */
@@ -52,6 +55,7 @@ export function createLedger(store: EventStore, options: LedgerOptions = {}): Le
     }),
     locks: new KeyedLock(),
     settings: new SettingsCache(),
+    packs: new PackBenefitsCache(),
     bankCurrencies: new Set(),
   };
 }

@@ -12,6 +12,7 @@ import {
 import type { AppendDeadline, EventMetadata } from '@ledger/eventstore';
 import { createExternalTransfer } from '../clearing.js';
 import { loadUser } from '../identity.js';
+import { packBenefitsFor } from '../packs/subscriptions.js';
 import { cashDeskFor, rulePolicyFor, transferLimitsFor } from '../settings.js';
 import {
   type AccountChange,
@@ -36,7 +37,7 @@ import { runTransferCommand, type TransferOutcome, type TransferRequest } from '
  * returns an outcome. Everything a rule needs is loaded here, once, for every caller: who
  * owns the accounts, the settings' limits, the caller's KYC, the bank-owned accounts. A
  * route parses, calls one of these and maps the outcome; it loads nothing itself. The fraud
- * rules, pack benefits and KYC gates plug in here.
+ * rules, pack benefits (packBenefitsFor) and KYC gates plug in here.
  */
 
 /** Who asks: the signed-in user as the session knows them, the request's metadata and clock. */
@@ -133,6 +134,7 @@ export async function createTransfer(
         kycVerified: caller.kycStatus === 'verified',
         currency: request.currency,
         code: 'transfer',
+        pack: await packBenefitsFor(ledger, request.fromAccountId, caller.now),
       }),
       rules: await rulePolicyFor(ledger),
       now: caller.now,
@@ -181,6 +183,7 @@ export async function sendExternal(
         kycVerified: caller.kycStatus === 'verified',
         currency: request.currency,
         code: 'external',
+        pack: await packBenefitsFor(ledger, from.id, caller.now),
       }),
       rules: await rulePolicyFor(ledger),
       now: caller.now,
