@@ -11,6 +11,10 @@ export const commands: Readonly<Record<string, { summary: string; load(): Promis
     summary: "one account's balance as of a global position or a time, folded from its stream",
     load: async () => (await import('./balance.js')).balanceCommand,
   },
+  export: {
+    summary: 'every event of a stream or of the log as stored, with a manifest the bank signs',
+    load: async () => (await import('./export.js')).command,
+  },
   replay: {
     summary: 'one stream folded by the domain: its state after each event, as JSON lines',
     load: async () => (await import('./replay.js')).command,
@@ -26,6 +30,10 @@ export const commands: Readonly<Record<string, { summary: string; load(): Promis
   verify: {
     summary: 'recompute every hash chain of the event store; name the first bad event',
     load: async () => (await import('./verify.js')).command,
+  },
+  'verify-export': {
+    summary: "check an export offline: every chain, the manifest's heads and its signature",
+    load: async () => (await import('./verify-export.js')).command,
   },
 };
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { parseIban } from '@ledger/domain/ledger';
 import { z } from 'zod';
+import { parseAuditSigningKey } from './kept-secrets.js';
 
 /**
  * Configuration, read once from the environment at start-up and validated; a bad value
@@ -82,6 +83,18 @@ const envSchema = z
     DATA_KEY: optionalString.refine((s) => s === undefined || s.length >= 32, {
       message: 'must be at least 32 characters',
     }),
+    AUDIT_SIGNING_KEY: optionalString.refine(
+      (s) => {
+        if (s === undefined) return true;
+        try {
+          parseAuditSigningKey(s);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'must be an Ed25519 private key: PKCS#8 PEM, or its DER in base64' },
+    ),
     SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']),
     // A header: one line (no CR/LF), an address alone or a display name before <address>.
     MAIL_FROM: z
@@ -251,6 +264,11 @@ export interface Config {
    * once and kept in dataDir. A wrong one stops start-up before anything is written.
    */
   dataKey: string | undefined;
+  /**
+   * The bank's Ed25519 key signing audit exports (`pnpm ledger export`), PKCS#8 PEM or base64
+   * DER. Unset: generated once and kept in dataDir.
+   */
+  auditSigningKey: string | undefined;
   smtpUrl: string | undefined;
   /** The From of notification mails (MAIL_FROM): one line, validated. */
   mailFrom: string;
@@ -312,6 +330,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtSecret: e.JWT_SECRET,
     totpKey: e.TOTP_KEY,
     dataKey: e.DATA_KEY,
+    auditSigningKey: e.AUDIT_SIGNING_KEY,
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     corsOrigins: e.CORS_ORIGINS,

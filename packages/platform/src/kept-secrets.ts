@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from './config.js';
@@ -45,11 +45,45 @@ export function resolveDataKey(config: Pick<Config, 'dataKey' | 'dataDir'>): Pro
   return resolveKeptSecret(config.dataKey, config.dataDir, dataKeyFileName);
 }
 
+export const auditSigningKeyFileName = 'audit-signing-key';
+
+/**
+ * An Ed25519 private key as AUDIT_SIGNING_KEY gives it: PKCS#8 PEM, or the PKCS#8 DER in
+ * base64 (what the kept file holds). Throws on anything else, another algorithm included.
+ */
+export function parseAuditSigningKey(text: string): KeyObject {
+  const trimmed = text.trim();
+  const key = trimmed.startsWith('-----BEGIN')
+    ? createPrivateKey(trimmed)
+    : createPrivateKey({ key: Buffer.from(trimmed, 'base64'), format: 'der', type: 'pkcs8' });
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new RangeError(`an Ed25519 key is needed, not ${key.asymmetricKeyType ?? 'a symmetric key'}`);
+  }
+  return key;
+}
+
+/**
+ * The bank's key signing audit exports' manifests: AUDIT_SIGNING_KEY when set, otherwise
+ * `<DATA_DIR>/audit-signing-key` (base64 PKCS#8 DER), made like the JWT secret. Its own key:
+ * an auditor holds its public half, and nothing else may sign with it.
+ */
+export async function resolveAuditSigningKey(
+  config: Pick<Config, 'auditSigningKey' | 'dataDir'>,
+): Promise<KeyObject> {
+  const text = await resolveKeptSecret(config.auditSigningKey, config.dataDir, auditSigningKeyFileName, () =>
+    generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+  );
+  return parseAuditSigningKey(text);
+}
+
+const randomSecret = () => randomBytes(jwtSecretBytes).toString('base64url');
+
 /** A secret from configuration, or kept in a file of DATA_DIR, generated on first start. */
 async function resolveKeptSecret(
   value: string | undefined,
   dataDir: string,
   fileName: string,
+  generate: () => string = randomSecret,
 ): Promise<string> {
   if (value !== undefined) return value;
 
@@ -59,7 +93,7 @@ async function resolveKeptSecret(
   if (existing !== undefined) return existing;
 
   await mkdir(dir, { recursive: true });
-  const secret = randomBytes(jwtSecretBytes).toString('base64url');
+  const secret = generate();
   const temp = join(dir, `.${fileName}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const file = await open(temp, 'wx', 0o600);
   try {
