@@ -4,6 +4,7 @@ import { accountsProjection, transactionsProjection } from '@ledger/projection-a
 import { auditProjection } from '@ledger/projection-audit';
 import { kycProjection } from '@ledger/projection-kyc';
 import { notificationsProjection } from '@ledger/projection-notifications';
+import { packsProjection } from '@ledger/projection-packs';
 import { usersProjection } from '@ledger/projection-users';
 import {
   type OpenLockSession,
@@ -21,6 +22,7 @@ export const defaultProjections: readonly Projection[] = [
   accountsProjection,
   transactionsProjection,
   kycProjection,
+  packsProjection,
 ];
 
 /**

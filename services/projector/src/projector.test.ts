@@ -54,6 +54,7 @@ t.test(
         accounts: 'active',
         transactions: 'active',
         kyc: 'active',
+        packs: 'active',
         notifications: 'active',
       },
       'no lock to wait for on PGlite',

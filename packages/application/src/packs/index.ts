@@ -24,5 +24,4 @@ export {
   settleSubscription,
   subscribeToPack,
   subscriptionAggregate,
-  subscriptionView,
 } from './subscriptions.js';

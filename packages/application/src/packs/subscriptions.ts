@@ -5,7 +5,6 @@ import {
   packEventSchemaVersion,
   parsePackEvent,
   type Role,
-  type SubscriptionView,
   subscriptionStreamId,
 } from '@ledger/contracts';
 import type { Currency } from '@ledger/domain/ledger';
@@ -18,7 +17,6 @@ import {
   decideStartPeriod,
   evolveSubscription,
   initialSubscriptionState,
-  nextFeeAt,
   nextWork,
   type PackBenefits,
   type Subscription,
@@ -404,20 +402,4 @@ export async function packBenefitsFor(
     if (pack === null) return null;
     return { subscription: state.subscription, benefits: pack.benefits, currency: pack.currency };
   });
-}
-
-/** The HTTP view of a subscription (API.md, Packs). */
-export function subscriptionView(subscription: Subscription): SubscriptionView {
-  const next = nextFeeAt(subscription);
-  return {
-    id: subscription.id,
-    packId: subscription.packId,
-    accountId: subscription.accountId,
-    status: subscription.status,
-    startedAt: subscription.startedAt.toISOString(),
-    currentPeriodEnd: subscription.periodEnd.toISOString(),
-    nextFeeAt: next === null ? null : next.toISOString(),
-    userId: subscription.ownerId,
-    endsAt: subscription.endsAt === null ? null : subscription.endsAt.toISOString(),
-  };
 }
