@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fundedAccount } from '@ledger/application/testing';
+import { subscriptionStreamId } from '@ledger/contracts';
 import type { RecordedEvent } from '@ledger/eventstore';
 import { openTestStore } from '@ledger/platform/testing';
 import { until } from '@ledger/testkit';
@@ -19,6 +20,17 @@ import {
   runTransferCommand,
   transferStreamId,
 } from '../ledger/index.js';
+import {
+  changePack,
+  changeSubscriptionPack,
+  createPack,
+  type PackCaller,
+  seedCatalog,
+  seededPackId,
+  seedPackCatalog,
+  settleSubscription,
+  subscribeToPack,
+} from '../packs/index.js';
 import { notificationId, notificationsOf } from './decide.js';
 
 // Which events notify whom (API.md, Notifications), against a real PostgreSQL event store:
@@ -335,4 +347,77 @@ t.test('security events: password, 2FA on and off, lock', async (t) => {
     [],
     'an unlock notifies nobody',
   );
+});
+
+t.test('pack fees: pack_fee_charged when paid, pack_fee_failed when refused; a refund neither', async (t) => {
+  const t0 = new Date('2027-03-05T10:00:00.000Z');
+  const day = 86_400_000;
+  const as = (userId: string, now: Date): PackCaller => ({ userId, role: 'customer', metadata: meta, now });
+  await seedPackCatalog(store, t0);
+  const manager = { userId: randomUUID(), role: 'manager' as const, metadata: meta, now: t0 };
+  const packId = randomUUID();
+  const body = { ...seedCatalog[1]!, name: 'Gold', monthlyFee: '9.99', status: 'active' as const };
+  t.match(await createPack(store, manager, { packId, body }), { ok: true });
+
+  // Paid: period 0 of Gold, then a change down to Essential (a refund: no fee, no notification).
+  const payer = await fundedAccount(ledger, 100_00n, meta);
+  const owner = await ownerOf(payer);
+  const head = await store.headPosition();
+  const started = await subscribeToPack(ledger, as(owner, t0), { packId, accountId: payer });
+  if (!started.ok) throw new Error(started.rejection);
+  const down = await changeSubscriptionPack(ledger, as(owner, new Date(t0.getTime() + 10 * day)), {
+    subscriptionId: started.subscription.id,
+    packId: seededPackId('Essential'),
+  });
+  t.ok(down.ok, 'changed down: a refund was paid back');
+  const refunds = (await store.readStream(subscriptionStreamId(started.subscription.id))).filter(
+    (e) => e.type === 'SubscriptionChargePaid' && (e.data as { amount: string }).amount.startsWith('-'),
+  );
+  t.equal(refunds.length, 1, 'the refund is recorded as a paid charge');
+  const paid = await intentsSince(head);
+  t.same(
+    paid.map((i) => [i.type, i.recipientUserId, i.category]),
+    [['pack_fee_charged', owner, 'packs']],
+    'the fee of period 0 only: the refund notifies nobody',
+  );
+  t.same(paid[0]!.facts, {
+    amount: '9.99',
+    currency: 'EUR',
+    packName: 'Gold',
+    packId,
+    subscriptionId: started.subscription.id,
+    accountId: payer,
+    transferId: paid[0]!.facts.transferId,
+    charge: 'p0',
+  });
+  // The pack renamed since: deciding the old event again still names the pack as it was.
+  t.match(await changePack(store, manager, { packId, body: { ...body, name: 'Gold (old)' } }), { ok: true });
+  t.same(await intentsSince(head), paid, 'decided again: the same intents, ids and facts');
+
+  // Refused: nothing on the account; then the dunning retry a day later.
+  const empty = await fundedAccount(ledger, 0n, meta);
+  const debtor = await ownerOf(empty);
+  const before = await store.headPosition();
+  const failing = await subscribeToPack(ledger, as(debtor, t0), { packId, accountId: empty });
+  if (!failing.ok) throw new Error(failing.rejection);
+  await settleSubscription(ledger, failing.subscription.id, new Date(t0.getTime() + day), meta);
+  const failed = await intentsSince(before);
+  t.same(
+    failed.map((i) => [i.type, i.recipientUserId, i.category]),
+    [
+      ['pack_fee_failed', debtor, 'packs'],
+      ['pack_fee_failed', debtor, 'packs'],
+    ],
+    'one per refused attempt, to the owner only',
+  );
+  t.match(failed[0]!.facts, {
+    amount: '9.99',
+    currency: 'EUR',
+    packName: 'Gold (old)',
+    charge: 'p0',
+    nextAttemptAt: new Date(t0.getTime() + day).toISOString(),
+  });
+  t.match(failed[1]!.facts, { nextAttemptAt: new Date(t0.getTime() + 3 * day).toISOString() });
+  t.not(failed[0]!.id, failed[1]!.id, 'each attempt its own notification');
+  t.equal(failed[0]!.id, notificationId(failed[0]!.eventId, debtor, 'pack_fee_failed'));
 });

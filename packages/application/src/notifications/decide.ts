@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
-import { parseIdentityEvent, parseKycEvent, userStreamId } from '@ledger/contracts';
-import { type Currency, formatAmount, fromMinorUnits } from '@ledger/domain/ledger';
+import {
+  type PackEvent,
+  packStreamId,
+  parseIdentityEvent,
+  parseKycEvent,
+  parsePackEvent,
+  subscriptionStreamId,
+  userStreamId,
+} from '@ledger/contracts';
+import { type Currency, formatAmount, fromMinorUnits, isCurrency } from '@ledger/domain/ledger';
 import { categoryOf, type NotificationIntent, type NotificationType } from '@ledger/domain/notifications';
 import type { EventStore, RecordedEvent } from '@ledger/eventstore';
 import type { Ledger } from '../ledger/context.js';
@@ -13,8 +21,6 @@ import { accountNumberOf, accountOnce, loadTransfer } from '../ledger/load.js';
  * the log (an account's owner and currency, a transfer's debit account, the user's own
  * recent logins): deciding one event twice, in the in-app read model, a rebuild of it or
  * the mail dispatcher, gives the same intents with the same ids.
- *
- * Not mapped yet: pack_fee_charged, pack_fee_failed (packs come in a later issue).
  */
 
 export interface NotificationContext {
@@ -58,6 +64,8 @@ export const notifyingEventTypes = [
   'TwoFactorEnabled',
   'TwoFactorDisabled',
   'UserLocked',
+  'SubscriptionChargePaid',
+  'SubscriptionChargeFailed',
 ] as const;
 
 const notifying: ReadonlySet<string> = new Set(notifyingEventTypes);
@@ -202,9 +210,79 @@ export async function notificationsOf(
       const type = e.data.decision === 'verified' ? 'kyc_verified' : 'kyc_rejected';
       return [intent(event, type, e.data.userId, { reason: e.data.reason })];
     }
+    case 'SubscriptionChargePaid':
+    case 'SubscriptionChargeFailed':
+      return packFeeNotifications(ledger.store, event);
     default:
       return identityNotifications(ledger.store, event);
   }
+}
+
+/** Events of a subscription's stream read at once by packFeeNotifications. */
+const subscriptionPageSize = 500;
+
+/**
+ * pack_fee_charged (a fee paid: amount > 0; a refund is no fee) and pack_fee_failed (an
+ * attempt at a fee refused), to the subscription's owner. The owner, currency and the pack
+ * the charge is for (the one in force when it was charged: its name at that version) come
+ * from the subscription's stream up to this event and the pack's stream up to that version,
+ * so deciding again, later, gives the same facts.
+ */
+async function packFeeNotifications(store: EventStore, event: RecordedEvent): Promise<NotificationIntent[]> {
+  const e = parsePackEvent(event.type, event.data);
+  if (e.type !== 'SubscriptionChargePaid' && e.type !== 'SubscriptionChargeFailed') return [];
+  const d = e.data;
+  if (d.amount === '0' || d.amount.startsWith('-')) return [];
+  if (event.streamId !== subscriptionStreamId(d.subscriptionId)) return [];
+  let started: Extract<PackEvent, { type: 'SubscriptionStarted' }>['data'] | null = null;
+  let pack: { id: string; version: number } | null = null;
+  // The stream before this event (versions 0 … streamVersion − 1), page by page.
+  for (let from = 0n; from < event.streamVersion; ) {
+    const left = event.streamVersion - from;
+    const limit = left < BigInt(subscriptionPageSize) ? Number(left) : subscriptionPageSize;
+    const page = await store.readStream(event.streamId, { fromVersion: from, limit });
+    for (const recorded of page) {
+      const earlier = parsePackEvent(recorded.type, recorded.data);
+      if (earlier.type === 'SubscriptionStarted') {
+        started = earlier.data;
+        if (d.key === 'p0') pack = { id: earlier.data.packId, version: earlier.data.packVersion };
+      } else if (earlier.type === 'SubscriptionPeriodStarted' && d.key === `p${earlier.data.period}`) {
+        pack = { id: earlier.data.packId, version: earlier.data.packVersion };
+      } else if (earlier.type === 'SubscriptionPackChanged' && d.key === `c${earlier.data.change}`) {
+        pack = { id: earlier.data.toPackId, version: earlier.data.toPackVersion };
+      }
+    }
+    if (page.length < limit) break;
+    from += BigInt(page.length);
+  }
+  if (started === null || !isCurrency(started.currency)) return [];
+  const packName = pack === null ? null : await packNameAt(store, pack.id, pack.version);
+  const type = e.type === 'SubscriptionChargePaid' ? 'pack_fee_charged' : 'pack_fee_failed';
+  return [
+    intent(event, type, started.ownerId, {
+      ...money(d.amount, started.currency),
+      packName,
+      packId: pack?.id,
+      subscriptionId: d.subscriptionId,
+      accountId: started.accountId,
+      transferId: d.transferId,
+      charge: d.key,
+      ...(e.type === 'SubscriptionChargeFailed'
+        ? { reason: e.data.reason, nextAttemptAt: e.data.nextAttemptAt }
+        : {}),
+    }),
+  ];
+}
+
+/** A pack's name as its definition at `version` had it (each catalog event holds the whole definition). */
+async function packNameAt(store: EventStore, packId: string, version: number): Promise<string | null> {
+  const [recorded] = await store.readStream(packStreamId(packId), {
+    fromVersion: BigInt(version - 1),
+    limit: 1,
+  });
+  if (recorded === undefined) return null;
+  const e = parsePackEvent(recorded.type, recorded.data);
+  return e.type === 'PackCreated' || e.type === 'PackChanged' ? e.data.name : null;
 }
 
 async function identityNotifications(store: EventStore, event: RecordedEvent): Promise<NotificationIntent[]> {
