@@ -69,3 +69,9 @@ if ! redis_up; then
   redis_up || { say "Redis did not start"; exit 1; }
 fi
 say "PostgreSQL and Redis are up on 127.0.0.1"
+
+# The back-office browser test drives Debian's Chromium headless (never a downloaded browser).
+if ! [ -x /usr/bin/chromium ]; then
+  say "installing Chromium for the browser test"
+  apt_install chromium
+fi
