@@ -46,11 +46,30 @@ export async function migrateSchema(
     migrationTableName: 'migrations',
     migrationLockTableName: 'migrations_lock',
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return;
+    // Kysely's Migrator looks for its table by introspecting every schema of the database,
+    // so another read model's schema dropped or created at that instant (a rebuild, a
+    // reset, a projector starting beside this one) fails this schema's migration with
+    // "schema/relation does not exist". Nothing of ours ran: try again, a bounded number of times.
+    if (attempt < catalogRaceAttempts && isCatalogRace(error)) {
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      continue;
+    }
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`migration ${schema}/${failed} failed: ${String(error)}`, { cause: error });
   }
+}
+
+const catalogRaceAttempts = 8;
+
+/** An error from a concurrent catalog change: a schema or relation gone (or not yet there) mid-query. */
+function isCatalogRace(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    code === '3F000' || code === '42P01' || (code === 'XX000' && /cache lookup failed/.test(String(error)))
+  );
 }
 
 export async function schemaExists(db: Kysely<any>, schema: string): Promise<boolean> {

@@ -888,3 +888,52 @@ t.test(
     );
   },
 );
+
+t.test(
+  'migrateSchema succeeds while another read model schema is dropped and created beside it',
+  { timeout: testTimeoutMs },
+  async (t) => {
+    const { db } = await fixture(t);
+    // A rebuild or reset elsewhere in the database: a schema with a serial column comes and
+    // goes while these migrations introspect the catalog (Kysely's Migrator reads every schema).
+    let churning = true;
+    let churned = 0;
+    const churn = (async () => {
+      while (churning) {
+        await sql`CREATE SCHEMA IF NOT EXISTS churn`.execute(db);
+        await sql`CREATE TABLE IF NOT EXISTS churn.t (id serial PRIMARY KEY, v text)`.execute(db);
+        await sql`DROP SCHEMA churn CASCADE`.execute(db);
+        churned++;
+      }
+    })();
+    const schemas = Array.from({ length: 24 }, (_, i) => `migrate_race_${i}`);
+    const outcomes = await Promise.allSettled(
+      schemas.map((schema) =>
+        migrateSchema(db, schema, {
+          '0001': {
+            async up(db: Kysely<any>) {
+              await db.schema
+                .createTable('rows')
+                .addColumn('id', 'serial', (c) => c.primaryKey())
+                .execute();
+            },
+          },
+        }),
+      ),
+    );
+    churning = false;
+    await churn;
+    t.ok(churned > 0, 'the other schema was dropped and created during the migrations');
+    t.same(
+      outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason)),
+      [],
+      'every migration succeeded',
+    );
+    for (const schema of schemas) {
+      const { rows } = await sql<{
+        n: string;
+      }>`SELECT count(*)::text AS n FROM ${sql.id(schema)}.rows`.execute(db);
+      t.equal(rows[0]?.n, '0', `${schema}.rows exists`);
+    }
+  },
+);
