@@ -15,6 +15,10 @@ export const commands: Readonly<Record<string, { summary: string; load(): Promis
     summary: 'every event of a stream or of the log as stored, with a manifest the bank signs',
     load: async () => (await import('./export.js')).command,
   },
+  'fees:explain': {
+    summary: "a subscription's fees recomputed from the events, period by period; exit 1 if one differs",
+    load: async () => (await import('./fees-explain.js')).command,
+  },
   replay: {
     summary: 'one stream folded by the domain: its state after each event, as JSON lines',
     load: async () => (await import('./replay.js')).command,
