@@ -11,6 +11,8 @@ export {
   type AccountView,
   type CurrencyStats,
   currencyStats,
+  type DailyVolume,
+  dailyVolume,
   getAccount,
   getTransaction,
   InvalidCursor,

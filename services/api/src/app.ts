@@ -20,10 +20,12 @@ import accountRoutes from './routes/accounts/index.js';
 import adminRoutes from './routes/admin/index.js';
 import auditRoutes from './routes/audit/index.js';
 import authRoutes from './routes/auth/index.js';
+import backofficeRoutes from './routes/backoffice/index.js';
 import healthRoutes from './routes/health/index.js';
 import metricsRoutes from './routes/metrics/index.js';
 import notificationRoutes from './routes/notifications/index.js';
 import openapiRoutes from './routes/openapi/index.js';
+import packRoutes from './routes/packs/index.js';
 import transactionRoutes from './routes/transactions/index.js';
 import verificationRoutes from './routes/verification/index.js';
 
@@ -121,12 +123,15 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { prefix: '/health' });
   await app.register(metricsRoutes);
   await app.register(openapiRoutes);
+  await app.register(backofficeRoutes);
   await app.register(authRoutes, { prefix: '/api/auth' });
   await app.register(adminRoutes, { prefix: '/api/admin' });
   await app.register(accountRoutes, { prefix: '/api/accounts' });
   await app.register(transactionRoutes, { prefix: '/api/transactions' });
   await app.register(verificationRoutes, { prefix: '/api/verification' });
   await app.register(notificationRoutes, { prefix: '/api/notifications' });
+  // /api/packs and /api/subscriptions: the catalog and its subscriptions, one folder.
+  await app.register(packRoutes, { prefix: '/api' });
   await app.register(auditRoutes, {
     prefix: '/api/audit',
     ledgerTotals: ledgerTotalsReadModel(deps.database.db),

@@ -19,6 +19,7 @@ import { directorOnly, managerPlus, type Policy, principalOf, staffOrAuditor } f
 import { problem, problemSchema } from '../../problem.js';
 import { minPositionSchema, readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
 import { problemOf, type Rejection } from '../../rejections.js';
+import backofficeReads from './backoffice-reads.js';
 import monitoringRoutes from './monitoring.js';
 import reviewRoutes from './review.js';
 import settingsRoutes from './settings.js';
@@ -63,6 +64,8 @@ const admin: FastifyPluginAsyncZod = async (app) => {
   await app.register(monitoringRoutes);
   // POST /transactions/:id/approve, /reject: the review of held transactions.
   await app.register(reviewRoutes);
+  // GET /volume, /dead-letters, /trial-balance: what the back-office page shows beside /stats.
+  await app.register(backofficeReads);
 
   app.get(
     '/users',
