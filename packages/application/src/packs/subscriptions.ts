@@ -101,7 +101,13 @@ export type SubscriptionOutcome =
   | { ok: true; subscription: Subscription; position: bigint | null }
   | {
       ok: false;
-      rejection: SubscriptionRejection | 'account_not_found' | 'account_closed' | 'forbidden';
+      rejection:
+        | SubscriptionRejection
+        | 'account_not_found'
+        | 'account_closed'
+        | 'forbidden'
+        /** The Idempotency-Key started a subscription of another pack or account. */
+        | 'idempotency_conflict';
     };
 
 const staff: readonly Role[] = ['agent', 'manager', 'director'];
@@ -110,8 +116,9 @@ const staff: readonly Role[] = ['agent', 'manager', 'director'];
  * POST /api/packs/:id/subscribe: the owner of the account subscribes it. Period 0 begins at
  * once and its fee is charged before the answer (a fee that cannot be paid leaves the
  * subscription past_due, retried on the dunning schedule). `subscriptionId` derives from
- * the caller's Idempotency-Key when there is one; either way the account's one pack slot
- * makes a repeat an already_subscribed, never a second subscription.
+ * the caller's Idempotency-Key when there is one: the same request again answers the
+ * subscription it started, the key with another body idempotency_conflict. Without a key the
+ * account's one pack slot makes a repeat an already_subscribed, never a second subscription.
  */
 export async function subscribeToPack(
   ledger: Ledger,
@@ -128,15 +135,20 @@ export async function subscribeToPack(
       ? crypto.randomUUID()
       : transferIdFor(caller.userId, `subscribe:${request.idempotencyKey}`);
   const started = await runCommand<SubscriptionOutcome>(ledger.store, async () => {
-    const [pack, slot] = await Promise.all([
+    const [pack, slot, earlier] = await Promise.all([
       loadPack(ledger.store, request.packId),
       loadSlot(ledger.store, request.accountId),
+      request.idempotencyKey === undefined ? null : startOf(ledger.store, subscriptionId),
     ]);
-    const holder = slot.state === null ? null : await loadSubscription(ledger.store, slot.state);
-    // The same request again (the same Idempotency-Key): the subscription it started.
-    if (holder?.state.status === 'exists' && holder.state.subscription.id === subscriptionId) {
-      return { answer: { ok: true, subscription: holder.state.subscription, position: null } };
+    // The key was used before (API.md, Conventions): the same request again is answered the
+    // subscription it started (as it is now, even cancelled since); another body is a conflict.
+    if (earlier !== null) {
+      if (earlier.packId !== request.packId || earlier.accountId !== request.accountId) {
+        return { answer: { ok: false, rejection: 'idempotency_conflict' } };
+      }
+      return { answer: { ok: true, subscription: earlier.subscription, position: null } };
     }
+    const holder = slot.state === null ? null : await loadSubscription(ledger.store, slot.state);
     const decision = decideStart({
       subscriptionId,
       pack,
@@ -170,6 +182,20 @@ export async function subscribeToPack(
   if (!started.ok) return started;
   ledger.packs.forget(request.accountId);
   return settleAndAnswer(ledger, subscriptionId, caller, started.position);
+}
+
+/**
+ * The pack and account a subscription started with (a pack change since does not alter what
+ * its Idempotency-Key asked for), and the subscription now; null: no such subscription.
+ */
+async function startOf(store: EventStore, subscriptionId: string) {
+  const [first] = await store.readStream(subscriptionStreamId(subscriptionId), { limit: 1 });
+  if (first === undefined) return null;
+  const event = parsePackEvent(first.type, first.data);
+  assert(event.type === 'SubscriptionStarted', `subscription ${subscriptionId} begins with its start`);
+  const { state } = await loadSubscription(store, subscriptionId);
+  assert(state.status === 'exists');
+  return { packId: event.data.packId, accountId: event.data.accountId, subscription: state.subscription };
 }
 
 /** The subscription the caller may act on: the owner's own, or any for staff (null: 404). */
