@@ -14,6 +14,12 @@ import type { FastifyRequest } from 'fastify';
  */
 export interface Policy {
   roles: readonly Role[] | 'authenticated';
+  /**
+   * The token is optional: a request without Authorization passes as nobody (principal
+   * null), one with it is authenticated and checked as on any route (a bad token is a 401).
+   * For public reads that show staff more (the pack catalog's drafts).
+   */
+  optional?: boolean;
   fields?: Readonly<Record<string, readonly Role[]>>;
   owner?: {
     roles: readonly Role[];

@@ -246,6 +246,7 @@ export default fp(
     app.addHook('preValidation', async (request) => {
       const policy = request.routeOptions.config.policy;
       if (!policy) return;
+      if (policy.optional && request.headers.authorization === undefined) return;
       const principal = await authenticate(request);
       request.principal = principal;
       if (policy.roles !== 'authenticated' && !policy.roles.includes(principal.role)) {
