@@ -1,4 +1,10 @@
-import type { KycUseCaseRejection, UseCaseRejection } from '@ledger/application';
+import type {
+  KycUseCaseRejection,
+  PackFieldError,
+  PackOutcome,
+  SubscriptionOutcome,
+  UseCaseRejection,
+} from '@ledger/application';
 import type { IdentityRejection } from '@ledger/domain';
 import { formatAmount } from '@ledger/domain/ledger';
 import { amountMessages, invalid } from './ledger-http.js';
@@ -206,4 +212,48 @@ const kycProblems: Record<KycUseCaseRejection, [status: number, code: string, de
 export function kycProblemOf(rejection: KycUseCaseRejection): HttpProblem {
   const [status, code, detail] = kycProblems[rejection];
   return problem(status, code, detail);
+}
+
+/** What the pack catalog and subscription use cases refuse (invalid_pack: packFieldsProblem). */
+export type PackUseCaseRejection =
+  | Exclude<Extract<PackOutcome, { ok: false }>['rejection'], 'invalid_pack'>
+  | Extract<SubscriptionOutcome, { ok: false }>['rejection'];
+
+const packProblems: Record<PackUseCaseRejection, [status: number, code: string, detail: string]> = {
+  forbidden: [403, 'forbidden', 'Packs are defined by managers and directors'],
+  // Pack ids are random, or derived from the caller's Idempotency-Key: only a reused key meets one.
+  pack_exists: [409, 'idempotency_conflict', 'This Idempotency-Key created another pack'],
+  pack_not_found: [404, 'pack_not_found', 'No such pack (or it is not offered yet)'],
+  pack_retired: [422, 'pack_retired', 'The pack is retired: it takes no new subscription and stays retired'],
+  pack_currency_fixed: [
+    422,
+    'pack_currency_fixed',
+    'The currency of a pack that has left draft cannot change: its subscriptions are charged in it',
+  ],
+  already_subscribed: [409, 'already_subscribed', 'The account already has this pack, or another one'],
+  currency_mismatch: [422, 'currency_mismatch', 'The pack and the account are in different currencies'],
+  subscription_not_found: [404, 'not_found', 'No such subscription'],
+  subscription_inactive: [
+    422,
+    'subscription_inactive',
+    'The subscription is suspended or cancelled: it no longer changes pack',
+  ],
+  // Another customer's account is not revealed (API.md, Conventions).
+  account_not_found: [404, 'not_found', 'No such account'],
+  account_closed: [422, 'account_closed', 'The account is closed'],
+  idempotency_conflict: [409, 'idempotency_conflict', 'This Idempotency-Key was used for another request'],
+};
+
+/** The problem of a refused pack or subscription use case. */
+export function packProblemOf(rejection: PackUseCaseRejection): HttpProblem {
+  const [status, code, detail] = packProblems[rejection];
+  return problem(status, code, detail);
+}
+
+/** A pack body whose amounts or currency the use case refused: 400, each field named. */
+export function packFieldsProblem(errors: readonly PackFieldError[]): HttpProblem {
+  const fields = errors.map((e) => ({ path: `body.${e.path}`, message: e.message }));
+  return problem(400, 'validation_failed', `The pack is not valid: ${fields.map((f) => f.path).join(', ')}`, {
+    errors: fields,
+  });
 }
