@@ -19,6 +19,10 @@ export const commands: Readonly<Record<string, { summary: string; load(): Promis
     summary: "a subscription's fees recomputed from the events, period by period; exit 1 if one differs",
     load: async () => (await import('./fees-explain.js')).command,
   },
+  rebuild: {
+    summary: 'replay one projection into a fresh schema, diff it with the live one; swap when asked',
+    load: async () => (await import('./rebuild.js')).command,
+  },
   replay: {
     summary: 'one stream folded by the domain: its state after each event, as JSON lines',
     load: async () => (await import('./replay.js')).command,

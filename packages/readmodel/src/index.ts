@@ -26,6 +26,18 @@ export {
   runProjection,
 } from './projection.js';
 export {
+  compareSchemas,
+  type DifferingKey,
+  type RebuildCheckOptions,
+  type RebuildCheckResult,
+  rebuildAndCompare,
+  type SchemaComparison,
+  type SwapOptions,
+  swapRebuiltSchema,
+  type TableComparison,
+  type TableDigest,
+} from './rebuild-check.js';
+export {
   type CheckpointedSubscriberOptions,
   type RunningSubscriber,
   retryDelayMs,

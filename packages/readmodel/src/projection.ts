@@ -179,6 +179,13 @@ export interface RebuildOptions {
   /** Last position to replay (inclusive); default: the store's head when the rebuild starts. */
   to?: bigint;
   batchSize?: number;
+  /**
+   * Continue a rebuild: `schema` exists and holds exactly the events up to this position
+   * (an earlier rebuildProjection's `position`); replay only the events after it.
+   */
+  from?: bigint;
+  /** Called after each batch with the position reached and the target. */
+  onProgress?: (position: bigint, to: bigint) => void;
 }
 
 export interface RebuildResult {
@@ -201,16 +208,20 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   const handles = checkProjection(projection);
   assertProjectionSchema(schema);
   if (schema === projection.schema) throw new RangeError(`cannot rebuild into the live schema "${schema}"`);
-  if (await schemaExists(db, schema))
+  const from = options.from ?? 0n;
+  if (options.from === undefined && (await schemaExists(db, schema)))
     throw new Error(`schema "${schema}" exists: rebuild only into a fresh schema`);
+  if (options.from !== undefined && !(await schemaExists(db, schema)))
+    throw new Error(`schema "${schema}" does not exist: nothing to continue`);
   const batchSize = options.batchSize ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > subscriberLimits.batchSizeMax) {
     throw new RangeError(`batchSize must be an integer from 1 to ${subscriberLimits.batchSizeMax}`);
   }
   const to = options.to ?? (await store.headPosition());
+  if (to < from) throw new RangeError(`cannot rebuild back from ${from} to ${to}`);
   await waitUntilVisible(store, to);
-  await projection.migrate(db.withSchema(schema), schema);
-  let position = 0n;
+  if (options.from === undefined) await projection.migrate(db.withSchema(schema), schema);
+  let position = from;
   let eventsApplied = 0;
   while (position < to) {
     const events = (await store.readAll({ after: position, limit: batchSize })).filter(
@@ -223,6 +234,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       .transaction()
       .execute((tx) => applyHandled(projection, handles, tx.withSchema(schema), events));
     position = events[events.length - 1]!.globalPosition;
+    options.onProgress?.(position, to);
   }
   return { schema, position: to, eventsApplied };
 }
