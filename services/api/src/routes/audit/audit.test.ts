@@ -65,6 +65,62 @@ t.test('auditor and director only: 401 without a token, 403 for everyone else', 
   }
 });
 
+/**
+ * Every route the app serves, as [method, path], read from Fastify's own route table
+ * (printRoutes without common prefixes: one line per node, a child's path continuing its
+ * parent's), so a route added later is in the list without anyone adding it here.
+ */
+function routeTable(): [string, string][] {
+  const routes: [string, string][] = [];
+  const stack: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const match = /^(.*?)[├└]── (\S+)(?: \(([^)]*)\))?$/.exec(line);
+    if (!match) continue;
+    const depth = [...match[1]!].length / 4;
+    const path = (depth > 0 ? stack[depth - 1]! : '') + match[2]!;
+    stack[depth] = path;
+    stack.length = depth + 1;
+    for (const method of (match[3] ?? '').split(',').map((m) => m.trim())) {
+      if (method !== '') routes.push([method, path]);
+    }
+  }
+  return routes;
+}
+
+t.test('a customer or an agent gets 403 from EVERY /api/audit route of the route table', async (t) => {
+  const erin = await customer();
+  const routes = routeTable().filter(
+    ([method, path]) => path.startsWith('/api/audit') && method !== 'HEAD' && method !== 'OPTIONS',
+  );
+  const paths = new Set(routes.map(([, path]) => path));
+  // The table is read right: the routes the contract names (API.md, Audit) are among them.
+  for (const known of [
+    '/api/audit/events',
+    '/api/audit/streams/:streamId',
+    '/api/audit/verify',
+    '/api/audit/trial-balance',
+  ])
+    t.ok(paths.has(known), `${known} is in the route table`);
+  // And every documented audit path is in it too (a hidden one would be in the table only).
+  const documented = Object.keys(json(await get('/openapi.json')).paths).filter((p) =>
+    p.startsWith('/api/audit'),
+  );
+  for (const path of documented) t.ok(paths.has(path.replace(/\{(\w+)\}/g, ':$1')), `${path} served`);
+  for (const [method, path] of routes) {
+    const url = path.replace(/:streamId\b/g, userStreamId(erin.id)).replace(/:(\w+)/g, randomUUID());
+    for (const who of [erin, agent]) {
+      const response = await app.inject({
+        method: method as 'GET',
+        url,
+        headers: bearer(who.token),
+        ...(method === 'GET' || method === 'DELETE' ? {} : { payload: {} }),
+      });
+      assertProblem(t, response, 403, 'forbidden');
+    }
+  }
+  t.ok(routes.length >= 4, `${routes.length} audit routes checked`);
+});
+
 /** Every [path, key, value] under `value`: keys at any depth, and the strings they hold. */
 function* walk(value: unknown, path = ''): Generator<[string, string | null, unknown]> {
   if (Array.isArray(value)) {
