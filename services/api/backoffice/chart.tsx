@@ -6,8 +6,8 @@ export interface VolumePoint {
   transactions: number;
 }
 
-const width = 640;
-const height = 220;
+const width = 420;
+const height = 200;
 const pad = { top: 16, right: 12, bottom: 28, left: 12 };
 
 /** Every day of [from, to) as YYYY-MM-DD (UTC). */

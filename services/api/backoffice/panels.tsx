@@ -302,7 +302,7 @@ export function FeedPanel(props: {
             <thead>
               <tr>
                 <th>Time (UTC)</th>
-                <th>Type</th>
+                <th class="opt">Type</th>
                 <th>Status</th>
                 <th class="num">Amount</th>
                 <th class="opt">From → to</th>
@@ -315,14 +315,17 @@ export function FeedPanel(props: {
             <tbody>
               {items.map((t) => (
                 <tr key={t.id} class={selected?.id === t.id ? 'selected' : ''}>
-                  <td>{time(t.createdAt)}</td>
-                  <td>{words(t.type)}</td>
+                  <td>
+                    <span class="opt">{time(t.createdAt).slice(0, 11)}</span>
+                    {time(t.createdAt).slice(11)}
+                  </td>
+                  <td class="opt">{words(t.type)}</td>
                   <td>{badge(t.status)}</td>
                   <td class="num">{money(t.postedAmount ?? t.amount, t.currency)}</td>
                   <td class="opt mono">
                     {short(t.fromAccountId)} → {t.beneficiary ? t.beneficiary.iban : short(t.toAccountId)}
                   </td>
-                  <td class="opt">{t.riskFlags.map(words).join(', ')}</td>
+                  <td class="opt wrap">{t.riskFlags.map(words).join(', ')}</td>
                   <td>
                     <button type="button" class="link" onClick={() => select(t)}>
                       Accounts

@@ -15,6 +15,7 @@ export const backofficeHtml = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>Ledger back office</title>
 <link rel="stylesheet" href="/backoffice/app.css">
 <script type="module" src="/backoffice/app.js"></script>
