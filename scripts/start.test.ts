@@ -3,8 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedCatalog, seededPackId } from '@ledger/application';
 import { createTestDatabase, testRedisUrl } from '@ledger/testkit';
 import t, { type Test } from 'tap';
+import { jsonLines, ledgerCli } from './ledger/testing.js';
 
 const entry = fileURLToPath(new URL('./start.ts', import.meta.url));
 const startTimeoutMs = 60_000;
@@ -73,6 +75,16 @@ t.test(
     const { code, stderr } = await bank.stop();
     t.equal(code, 0, 'graceful exit');
     t.equal(stderr, '');
+    // The embedded default ships the pack catalog: each seeded pack's stream, created once.
+    for (const pack of seedCatalog) {
+      const ran = await ledgerCli(['replay', `pack-${seededPackId(pack.name)}`], { DATA_DIR: dataDir });
+      t.equal(ran.code, 0, ran.stderr);
+      t.same(
+        jsonLines(ran.stdout).map((line) => line.type),
+        ['PackCreated'],
+        `${pack.name} is in the catalog`,
+      );
+    }
   },
 );
 

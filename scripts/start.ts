@@ -6,7 +6,7 @@
  */
 
 import { apiEventStoreOptions, closeRedis, connectRedis, openVault, startApi } from '@ledger/api';
-import { createLedger } from '@ledger/application';
+import { createLedger, seedPackCatalog } from '@ledger/application';
 import { type EventStore, PostgresEventStore } from '@ledger/eventstore';
 import {
   createLogger,
@@ -61,6 +61,9 @@ try {
     ...apiEventStoreOptions,
     onListenError: (error) => logger.warn({ err: error }, 'event store LISTEN connection failed'),
   });
+  // The embedded default ships a catalog of packs (API.md, Packs): seeded on every start,
+  // idempotent (fixed ids; a pack that exists, perhaps changed since, is left alone).
+  if (!config.databaseUrl) await seedPackCatalog(store, new Date());
   const lockSessions = config.databaseUrl
     ? { lockSessions: pgLockSessions(config.databaseUrl, 'ledger-lock') }
     : {};
@@ -81,6 +84,7 @@ try {
     smtpUrl: config.smtpUrl,
     clearing: config.clearing,
     holdSweepIntervalMs: config.holdSweepIntervalMs,
+    packFeesIntervalMs: config.packFeesIntervalMs,
     kyc: { vault, documents },
     // Notification mails: through SMTP_URL, else written to DATA_DIR/outbox.
     mail: { vault, dataDir: config.dataDir, from: config.mailFrom },

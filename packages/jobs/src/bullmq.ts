@@ -24,6 +24,8 @@ export interface BullMqJobQueueOptions {
 }
 
 const enqueueTimeoutMsDefault = 10_000;
+/** Finished runs of a repeated job kept in Redis (each run is a new job; see repeat). */
+const repeatedKeptCount = 100;
 const workerLockDurationMs = 30_000;
 /**
  * While Redis is away, the connection that watches for its return tries again after
@@ -114,6 +116,38 @@ export class BullMqJobQueue implements JobQueue {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * A job `name` in `queue` every `everyMs`, made by Redis (a BullMQ job scheduler), not by
+   * this process: one job per interval whatever the number of worker processes, run by
+   * whichever worker takes it. Upserted under `schedulerId`: every process may call it at
+   * start (the same scheduler, its interval updated), and it outlives the process. Finished
+   * runs are kept only a few: they are not deduplicated by id, each is a new run.
+   */
+  async repeat(
+    queue: string,
+    name: string,
+    data: JsonObject,
+    opts: { schedulerId: string; everyMs: number },
+  ): Promise<void> {
+    checkJob(queue, name, data, { jobId: opts.schedulerId });
+    checkIntegerIn('everyMs', opts.everyMs, 1, jobLimits.delayMsMax);
+    if (this.#closed) throw new Error('job queue is closed');
+    await this.#queue(queue).upsertJobScheduler(
+      opts.schedulerId,
+      { every: opts.everyMs },
+      {
+        name,
+        data,
+        opts: {
+          attempts: this.#retry.attempts,
+          backoff: { type: 'exponential', delay: this.#retry.backoffDelayMs },
+          removeOnComplete: { count: repeatedKeptCount },
+          removeOnFail: { count: repeatedKeptCount },
+        },
+      },
+    );
   }
 
   async process(queue: string, handler: JobHandler, opts: { concurrency: number }): Promise<void> {

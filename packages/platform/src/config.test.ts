@@ -132,6 +132,15 @@ t.test("HOLD_SWEEP_INTERVAL_MS (the worker's sweep for overdue holds)", async (t
   }
 });
 
+t.test("PACK_FEES_INTERVAL_MS (the worker's fee scheduler for packs)", async (t) => {
+  t.equal(loadConfig({}).packFeesIntervalMs, 60_000);
+  t.equal(loadConfig({ PACK_FEES_INTERVAL_MS: '100' }).packFeesIntervalMs, 100);
+  t.equal(loadConfig({ PACK_FEES_INTERVAL_MS: '3600000' }).packFeesIntervalMs, 3_600_000);
+  for (const bad of ['abc', '0', '99', '-1', '1.5', '3600001']) {
+    assertRejected(t, { PACK_FEES_INTERVAL_MS: bad }, 'PACK_FEES_INTERVAL_MS');
+  }
+});
+
 t.test('every bad variable is reported at once', async (t) => {
   const problems = problemsOf({ PORT: 'abc', DATABASE_URL: 'nope', CORS_ORIGINS: 'x' });
   t.same(problems.map((p) => p.variable).sort(), ['CORS_ORIGINS', 'DATABASE_URL', 'PORT']);

@@ -24,6 +24,14 @@ const holdSweepIntervalMsMin = 100;
 const holdSweepIntervalMsMax = 3_600_000;
 const holdSweepIntervalMsMessage = `must be an integer from ${holdSweepIntervalMsMin} to ${holdSweepIntervalMsMax}`;
 
+/**
+ * Bounds of PACK_FEES_INTERVAL_MS (the worker's fee scheduler for packs): a fee is charged
+ * at most this long after it is due; an hour at most, 100 ms for tests.
+ */
+const packFeesIntervalMsMin = 100;
+const packFeesIntervalMsMax = 3_600_000;
+const packFeesIntervalMsMessage = `must be an integer from ${packFeesIntervalMsMin} to ${packFeesIntervalMsMax}`;
+
 /** The simulated clearing rail's bounds (packages/application, clearing.ts, says the same). */
 const clearingDelayMsMax = 86_400_000;
 const clearingReturnIbansMax = 1000;
@@ -74,6 +82,12 @@ const envSchema = z
       .min(holdSweepIntervalMsMin, holdSweepIntervalMsMessage)
       .max(holdSweepIntervalMsMax, holdSweepIntervalMsMessage)
       .default(30_000),
+    PACK_FEES_INTERVAL_MS: z.coerce
+      .number({ message: packFeesIntervalMsMessage })
+      .int(packFeesIntervalMsMessage)
+      .min(packFeesIntervalMsMin, packFeesIntervalMsMessage)
+      .max(packFeesIntervalMsMax, packFeesIntervalMsMessage)
+      .default(60_000),
     JWT_SECRET: optionalString.refine((s) => s === undefined || s.length >= 32, {
       message: 'must be at least 32 characters',
     }),
@@ -255,6 +269,8 @@ export interface Config {
    * whatever its queue lost: no hold outlives its expiresAt by much more than this.
    */
   holdSweepIntervalMs: number;
+  /** How often the worker settles the packs' due subscriptions (fees, dunning retries). */
+  packFeesIntervalMs: number;
   /** Unset: generated once and kept in dataDir. */
   jwtSecret: string | undefined;
   /** Seals TOTP secrets at rest. Unset: generated once and kept in dataDir. */
@@ -327,6 +343,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     documentsDir: e.DOCUMENTS_DIR ?? join(e.DATA_DIR, 'documents'),
     redisUrl: e.REDIS_URL,
     holdSweepIntervalMs: e.HOLD_SWEEP_INTERVAL_MS,
+    packFeesIntervalMs: e.PACK_FEES_INTERVAL_MS,
     jwtSecret: e.JWT_SECRET,
     totpKey: e.TOTP_KEY,
     dataKey: e.DATA_KEY,

@@ -29,6 +29,21 @@ import {
   startLedgerUpkeep,
 } from './ledger-jobs.js';
 import { type Mailer, type MailOptions, mailChannel, notificationDispatchRules } from './mail/index.js';
+import {
+  type PackFeesScheduler,
+  packFeesIntervalMsDefault,
+  packFeesProcessor,
+  schedulePackFees,
+} from './pack-fees.js';
+
+export {
+  packFeesActorId,
+  packFeesIntervalMsDefault,
+  packFeesQueue,
+  type SettleDueResult,
+  settleDueJob,
+  settleDueSubscriptions,
+} from './pack-fees.js';
 
 /** The clearing rail's configuration as the environment gives it (CLEARING_*). */
 export interface ClearingOptions {
@@ -114,6 +129,8 @@ export interface StartWorkerOptions {
   kyc?: KycOptions | undefined;
   /** HOLD_SWEEP_INTERVAL_MS: how often the dispatcher's holder sweeps for overdue holds. */
   holdSweepIntervalMs?: number;
+  /** PACK_FEES_INTERVAL_MS: how often the packs' fee scheduler settles due subscriptions. */
+  packFeesIntervalMs?: number;
   /** Default dispatchRules() / processors(); tests pass their own. */
   rules?: readonly DispatchRule[];
   processors?: readonly Processor[];
@@ -192,6 +209,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
   const checker =
     kycPorts === undefined ? undefined : (options.kyc?.checker ?? localDocumentChecker(kycPorts, logger));
   let mailer: Mailer | undefined;
+  let packFees: PackFeesScheduler | undefined;
   try {
     const kyc = kycPorts === undefined || checker === undefined ? undefined : { ports: kycPorts, checker };
     for (const processor of options.processors ?? processors({ ...options, ledger, kyc })) {
@@ -214,7 +232,22 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
       const { queue, handler, concurrency } = channel.processor;
       await jobs.process(queue, handler, { concurrency });
     }
+    // The packs' fee scheduler (pack-fees.ts), with the production processors: on BullMQ
+    // its runs are jobs of the `packs` queue, made by a job scheduler; in process, a timer.
+    if (options.processors === undefined) {
+      const feeOptions = { db: options.db, ledger, logger, now: options.now ?? (() => new Date()) };
+      if (redisJobs !== undefined) {
+        const { queue, handler, concurrency } = packFeesProcessor(feeOptions);
+        await jobs.process(queue, handler, { concurrency });
+      }
+      packFees = await schedulePackFees({
+        ...feeOptions,
+        intervalMs: options.packFeesIntervalMs ?? packFeesIntervalMsDefault,
+        bullmq: redisJobs,
+      });
+    }
   } catch (error) {
+    await packFees?.stop();
     mailer?.close();
     await jobs.close();
     throw error;
@@ -257,6 +290,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
     stop() {
       stopping ??= (async () => {
         // The dispatchers first: nothing is enqueued into a closing queue.
+        await packFees?.stop();
         await upkeep?.stop();
         await dispatcher.stop();
         await jobs.close();

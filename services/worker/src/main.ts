@@ -18,6 +18,7 @@ await runService({
       smtpUrl: config.smtpUrl,
       clearing: config.clearing,
       holdSweepIntervalMs: config.holdSweepIntervalMs,
+      packFeesIntervalMs: config.packFeesIntervalMs,
       kyc: { vault, documents: localDocumentStorage(config.documentsDir) },
       mail: { vault, dataDir: config.dataDir, from: config.mailFrom },
       lockSessions: pgLockSessions(config.databaseUrl!, 'ledger-worker-lock'),
