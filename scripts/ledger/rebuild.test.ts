@@ -139,7 +139,7 @@ t.test('rebuild: every projection after a random history; an edited row; --swap'
   const names = defaultProjectionsFor(store).map((p) => p.name);
   t.same(
     [...names].sort(),
-    ['accounts', 'audit', 'kyc', 'notifications', 'packs', 'transactions', 'users'],
+    ['accounts', 'audit', 'kyc', 'notifications', 'packs', 'support', 'transactions', 'users'],
     'every projection of the projector',
   );
   for (const name of names) {

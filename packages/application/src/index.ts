@@ -21,6 +21,7 @@ export {
   type TwoFactorChange,
   updateProfile,
 } from './auth.js';
+export { type OpenTicketOutcome, type OpenTicketRequest, openSupportTicket } from './chatbot/tickets.js';
 export {
   type ClearingAnswer,
   type ClearingRail,

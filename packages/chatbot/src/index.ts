@@ -5,6 +5,23 @@ export {
   IntentClassifier,
 } from './classifier.js';
 export {
+  type AccountFacts,
+  type ChatAnswer,
+  Chatbot,
+  type ChatbotPorts,
+  type ChatRequest,
+  type ChatSession,
+  escapeText,
+  type PersonalData,
+  recentTransactionsMax,
+  type SessionStore,
+  type SubscriptionFacts,
+  sessionIntentsMax,
+  type TicketDesk,
+  type TransactionFacts,
+  unknownStreakHandoff,
+} from './conversation.js';
+export {
   checkKnowledgeBase,
   type HeldOutUtterance,
   type IntentEntry,

@@ -35,6 +35,8 @@ type PerLanguage<T> = Record<Language, T>;
 export interface IntentEntry {
   /** What the bot offers as a suggestion for this intent (also learnt as an example). */
   suggestion: PerLanguage<string>;
+  /** Intents offered as suggestions after this one's answer. */
+  related: IntentName[];
   examples: PerLanguage<string[]>;
   answer: PerLanguage<string>;
   /** Named message templates ({name} placeholders) for answers built from the user's data. */
@@ -65,6 +67,11 @@ export function checkKnowledgeBase(value: unknown): KnowledgeBase {
   assert.deepEqual(Object.keys(kb.intents).sort(), [...intentNames].sort(), 'knowledge base: intents');
   for (const name of intentNames) {
     const entry = kb.intents[name];
+    assert.ok(
+      Array.isArray(entry.related) &&
+        entry.related.every((r) => (intentNames as readonly string[]).includes(r)),
+      `${name}.related: intent names`,
+    );
     for (const language of languages) {
       assert.equal(typeof entry.suggestion[language], 'string', `${name}.suggestion.${language}`);
       assert.equal(typeof entry.answer[language], 'string', `${name}.answer.${language}`);

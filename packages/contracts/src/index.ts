@@ -8,4 +8,5 @@ export * from './ledger-events.js';
 export * from './notifications.js';
 export * from './packs.js';
 export * from './settings.js';
+export * from './support.js';
 export * from './text.js';

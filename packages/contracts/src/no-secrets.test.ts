@@ -6,6 +6,7 @@ import { extractedFieldNames, kycEventSchemas } from './kyc.js';
 import { ledgerEventSchemas } from './ledger-events.js';
 import { notificationEventSchemas } from './notifications.js';
 import { settingsSchema } from './settings.js';
+import { supportEventSchemas } from './support.js';
 
 // Issue #15: no secret in the log, every personal field sealed. Every event type's schema
 // of every context is walked, through objects, optionals, nullables, arrays, unions,
@@ -202,6 +203,7 @@ const contexts: Record<string, Record<string, z.ZodType>> = {
   ledger: ledgerEventSchemas,
   notifications: notificationEventSchemas,
   settings: settingsEventSchemas,
+  support: supportEventSchemas,
 };
 
 t.test('every family of event schemas exported by @ledger/contracts is walked', async (t) => {

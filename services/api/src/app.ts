@@ -130,6 +130,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(transactionRoutes, { prefix: '/api/transactions' });
   await app.register(verificationRoutes, { prefix: '/api/verification' });
   await app.register(notificationRoutes, { prefix: '/api/notifications' });
+  await app.register((await import('./routes/chatbot/index.js')).default, { prefix: '/api/chatbot' });
   // /api/packs and /api/subscriptions: the catalog and its subscriptions, one folder.
   await app.register(packRoutes, { prefix: '/api' });
   await app.register(auditRoutes, {

@@ -5,6 +5,7 @@ import { auditProjection } from '@ledger/projection-audit';
 import { kycProjection } from '@ledger/projection-kyc';
 import { notificationsProjection } from '@ledger/projection-notifications';
 import { packsProjection } from '@ledger/projection-packs';
+import { supportProjection } from '@ledger/projection-support';
 import { usersProjection } from '@ledger/projection-users';
 import {
   type OpenLockSession,
@@ -23,6 +24,7 @@ export const defaultProjections: readonly Projection[] = [
   transactionsProjection,
   kycProjection,
   packsProjection,
+  supportProjection,
 ];
 
 /**

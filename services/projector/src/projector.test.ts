@@ -55,6 +55,7 @@ t.test(
         transactions: 'active',
         kyc: 'active',
         packs: 'active',
+        support: 'active',
         notifications: 'active',
       },
       'no lock to wait for on PGlite',
