@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { bearer, generousRateLimits, json, ledgerHarness, type User } from '@ledger/api/testing';
 import { intentNames } from '@ledger/chatbot';
 import { chatbotIntentNames } from '@ledger/contracts';
@@ -6,6 +7,7 @@ import { kycProjection } from '@ledger/projection-kyc';
 import { packsProjection } from '@ledger/projection-packs';
 import { supportProjection } from '@ledger/projection-support';
 import t from 'tap';
+import { postgresSessions, sessionIdleMs, sessionsPerUserMax } from './sessions.js';
 
 // Issue #21 through HTTP, against real PostgreSQL: personal answers from the caller's own
 // read models only, the 1,000-character bound, hand-off to a ticket staff see, script and
@@ -208,4 +210,31 @@ t.test('a per-user rate limit: 429 rate_limited with Retry-After', async (t) => 
   assertProblem(t, limited, 429, 'rate_limited');
   t.ok(limited.headers['retry-after']);
   t.equal((await ask(jane, 'hello')).statusCode, 200, 'another user is not limited');
+});
+
+t.test('the session store: at most five per user, thirty minutes idle', async (t) => {
+  const store = postgresSessions(f.database.db, randomUUID);
+  const userId = randomUUID();
+  const start = new Date('2026-01-01T10:00:00Z');
+  const ids: string[] = [];
+  for (let i = 0; i < sessionsPerUserMax + 2; i++) {
+    ids.push((await store.create(userId, 'en', new Date(start.getTime() + i * 1000))).id);
+  }
+  const at = new Date(start.getTime() + 60_000);
+  const kept = [];
+  for (const id of ids) if ((await store.find(userId, id, at)) !== null) kept.push(id);
+  t.same(kept, ids.slice(-sessionsPerUserMax), 'the newest five remain');
+  t.equal(await store.find(randomUUID(), ids.at(-1)!, at), null, 'another user: none');
+  const last = (await store.find(userId, ids.at(-1)!, at))!;
+  last.turns = 3;
+  await store.save(last, at);
+  t.equal((await store.find(userId, last.id, new Date(at.getTime() + sessionIdleMs - 1)))?.turns, 3);
+  t.equal(await store.find(userId, last.id, new Date(at.getTime() + sessionIdleMs + 1)), null, 'expired');
+  const rows = await f.database.db
+    .withSchema('chatbot')
+    .selectFrom('sessions')
+    .select('id')
+    .where('user_id', '=', userId)
+    .execute();
+  t.ok(rows.length <= sessionsPerUserMax, 'bounded in the table too');
 });
