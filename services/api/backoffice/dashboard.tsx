@@ -129,7 +129,7 @@ export function Dashboard({ user, onSignOut }: { user: User; onSignOut: () => vo
         <KycPanel user={user} freshness={freshness} changed={changed} />
         <UsersPanel user={user} freshness={freshness} changed={changed} />
         <DeadLettersPanel count={stats.data?.deadLetters.notifications ?? null} freshness={freshness} />
-        <OperationsPanel stats={stats.data} freshness={freshness} />
+        <OperationsPanel user={user} stats={stats.data} freshness={freshness} />
       </main>
     </div>
   );

@@ -746,14 +746,16 @@ export function DeadLettersPanel({ count, freshness }: { count: number | null; f
 
 // ------------------------------------------------------------------ operations
 
-export function OperationsPanel({ stats, freshness }: { stats: Stats | null; freshness: Freshness }) {
+export function OperationsPanel(props: { user: User; stats: Stats | null; freshness: Freshness }) {
+  const { user, stats, freshness } = props;
+  const seesTotals = user.role !== 'agent';
   const ready = usePoll(
     () => fetch('/health/ready', { cache: 'no-store' }).then((r) => r.json() as Promise<Readiness>),
     10_000,
     String(freshness.tick),
   );
   const balance = usePoll(
-    () => get<TrialBalance>(fresh('/api/admin/trial-balance', freshness)),
+    async () => (seesTotals ? get<TrialBalance>(fresh('/api/admin/trial-balance', freshness)) : null),
     15_000,
     String(freshness.tick),
   );
@@ -761,6 +763,7 @@ export function OperationsPanel({ stats, freshness }: { stats: Stats | null; fre
   return (
     <Panel id="operations" title="Operations">
       <h3>Trial balance</h3>
+      {seesTotals ? null : <p class="muted">Managers, the director and the auditor see it.</p>}
       <Status error={balance.error} loading={balance.loading && !balance.data} />
       {balance.data ? (
         <div data-testid="trial-balance">

@@ -10,7 +10,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { listNotificationDeadLetters } from '../../dead-letters.js';
 import { bearerSecurity } from '../../plugins/swagger.js';
-import { type Policy, staffOrAuditor } from '../../policy.js';
+import { managerPlus, type Policy, staffOrAuditor } from '../../policy.js';
 import { problemSchema } from '../../problem.js';
 import { minPositionSchema, readModelBehindResponses, readYourWrites } from '../../read-your-writes.js';
 import { utcDayStart } from '../../stats.js';
@@ -22,6 +22,8 @@ import { utcDayStart } from '../../stats.js';
  */
 
 const readPolicy: Policy = { roles: staffOrAuditor };
+/** The bank's ledger totals: those who answer for the books (managers, director, auditor), as /audit. */
+const totalsPolicy: Policy = { roles: [...managerPlus, 'auditor'] };
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, ...readModelBehindResponses };
 const dayMs = 86_400_000;
 export const volumeDaysMax = 90;
@@ -101,11 +103,11 @@ const backofficeReads: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/trial-balance',
     {
-      config: { policy: readPolicy },
+      config: { policy: totalsPolicy },
       schema: {
         tags,
         summary:
-          'The trial balance now, from the accounts read model (staff, auditor): per currency Σ debits and Σ credits and whether they balance',
+          'The trial balance now, from the accounts read model (managers, director, auditor; agents 403): per currency Σ debits and Σ credits and whether they balance',
         security: bearerSecurity,
         querystring: z.object({ minPosition: minPositionSchema }),
         response: { 200: trialBalanceSchema, ...errors },
