@@ -61,7 +61,7 @@ export function VolumeChart({ points, currency }: { points: VolumePoint[]; curre
             >
               <title>{`${p.day}: ${money(p.volume, currency)} in ${p.transactions} transactions`}</title>
             </rect>
-            {i % labelEvery === 0 || i === points.length - 1 ? (
+            {(i % labelEvery === 0 && points.length - 1 - i >= labelEvery / 2) || i === points.length - 1 ? (
               <text class="tick" x={x + barW / 2} y={height - 10} text-anchor="middle">
                 {p.day.slice(5)}
               </text>
