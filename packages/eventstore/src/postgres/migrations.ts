@@ -466,7 +466,9 @@ const migrations: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function migrateEventStore(db: Kysely<any>): Promise<void> {
-  await sql`CREATE SCHEMA IF NOT EXISTS es`.execute(db);
+  // No unconditional CREATE SCHEMA here: PostgreSQL checks the database's CREATE privilege
+  // before IF NOT EXISTS, and the services' roles have none (infra/postgres/grants.sql). The
+  // Migrator creates the schema only when it is missing.
   const migrator = new Migrator({
     db,
     provider,
