@@ -72,6 +72,7 @@ try {
     store,
     logger: logger.child({ service: 'projector' }),
     ...lockSessions,
+    chainCheckpointEvery: config.checkpointEvery,
   });
   // One ledger context (caches, locks) for the API and the worker of this one process.
   const ledger = createLedger(store);

@@ -4,7 +4,13 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { ChainVerifier } from '@ledger/eventstore';
+import {
+  type ChainCheckpoint,
+  ChainVerifier,
+  chainCheckpointEventType,
+  headsDigest,
+  parseChainCheckpoint,
+} from '@ledger/eventstore';
 import type { CommandIo, LedgerCommand } from './cli.js';
 import { progressLine, UsageError } from './cli.js';
 import {
@@ -34,6 +40,10 @@ each stream's event count and head hash against the manifest. Prints one line pe
 
 Options:
   --public-key <file>   the bank's public key (PEM): the manifest's must be this one
+  --checkpoints <file>  chain checkpoints published earlier (JSON lines: ChainCheckpointRecorded
+                        events, e.g. an earlier export's ${eventsFileName}, or their data): every
+                        stream's heads as of each checkpoint's position, folded from this export
+                        (of --all), must give its digest, stream and event counts
   -h, --help            this text
 
 Exit codes: 0 the export is intact, 1 a problem found (each one printed), 2 a bad argument.
@@ -62,7 +72,7 @@ function isManifest(value: unknown): value is Manifest {
 
 async function run(args: string[], io: CommandIo): Promise<number> {
   let parsed: {
-    values: { 'public-key'?: string; progress?: boolean; help?: boolean };
+    values: { 'public-key'?: string; checkpoints?: string; progress?: boolean; help?: boolean };
     positionals: string[];
   };
   try {
@@ -72,6 +82,7 @@ async function run(args: string[], io: CommandIo): Promise<number> {
       allowPositionals: true,
       options: {
         'public-key': { type: 'string' },
+        checkpoints: { type: 'string' },
         progress: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -106,6 +117,11 @@ async function run(args: string[], io: CommandIo): Promise<number> {
     }
   }
 
+  const checkpoints =
+    parsed.values.checkpoints === undefined ? [] : await readCheckpoints(parsed.values.checkpoints);
+  if (parsed.values.checkpoints !== undefined && !('all' in manifest.scope))
+    throw new UsageError('--checkpoints: checkpoints cover the whole log; this export is of one stream');
+
   const problems: string[] = [];
   const problem = (text: string) => {
     problems.push(text);
@@ -131,6 +147,22 @@ async function run(args: string[], io: CommandIo): Promise<number> {
   let lineNumber = 0;
   let previous: { position: bigint; line: number } | null = null;
   let firstPosition: bigint | null = null;
+  // Every stream's last hash so far and the events so far: the heads a checkpoint is over.
+  const heads = new Map<string, string>();
+  let nextCheckpoint = 0;
+  let checkedCheckpoints = 0;
+  const checkCheckpoint = (c: Checkpointed) => {
+    checkedCheckpoints++;
+    const digest = headsDigest(heads);
+    const where = `checkpoint at position ${c.position} (${c.where})`;
+    if (digest !== c.headsDigest || heads.size !== c.streamCount || lineNumberBefore !== c.eventCount)
+      problem(
+        `${where}: this export gives ${lineNumberBefore} events, ${heads.size} streams, heads digest ${digest}; ` +
+          `the checkpoint says ${c.eventCount} events, ${c.streamCount} streams, ${c.headsDigest} ` +
+          '(an event at or before it was altered, removed or inserted)',
+      );
+  };
+  let lineNumberBefore = 0;
   const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   try {
     for await (const text of lines) {
@@ -144,6 +176,13 @@ async function run(args: string[], io: CommandIo): Promise<number> {
         problem(`${where}: ${(error as Error).message}`);
         continue;
       }
+      while (
+        nextCheckpoint < checkpoints.length &&
+        checkpoints[nextCheckpoint]!.position < event.globalPosition
+      )
+        checkCheckpoint(checkpoints[nextCheckpoint++]!);
+      heads.set(event.streamId, event.hash);
+      lineNumberBefore++;
       const named = `${where}: stream ${event.streamId} version ${event.streamVersion} position ${event.globalPosition}`;
       if (previous !== null && event.globalPosition <= previous.position)
         problem(
@@ -169,6 +208,14 @@ async function run(args: string[], io: CommandIo): Promise<number> {
     problem(`${eventsFileName}: cannot be read: ${(error as Error).message}`);
   }
 
+  const last_ = previous?.position;
+  while (
+    nextCheckpoint < checkpoints.length &&
+    last_ !== undefined &&
+    checkpoints[nextCheckpoint]!.position <= last_
+  )
+    checkCheckpoint(checkpoints[nextCheckpoint++]!);
+  const uncovered = checkpoints.length - nextCheckpoint;
   const digest = sha256.digest('hex');
   if (file !== undefined) {
     if (file.lines !== lineNumber)
@@ -219,7 +266,57 @@ async function run(args: string[], io: CommandIo): Promise<number> {
       problems.length === 0 ? 'intact' : `${problems.length} problem(s)`
     }\n`,
   );
+  if (parsed.values.checkpoints !== undefined)
+    io.out(
+      `checkpoints: ${checkedCheckpoints} checked against this export` +
+        (uncovered > 0 ? `, ${uncovered} after its last position (not covered)` : '') +
+        '\n',
+    );
   return problems.length === 0 ? 0 : 1;
+}
+
+interface Checkpointed extends ChainCheckpoint {
+  /** file:line of the checkpoint. */
+  where: string;
+}
+
+/** The checkpoints of a JSON-lines file, by position: events (of their type) or their data alone. */
+async function readCheckpoints(path: string): Promise<Checkpointed[]> {
+  const found = new Map<bigint, Checkpointed>();
+  let lineNumber = 0;
+  try {
+    const lines = createInterface({
+      input: createReadStream(path, { encoding: 'utf8' }),
+      crlfDelay: Infinity,
+    });
+    for await (const text of lines) {
+      lineNumber++;
+      if (text.trim() === '') continue;
+      const where = `${path}:${lineNumber}`;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw new Error(`${where}: not JSON`);
+      }
+      const record = value as Record<string, unknown> | null;
+      let data: unknown = value;
+      if (record !== null && typeof record === 'object' && 'type' in record) {
+        if (record.type !== chainCheckpointEventType) continue;
+        data = record.data;
+      }
+      try {
+        const checkpoint = parseChainCheckpoint(data);
+        found.set(checkpoint.position, { ...checkpoint, where });
+      } catch (error) {
+        throw new Error(`${where}: ${(error as Error).message}`);
+      }
+    }
+  } catch (error) {
+    throw new UsageError(`--checkpoints ${path}: ${(error as Error).message}`);
+  }
+  if (found.size === 0) throw new UsageError(`--checkpoints ${path}: no checkpoint in it`);
+  return [...found.values()].sort((a, b) => (a.position < b.position ? -1 : 1));
 }
 
 export const command: LedgerCommand = { usage, run };

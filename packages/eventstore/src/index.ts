@@ -1,4 +1,14 @@
 export { canonicalJson, NotJsonSerializable } from './canonical-json.js';
+export {
+  type ChainCheckpoint,
+  chainCheckpointActorId,
+  chainCheckpointData,
+  chainCheckpointEventId,
+  chainCheckpointEventType,
+  chainCheckpointStreamId,
+  headsDigest,
+  parseChainCheckpoint,
+} from './chain-checkpoint.js';
 export { chainHash, genesisHash, type HashedFields, hashedText } from './hash.js';
 export { migrateEventStore } from './postgres/migrations.js';
 export { PostgresSnapshotStore } from './postgres/snapshots.js';

@@ -182,6 +182,15 @@ t.test('READY_LAG_MAX_SECONDS (the readiness bound on read model lag)', async (t
   }
 });
 
+t.test('CHECKPOINT_EVERY (a chain checkpoint every N events)', async (t) => {
+  t.equal(loadConfig({}).checkpointEvery, 1000);
+  t.equal(loadConfig({ CHECKPOINT_EVERY: '10' }).checkpointEvery, 10);
+  t.equal(loadConfig({ CHECKPOINT_EVERY: '1000000000' }).checkpointEvery, 1_000_000_000);
+  for (const bad of ['abc', '0', '9', '1.5', '-1', '1000000001']) {
+    assertRejected(t, { CHECKPOINT_EVERY: bad }, 'CHECKPOINT_EVERY');
+  }
+});
+
 t.test('MAIL_FROM: one line, an address or "Name <address>"', async (t) => {
   t.equal(loadConfig({}).mailFrom, 'Ledger Bank <no-reply@ledger.local>');
   t.equal(loadConfig({ MAIL_FROM: '' }).mailFrom, 'Ledger Bank <no-reply@ledger.local>');

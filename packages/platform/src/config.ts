@@ -41,6 +41,14 @@ export const mailFromDefault = 'Ledger Bank <no-reply@ledger.local>';
 const mailFromLengthMax = 320;
 const mailFromPattern = /^(?:[^<>"\p{Cc}]{1,200} )?<[^\s<>@]+@[^\s<>@]+>$|^[^\s<>@]+@[^\s<>@]+$/u;
 
+/**
+ * Bounds of CHECKPOINT_EVERY (a chain checkpoint every this many events): below 10 the
+ * checkpoints would be most of the log; 10^9 is "never" for any bank this runs.
+ */
+const checkpointEveryMin = 10;
+const checkpointEveryMax = 1_000_000_000;
+const checkpointEveryMessage = `must be an integer from ${checkpointEveryMin} to ${checkpointEveryMax}`;
+
 /** Bounds of READY_LAG_MAX_SECONDS: a day behind is an outage, not a lag to tolerate. */
 const readyLagMaxSecondsMax = 86_400;
 
@@ -235,6 +243,12 @@ const envSchema = z
       .min(1, `must be an integer from 1 to ${readyLagMaxSecondsMax}`)
       .max(readyLagMaxSecondsMax, `must be an integer from 1 to ${readyLagMaxSecondsMax}`)
       .default(30),
+    CHECKPOINT_EVERY: z.coerce
+      .number({ message: checkpointEveryMessage })
+      .int(checkpointEveryMessage)
+      .min(checkpointEveryMin, checkpointEveryMessage)
+      .max(checkpointEveryMax, checkpointEveryMessage)
+      .default(1000),
   })
   .superRefine((env, ctx) => {
     const director = [env.BANK_DIRECTOR_USERNAME, env.BANK_DIRECTOR_EMAIL, env.BANK_DIRECTOR_PASSWORD];
@@ -306,6 +320,8 @@ export interface Config {
   clearing: { delayMs: number; returnIbans: string[] };
   /** GET /health/ready answers 503 while a read model's lagSeconds is above this. */
   readyLagMaxSeconds: number;
+  /** The projector records a chain checkpoint (a digest over every stream's head) every this many events. */
+  checkpointEvery: number;
 }
 
 export class ConfigError extends Error {
@@ -366,5 +382,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : undefined,
     clearing: { delayMs: e.CLEARING_DELAY_MS, returnIbans: e.CLEARING_RETURN_IBANS },
     readyLagMaxSeconds: e.READY_LAG_MAX_SECONDS,
+    checkpointEvery: e.CHECKPOINT_EVERY,
   };
 }

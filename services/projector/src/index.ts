@@ -15,6 +15,15 @@ import {
   type SubscriberStatus,
 } from '@ledger/readmodel';
 import type { Kysely } from 'kysely';
+import { chainCheckpointsName, chainCheckpointsProjection } from './chain-checkpoints.js';
+
+export {
+  type ChainCheckpointsOptions,
+  chainCheckpointsName,
+  chainCheckpointsProjection,
+  chainCheckpointsSchema,
+  checkpointEveryMin,
+} from './chain-checkpoints.js';
 
 /** Every read model the projector runs by default. */
 export const defaultProjections: readonly Projection[] = [
@@ -56,6 +65,12 @@ export interface StartProjectorOptions {
   lockSessions?: OpenLockSession;
   /** What a projection whose version changed does: 'fail' (default) or 'reset' (rebuild in place from 0). */
   onVersionChange?: 'fail' | 'reset';
+  /**
+   * Record a chain checkpoint every this many events (CHECKPOINT_EVERY; chain-checkpoints.ts);
+   * unset: none. The recorder runs beside the projections (one active instance, as each of
+   * them), shows in status() and stop(), not in waitFor().
+   */
+  chainCheckpointEvery?: number;
 }
 
 export interface Projector {
@@ -78,6 +93,8 @@ export function startProjector(options: StartProjectorOptions): Projector {
   const names = new Set<string>();
   for (const projection of projections) {
     if (names.has(projection.name)) throw new RangeError(`two projections named "${projection.name}"`);
+    if (projection.name === chainCheckpointsName)
+      throw new RangeError(`"${chainCheckpointsName}" is the chain checkpoint recorder's name`);
     names.add(projection.name);
   }
   const running = new Map<string, RunningProjection>();
@@ -97,6 +114,26 @@ export function startProjector(options: StartProjectorOptions): Projector {
       }),
     );
   }
+  const readModels = [...running.values()];
+  if (options.chainCheckpointEvery !== undefined) {
+    running.set(
+      chainCheckpointsName,
+      runProjection({
+        db: options.db,
+        store: options.store,
+        projection: chainCheckpointsProjection({
+          db: options.db,
+          store: options.store,
+          every: options.chainCheckpointEvery,
+        }),
+        logger: options.logger,
+        ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+        lingerMs: options.lingerMs ?? projectorLingerMsDefault,
+        ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
+        ...(options.lockSessions === undefined ? {} : { lockSessions: options.lockSessions }),
+      }),
+    );
+  }
   const runners = [...running.values()];
   const done = Promise.all(runners.map((r) => r.done)).then(() => {});
   done.catch(() => {});
@@ -105,7 +142,7 @@ export function startProjector(options: StartProjectorOptions): Projector {
       await Promise.all(runners.map((r) => r.stop()));
     },
     async waitFor(position, timeoutMs) {
-      const reached = await Promise.all(runners.map((r) => r.waitFor(position, timeoutMs)));
+      const reached = await Promise.all(readModels.map((r) => r.waitFor(position, timeoutMs)));
       return reached.every(Boolean);
     },
     status: () => Object.fromEntries([...running].map(([name, r]) => [name, r.status()])),

@@ -13,6 +13,7 @@ await runService({
       logger,
       // Projections stop first: each finishes its batch and releases its lock.
       lockSessions: pgLockSessions(config.databaseUrl!, 'ledger-projector-lock'),
+      chainCheckpointEvery: config.checkpointEvery,
     });
     logger.info(
       { projections: defaultProjectionsFor(store).map((p) => p.name), database: database.kind },
