@@ -5,15 +5,17 @@
 
 -- The event log (es): appended and read, never changed. es.append_batch_v2 runs with the
 -- caller's rights: it locks and upserts stream heads (es.streams) and inserts events. The
--- API keeps snapshots (es.snapshots). A trigger refuses UPDATE/DELETE/TRUNCATE of events even
+-- API keeps snapshots (es.snapshots). The projector appends too: its chain checkpoint
+-- recorder (CHECKPOINT_EVERY) writes ChainCheckpointRecorded to the stream `checkpoints`. A trigger refuses UPDATE/DELETE/TRUNCATE of events even
 -- to the owner; with no UPDATE, DELETE or TRUNCATE granted, the service roles are refused
 -- before it.
 GRANT USAGE ON SCHEMA es TO ledger_app, ledger_projector, ledger_readonly;
 GRANT SELECT ON ALL TABLES IN SCHEMA es TO ledger_app, ledger_projector, ledger_readonly;
-GRANT INSERT ON es.events TO ledger_app;
-GRANT INSERT, UPDATE, DELETE ON es.streams, es.snapshots TO ledger_app;
+GRANT INSERT ON es.events TO ledger_app, ledger_projector;
+GRANT INSERT, UPDATE, DELETE ON es.streams TO ledger_app, ledger_projector;
+GRANT INSERT, UPDATE, DELETE ON es.snapshots TO ledger_app;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA es FROM PUBLIC;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA es TO ledger_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA es TO ledger_app, ledger_projector;
 
 -- Tables the API and the worker keep beside the log: the vault (per-user keys, password
 -- hashes, TOTP secrets), auth (refresh tokens, revocations, recovery codes), mail (the
@@ -28,15 +30,16 @@ GRANT USAGE ON SCHEMA readmodel TO ledger_app, ledger_projector, ledger_readonly
 GRANT SELECT ON ALL TABLES IN SCHEMA readmodel TO ledger_readonly;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA readmodel TO ledger_app, ledger_projector;
 
--- Read models: the projector writes them, the API reads them.
-GRANT USAGE ON SCHEMA accounts, transactions, users, audit, kyc, notifications, packs, support
+-- Read models (and the chain checkpoint recorder's heads, chain): the projector writes
+-- them, the API reads them.
+GRANT USAGE ON SCHEMA accounts, transactions, users, audit, kyc, notifications, packs, support, chain
   TO ledger_app, ledger_projector, ledger_readonly;
-GRANT SELECT ON ALL TABLES IN SCHEMA accounts, transactions, users, audit, kyc, notifications, packs, support
+GRANT SELECT ON ALL TABLES IN SCHEMA accounts, transactions, users, audit, kyc, notifications, packs, support, chain
   TO ledger_app, ledger_readonly;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES
-  IN SCHEMA accounts, transactions, users, audit, kyc, notifications, packs, support TO ledger_projector;
+  IN SCHEMA accounts, transactions, users, audit, kyc, notifications, packs, support, chain TO ledger_projector;
 GRANT USAGE, SELECT ON ALL SEQUENCES
-  IN SCHEMA accounts, transactions, users, audit, kyc, notifications, packs, support TO ledger_projector;
+  IN SCHEMA accounts, transactions, users, audit, kyc, notifications, packs, support, chain TO ledger_projector;
 
 -- Migration bookkeeping: the services run the Migrator at start, which with nothing left to
 -- run only reads its tables (and takes an advisory lock). Migrations are the owner's.
@@ -61,7 +64,7 @@ BEGIN
   SELECT string_agg(nspname, ', ' ORDER BY nspname) INTO missing FROM pg_namespace
    WHERE nspname NOT IN ('public', 'information_schema', 'es', 'vault', 'auth', 'mail', 'readmodel',
                          'accounts', 'transactions', 'users', 'audit', 'kyc', 'notifications', 'packs',
-                         'support')
+                         'support', 'chain')
      AND nspname NOT LIKE 'pg\_%';
   IF missing IS NOT NULL THEN
     RAISE EXCEPTION 'infra/postgres/grants.sql does not cover schema(s): %', missing

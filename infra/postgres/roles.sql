@@ -19,6 +19,9 @@ BEGIN
       EXECUTE format('CREATE ROLE %I NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT', r);
     END IF;
   END LOOP;
+  -- The services' roles log in (with the passwords db:roles sets, or the server's other means).
+  ALTER ROLE ledger_app LOGIN;
+  ALTER ROLE ledger_projector LOGIN;
   -- Only what is granted here: no CONNECT or TEMP for every role of the server.
   EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database());
   EXECUTE format('GRANT CONNECT ON DATABASE %I TO ledger_owner, ledger_app, ledger_projector, ledger_readonly',

@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { migrateEventStore, PostgresEventStore } from '@ledger/eventstore';
 import { type Database, openDatabase } from '@ledger/platform';
-import { defaultProjectionsFor } from '@ledger/projector';
+import { chainCheckpointsProjection, checkpointEveryMin, defaultProjectionsFor } from '@ledger/projector';
 import { migrateCheckpoints, migrateSchema } from '@ledger/readmodel';
 import { vaultMigrations, vaultSchema } from '@ledger/vault';
 import pg from 'pg';
@@ -52,7 +52,8 @@ export async function migrateAll(db: Database['db'], store: PostgresEventStore):
   await migrateSchema(db, vaultSchema, vaultMigrations);
   await migrateSchema(db, authSchema, authMigrations);
   await migrateMail(db);
-  for (const projection of defaultProjectionsFor(store)) {
+  const chain = chainCheckpointsProjection({ db, store, every: checkpointEveryMin });
+  for (const projection of [...defaultProjectionsFor(store), chain]) {
     await projection.migrate(db.withSchema(projection.schema), projection.schema);
   }
 }
