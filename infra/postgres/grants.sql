@@ -19,10 +19,11 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA es TO ledger_app, ledger_projector;
 
 -- Tables the API and the worker keep beside the log: the vault (per-user keys, password
 -- hashes, TOTP secrets), auth (refresh tokens, revocations, recovery codes), mail (the
--- worker's dead letters, which the API's back office lists).
-GRANT USAGE ON SCHEMA vault, auth, mail TO ledger_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA vault, auth, mail TO ledger_app;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA vault, auth, mail TO ledger_app;
+-- worker's dead letters, which the API's back office lists), chatbot (the support chatbot's
+-- conversation sessions).
+GRANT USAGE ON SCHEMA vault, auth, mail, chatbot TO ledger_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA vault, auth, mail, chatbot TO ledger_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA vault, auth, mail, chatbot TO ledger_app;
 
 -- Checkpoints (readmodel): each projection's row, and the worker's job dispatcher's. The API
 -- reads them for readiness and read-your-writes.
@@ -62,7 +63,7 @@ DECLARE
   missing text;
 BEGIN
   SELECT string_agg(nspname, ', ' ORDER BY nspname) INTO missing FROM pg_namespace
-   WHERE nspname NOT IN ('public', 'information_schema', 'es', 'vault', 'auth', 'mail', 'readmodel',
+   WHERE nspname NOT IN ('public', 'information_schema', 'es', 'vault', 'auth', 'mail', 'chatbot', 'readmodel',
                          'accounts', 'transactions', 'users', 'audit', 'kyc', 'notifications', 'packs',
                          'support', 'chain')
      AND nspname NOT LIKE 'pg\_%';

@@ -16,6 +16,7 @@ import { migrateCheckpoints, migrateSchema } from '@ledger/readmodel';
 import { vaultMigrations, vaultSchema } from '@ledger/vault';
 import pg from 'pg';
 import { authMigrations, authSchema } from '../../services/api/src/auth/tokens.js';
+import { chatbotMigrations, chatbotSchema } from '../../services/api/src/routes/chatbot/sessions.js';
 import { migrateMail } from '../../services/worker/src/mail/dead-letters.js';
 
 const infraDir = new URL('../../infra/postgres/', import.meta.url);
@@ -51,6 +52,7 @@ export async function migrateAll(db: Database['db'], store: PostgresEventStore):
   await migrateCheckpoints(db);
   await migrateSchema(db, vaultSchema, vaultMigrations);
   await migrateSchema(db, authSchema, authMigrations);
+  await migrateSchema(db, chatbotSchema, chatbotMigrations);
   await migrateMail(db);
   const chain = chainCheckpointsProjection({ db, store, every: checkpointEveryMin });
   for (const projection of [...defaultProjectionsFor(store), chain]) {

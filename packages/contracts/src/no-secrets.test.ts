@@ -5,6 +5,7 @@ import * as contracts from './index.js';
 import { extractedFieldNames, kycEventSchemas } from './kyc.js';
 import { ledgerEventSchemas } from './ledger-events.js';
 import { notificationEventSchemas } from './notifications.js';
+import { packEventSchemas } from './packs.js';
 import { settingsSchema } from './settings.js';
 import { supportEventSchemas } from './support.js';
 
@@ -202,6 +203,7 @@ const contexts: Record<string, Record<string, z.ZodType>> = {
   kyc: kycEventSchemas,
   ledger: ledgerEventSchemas,
   notifications: notificationEventSchemas,
+  packs: packEventSchemas,
   settings: settingsEventSchemas,
   support: supportEventSchemas,
 };
