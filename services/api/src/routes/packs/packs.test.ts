@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { bearer, json, ledgerHarness, type User } from '@ledger/api/testing';
+import { accountsProjection, transactionsProjection } from '@ledger/projection-accounts';
 import { packsProjection } from '@ledger/projection-packs';
 import t from 'tap';
 
@@ -11,7 +12,7 @@ import t from 'tap';
 const h = await ledgerHarness(t, 'api_packs', {
   customerPrefix: 'pack',
   roles: ['agent', 'manager'],
-  projections: [packsProjection],
+  projections: [packsProjection, accountsProjection, transactionsProjection],
 });
 const { app, f, assertProblem, customer, get, post, openAccount, deposit, balanceOf, roles } = h;
 const { manager, agent } = roles;
@@ -210,6 +211,15 @@ t.test('subscribe: 201, the first fee debited at once; the refusals', async (t) 
   t.match(position, /^[0-9]+$/);
   t.match(response.headers['cache-control'] ?? '', /no-store/);
   t.equal(await balanceOf(user, account.id), '87.10', 'the fee of 12.90 debited');
+  const statement = await get(`/api/accounts/${account.id}/transactions?minPosition=${position}`, user.token);
+  t.equal(statement.statusCode, 200, statement.body);
+  const feeLines = json(statement).items.filter((line: { code: string }) => line.code === 'fee');
+  t.match(
+    feeLines,
+    [{ direction: 'debit', amount: '12.90', balanceAfter: '87.10' }],
+    'the statement shows the fee',
+  );
+  t.equal(feeLines.length, 1, 'one fee line');
 
   const stranger = await customer();
   assertProblem(t, await subscribe(stranger, cheap.id, account.id), 404, 'not_found');
