@@ -93,6 +93,23 @@ async function checkEventStore(sql: SqlClient, where: string): Promise<void> {
  * `pnpm start` before pointing a command at its DATA_DIR.
  */
 export async function openReadOnlyStore(env: NodeJS.ProcessEnv): Promise<ReadOnlyStore> {
+  return openLedgerDatabase(env, { writable: false });
+}
+
+/** The database behind a command: its event store (never migrated) and a Kysely handle. */
+export interface LedgerDatabase extends ReadOnlyStore {
+  db: ReturnType<SqlClient['kysely']>;
+}
+
+/**
+ * The database of DATABASE_URL, or else the embedded one under DATA_DIR (which must exist);
+ * the store is opened without migrations or LISTEN. Read-only sessions unless `writable`
+ * (a rebuild writes read models, never events).
+ */
+export async function openLedgerDatabase(
+  env: NodeJS.ProcessEnv,
+  options: { writable: boolean },
+): Promise<LedgerDatabase> {
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(env);
@@ -103,17 +120,22 @@ export async function openReadOnlyStore(env: NodeJS.ProcessEnv): Promise<ReadOnl
   if (config.databaseUrl) {
     const pool = new pg.Pool({
       connectionString: config.databaseUrl,
-      max: 2,
-      application_name: 'ledger-cli',
-      options: '-c default_transaction_read_only=on -c statement_timeout=60000',
+      max: options.writable ? 4 : 2,
+      application_name: options.writable ? 'ledger-cli-writer' : 'ledger-cli',
+      // A rebuild's comparison reads whole tables: no statement time-out for the writer.
+      ...(options.writable
+        ? {}
+        : { options: '-c default_transaction_read_only=on -c statement_timeout=60000' }),
       connectionTimeoutMillis: 5_000,
     });
     pool.on('error', () => {});
-    const { listen: _listen, ...sql } = pgClient(pool);
+    const client = pgClient(pool);
+    const { listen: _listen, ...sql } = client;
     try {
       await checkEventStore(sql, 'the database of DATABASE_URL');
       const store = await PostgresEventStore.open(sql, { migrate: false, readConcurrency: 1 });
       return {
+        db: client.kysely(),
         store,
         source: 'PostgreSQL (DATABASE_URL)',
         async close() {
@@ -134,11 +156,12 @@ export async function openReadOnlyStore(env: NodeJS.ProcessEnv): Promise<ReadOnl
   }
   const pglite = await PGlite.create(dir);
   try {
-    await pglite.exec('SET default_transaction_read_only = on');
+    if (!options.writable) await pglite.exec('SET default_transaction_read_only = on');
     const sql = pgliteClient(pglite);
     await checkEventStore(sql, dir);
     const store = await PostgresEventStore.open(sql, { migrate: false });
     return {
+      db: sql.kysely(),
       store,
       source: `embedded PGlite in ${dir}`,
       async close() {

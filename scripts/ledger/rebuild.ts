@@ -1,9 +1,4 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PGlite } from '@electric-sql/pglite';
-import { PostgresEventStore, pgClient, pgliteClient, type SqlClient } from '@ledger/eventstore';
-import { ConfigError, loadConfig } from '@ledger/platform';
 import { defaultProjectionsFor } from '@ledger/projector';
 import {
   type RebuildCheckResult,
@@ -12,8 +7,7 @@ import {
   swapRebuiltSchema,
   type TableComparison,
 } from '@ledger/readmodel';
-import pg from 'pg';
-import { type CommandIo, type LedgerCommand, progressLine, UsageError } from './cli.js';
+import { type CommandIo, type LedgerCommand, openLedgerDatabase, progressLine, UsageError } from './cli.js';
 
 /**
  * `pnpm ledger rebuild <projection>`: replays one read model from position 0 into a fresh
@@ -48,80 +42,6 @@ Options:
 Exit codes: 0 the rebuild equals the live read model, 1 it differs (or another failure),
 2 a bad argument.
 `;
-
-interface Opened {
-  db: ReturnType<SqlClient['kysely']>;
-  store: PostgresEventStore;
-  source: string;
-  close(): Promise<void>;
-}
-
-async function checkEventStore(sql: SqlClient, where: string): Promise<void> {
-  const [row] = await sql.query<{ events: string | null }>(`SELECT to_regclass('es.events')::text AS events`);
-  if (row?.events == null) throw new UsageError(`no event store in ${where} (no es.events table)`);
-}
-
-/** The database, read-write (the read models are written), the store opened without migrations. */
-async function openDatabaseForRebuild(env: NodeJS.ProcessEnv): Promise<Opened> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message);
-    throw error;
-  }
-  if (config.databaseUrl) {
-    const pool = new pg.Pool({
-      connectionString: config.databaseUrl,
-      max: 4,
-      application_name: 'ledger-rebuild',
-      connectionTimeoutMillis: 5_000,
-    });
-    pool.on('error', () => {});
-    const client = pgClient(pool);
-    const { listen: _listen, ...sql } = client;
-    try {
-      await checkEventStore(sql, 'the database of DATABASE_URL');
-      const store = await PostgresEventStore.open(sql, { migrate: false, readConcurrency: 1 });
-      return {
-        db: client.kysely(),
-        store,
-        source: 'PostgreSQL (DATABASE_URL)',
-        async close() {
-          await store.close();
-          await pool.end();
-        },
-      };
-    } catch (error) {
-      await pool.end().catch(() => {});
-      throw error;
-    }
-  }
-  const dir = resolve(config.dataDir, 'pglite');
-  if (!existsSync(dir)) {
-    throw new UsageError(
-      `no embedded database in ${dir}: set DATABASE_URL, or DATA_DIR to the server's data folder`,
-    );
-  }
-  const pglite = await PGlite.create(dir);
-  try {
-    const sql = pgliteClient(pglite);
-    await checkEventStore(sql, dir);
-    const store = await PostgresEventStore.open(sql, { migrate: false });
-    return {
-      db: sql.kysely(),
-      store,
-      source: `embedded PGlite in ${dir}`,
-      async close() {
-        await store.close();
-        if (!pglite.closed) await pglite.close();
-      },
-    };
-  } catch (error) {
-    if (!pglite.closed) await pglite.close().catch(() => {});
-    throw error;
-  }
-}
 
 const short = (digest: string) => digest.slice(0, 16);
 
@@ -217,7 +137,7 @@ async function run(args: string[], io: CommandIo): Promise<number> {
     throw new UsageError('one projection to rebuild, e.g. pnpm ledger rebuild accounts (--help for usage)');
   const name = positionals[0]!;
   const progress = progressLine(io, values.progress ?? false, `rebuild ${name}`);
-  const opened = await openDatabaseForRebuild(io.env);
+  const opened = await openLedgerDatabase(io.env, { writable: true });
   try {
     const projections = defaultProjectionsFor(opened.store);
     const projection = projections.find((p) => p.name === name);
