@@ -149,47 +149,40 @@ async function runPackCommand(
 }
 
 /** POST /api/packs: a new pack (draft unless the body says otherwise), manager+. */
-export async function createPack(
+export function createPack(
   store: EventStore,
   caller: CatalogCaller,
   request: { packId: string; body: PackBody },
 ): Promise<PackOutcome> {
-  if (!catalogRoles.includes(caller.role)) return { ok: false, rejection: 'forbidden' };
-  const parsed = packDefinitionFrom(request.body);
-  if (!parsed.ok) return { ok: false, rejection: 'invalid_pack', errors: parsed.errors };
-  return runPackCommand(
-    store,
-    request.packId,
-    (state) =>
-      decidePack(
-        {
-          type: 'CreatePack',
-          packId: request.packId,
-          definition: parsed.definition,
-          by: caller.userId,
-          now: caller.now,
-        },
-        state,
-      ),
-    caller.metadata,
-  );
+  return definePack(store, caller, request, 'CreatePack');
 }
 
 /** PUT /api/packs/:id: the whole definition replaced, manager+. */
-export async function changePack(
+export function changePack(
   store: EventStore,
   caller: CatalogCaller,
   request: { packId: string; body: PackBody },
 ): Promise<PackOutcome> {
+  return definePack(store, caller, request, 'ChangePack');
+}
+
+/** A pack's whole definition, checked once for both: the role, the amounts, then the decider. */
+async function definePack(
+  store: EventStore,
+  caller: CatalogCaller,
+  request: { packId: string; body: PackBody },
+  type: 'CreatePack' | 'ChangePack',
+): Promise<PackOutcome> {
   if (!catalogRoles.includes(caller.role)) return { ok: false, rejection: 'forbidden' };
   const parsed = packDefinitionFrom(request.body);
   if (!parsed.ok) return { ok: false, rejection: 'invalid_pack', errors: parsed.errors };
+  const common = { definition: parsed.definition, by: caller.userId, now: caller.now };
   return runPackCommand(
     store,
     request.packId,
     (state) =>
       decidePack(
-        { type: 'ChangePack', definition: parsed.definition, by: caller.userId, now: caller.now },
+        type === 'CreatePack' ? { type, packId: request.packId, ...common } : { type, ...common },
         state,
       ),
     caller.metadata,
