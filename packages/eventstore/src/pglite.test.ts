@@ -6,8 +6,23 @@ import { PostgresEventStore } from './postgres/store.js';
 
 // PGlite has one connection: "another handle" shares it, so concurrency here is
 // interleaving in one process; lock contention is proven by the PostgreSQL run.
+// A PGlite start and the store's migrations cost seconds of WebAssembly each (over 10 s on a
+// loaded 2-core machine, which once took this file past the runner's limit): they are done
+// once, and each case runs on a clone of that migrated, empty database.
+t.setTimeout(420_000);
+let template: Promise<PGlite> | undefined;
+const migratedTemplate = () => {
+  template ??= (async () => {
+    const pglite = await PGlite.create();
+    await (await PostgresEventStore.open(pgliteClient(pglite))).close();
+    t.teardown(() => pglite.close());
+    return pglite;
+  })();
+  return template;
+};
+
 eventStoreContract(t, 'pglite', async () => {
-  const pglite = await PGlite.create();
+  const pglite = (await (await migratedTemplate()).clone()) as PGlite;
   const store = await PostgresEventStore.open(pgliteClient(pglite));
   const others: PostgresEventStore[] = [];
   return {
