@@ -2,33 +2,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** API.md, Chatbot: the closed list of intents. */
-export const intentNames = [
-  'greeting',
-  'balance',
-  'recent_transactions',
-  'transfer_howto',
-  'transfer_status',
-  'external_transfer_howto',
-  'packs',
-  'fees',
-  'kyc_status',
-  'kyc_howto',
-  'two_factor_howto',
-  'password_reset',
-  'card_lost',
-  'fraud_report',
-  'contact',
-  'complaint',
-  'handoff',
-  'thanks',
-  'goodbye',
-  'unknown',
-] as const;
-export type IntentName = (typeof intentNames)[number];
+import {
+  type ChatbotIntentName as IntentName,
+  chatbotIntentNames as intentNames,
+  type ChatbotLanguage as Language,
+  chatbotLanguages as languages,
+} from '@ledger/contracts';
 
-export const languages = ['en', 'fr'] as const;
-export type Language = (typeof languages)[number];
+/** API.md, Chatbot: the closed lists of intents and languages, as the contracts define them. */
+export { type IntentName, intentNames, type Language, languages };
 
 type PerLanguage<T> = Record<Language, T>;
 
