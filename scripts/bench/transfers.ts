@@ -1,17 +1,21 @@
 /**
- * End-to-end transfers per second through the real HTTP API, beside the raw PostgreSQL
- * ceiling of the same work in plain SQL, on one fresh database.
+ * End-to-end transfers per second through the real HTTP API, in two scenarios (uniform: random
+ * transfers over 10,000 accounts; hot: every transfer between 4 accounts), each beside the raw
+ * PostgreSQL ceiling of the same work in plain SQL, on one fresh database.
  *
  *   pnpm bench:transfers
  *
- * Processes. The API runs as its own child process (`node --import tsx
- * services/api/src/main.ts`, what `pnpm start:api` runs) with LOG_LEVEL=warn, Redis for rate
- * limits and revocations (as any multi-replica deployment), rate limits raised out of the
- * way, and the first director from BANK_DIRECTOR_*. The projector runs as a second child
- * (`services/projector/src/main.ts`), as in production, unless BENCH_PROJECTOR=0: on this
- * 2-core machine it competes with the API for CPU, which is what production would see too.
- * This process seeds, generates the load (autocannon), checks the invariants and runs the
- * raw SQL ceiling; it never serves a request, so the API's CPU is its own.
+ * Processes. The API runs as BENCH_APIS child processes (2), each on its own port of
+ * 127.0.0.1 (`node --import tsx services/api/src/main.ts`, what `pnpm start:api` runs), with
+ * LOG_LEVEL=warn, Redis for rate limits and revocations (shared by the replicas, as in any
+ * multi-replica deployment), rate limits raised out of the way; the first bootstraps the
+ * director from BANK_DIRECTOR_*, and the others start once it listens. The projector runs as
+ * BENCH_PROJECTORS child processes (2; `services/projector/src/main.ts`), as in production:
+ * each projection runs in whichever holds its lock, the other standing by. On this 2-core
+ * machine they all compete for CPU, which is what production would see too. This process
+ * seeds, generates the load (autocannon), samples the projection lag and the children's
+ * memory, checks the invariants and runs the raw SQL ceilings; it never serves a request, so
+ * the APIs' CPU is their own.
  *
  * Seeding (before anything is measured) bypasses HTTP on purpose: it calls the application
  * layer (packages/application: registerUser, openCustomerAccount, runTransferCommand) on the
@@ -27,55 +31,100 @@
  *     second account, and openCustomerAccount is called with kycVerified: true, as the
  *     accounts route does for a verified owner;
  *   - BENCH_ACCOUNTS EUR accounts are spread over the customers (customer c owns accounts
- *     c, c + BENCH_CUSTOMERS, ...). Funding: the agent makes one cash deposit per customer
- *     into its first account (runTransferCommand, code "deposit", the agent as actor) of
- *     1,000,000.00 EUR per account the customer owns, and the customer then transfers
- *     1,000,000.00 to each of its other accounts. Not one deposit per account: every deposit
- *     debits the bank's single cash account, so deposits are serialised (one commit each,
- *     ~4 ms here): 10,000 would take about a minute;
+ *     c, c + BENCH_CUSTOMERS, ...), and BENCH_HOT_ACCOUNTS (4) more, the hot ones (hot
+ *     account h owned by customer h mod BENCH_CUSTOMERS). Funding: the agent makes one cash
+ *     deposit per customer into its first account (runTransferCommand, code "deposit", the
+ *     agent as actor) of 1,000,000.00 EUR per account the customer owns, and the customer
+ *     then transfers 1,000,000.00 to each of its other accounts; each hot account gets its
+ *     own deposit of 1,000,000.00 and sends nothing (its daily debits start at zero). Not one
+ *     deposit per account: every deposit debits the bank's single cash account, so deposits
+ *     are serialised (one commit each, ~4 ms here): 10,000 would take about a minute;
  *   - access tokens: customer 0 logs in over HTTP; the others get tokens from the API's own
  *     issuer (@ledger/api/testing accessTokenIssuer: login's signing options and claims, with
  *     the API's JWT secret), so no request of the load skips any check: JWT verification, the
- *     revocation list, the user stream and account ownership all run per request.
+ *     revocation list, the user stream and account ownership all run per request. Every
+ *     replica must accept one such token before the load starts.
  *
- * The load: autocannon, BENCH_CONNECTIONS connections (32) for BENCH_DURATION_S seconds (20)
- * after BENCH_WARMUP_S seconds of warm-up (3), each request a POST /api/transactions
- * transfer with its own Idempotency-Key, between two random distinct accounts (the debited
- * one never a customer's first account, whose daily debit limit the funding used up), an
- * amount of 0.01 to 99.99 EUR, authenticated as the owner of fromAccountId. Reported: 2xx per second,
- * p50 and p99 latency (autocannon's, of 2xx answers, whole milliseconds), errors (non-2xx
- * answers + socket errors and time-outs).
+ * The load: autocannon, BENCH_CONNECTIONS connections (32) split over the APIs (one
+ * autocannon instance per API, run together; their latency histograms are merged, so p50
+ * and p99 are of all answers), each request a POST /api/transactions transfer with its own
+ * Idempotency-Key, an amount of 0.01 to 99.99 EUR, authenticated as the owner of
+ * fromAccountId. Reported per scenario: 2xx per second, p50 and p99 latency (autocannon's,
+ * whole milliseconds), errors (non-2xx answers + socket errors and time-outs).
+ *   - Uniform, BENCH_DURATION_S seconds (20) after BENCH_WARMUP_S seconds of warm-up (3):
+ *     between two random distinct accounts of BENCH_ACCOUNTS (the debited one never a
+ *     customer's first account, whose daily debit limit the funding used up). With
+ *     BENCH_RULES_COMPARE=1 the window is four phases (see below). During the window the
+ *     projection lag is sampled (see below).
+ *   - Hot, BENCH_HOT_S seconds (10) after BENCH_HOT_WARMUP_S seconds of warm-up (2): between
+ *     two random distinct hot accounts, so every debit lands on one of 4 streams (the debits
+ *     spread evenly over them). Before it the director changes the settings (PUT
+ *     /api/admin/settings): the EUR daily debit limit raised out of the way (999,999,999,999.99;
+ *     the default 25,000.00 refuses a hot account after ~500 transfers), and every fraud and
+ *     AML rule OFF: velocity (more than a few debits of one account in minutes) and the others
+ *     would hold most hot transfers for review, which would measure the review path, not the
+ *     hot-account path. Nothing is refused for limits or funds (each hot account holds
+ *     1,000,000.00 and the transfers move it around the 4): a check fails on any 4xx or held
+ *     transfer of the hot scenario.
+ * A settings change goes through the first API; the same PUT to each other replica records
+ * nothing (the settings are already those) but reads the settings stream there, so no replica
+ * holds a transfer to its cached settings (settingsMaxAgeMs) when the next phase starts.
  *
- * Invariants, from the events (not from a read model): every account stream folded with the
- * domain's evolveAccount; per currency Σ debits = Σ credits; no customer account's available
- * balance below −(its overdraft limit); and the posted transfers (TransferPosted, code
- * "transfer") are exactly the transfers autocannon saw a 201 for, plus those whose request was
- * still in flight when autocannon stopped (it drops its connections at the end without
- * waiting; each such request may or may not have been posted, and is counted separately).
- * With the projector running, its checkpoints must also reach the head and the accounts read
- * model's trial balance must balance. (Before the warm-up the projector is given up to 30 s
- * to finish projecting the seeding, so the measured window sees it following the load.)
+ * Projection lag (with projectors): during the uniform window, every 100 ms the store's head
+ * position is read with the time and, in the same statement, every projection's checkpoint
+ * (readmodel.checkpoints). A head that moved since the last reading is a sample; its lag is
+ * the time from that reading to the first reading where every checkpoint is at or past it
+ * (so each lag is rounded up to the 100 ms period; a head already reached counts 0). After
+ * the window no sample is added and those pending are followed for up to 30 s; any never
+ * reached is reported. Reported: p50 and p99 of the lags, and each projection's own p99.
  *
- * The raw ceiling: schema bench_raw in the same database, a balances table of the same
- * number of accounts; per transaction BEGIN, two balance UPDATEs (in account order, the debit
- * guarded by balance >= amount), two INSERTs into entries, COMMIT (prepared statements, one
- * round trip each), BENCH_RAW_CLIENTS clients (32) on a pg Pool for BENCH_RAW_S seconds (10),
- * after the API and projector have stopped.
+ * Memory: every 250 ms from spawn to stop, VmRSS of each child (/proc/<pid>/status; absent
+ * elsewhere); rssMbMax is the largest over every API and projector and every sample.
+ *
+ * Invariants, from the events (not from a read model), over both scenarios: every account
+ * stream folded with the domain's evolveAccount; per currency Σ debits = Σ credits; no
+ * customer account's available balance below −(its overdraft limit) (the hot ones included);
+ * each posted transfer has exactly one debit and one credit leg; and the posted transfers
+ * (TransferPosted, code "transfer") are exactly the transfers autocannon saw a 201 for, in
+ * either scenario, plus those whose request was still in flight when an autocannon run
+ * stopped (it drops its connections at the end without waiting; each such request may or may
+ * not have been posted, and is counted separately): none lost, none doubled. With projectors
+ * running, their checkpoints must also reach the head and the accounts read model's trial
+ * balance must balance. (Before the warm-up the projector is given up to 30 s to finish
+ * projecting the seeding, so the measured window sees it following the load.)
+ *
+ * The raw ceilings, after the APIs and projectors have stopped: schema bench_raw in the same
+ * database, a balances table; per transaction BEGIN, two balance UPDATEs (in account order, so
+ * the row locks never wait in a cycle; the debit guarded by balance >= amount), two INSERTs
+ * into entries, COMMIT (prepared statements, one round trip each), BENCH_RAW_CLIENTS clients
+ * (32) on a pg Pool for BENCH_RAW_S seconds (8). Twice: over BENCH_ACCOUNTS rows (rawCeilingTps,
+ * the uniform scenario's ceiling), then, the schema made afresh, over BENCH_HOT_ACCOUNTS rows
+ * (rawHotCeilingTps: the hot-row ceiling, every transaction queueing on the same few row
+ * locks). uniformRatio (= ratio) and hotRatio are each scenario's 2xx/s over its ceiling.
  *
  * Environment (all bounded): BENCH_ACCOUNTS (10000), BENCH_CUSTOMERS (500), BENCH_CONNECTIONS
- * (32), BENCH_DURATION_S (20), BENCH_WARMUP_S (3), BENCH_RAW_S (10), BENCH_RAW_CLIENTS (32),
- * BENCH_PROJECTOR (1; 0 = no projector), BENCH_RULES_COMPARE (1: the window is four phases of
- * BENCH_DURATION_S / 2 with the fraud and AML rules off, on, on, off, switched by the director
- * through PUT /api/admin/settings, and both throughputs are reported with their ratio; 0: one
- * window under the settings' defaults, every rule active), BENCH_CPU_PROF_DIR (unset; a directory: the API
- * and projector children run with --cpu-prof there, each profile written when it stops and
- * named after its pid, which is printed), BENCH_KEEP_DB
- * (unset; 1 leaves the database behind, for looking into a failed check).
+ * (32), BENCH_DURATION_S (20), BENCH_WARMUP_S (3), BENCH_HOT_ACCOUNTS (4, from 2 to 64),
+ * BENCH_HOT_S (10), BENCH_HOT_WARMUP_S (2), BENCH_RAW_S (8), BENCH_RAW_CLIENTS (32),
+ * BENCH_APIS (2, from 1 to 4), BENCH_PROJECTORS (2, from 0 to 4; 0 = no projector, and no
+ * projection lag), BENCH_PROJECTOR (1; 0 = no projector, whatever BENCH_PROJECTORS says),
+ * BENCH_RULES_COMPARE (1: the uniform window is four phases of BENCH_DURATION_S / 2 with the
+ * fraud and AML rules off, on, on, off, switched by the director through PUT
+ * /api/admin/settings, and both throughputs are reported with their ratio; 0: one window
+ * under the settings' defaults, every rule active), BENCH_CPU_PROF_DIR (unset; a directory:
+ * the API and projector children run with --cpu-prof there, each profile written when it
+ * stops and named after its pid, which is printed), BENCH_KEEP_DB (unset; 1 leaves the
+ * database behind, for looking into a failed check). With the defaults the whole run takes
+ * about 3 to 4 minutes on the 2-core development machine; past 6 the watchdog ends it.
  *
- * The last line of stdout is one JSON object with the headline numbers; a failed invariant
- * makes the exit code 1.
+ * The last line of stdout is one JSON object with the headline numbers: transfersPerSecond,
+ * p50Ms, p99Ms (= uniformP99Ms), errors, rawCeilingTps, ratio (= uniformRatio), the rules
+ * comparison's rulesOnTps, rulesOffTps, rulesOnRatio, heldForReview (BENCH_RULES_COMPARE=1),
+ * hotTransfersPerSecond, hotP50Ms, hotP99Ms, hotErrors, rawHotCeilingTps, hotRatio,
+ * projectionLagP50Ms and projectionLagP99Ms (null without projectors), rssMbMax, apis,
+ * projectors, invariantsHold. A failed invariant makes the exit code 1.
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -128,9 +177,17 @@ const customerCount = Math.min(envInt('BENCH_CUSTOMERS', 500, 1, 10_000), accoun
 const connections = envInt('BENCH_CONNECTIONS', 32, 1, 512);
 const durationS = envInt('BENCH_DURATION_S', 20, 1, 60);
 const warmupS = envInt('BENCH_WARMUP_S', 3, 0, 20);
-const rawS = envInt('BENCH_RAW_S', 10, 1, 30);
+const rawS = envInt('BENCH_RAW_S', 8, 1, 30);
 const rawClients = envInt('BENCH_RAW_CLIENTS', 32, 1, 64);
-const runProjector = envInt('BENCH_PROJECTOR', 1, 0, 1) === 1;
+/** The hot scenario: its accounts (the raw hot-row ceiling has as many rows), window, warm-up. */
+const hotAccountCount = envInt('BENCH_HOT_ACCOUNTS', 4, 2, 64);
+const hotS = envInt('BENCH_HOT_S', 10, 1, 60);
+const hotWarmupS = envInt('BENCH_HOT_WARMUP_S', 2, 0, 20);
+/** API replicas, each its own process on its own port; the load is split over them. */
+const apiCount = envInt('BENCH_APIS', 2, 1, 4);
+/** Projector processes (0: none); BENCH_PROJECTOR=0, the older knob, also means none. */
+const projectorCount = envInt('BENCH_PROJECTOR', 1, 0, 1) === 0 ? 0 : envInt('BENCH_PROJECTORS', 2, 0, 4);
+const runProjector = projectorCount > 0;
 /**
  * 1: the measured window is four phases of BENCH_DURATION_S / 2 each, the fraud and AML rules
  * off, on, on, off (the director switches them through PUT /api/admin/settings), so both
@@ -149,12 +206,27 @@ const depositAmount = '1000000.00';
 const seedConcurrency = 16;
 /** bcrypt cost of the seeded customers' shared password hash: the production cost. */
 const passwordCost = 12;
+/**
+ * The hot scenario's EUR limits (the director's PUT /api/admin/settings): the daily debit cap
+ * far above what thousands of transfers a second move out of 4 accounts (the defaults, 25,000
+ * a day, refuse a hot account after ~500 of them); per transfer as the defaults (10,000).
+ */
+const hotLimits = {
+  transferAmountMax: '10000.00',
+  dailyDebitMax: '999999999999.99',
+  unverifiedDailyDebitMax: '250.00',
+};
 const settleWaitMs = 15_000;
 const projectionWaitMs = 60_000;
 const preloadCatchUpMs = 30_000;
+/** Projection lag: the head is sampled this often; pending samples are followed this long after. */
+const lagSampleMs = 100;
+const lagDrainMs = 30_000;
+/** /proc/<pid>/status VmRSS of every child, this often. */
+const rssSampleMs = 250;
 const scanPageSize = 20_000;
 /** The whole run; beyond it the children are killed, the database dropped, the process exits. */
-const runTimeoutMs = 240_000;
+const runTimeoutMs = 360_000;
 
 // ---- helpers ----------------------------------------------------------------------------
 
@@ -216,8 +288,8 @@ interface CpuWindow {
 async function startCpuWindow(
   pool: pg.Pool,
   databaseName: string,
-  api: Child,
-  projector: Child | undefined,
+  apis: readonly Child[],
+  projectors: readonly Child[],
 ): Promise<() => Promise<CpuWindow>> {
   const { rows } = await pool.query<{ pid: number; app: string }>(
     'SELECT pid, application_name AS app FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
@@ -234,9 +306,10 @@ async function startCpuWindow(
       ).rows[0]?.n ?? 0,
     );
   const statements0 = await statements();
-  const apiPid = api.process.pid ?? -1;
-  const projectorPid = projector?.process.pid ?? -1;
-  const meter = startCpuMeter([...pgPids, apiPid, projectorPid]);
+  const pidsOf = (children: readonly Child[]) => children.map((c) => c.process.pid ?? -1);
+  const apiPids = pidsOf(apis);
+  const projectorPids = pidsOf(projectors);
+  const meter = startCpuMeter([...pgPids, ...apiPids, ...projectorPids]);
   const t0 = performance.now();
   return async () => {
     const s = (performance.now() - t0) / 1000;
@@ -252,8 +325,8 @@ async function startCpuWindow(
     return {
       transactions,
       benchPct: cpu.selfPct,
-      apiPct: cpu.pctOf([apiPid]),
-      projectorPct: projector ? cpu.pctOf([projectorPid]) : 0,
+      apiPct: cpu.pctOf(apiPids),
+      projectorPct: cpu.pctOf(projectorPids),
       postgresPct: cpu.pctOf(pgPids),
       postgresPctBy,
       machineBusyPct: cpu.machineBusyPct,
@@ -281,6 +354,150 @@ async function scrapeStoreCounters(url: string): Promise<StoreCounters | undefin
   }
 }
 
+/** The counters of every API replica, summed (undefined if one has none). */
+async function scrapeAllStoreCounters(urls: readonly string[]): Promise<StoreCounters | undefined> {
+  const all = await Promise.all(urls.map(scrapeStoreCounters));
+  if (all.some((c) => c === undefined)) return undefined;
+  return all.reduce<StoreCounters>(
+    (sum, c) => ({
+      appends: sum.appends + c!.appends,
+      transactions: sum.transactions + c!.transactions,
+      reads: sum.reads + c!.reads,
+      queries: sum.queries + c!.queries,
+    }),
+    { appends: 0, transactions: 0, reads: 0, queries: 0 },
+  );
+}
+
+const countersBetween = (a: StoreCounters | undefined, b: StoreCounters | undefined) =>
+  a && b
+    ? {
+        appends: b.appends - a.appends,
+        transactions: b.transactions - a.transactions,
+        reads: b.reads - a.reads,
+        queries: b.queries - a.queries,
+      }
+    : undefined;
+
+// ---- projection lag and memory, sampled during the run --------------------------------------
+
+/** Projection lags measured over a window (ms); byProjection: each projection's own. */
+interface ProjectionLags {
+  lagsMs: number[];
+  byProjection: Map<string, number[]>;
+  /** Samples no projection set had reached when the drain gave up. */
+  pending: number;
+}
+
+/**
+ * Projection lag as time: every lagSampleMs the store's head position is read with the time
+ * and the projections' checkpoints; a head that moved is kept as a sample, and its lag is the
+ * time from its reading to the first reading where every checkpoint is at or past it (each
+ * projection's own lag likewise, by its checkpoint alone). So a lag is rounded up to a sample
+ * period and includes a read's round trip; a head already reached when read counts 0. stop()
+ * takes no more samples and follows those pending for at most lagDrainMs: one never reached
+ * is counted, not dropped silently.
+ */
+function startLagSampler(pool: pg.Pool): () => Promise<ProjectionLags> {
+  const pendingSamples: { position: bigint; at: number; waiting: Set<string> }[] = [];
+  const lagsMs: number[] = [];
+  const byProjection = new Map<string, number[]>();
+  const record = (name: string, ms: number) => {
+    const list = byProjection.get(name) ?? [];
+    list.push(ms);
+    byProjection.set(name, list);
+  };
+  let sampling = true;
+  let last = -1n;
+  let failure: unknown;
+  const read = async () => {
+    // One statement, one snapshot: the head and every checkpoint as of the same moment.
+    const { rows } = await pool.query<{ head: string | null; name: string | null; position: string | null }>(
+      `SELECT h.head, c.name, c.position::text AS position
+         FROM (SELECT max(global_position)::text AS head FROM es.events) h
+         LEFT JOIN readmodel.checkpoints c ON true`,
+    );
+    const at = performance.now();
+    const checkpoints = new Map<string, bigint>();
+    for (const row of rows) if (row.name !== null) checkpoints.set(row.name, BigInt(row.position ?? '-1'));
+    const reached = (name: string, position: bigint) => (checkpoints.get(name) ?? -1n) >= position;
+    for (const sample of pendingSamples) {
+      for (const name of sample.waiting) {
+        if (!reached(name, sample.position)) continue;
+        sample.waiting.delete(name);
+        record(name, at - sample.at);
+      }
+    }
+    // Positions grow along the queue, so samples are reached in order.
+    while (pendingSamples.length > 0 && pendingSamples[0]!.waiting.size === 0)
+      lagsMs.push(at - pendingSamples.shift()!.at);
+    const head = BigInt(rows[0]?.head ?? '0');
+    if (sampling && head > last) {
+      const waiting = new Set<string>();
+      for (const name of checkpoints.keys()) {
+        if (reached(name, head)) record(name, 0);
+        else waiting.add(name);
+      }
+      if (waiting.size === 0) lagsMs.push(0);
+      else pendingSamples.push({ position: head, at, waiting });
+    }
+    if (head > last) last = head;
+  };
+  const loop = (async () => {
+    let deadline = Number.POSITIVE_INFINITY;
+    while (sampling || (pendingSamples.length > 0 && Date.now() < deadline)) {
+      const t = performance.now();
+      try {
+        await read();
+      } catch (error) {
+        failure ??= error;
+      }
+      if (!sampling && deadline === Number.POSITIVE_INFINITY) deadline = Date.now() + lagDrainMs;
+      await sleep(Math.max(0, lagSampleMs - (performance.now() - t)));
+    }
+  })();
+  return async () => {
+    sampling = false;
+    await loop;
+    if (failure !== undefined) note(`  projection lag sampler: ${String(failure)}`);
+    return { lagsMs, byProjection, pending: pendingSamples.length };
+  };
+}
+
+/** The value at percentile p (0–100) of ascending `sorted`, NaN when empty. */
+const percentile = (sorted: readonly number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+/** VmRSS of a process in kB, from /proc/<pid>/status; undefined when gone or without /proc. */
+function rssKb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples every child's RSS every rssSampleMs until stopped; the largest of each, by name. */
+function startRssSampler(children: () => readonly Child[]): () => Map<string, number> {
+  const maxKb = new Map<string, number>();
+  const sample = () => {
+    for (const child of children()) {
+      const kb = rssKb(child.process.pid);
+      if (kb !== undefined && kb > (maxKb.get(child.name) ?? 0)) maxKb.set(child.name, kb);
+    }
+  };
+  sample();
+  const timer = setInterval(sample, rssSampleMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    sample();
+    return maxKb;
+  };
+}
+
 // ---- seeding ------------------------------------------------------------------------------
 
 interface Seeded {
@@ -291,6 +508,9 @@ interface Seeded {
   /** Account ids, and the index of each one's owner in `customers`. */
   accounts: string[];
   ownerOf: number[];
+  /** The hot scenario's accounts (hot account i is owned by customer i mod BENCH_CUSTOMERS). */
+  hotAccounts: string[];
+  hotOwnerOf: number[];
   /** The transfers of the seeding (deposits and spreading), not the load's. */
   fundingIds: Set<string>;
 }
@@ -354,7 +574,20 @@ async function seed(store: PostgresEventStore, vault: Vault, agentId: string): P
       ownerOf[a] = c;
     }
   });
-  note(`  ${accountCount} accounts opened (${seconds(t0)} s)`);
+  const hotAccounts: string[] = new Array(hotAccountCount);
+  const hotOwnerOf: number[] = new Array(hotAccountCount);
+  await forEachLimit(hotAccountCount, seedConcurrency, async (h) => {
+    const c = h % customerCount;
+    const opened = await openCustomerAccount(
+      ledger,
+      { ownerId: customers[c]!, accountType: 'checking', currency, kycVerified: true, now: now() },
+      { ...system, actorId: customers[c]! },
+    );
+    if (!opened.ok) throw new Error(`opening hot account ${h}: ${opened.code}`);
+    hotAccounts[h] = opened.account.id;
+    hotOwnerOf[h] = c;
+  });
+  note(`  ${accountCount} accounts opened, and ${hotAccountCount} hot ones (${seconds(t0)} s)`);
 
   t0 = performance.now();
   const perAccount = BigInt(depositAmount.replace('.', ''));
@@ -397,7 +630,9 @@ async function seed(store: PostgresEventStore, vault: Vault, agentId: string): P
     for (let a = c; a < accountCount; a += customerCount) shares++;
     await transfer(agentId, 'deposit', cash, accounts[c]!, perAccount * shares);
   });
-  note(`  ${customerCount} cash deposits by the agent (${seconds(t0)} s)`);
+  // The hot accounts only receive: their daily debit limits are untouched when the hot load starts.
+  for (const hot of hotAccounts) await transfer(agentId, 'deposit', cash, hot, perAccount);
+  note(`  ${customerCount + hotAccountCount} cash deposits by the agent (${seconds(t0)} s)`);
   t0 = performance.now();
   await forEachLimit(customerCount, seedConcurrency, async (c) => {
     for (let a = c + customerCount; a < accountCount; a += customerCount) {
@@ -407,7 +642,7 @@ async function seed(store: PostgresEventStore, vault: Vault, agentId: string): P
   note(
     `  ${accountCount - customerCount} transfers spreading them over the other accounts (${seconds(t0)} s)`,
   );
-  return { customers, usernames, password, accounts, ownerOf, fundingIds };
+  return { customers, usernames, password, accounts, ownerOf, hotAccounts, hotOwnerOf, fundingIds };
 }
 
 // ---- the load -----------------------------------------------------------------------------
@@ -424,32 +659,67 @@ interface LoadTracker {
   samples: string[];
 }
 
-interface LoadResult {
-  result: autocannon.Result;
-  tracker: LoadTracker;
+/** One transfer of a scenario: the accounts (by id) and the index of the debited one's owner. */
+type PickTransfer = () => { from: string; to: string; owner: number };
+
+/** The uniform scenario: two random distinct accounts of BENCH_ACCOUNTS. */
+function uniformTransfers(seeded: Seeded): PickTransfer {
+  const n = seeded.accounts.length;
+  return () => {
+    // Debits come from the accounts that received a share: a customer's first account
+    // sent the shares out today, which its daily debit limit remembers.
+    const from = customerCount < n ? randomInt(customerCount, n) : randomInt(n);
+    let to = randomInt(n - 1);
+    if (to >= from) to++;
+    return { from: seeded.accounts[from]!, to: seeded.accounts[to]!, owner: seeded.ownerOf[from]! };
+  };
 }
 
-function runLoad(url: string, seconds: number, seeded: Seeded, tokens: string[], tracker: LoadTracker) {
-  const n = seeded.accounts.length;
+/** The hot scenario: two random distinct accounts of the BENCH_HOT_ACCOUNTS hot ones. */
+function hotTransfers(seeded: Seeded): PickTransfer {
+  const n = seeded.hotAccounts.length;
+  return () => {
+    const from = randomInt(n);
+    let to = randomInt(n - 1);
+    if (to >= from) to++;
+    return { from: seeded.hotAccounts[from]!, to: seeded.hotAccounts[to]!, owner: seeded.hotOwnerOf[from]! };
+  };
+}
+
+/**
+ * One autocannon run over every API replica at once: an instance per API, the connections
+ * split between them. Its parts are autocannon's unaggregated results (skipAggregateResult),
+ * so several runs' latencies combine exactly (combineRuns); duration is the longest part's.
+ */
+interface LoadRun {
+  parts: autocannon.Result[];
+  duration: number;
+}
+
+function autocannonPart(
+  url: string,
+  partConnections: number,
+  seconds: number,
+  pick: PickTransfer,
+  seeded: Seeded,
+  tokens: string[],
+  tracker: LoadTracker,
+) {
   return new Promise<autocannon.Result>((resolveRun, reject) => {
     autocannon(
       {
         url,
-        connections,
+        connections: partConnections,
         duration: seconds,
         timeout: 10,
+        skipAggregateResult: true,
         requests: [
           {
             method: 'POST',
             path: '/api/transactions',
             setupRequest(request, ctx) {
               const context = ctx as Record<string, unknown>;
-              // Debits come from the accounts that received a share: a customer's first account
-              // sent the shares out today, which its daily debit limit remembers.
-              const from = customerCount < n ? randomInt(customerCount, n) : randomInt(n);
-              let to = randomInt(n - 1);
-              if (to >= from) to++;
-              const owner = seeded.ownerOf[from]!;
+              const { from, to, owner } = pick();
               const key = randomUUID();
               context.key = key;
               tracker.outstanding.set(key, seeded.customers[owner]!);
@@ -460,8 +730,8 @@ function runLoad(url: string, seconds: number, seeded: Seeded, tokens: string[],
               };
               request.body = JSON.stringify({
                 type: 'transfer',
-                fromAccountId: seeded.accounts[from],
-                toAccountId: seeded.accounts[to],
+                fromAccountId: from,
+                toAccountId: to,
                 amount: randomAmount(),
                 currency,
                 reference: 'bench transfer',
@@ -489,24 +759,52 @@ function runLoad(url: string, seconds: number, seeded: Seeded, tokens: string[],
   });
 }
 
-/** Several autocannon runs as one: counts summed, latencies of the slowest phase (p99 errs high). */
-function mergedResult(results: readonly autocannon.Result[]): autocannon.Result {
-  const [first, ...rest] = results;
-  if (first === undefined) throw new Error('no phase ran');
-  const merged = structuredClone(first);
-  for (const r of rest) {
-    merged['2xx'] += r['2xx'];
-    merged.non2xx += r.non2xx;
-    merged.errors += r.errors;
-    merged.timeouts += r.timeouts;
-    merged.duration += r.duration;
-    merged.requests.total += r.requests.total;
-    merged.latency.p50 = Math.max(merged.latency.p50, r.latency.p50);
-    merged.latency.p99 = Math.max(merged.latency.p99, r.latency.p99);
-    merged.latency.max = Math.max(merged.latency.max, r.latency.max);
-  }
-  return merged;
+async function runLoad(
+  urls: readonly string[],
+  seconds: number,
+  pick: PickTransfer,
+  seeded: Seeded,
+  tokens: string[],
+  tracker: LoadTracker,
+): Promise<LoadRun> {
+  const split = urls
+    .map((url, i) => ({
+      url,
+      connections: Math.floor(connections / urls.length) + (i < connections % urls.length ? 1 : 0),
+    }))
+    .filter((part) => part.connections > 0);
+  const parts = await Promise.all(
+    split.map((part) => autocannonPart(part.url, part.connections, seconds, pick, seeded, tokens, tracker)),
+  );
+  return { parts, duration: Math.max(...parts.map((p) => p.duration)) };
 }
+
+/** autocannon.aggregateResult, which @types/autocannon does not declare. */
+const aggregateResult = (
+  autocannon as unknown as {
+    aggregateResult(
+      results: autocannon.Result[],
+      opts: { url: string; connections: number },
+    ): autocannon.Result;
+  }
+).aggregateResult;
+
+/**
+ * Runs as one result: counts summed, latency percentiles of all their answers together (the
+ * HDR histograms merged), duration the sum of the runs' (they ran one after the other).
+ */
+function combineRuns(runs: readonly LoadRun[]): autocannon.Result {
+  if (runs.length === 0) throw new Error('no run to combine');
+  // aggregateResult adds into the first part's statusCodeStats: it gets copies.
+  const result = aggregateResult(structuredClone(runs.flatMap((r) => r.parts)), {
+    url: 'http://127.0.0.1',
+    connections,
+  });
+  result.duration = runs.reduce((sum, r) => sum + r.duration, 0);
+  return result;
+}
+
+const status201 = (r: autocannon.Result) => r.statusCodeStats?.['201']?.count ?? 0;
 
 interface RulesComparison {
   onTps: number;
@@ -517,12 +815,10 @@ interface RulesComparison {
   offP99Ms: number;
 }
 
-function compareModes(phases: readonly { on: boolean; result: autocannon.Result }[]): RulesComparison {
+function compareModes(phases: readonly { on: boolean; run: LoadRun }[]): RulesComparison {
   const of = (on: boolean) => {
-    const runs = phases.filter((p) => p.on === on).map((p) => p.result);
-    const ok = runs.reduce((sum, r) => sum + r['2xx'], 0);
-    const seconds = runs.reduce((sum, r) => sum + r.duration, 0);
-    return { tps: ok / Math.max(1, seconds), p99: Math.max(...runs.map((r) => r.latency.p99)) };
+    const r = combineRuns(phases.filter((p) => p.on === on).map((p) => p.run));
+    return { tps: r['2xx'] / Math.max(1, r.duration), p99: r.latency.p99 };
   };
   const on = of(true);
   const off = of(false);
@@ -638,7 +934,7 @@ async function checkInvariants(
   }
   checks.push({
     name: 'no customer account available balance below −overdraft',
-    ok: customers === accountCount && belowOverdraft === 0,
+    ok: customers === accountCount + hotAccountCount && belowOverdraft === 0,
     detail: `${customers} customer accounts, ${belowOverdraft} below, lowest available ${
       lowest === undefined ? 'n/a' : formatAmount(lowest, currency)
     } ${currency}`,
@@ -776,17 +1072,19 @@ interface RawResult {
   check: Check;
 }
 
-async function rawCeiling(url: string): Promise<RawResult> {
+/** `accounts` rows (BENCH_ACCOUNTS, or the hot scenario's few: its hot-row ceiling); a fresh schema each. */
+async function rawCeiling(url: string, accounts: number): Promise<RawResult> {
   const pool = new pg.Pool({ connectionString: url, max: rawClients });
   pool.on('error', (error) => note(`raw pool error: ${String(error)}`));
   try {
     await pool.query(`
+      DROP SCHEMA IF EXISTS bench_raw CASCADE;
       CREATE SCHEMA bench_raw;
       CREATE TABLE bench_raw.balances (account_id int PRIMARY KEY, balance bigint NOT NULL);
       CREATE TABLE bench_raw.entries (
         id bigserial PRIMARY KEY, transfer_id uuid NOT NULL, account_id int NOT NULL,
         amount bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
-      INSERT INTO bench_raw.balances SELECT g, 100000000 FROM generate_series(0, ${accountCount - 1}) g;
+      INSERT INTO bench_raw.balances SELECT g, 100000000 FROM generate_series(0, ${accounts - 1}) g;
       ANALYZE bench_raw.balances;`);
     const [before] = (
       await pool.query<{ s: string }>('SELECT sum(balance)::text AS s FROM bench_raw.balances')
@@ -801,8 +1099,8 @@ async function rawCeiling(url: string): Promise<RawResult> {
       const client = await pool.connect();
       try {
         while (!stop) {
-          const from = randomInt(accountCount);
-          let to = randomInt(accountCount - 1);
+          const from = randomInt(accounts);
+          let to = randomInt(accounts - 1);
           if (to >= from) to++;
           const amount = String(randomInt(1, 10_000));
           const transferId = randomUUID();
@@ -868,8 +1166,7 @@ async function rawCeiling(url: string): Promise<RawResult> {
       )
     ).rows;
     latencies.sort((a, b) => a - b);
-    const pct = (p: number) =>
-      latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+    const pct = (p: number) => percentile(latencies, p);
     return {
       tps: committedInWindow / elapsedS,
       committed,
@@ -878,7 +1175,7 @@ async function rawCeiling(url: string): Promise<RawResult> {
       p50Ms: pct(50),
       p99Ms: pct(99),
       check: {
-        name: 'raw SQL: total balance unchanged, 2 entries per commit, no negative balance',
+        name: `raw SQL, ${accounts} rows: total balance unchanged, 2 entries per commit, no negative balance`,
         ok: after?.s === before?.s && after?.entries === String(committed * 2) && after?.bad === '0',
         detail: `sum ${before?.s} → ${after?.s}, ${after?.entries} entries for ${committed} commits, ${after?.bad} negative`,
       },
@@ -897,20 +1194,61 @@ function printTable(rows: [string, string][]): void {
   for (const [k, v] of rows) log(`${k.padEnd(width)} | ${v}`);
 }
 
+/** One scenario's load window, with what was measured beside it. */
+interface Window {
+  result: autocannon.Result;
+  cpu: CpuWindow;
+  store: StoreCounters | undefined;
+}
+
+const perSecond = (r: autocannon.Result) => r['2xx'] / Math.max(0.001, r.duration);
+
+const statusesOf = (r: autocannon.Result) =>
+  Object.entries(r.statusCodeStats ?? {})
+    .map(([status, { count }]) => `${status}×${count}`)
+    .join(', ') || 'none';
+
+const describeLoad = (r: autocannon.Result) =>
+  `${fmt(perSecond(r))} 2xx/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, ` +
+  `socket errors ${r.errors} (timeouts ${r.timeouts})`;
+
+const describeCpu = (cpu: CpuWindow) =>
+  `CPU api ${Math.round(cpu.apiPct)}%, projector ${Math.round(cpu.projectorPct)}%, postgres ${Math.round(cpu.postgresPct)}%, ` +
+  `bench ${Math.round(cpu.benchPct)}%, machine ${Math.round(cpu.machineBusyPct)}% busy`;
+
+/** ms of CPU per 2xx transfer from a window's % of a core. */
+const cpuMsPer = (pct: number, r: autocannon.Result) =>
+  ((pct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2);
+
+const describeStore = (store: StoreCounters | undefined) =>
+  store
+    ? `${fmt(store.appends)} appends in ${fmt(store.transactions)} transactions ` +
+      `(${(store.appends / Math.max(1, store.transactions)).toFixed(1)} each); ` +
+      `${fmt(store.reads)} stream reads in ${fmt(store.queries)} queries ` +
+      `(${(store.reads / Math.max(1, store.queries)).toFixed(1)} each)`
+    : 'n/a (no counters on /metrics)';
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
 async function main(): Promise<void> {
   const startedAt = performance.now();
   note(
-    `transfer benchmark: ${accountCount} accounts of ${customerCount} customers, ${connections} connections, ` +
-      `${warmupS} s warm-up + ${durationS} s, raw SQL ${rawClients} clients × ${rawS} s, projector ${runProjector ? 'on' : 'off'}`,
+    `transfer benchmark: ${accountCount} accounts of ${customerCount} customers, ${connections} connections over ` +
+      `${apiCount} API process(es), ${warmupS} s warm-up + ${durationS} s; hot: ${hotAccountCount} accounts, ` +
+      `${hotWarmupS} s + ${hotS} s; raw SQL ${rawClients} clients × ${rawS} s (uniform and hot); ` +
+      `${projectorCount} projector process(es)`,
   );
   let db: TestDatabase | undefined;
-  let api: Child | undefined;
-  let projector: Child | undefined;
+  const apis: Child[] = [];
+  const projectors: Child[] = [];
+  const children = () => [...apis, ...projectors];
   let pool: pg.Pool | undefined;
   let store: PostgresEventStore | undefined;
+  let stopRss: (() => Map<string, number>) | undefined;
   const dataDir = await mkdtemp(join(tmpdir(), 'ledger-bench-'));
   const cleanup = async () => {
-    await Promise.all([stopChild(api), stopChild(projector)]);
+    await Promise.all(children().map(stopChild));
+    stopRss?.();
     await store?.close().catch((e: unknown) => note(String(e)));
     store = undefined;
     await pool?.end().catch((e: unknown) => note(String(e)));
@@ -923,18 +1261,21 @@ async function main(): Promise<void> {
     runTimeoutMs,
     () => db,
     () => {
-      api?.process.kill('SIGKILL');
-      projector?.process.kill('SIGKILL');
+      for (const child of children()) child.process.kill('SIGKILL');
     },
   );
 
   const checks: Check[] = [];
-  let load: LoadResult;
+  let tracker: LoadTracker;
   let warm: autocannon.Result | undefined;
-  let cpu: CpuWindow;
-  let storeDelta: StoreCounters | undefined;
+  let uniform: Window;
+  let hotWarm: autocannon.Result | undefined;
+  let hot: Window;
   let raw: RawResult;
+  let rawHot: RawResult;
   let projectionWaitS: number | undefined;
+  let lag: ProjectionLags | undefined;
+  let rssMaxKb = new Map<string, number>();
   let rulesComparison: RulesComparison | undefined;
   try {
     db = await createTestDatabase('ledger_bench_transfers');
@@ -947,34 +1288,48 @@ async function main(): Promise<void> {
     const dataKey = randomBytes(36).toString('base64url');
     const director = { username: 'benchdirector', password: randomBytes(18).toString('base64url') };
     const serviceEnv = { DATABASE_URL: db.url, LOG_LEVEL: 'warn', DATA_DIR: dataDir, DATA_KEY: dataKey };
+    const apiEnv = {
+      ...serviceEnv,
+      REDIS_URL: testRedisUrl,
+      JWT_SECRET: jwtSecret,
+      RATE_LIMITS: JSON.stringify({ default: '9999999/second', login: '1000/minute' }),
+    };
+    const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
     let t0 = performance.now();
-    const started = await spawnApi(
+    // The first API bootstraps the director; the other replicas start once it has.
+    const first = await spawnApi(
       {
-        ...serviceEnv,
-        REDIS_URL: testRedisUrl,
-        JWT_SECRET: jwtSecret,
-        RATE_LIMITS: JSON.stringify({ default: '9999999/second', login: '1000/minute' }),
+        ...apiEnv,
         BANK_DIRECTOR_USERNAME: director.username,
         BANK_DIRECTOR_EMAIL: 'director@bench.example',
         BANK_DIRECTOR_PASSWORD: director.password,
       },
-      cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [],
+      nodeArgs,
     );
-    api = started.child;
-    const { url } = started;
-    if (runProjector)
-      projector = spawnChild(
-        'projector',
-        'services/projector/src/main.ts',
-        serviceEnv,
-        cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [],
+    first.child.name = 'API 1';
+    apis.push(first.child);
+    for (let i = 0; i < projectorCount; i++)
+      projectors.push(
+        spawnChild(`projector ${i + 1}`, 'services/projector/src/main.ts', serviceEnv, nodeArgs),
       );
+    stopRss = startRssSampler(children);
+    await waitForApi(first);
+    const others: Awaited<ReturnType<typeof spawnApi>>[] = [];
+    for (let i = 1; i < apiCount; i++) {
+      const started = await spawnApi(apiEnv, nodeArgs);
+      started.child.name = `API ${i + 1}`;
+      apis.push(started.child);
+      others.push(started);
+    }
+    const url = first.url;
+    const urls = [first.url, ...others.map((o) => o.url)];
     if (cpuProfDir)
       note(
-        `CPU profiles in ${cpuProfDir}: API pid ${api.process.pid}, projector pid ${projector?.process.pid ?? '-'}`,
+        `CPU profiles in ${cpuProfDir}: ${children()
+          .map((c) => `${c.name} pid ${c.process.pid}`)
+          .join(', ')}`,
       );
-    await waitForApi(started);
-    note(`API listening on ${url} (${seconds(t0)} s)`);
+    note(`API 1 listening on ${url} (${seconds(t0)} s)`);
 
     // Staff over HTTP, as the tests do: the bootstrapped director creates an agent.
     t0 = performance.now();
@@ -1003,10 +1358,12 @@ async function main(): Promise<void> {
     note(`seeded in ${seconds(t0)} s`);
     await store.close();
     store = undefined;
+    await Promise.all(others.map(waitForApi));
+    note(`${apis.length} API process(es) listening: ${urls.join(', ')}`);
 
     // Customer 0 logs in for real; the others get the same kind of token from the API's
-    // issuer (its signing options and claims), and one of those must be accepted before the
-    // load starts.
+    // issuer (its signing options and claims), and one of those must be accepted (by every
+    // replica) before the load starts.
     const issuer = await accessTokenIssuer(jwtSecret);
     const tokens = seeded.customers.map((id) => issuer.issue({ id, role: 'customer' }));
     await issuer.close();
@@ -1016,93 +1373,120 @@ async function main(): Promise<void> {
     });
     if (login0.status !== 200) throw new Error(`customer login: ${JSON.stringify(login0.json)}`);
     tokens[0] = login0.json.accessToken;
-    const me = await http(url, 'GET', '/api/auth/me', undefined, tokens[tokens.length - 1]);
-    if (me.status !== 200 || me.json.user.id !== seeded.customers[tokens.length - 1])
-      throw new Error(`a signed token was refused: ${me.status} ${JSON.stringify(me.json)}`);
+    for (const replica of urls) {
+      const me = await http(replica, 'GET', '/api/auth/me', undefined, tokens[tokens.length - 1]);
+      if (me.status !== 200 || me.json.user.id !== seeded.customers[tokens.length - 1])
+        throw new Error(`a signed token was refused by ${replica}: ${me.status} ${JSON.stringify(me.json)}`);
+    }
 
     // The projector follows the seeding as it goes; let it finish that backlog (bounded), so
     // the measured window sees it keeping up with the load rather than replaying the set-up.
     if (runProjector) {
       t0 = performance.now();
-      const lag = await projectionLag(pool, preloadCatchUpMs);
+      const behind = await projectionLag(pool, preloadCatchUpMs);
       note(
-        lag === 0n
+        behind === 0n
           ? `projector caught up with the seeding (${seconds(t0)} s)`
-          : `projector still ${lag} positions behind after ${seconds(t0)} s: the load starts anyway`,
+          : `projector still ${behind} positions behind after ${seconds(t0)} s: the load starts anyway`,
       );
     }
 
-    const tracker: LoadTracker = {
+    const directorToken = directorLogin.json.accessToken as string;
+    /**
+     * The director replaces the settings through the first API; the same PUT to each other
+     * replica records nothing (the settings are already these) but reads the settings stream
+     * there, so no replica holds a transfer to its cached settings (settingsMaxAgeMs).
+     */
+    const putSettings = async (body: object) => {
+      for (const replica of urls) {
+        const put = await http(replica, 'PUT', '/api/admin/settings', body, directorToken);
+        if (put.status !== 200) throw new Error(`settings through ${replica}: ${JSON.stringify(put.json)}`);
+      }
+    };
+    const rulesOff = Object.fromEntries(riskRuleIds.map((id) => [id, 'off']));
+    const measure = async (run: () => Promise<autocannon.Result>): Promise<Window> => {
+      const counters0 = await scrapeAllStoreCounters(urls);
+      const cpuWindow = await startCpuWindow(pool!, db!.name, apis, projectors);
+      const result = await run();
+      const cpu = await cpuWindow();
+      return { result, cpu, store: countersBetween(counters0, await scrapeAllStoreCounters(urls)) };
+    };
+
+    // ---- uniform: random transfers over BENCH_ACCOUNTS accounts --------------------------
+    tracker = {
       created: new Set(),
       held: new Set(),
       outstanding: new Map(),
       statuses: new Map(),
       samples: [],
     };
+    const uniformPick = uniformTransfers(seeded);
     if (warmupS > 0) {
-      warm = await runLoad(url, warmupS, seeded, tokens, tracker);
+      warm = combineRuns([await runLoad(urls, warmupS, uniformPick, seeded, tokens, tracker)]);
+      note(`warm-up: ${describeLoad(warm)}`);
+    }
+    let lagDrained: Promise<ProjectionLags> | undefined;
+    uniform = await measure(async () => {
+      const stopLag = runProjector ? startLagSampler(pool!) : undefined;
+      const phases: { on: boolean; run: LoadRun }[] = [];
+      if (compareRules) {
+        const phaseS = Math.max(1, Math.ceil(durationS / 2));
+        for (const on of [false, true, true, false]) {
+          await putSettings(on ? { limits: {} } : { limits: {}, rules: rulesOff });
+          const run = await runLoad(urls, phaseS, uniformPick, seeded, tokens, tracker);
+          phases.push({ on, run });
+          note(`  rules ${on ? 'on ' : 'off'}: ${describeLoad(combineRuns([run]))}`);
+        }
+        rulesComparison = compareModes(phases);
+      } else {
+        phases.push({ on: true, run: await runLoad(urls, durationS, uniformPick, seeded, tokens, tracker) });
+      }
+      // No more lag samples: those pending are followed while the CPU window closes.
+      lagDrained = stopLag?.();
+      return combineRuns(phases.map((p) => p.run));
+    });
+    note(`uniform: ${describeLoad(uniform.result)}; ${describeCpu(uniform.cpu)}`);
+    for (const sample of tracker.samples) note(`  non-2xx sample: ${sample}`);
+    tracker.samples = [];
+    lag = await lagDrained;
+    if (lag) {
+      const sorted = [...lag.lagsMs].sort((a, b) => a - b);
       note(
-        `warm-up: ${fmt(warm['2xx'] / warm.duration)} 2xx/s, p99 ${warm.latency.p99} ms, ` +
-          `non-2xx ${warm.non2xx}, socket errors ${warm.errors}`,
+        `projection lag in the uniform window: p50 ${Math.round(percentile(sorted, 50))} ms, ` +
+          `p99 ${Math.round(percentile(sorted, 99))} ms over ${sorted.length} samples` +
+          (lag.pending > 0 ? `; ${lag.pending} never reached within ${lagDrainMs / 1000} s` : ''),
       );
     }
-    const directorToken = directorLogin.json.accessToken as string;
-    /** The director switches the fraud and AML rules: all off, or the defaults (all active). */
-    const setRules = async (on: boolean) => {
-      const body = on
-        ? { limits: {} }
-        : { limits: {}, rules: Object.fromEntries(riskRuleIds.map((id) => [id, 'off'])) };
-      const put = await http(url, 'PUT', '/api/admin/settings', body, directorToken);
-      if (put.status !== 200) throw new Error(`settings: ${JSON.stringify(put.json)}`);
-    };
-    const counters0 = await scrapeStoreCounters(url);
-    const cpuWindow = await startCpuWindow(pool, db.name, api, projector);
-    const phases: { on: boolean; result: autocannon.Result }[] = [];
-    let result: autocannon.Result;
-    if (compareRules) {
-      const phaseS = Math.max(1, Math.ceil(durationS / 2));
-      for (const on of [false, true, true, false]) {
-        await setRules(on);
-        const phase = await runLoad(url, phaseS, seeded, tokens, tracker);
-        phases.push({ on, result: phase });
-        note(
-          `  rules ${on ? 'on ' : 'off'}: ${fmt(phase['2xx'] / phase.duration)} 2xx/s, p50 ${phase.latency.p50} ms, ` +
-            `p99 ${phase.latency.p99} ms, non-2xx ${phase.non2xx}`,
-        );
-      }
-      await setRules(true);
-      result = mergedResult(phases.map((p) => p.result));
-    } else {
-      result = await runLoad(url, durationS, seeded, tokens, tracker);
-    }
-    rulesComparison = compareRules ? compareModes(phases) : undefined;
-    cpu = await cpuWindow();
-    const counters1 = await scrapeStoreCounters(url);
-    if (counters0 && counters1) {
-      storeDelta = {
-        appends: counters1.appends - counters0.appends,
-        transactions: counters1.transactions - counters0.transactions,
-        reads: counters1.reads - counters0.reads,
-        queries: counters1.queries - counters0.queries,
-      };
-    }
-    load = { result, tracker };
-    note(
-      `load: ${fmt(result['2xx'] / result.duration)} 2xx/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ` +
-        `non-2xx ${result.non2xx}, socket errors ${result.errors} (timeouts ${result.timeouts}); ` +
-        `CPU api ${Math.round(cpu.apiPct)}%, projector ${Math.round(cpu.projectorPct)}%, postgres ${Math.round(cpu.postgresPct)}%, ` +
-        `bench ${Math.round(cpu.benchPct)}%, machine ${Math.round(cpu.machineBusyPct)}% busy`,
-    );
-    for (const sample of tracker.samples) note(`  non-2xx sample: ${sample}`);
 
+    // ---- hot: every transfer between the BENCH_HOT_ACCOUNTS hot accounts ------------------
+    // Limits raised out of the way, and the rules off: velocity alone would hold most.
+    await putSettings({ limits: { [currency]: hotLimits }, rules: rulesOff });
+    const hotPick = hotTransfers(seeded);
+    const heldBefore = tracker.held.size;
+    if (hotWarmupS > 0) {
+      hotWarm = combineRuns([await runLoad(urls, hotWarmupS, hotPick, seeded, tokens, tracker)]);
+      note(`hot warm-up: ${describeLoad(hotWarm)}`);
+    }
+    hot = await measure(async () =>
+      combineRuns([await runLoad(urls, hotS, hotPick, seeded, tokens, tracker)]),
+    );
+    note(`hot: ${describeLoad(hot.result)}; ${describeCpu(hot.cpu)}`);
+    for (const sample of tracker.samples) note(`  non-2xx sample: ${sample}`);
+    const hotRefused = (hotWarm?.['4xx'] ?? 0) + hot.result['4xx'];
+    const hotHeld = tracker.held.size - heldBefore;
+    checks.push({
+      name: 'hot scenario: nothing refused (4xx) or held for review',
+      ok: hotRefused === 0 && hotHeld === 0,
+      detail: `${hotRefused} 4xx (warm-up included), ${hotHeld} held; answers ${statusesOf(hot.result)}`,
+    });
+
+    // ---- invariants, over both scenarios ------------------------------------------------
     t0 = performance.now();
     const head = await settle(pool);
-    const ok201 =
-      (warm?.statusCodeStats?.['201']?.count ?? 0) +
-      (compareRules ? phases : [{ result }]).reduce(
-        (sum, phase) => sum + (phase.result.statusCodeStats?.['201']?.count ?? 0),
-        0,
-      );
+    const ok201 = [warm, uniform.result, hotWarm, hot.result].reduce(
+      (sum, r) => sum + (r ? status201(r) : 0),
+      0,
+    );
     try {
       checks.push(...(await checkInvariants(pool, tracker, ok201, seeded.fundingIds)));
     } catch (error) {
@@ -1114,87 +1498,133 @@ async function main(): Promise<void> {
       projectionWaitS = readModel.waitedS;
       checks.push(...readModel.checks);
     }
-    await Promise.all([stopChild(api), stopChild(projector)]);
-    if (api.process.exitCode !== 0) note(`API exited ${api.process.exitCode}:\n${api.output().slice(-3000)}`);
-    else if (api.output().trim()) note(`API said:\n${api.output().slice(-3000)}`);
-    if (projector && projector.process.exitCode !== 0)
-      note(`projector exited ${projector.process.exitCode}:\n${projector.output().slice(-3000)}`);
+    await Promise.all(children().map(stopChild));
+    rssMaxKb = stopRss();
+    stopRss = undefined;
+    for (const child of children()) {
+      if (child.process.exitCode !== 0)
+        note(`${child.name} exited ${child.process.exitCode}:\n${child.output().slice(-3000)}`);
+      else if (child.output().trim()) note(`${child.name} said:\n${child.output().slice(-3000)}`);
+    }
 
+    // ---- the raw SQL ceilings, with nothing else running -------------------------------
     t0 = performance.now();
-    raw = await rawCeiling(db.url);
+    raw = await rawCeiling(db.url, accountCount);
     checks.push(raw.check);
     note(
-      `raw SQL ceiling: ${fmt(raw.tps)} tx/s, p50 ${raw.p50Ms.toFixed(1)} ms, p99 ${raw.p99Ms.toFixed(1)} ms, ` +
-        `${raw.insufficient} refused, ${raw.errors} errors (${seconds(t0)} s)`,
+      `raw SQL ceiling, ${accountCount} rows: ${fmt(raw.tps)} tx/s, p50 ${raw.p50Ms.toFixed(1)} ms, ` +
+        `p99 ${raw.p99Ms.toFixed(1)} ms, ${raw.insufficient} refused, ${raw.errors} errors (${seconds(t0)} s)`,
+    );
+    t0 = performance.now();
+    rawHot = await rawCeiling(db.url, hotAccountCount);
+    checks.push(rawHot.check);
+    note(
+      `raw SQL hot-row ceiling, ${hotAccountCount} rows: ${fmt(rawHot.tps)} tx/s, p50 ${rawHot.p50Ms.toFixed(1)} ms, ` +
+        `p99 ${rawHot.p99Ms.toFixed(1)} ms, ${rawHot.insufficient} refused, ${rawHot.errors} errors (${seconds(t0)} s)`,
     );
   } finally {
     await cleanup();
     stopWatchdog();
   }
 
-  const r = load.result;
-  const transfersPerSecond = r['2xx'] / r.duration;
+  const r = uniform.result;
+  const h = hot.result;
+  const transfersPerSecond = perSecond(r);
+  const hotTransfersPerSecond = perSecond(h);
   const errors = r.non2xx + r.errors;
-  const statuses = [...load.tracker.statuses]
-    .sort(([a], [b]) => a - b)
-    .map(([s, n]) => `${s}×${n}`)
-    .join(', ');
+  const hotErrors = h.non2xx + h.errors;
+  const lagsSorted = [...(lag?.lagsMs ?? [])].sort((a, b) => a - b);
+  const lagP50 = Math.round(percentile(lagsSorted, 50));
+  const lagP99 = Math.round(percentile(lagsSorted, 99));
+  const rssMbMax = Math.max(0, ...rssMaxKb.values()) / 1024;
+  const rssByProcess = [...rssMaxKb].map(([name, kb]) => `${name} ${fmt(kb / 1024)}`).join(', ');
+  const cpuPerTransfer = (w: Window) =>
+    `api ${cpuMsPer(w.cpu.apiPct, w.result)} ms, postgres ${cpuMsPer(w.cpu.postgresPct, w.result)} ms ` +
+    `(${[...w.cpu.postgresPctBy]
+      .sort((a, b) => b[1] - a[1])
+      .map(([app, pct]) => `${app} ${cpuMsPer(pct, w.result)}`)
+      .join(', ')}), ` +
+    `projector ${cpuMsPer(w.cpu.projectorPct, w.result)} ms`;
+  const cpuInWindow = (w: Window) =>
+    `api ${Math.round(w.cpu.apiPct)}, projector ${Math.round(w.cpu.projectorPct)}, postgres ${Math.round(w.cpu.postgresPct)}, ` +
+    `load generator ${Math.round(w.cpu.benchPct)}; machine (${availableParallelism()} cores) ${Math.round(w.cpu.machineBusyPct)}% busy`;
   log();
   printTable([
-    ['transfers/s (2xx)', fmt(transfersPerSecond)],
-    ['latency p50 / p99 (2xx)', `${r.latency.p50} / ${r.latency.p99} ms (max ${r.latency.max})`],
-    ['requests answered', `${fmt(r.requests.total)} in ${r.duration} s (${statuses}, warm-up included)`],
+    ['uniform transfers/s (2xx)', fmt(transfersPerSecond)],
+    ['uniform latency p50 / p99 (2xx)', `${r.latency.p50} / ${r.latency.p99} ms (max ${r.latency.max})`],
+    ['uniform requests answered', `${fmt(r.requests.total)} in ${r.duration} s (${statusesOf(r)})`],
     [
-      'errors (non-2xx + socket)',
+      'uniform errors (non-2xx + socket)',
       `${errors} (${r.non2xx} non-2xx, ${r.errors} socket errors, ${r.timeouts} timeouts)`,
     ],
     [
       'raw SQL ceiling',
-      `${fmt(raw.tps)} tx/s (p50 ${raw.p50Ms.toFixed(1)} ms, p99 ${raw.p99Ms.toFixed(1)} ms)`,
+      `${fmt(raw.tps)} tx/s over ${accountCount} rows (p50 ${raw.p50Ms.toFixed(1)} ms, p99 ${raw.p99Ms.toFixed(1)} ms)`,
     ],
-    ['ratio API / raw', (transfersPerSecond / raw.tps).toFixed(3)],
+    ['uniform ratio API / raw', (transfersPerSecond / raw.tps).toFixed(3)],
     [
       'fraud and AML rules',
       rulesComparison === undefined
         ? 'as the settings have them (BENCH_RULES_COMPARE=0)'
         : `on ${fmt(rulesComparison.onTps)} / off ${fmt(rulesComparison.offTps)} 2xx/s = ${rulesComparison.ratio.toFixed(3)} ` +
-          `(p99 on ${rulesComparison.onP99Ms} ms, off ${rulesComparison.offP99Ms} ms; ${load.tracker.held.size} held for review)`,
+          `(p99 on ${rulesComparison.onP99Ms} ms, off ${rulesComparison.offP99Ms} ms; ${tracker.held.size} held for review)`,
     ],
     [
-      'CPU per 2xx transfer',
-      `api ${((cpu.apiPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms, ` +
-        `postgres ${((cpu.postgresPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms ` +
-        `(${[...cpu.postgresPctBy]
-          .sort((a, b) => b[1] - a[1])
-          .map(([app, pct]) => `${app} ${((pct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)}`)
-          .join(', ')}), ` +
-        `projector ${((cpu.projectorPct * 10 * r.duration) / Math.max(1, r['2xx'])).toFixed(2)} ms`,
+      'projection lag (uniform window)',
+      lag === undefined
+        ? 'n/a (no projector)'
+        : `p50 ${lagP50} ms, p99 ${lagP99} ms (${lagsSorted.length} samples every ${lagSampleMs} ms` +
+          `${lag.pending > 0 ? `, ${lag.pending} never reached` : ''})`,
     ],
     [
-      'PostgreSQL transactions per 2xx',
-      `${(cpu.transactions / Math.max(1, r['2xx'])).toFixed(2)} (statements outside BEGIN count one each; appends are batched)`,
+      'projection lag p99 by projection',
+      lag === undefined
+        ? 'n/a'
+        : [...lag.byProjection]
+            .map(
+              ([name, ms]) =>
+                `${name} ${Math.round(
+                  percentile(
+                    [...ms].sort((a, b) => a - b),
+                    99,
+                  ),
+                )}`,
+            )
+            .join(', ') + ' ms',
+    ],
+    ['uniform CPU per 2xx transfer', cpuPerTransfer(uniform)],
+    [
+      'uniform PostgreSQL transactions per 2xx',
+      `${(uniform.cpu.transactions / Math.max(1, r['2xx'])).toFixed(2)} (statements outside BEGIN count one each; appends are batched)`,
+    ],
+    ['uniform API event store', describeStore(uniform.store)],
+    ['uniform CPU (% of a core)', cpuInWindow(uniform)],
+    ['hot transfers/s (2xx)', `${fmt(hotTransfersPerSecond)} between ${hotAccountCount} accounts`],
+    ['hot latency p50 / p99 (2xx)', `${h.latency.p50} / ${h.latency.p99} ms (max ${h.latency.max})`],
+    ['hot requests answered', `${fmt(h.requests.total)} in ${h.duration} s (${statusesOf(h)})`],
+    [
+      'hot errors (non-2xx + socket)',
+      `${hotErrors} (${h.non2xx} non-2xx, ${h.errors} socket errors, ${h.timeouts} timeouts)`,
     ],
     [
-      'API event store (load window)',
-      storeDelta
-        ? `${fmt(storeDelta.appends)} appends in ${fmt(storeDelta.transactions)} transactions ` +
-          `(${(storeDelta.appends / Math.max(1, storeDelta.transactions)).toFixed(1)} each); ` +
-          `${fmt(storeDelta.reads)} stream reads in ${fmt(storeDelta.queries)} queries ` +
-          `(${(storeDelta.reads / Math.max(1, storeDelta.queries)).toFixed(1)} each)`
-        : 'n/a (no counters on /metrics)',
+      'raw SQL hot-row ceiling',
+      `${fmt(rawHot.tps)} tx/s over ${hotAccountCount} rows (p50 ${rawHot.p50Ms.toFixed(1)} ms, p99 ${rawHot.p99Ms.toFixed(1)} ms)`,
     ],
-    [
-      'CPU in the window (% of a core)',
-      `api ${Math.round(cpu.apiPct)}, projector ${Math.round(cpu.projectorPct)}, postgres ${Math.round(cpu.postgresPct)}, ` +
-        `load generator ${Math.round(cpu.benchPct)}; machine (${availableParallelism()} cores) ${Math.round(cpu.machineBusyPct)}% busy`,
-    ],
+    ['hot ratio API / raw', (hotTransfersPerSecond / rawHot.tps).toFixed(3)],
+    ['hot CPU per 2xx transfer', cpuPerTransfer(hot)],
+    ['hot API event store', describeStore(hot.store)],
+    ['hot CPU (% of a core)', cpuInWindow(hot)],
+    ['RSS max (MB)', `${fmt(rssMbMax)} (${rssByProcess || 'n/a'})`],
     [
       'set-up',
-      `${accountCount} accounts, ${customerCount} customers, ${connections} connections, ${durationS} s`,
+      `${accountCount} accounts, ${customerCount} customers, ${connections} connections over ${apiCount} API process(es), ` +
+        `${durationS} s uniform, ${hotS} s hot`,
     ],
     [
       'projector',
-      runProjector ? `child process; caught up ${projectionWaitS?.toFixed(1)} s after the load` : 'off',
+      runProjector
+        ? `${projectorCount} process(es); caught up ${projectionWaitS?.toFixed(1)} s after the load`
+        : 'off',
     ],
     [
       'load average now',
@@ -1208,6 +1638,7 @@ async function main(): Promise<void> {
   const invariantsHold = checks.every((c) => c.ok);
   if (!invariantsHold) process.exitCode = 1;
   log(`total run time: ${seconds(startedAt)} s`);
+  const uniformRatio = round3(transfersPerSecond / raw.tps);
   log(
     JSON.stringify({
       transfersPerSecond: Math.round(transfersPerSecond),
@@ -1215,15 +1646,28 @@ async function main(): Promise<void> {
       p99Ms: r.latency.p99,
       errors,
       rawCeilingTps: Math.round(raw.tps),
-      ratio: Math.round((transfersPerSecond / raw.tps) * 1000) / 1000,
+      ratio: uniformRatio,
+      uniformRatio,
+      uniformP99Ms: r.latency.p99,
       ...(rulesComparison === undefined
         ? {}
         : {
             rulesOnTps: Math.round(rulesComparison.onTps),
             rulesOffTps: Math.round(rulesComparison.offTps),
-            rulesOnRatio: Math.round(rulesComparison.ratio * 1000) / 1000,
-            heldForReview: load.tracker.held.size,
+            rulesOnRatio: round3(rulesComparison.ratio),
+            heldForReview: tracker.held.size,
           }),
+      hotTransfersPerSecond: Math.round(hotTransfersPerSecond),
+      hotP50Ms: h.latency.p50,
+      hotP99Ms: h.latency.p99,
+      hotErrors,
+      rawHotCeilingTps: Math.round(rawHot.tps),
+      hotRatio: round3(hotTransfersPerSecond / rawHot.tps),
+      projectionLagP50Ms: Number.isFinite(lagP50) ? lagP50 : null,
+      projectionLagP99Ms: Number.isFinite(lagP99) ? lagP99 : null,
+      rssMbMax: Math.round(rssMbMax),
+      apis: apiCount,
+      projectors: projectorCount,
       invariantsHold,
     }),
   );
