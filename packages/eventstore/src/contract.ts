@@ -25,6 +25,10 @@ export interface ContractFixture {
   eventIdsUniqueAcrossStreams?: boolean;
 }
 
+/** An append's streams without their positions (which a store may or may not give). */
+const versionsOf = (result: AppendResult) =>
+  result.streams.map(({ streamId, version }) => ({ streamId, version }));
+
 const concurrentAppends = 64;
 const readerWriters = 8;
 const readerEventsTotal = 10_000;
@@ -98,6 +102,49 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
     },
   );
 
+  withStore(
+    "each write's position, where given, is its last event's: several writes in one append",
+    async (t, { store }) => {
+      const result = await store.append([
+        {
+          streamId: 'pos-a',
+          expectedVersion: 'no_stream',
+          events: [
+            { type: 'A1', data: {} },
+            { type: 'A2', data: {} },
+          ],
+        },
+        { streamId: 'pos-check', expectedVersion: 'no_stream', events: [] },
+        { streamId: 'pos-b', expectedVersion: 'no_stream', events: [{ type: 'B1', data: {} }] },
+        {
+          streamId: 'pos-c',
+          expectedVersion: 'no_stream',
+          events: [
+            { type: 'C1', data: {} },
+            { type: 'C2', data: {} },
+            { type: 'C3', data: {} },
+          ],
+        },
+      ]);
+      t.equal(result.streams[1]!.position, undefined, 'a write of no events has none');
+      for (const [i, id] of [
+        [0, 'pos-a'],
+        [2, 'pos-b'],
+        [3, 'pos-c'],
+      ] as const) {
+        const last = (await store.readStream(id)).at(-1)!;
+        const given = result.streams[i]!.position;
+        if (given !== undefined) t.equal(given, last.globalPosition, `${id}: its last event's position`);
+        else t.ok(last.globalPosition <= result.position, `${id}: not after the append's position`);
+      }
+      t.equal(
+        result.streams[3]!.position ?? result.position,
+        result.position,
+        "the last write's is the append's",
+      );
+    },
+  );
+
   withStore('appends and reads a stream back with versions, positions and metadata', async (t, { store }) => {
     const metadata = { correlationId: randomUUID(), actorId: 'user-1', requestId: 'req-1' };
     const first = await store.append([
@@ -107,7 +154,7 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
         events: [{ type: 'Opened', data: { a: 1 }, metadata }],
       },
     ]);
-    t.same(first.streams, [{ streamId: 'account-1', version: 0n }]);
+    t.same(versionsOf(first), [{ streamId: 'account-1', version: 0n }]);
     const second = await store.append([
       {
         streamId: 'account-1',
@@ -118,7 +165,7 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
         ],
       },
     ]);
-    t.same(second.streams, [{ streamId: 'account-1', version: 2n }]);
+    t.same(versionsOf(second), [{ streamId: 'account-1', version: 2n }]);
     t.ok(second.position > first.position, 'positions grow');
 
     const events = await store.readStream('account-1');
@@ -136,6 +183,13 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
     t.match(events[0]!.hash, /^[0-9a-f]{64}$/);
     t.equal(events[2]!.globalPosition, second.position, 'append answers the position of its last event');
     t.same(await store.readStream('account-1', { fromVersion: 2n }), [events[2]]);
+    for (const [result, event] of [
+      [first, events[0]!],
+      [second, events[2]!],
+    ] as const) {
+      const given = result.streams[0]!.position;
+      if (given !== undefined) t.equal(given, event.globalPosition, "a write's position is its last event's");
+    }
     t.same(await store.readStream('nobody'), []);
     // Visible to readers once every older transaction on the server has ended.
     const deadline = Date.now() + 10_000;
@@ -229,7 +283,7 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
       const next = await store.append([
         { streamId: 'fresh', expectedVersion: 0n, events: [{ type: 'Again', data: {} }] },
       ]);
-      t.same(next.streams, [{ streamId: 'fresh', version: 1n }], 'and goes on from it');
+      t.same(versionsOf(next), [{ streamId: 'fresh', version: 1n }], 'and goes on from it');
       t.ok((await store.verify()).ok);
       for (const handle of handles.slice(1)) await handle.close();
     },
@@ -420,7 +474,7 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
       const despite = await store.append([
         { streamId: 'watched-c', expectedVersion: 'no_stream', events: one },
       ]);
-      t.same(despite.streams, [{ streamId: 'watched-c', version: 0n }], 'the append succeeds');
+      t.same(versionsOf(despite), [{ streamId: 'watched-c', version: 0n }], 'the append succeeds');
       await new Promise((r) => setTimeout(r, 0));
       t.same(
         errors.map((e) => (e as Error).message),
@@ -484,9 +538,8 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
       const failure = (results[1] as PromiseRejectedResult).reason;
       t.ok(failure instanceof WrongExpectedVersion, 'the second append failed its check');
       t.match(failure, { streamId: ids[3], expected: 4n, actual: 0n }, 'named by the write that failed');
-      const ok = (results[0] as PromiseFulfilledResult<{ streams: { streamId: string; version: bigint }[] }>)
-        .value;
-      t.same(ok.streams, [
+      const ok = (results[0] as PromiseFulfilledResult<AppendResult>).value;
+      t.same(versionsOf(ok), [
         { streamId: ids[0], version: 0n },
         { streamId: ids[1], version: 0n },
       ]);

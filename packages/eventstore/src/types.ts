@@ -54,8 +54,13 @@ export interface RecordedEvent {
 export interface AppendResult {
   /** Global position of the last event written by this append. */
   position: bigint;
-  /** New version of each stream, in the order the writes were given. */
-  streams: { streamId: string; version: bigint }[];
+  /**
+   * New version of each stream, in the order the writes were given; `position`: the global
+   * position of that write's last event, where the store knows it (PostgreSQL: an append's
+   * positions run contiguously in the order of its writes and events). Absent for a write of
+   * no events, and on KurrentDB, where every event of an append has the append's `position`.
+   */
+  streams: { streamId: string; version: bigint; position?: bigint }[];
 }
 
 export interface ReadAllOptions {

@@ -5,6 +5,8 @@ import { PackBenefitsCache } from '../packs/benefits-cache.js';
 import { SettingsCache } from '../settings.js';
 import { AccountCache, accountCacheSizeMax } from './account-cache.js';
 import { SnapshotWriter, type Warn } from './snapshot-writer.js';
+import { TransferBatcher } from './transfer-batcher.js';
+import { runTransferAlone } from './transfers.js';
 
 /**
  * What the ledger's commands and queries work on: the event store, and this process's
@@ -16,6 +18,8 @@ export interface Ledger {
   readonly store: EventStore;
   readonly accounts: AccountCache;
   readonly locks: KeyedLock;
+  /** New transfers decided and appended together per account (hot accounts). */
+  readonly transfers: TransferBatcher;
   readonly settings: SettingsCache;
   /** Which pack each recently read account has (the transfer limits' benefits). */
   readonly packs: PackBenefitsCache;
@@ -54,6 +58,7 @@ export function createLedger(store: EventStore, options: LedgerOptions = {}): Le
       ...(warn === undefined ? {} : { warn }),
     }),
     locks: new KeyedLock(),
+    transfers: new TransferBatcher(runTransferAlone),
     settings: new SettingsCache(),
     packs: new PackBenefitsCache(),
     bankCurrencies: new Set(),

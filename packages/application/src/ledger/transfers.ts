@@ -19,6 +19,7 @@ import type { Ledger } from './context.js';
 import { parseTransferEvent, readWholeStream, toNew } from './events.js';
 import { type Loaded, loadAccount, loadTransfer, peekAccount } from './load.js';
 import { accountStreamId, requestStreamId, transferStreamId } from './streams.js';
+import { batchable } from './transfer-batcher.js';
 
 /**
  * Transfer commands over the store (DESIGN.md §4): load the streams a command needs, run
@@ -221,7 +222,19 @@ async function answerAt(
  * not to exist (a write with no events: checked under its lock, nothing stored), so a key
  * used for one is `transfer_exists` when reused for the other, even when the two race.
  */
-export async function runTransferCommand(
+export function runTransferCommand(
+  ledger: Ledger,
+  command: TransferCommand,
+  metadata: EventMetadata,
+  request?: TransferRequest,
+): Promise<TransferOutcome> {
+  // New transfers are decided and appended in batches per account (transfer-batcher.ts).
+  if (request === undefined && batchable(command)) return ledger.transfers.submit(ledger, command, metadata);
+  return runTransferAlone(ledger, command, metadata, request);
+}
+
+/** One transfer command through the command loop on its own (runTransferCommand's). */
+export async function runTransferAlone(
   ledger: Ledger,
   command: TransferCommand,
   metadata: EventMetadata,

@@ -245,11 +245,23 @@ export class AppendBatcher {
           actual === -1n ? 'no_stream' : actual,
         );
       }
+      const position = BigInt(positions[a]!);
+      // Positions run contiguously through the append's writes, in order: walk back from its last.
+      let end = position;
+      const ends = new Array<bigint | undefined>(append.length);
+      for (let i = append.length - 1; i >= 0; i--) {
+        const count = append[i]!.events.length;
+        if (count > 0) {
+          ends[i] = end;
+          end -= BigInt(count);
+        }
+      }
       return {
-        position: BigInt(positions[a]!),
+        position,
         streams: append.map((write, i) => ({
           streamId: write.streamId,
           version: BigInt(versions[first + i]!),
+          ...(ends[i] === undefined ? {} : { position: ends[i] }),
         })),
       };
     });
