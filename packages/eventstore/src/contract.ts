@@ -44,6 +44,18 @@ async function collectAll(store: EventStore, after = 0n): Promise<RecordedEvent[
   }
 }
 
+/**
+ * Until `position` is visible to readers (at most 10 s). A reader sees a committed event only
+ * once every older transaction on the server has ended, and tests of other databases on the
+ * same server may hold one open for a moment.
+ */
+async function visible(store: EventStore, position: bigint): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await store.headPosition()) < position && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -702,6 +714,7 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
         position = page[page.length - 1]!.globalPosition;
       }
       await writing$;
+      await visible(store, await (fixture.lastWrittenPosition ?? (() => store.headPosition()))());
       seen.push(...(await collectAll(store, position)));
 
       const ids = seen.map((e) => e.eventId);
@@ -767,6 +780,7 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
       // accounts and its own event in one append; their last positions are the boundaries.
       const sizes = [3, 1, 5, 2, 4, 3, 1, 3, 2, 5];
       const ends = new Set<bigint>();
+      let lastEnd = 0n;
       let total = 0;
       for (const [i, size] of sizes.entries()) {
         const streams = Math.min(size, 3);
@@ -781,8 +795,10 @@ export function eventStoreContract(t: Test, name: string, open: () => Promise<Co
           })),
         );
         ends.add(result.position);
+        lastEnd = result.position;
         total += size;
       }
+      await visible(store, lastEnd);
       const all = (await collectAll(store)).map((e) => e.globalPosition);
       t.equal(all.length, total);
       const largest = Math.max(...sizes);
