@@ -23,7 +23,7 @@ import { accountStreamId, requestStreamId, transferStreamId } from './streams.js
 import type { TransferOutcome } from './transfers.js';
 
 /**
- * Hot accounts (DESIGN.md §6, TigerBeetle's batching): new transfers are decided in memory,
+ * Hot accounts (docs/design.md, TigerBeetle's batching): new transfers are decided in memory,
  * in arrival order, against one fold of their accounts, and appended together in ONE atomic
  * append: each account stream once, with every leg of the batch and the version the batch
  * read as its expected version; each transfer's own stream with no_stream. A merchant's or
