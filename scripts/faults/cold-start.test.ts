@@ -143,6 +143,9 @@ t.test(
     // The store's own counter (older than the ledger's): whole streams read page by page per
     // request would be several reads each; shared snapshot loads are far fewer than one each.
     const streamReads = metric(text, 'ledger_eventstore_stream_reads_total');
+    t.comment(
+      `batches ${metric(text, 'ledger_transfer_batches_total')}, batched ${metric(text, 'ledger_transfer_batched_total')}, conflicts ${metric(text, 'ledger_transfer_batch_conflicts_total')}, alone ${metric(text, 'ledger_transfer_alone_total')}, tail loads ${metric(text, 'ledger_account_tail_loads_total')}`,
+    );
     t.ok(
       streamReads !== undefined && streamReads < transfers,
       `stream reads: ${streamReads}, fewer than one per transfer (${transfers})`,

@@ -63,6 +63,8 @@ type CachedSettings = LoadedSettings & { loadedAt?: number | undefined };
 /** The last fold of the settings stream this process made, and when its read started. */
 export class SettingsCache {
   #cached: CachedSettings | undefined;
+  /** A read of the stream in flight for callers that accept an age (see loadSettings). */
+  inFlight: Promise<LoadedSettings> | undefined;
 
   get(): CachedSettings | undefined {
     return this.#cached;
@@ -78,6 +80,8 @@ export class SettingsCache {
   /** This process changed the settings: its next read reads the stream (no maxAgeMs wait). */
   expire(): void {
     if (this.#cached !== undefined) this.#cached = { ...this.#cached, loadedAt: undefined };
+    // A read in flight may have started before the change: the next one starts after it.
+    this.inFlight = undefined;
   }
 }
 
@@ -111,6 +115,27 @@ export async function loadSettings(
   ) {
     return { state: fresh.state, version: fresh.version, position: fresh.position };
   }
+  if (options.maxAgeMs !== undefined) {
+    // A burst right after the cache aged shares one read instead of each reading the stream.
+    const shared = context.settings.inFlight;
+    if (shared !== undefined) return shared;
+    const reading = readSettings(context, fresh, startedAt);
+    context.settings.inFlight = reading;
+    const clear = () => {
+      if (context.settings.inFlight === reading) context.settings.inFlight = undefined;
+    };
+    reading.then(clear, clear);
+    return reading;
+  }
+  return readSettings(context, fresh, startedAt);
+}
+
+/** One read of the settings stream after the cached fold (or from its start). */
+async function readSettings(
+  context: SettingsContext,
+  fresh: CachedSettings | undefined,
+  startedAt: number,
+): Promise<LoadedSettings> {
   const cached = fresh ?? {
     state: initialSettingsState(),
     version: 'no_stream' as const,

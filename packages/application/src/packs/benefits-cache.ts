@@ -19,6 +19,8 @@ export interface AccountPack {
 
 export class PackBenefitsCache {
   readonly #entries = new Map<string, { value: AccountPack | null; readAt: number }>();
+  /** Reads in flight, by account: a burst on an account not read recently shares one. */
+  readonly #reading = new Map<string, Promise<{ value: AccountPack | null; readAt: number }>>();
   readonly #sizeMax: number;
 
   constructor(sizeMax = benefitsCacheSizeMax) {
@@ -34,13 +36,25 @@ export class PackBenefitsCache {
     const startedAt = performance.now();
     let entry = this.#entries.get(accountId);
     if (entry === undefined || startedAt - entry.readAt >= benefitsMaxAgeMs) {
-      entry = { value: await load(), readAt: startedAt };
-      this.#entries.delete(accountId);
-      this.#entries.set(accountId, entry);
-      if (this.#entries.size > this.#sizeMax) {
-        const oldest = this.#entries.keys().next().value;
-        if (oldest !== undefined) this.#entries.delete(oldest);
+      let reading = this.#reading.get(accountId);
+      if (reading === undefined) {
+        reading = load().then((value) => {
+          const read = { value, readAt: startedAt };
+          this.#entries.delete(accountId);
+          this.#entries.set(accountId, read);
+          if (this.#entries.size > this.#sizeMax) {
+            const oldest = this.#entries.keys().next().value;
+            if (oldest !== undefined) this.#entries.delete(oldest);
+          }
+          return read;
+        });
+        this.#reading.set(accountId, reading);
+        const clear = () => {
+          if (this.#reading.get(accountId) === reading) this.#reading.delete(accountId);
+        };
+        reading.then(clear, clear);
       }
+      entry = await reading;
     }
     const { value } = entry;
     if (value === null || !benefitsApply(value.subscription, now)) return null;
@@ -50,5 +64,6 @@ export class PackBenefitsCache {
   /** This process changed the account's pack: its next read reads the store. */
   forget(accountId: string): void {
     this.#entries.delete(accountId);
+    this.#reading.delete(accountId);
   }
 }

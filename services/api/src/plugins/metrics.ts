@@ -85,6 +85,26 @@ const ledgerCounters: { name: string; help: string; read(ledger: Ledger): number
     read: (l) => l.accounts.snapshots?.stats.failed ?? 0,
   },
   {
+    name: 'ledger_transfer_batches_total',
+    help: 'Batches of new transfers appended (each one append for all of its transfers)',
+    read: (l) => l.transfers.stats.batches,
+  },
+  {
+    name: 'ledger_transfer_batched_total',
+    help: 'New transfers appended in those batches',
+    read: (l) => l.transfers.stats.batchedCommands,
+  },
+  {
+    name: 'ledger_transfer_batch_conflicts_total',
+    help: 'Batches decided again because another process wrote one of their accounts',
+    read: (l) => l.transfers.stats.conflicts,
+  },
+  {
+    name: 'ledger_transfer_alone_total',
+    help: 'New transfers run alone (an existing transfer, a failed batch append, a full queue)',
+    read: (l) => l.transfers.stats.alone,
+  },
+  {
     name: 'ledger_account_snapshot_writes_dropped_total',
     help: 'Account snapshots not queued: the bounded queue was full',
     read: (l) => l.accounts.snapshots?.stats.dropped ?? 0,
