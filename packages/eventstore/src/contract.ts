@@ -31,7 +31,8 @@ const versionsOf = (result: AppendResult) =>
 
 const concurrentAppends = 64;
 const readerWriters = 8;
-const readerEventsTotal = 10_000;
+/** Events the $all reader test writes (an adapter may ask for fewer: an in-process PGlite). */
+const readerEventsDefault = 10_000;
 
 async function collectAll(store: EventStore, after = 0n): Promise<RecordedEvent[]> {
   const events: RecordedEvent[] = [];
@@ -65,7 +66,13 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   return undefined;
 }
 
-export function eventStoreContract(t: Test, name: string, open: () => Promise<ContractFixture>): void {
+export function eventStoreContract(
+  t: Test,
+  name: string,
+  open: () => Promise<ContractFixture>,
+  options: { readerEvents?: number } = {},
+): void {
+  const readerEventsTotal = options.readerEvents ?? readerEventsDefault;
   const withStore = (title: string, body: (t: Test, fixture: ContractFixture) => Promise<void>) =>
     t.test(`${name}: ${title}`, async (t) => {
       const fixture = await open();

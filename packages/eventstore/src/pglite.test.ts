@@ -21,30 +21,36 @@ const migratedTemplate = () => {
   return template;
 };
 
-eventStoreContract(t, 'pglite', async () => {
-  const pglite = (await (await migratedTemplate()).clone()) as PGlite;
-  const store = await PostgresEventStore.open(pgliteClient(pglite));
-  const others: PostgresEventStore[] = [];
-  return {
-    store,
-    lastWrittenPosition: () => store.lastWrittenPosition(),
-    openAnother: async () => {
-      const other = await PostgresEventStore.open(pgliteClient(pglite), { migrate: false });
-      others.push(other);
-      return other;
-    },
-    tamper: async (streamId, version) => {
-      await pglite.exec('ALTER TABLE es.events DISABLE TRIGGER events_append_only');
-      await pglite.query(
-        `UPDATE es.events SET data = jsonb_set(data, '{amount}', '"999.00"') WHERE stream_id = $1 AND stream_version = $2`,
-        [streamId, version.toString()],
-      );
-      await pglite.exec('ALTER TABLE es.events ENABLE TRIGGER events_append_only');
-    },
-    cleanup: async () => {
-      for (const other of others) await other.close();
-      await store.close();
-      await pglite.close();
-    },
-  };
-});
+eventStoreContract(
+  t,
+  'pglite',
+  async () => {
+    const pglite = (await (await migratedTemplate()).clone()) as PGlite;
+    const store = await PostgresEventStore.open(pgliteClient(pglite));
+    const others: PostgresEventStore[] = [];
+    return {
+      store,
+      lastWrittenPosition: () => store.lastWrittenPosition(),
+      openAnother: async () => {
+        const other = await PostgresEventStore.open(pgliteClient(pglite), { migrate: false });
+        others.push(other);
+        return other;
+      },
+      tamper: async (streamId, version) => {
+        await pglite.exec('ALTER TABLE es.events DISABLE TRIGGER events_append_only');
+        await pglite.query(
+          `UPDATE es.events SET data = jsonb_set(data, '{amount}', '"999.00"') WHERE stream_id = $1 AND stream_version = $2`,
+          [streamId, version.toString()],
+        );
+        await pglite.exec('ALTER TABLE es.events ENABLE TRIGGER events_append_only');
+      },
+      cleanup: async () => {
+        for (const other of others) await other.close();
+        await store.close();
+        await pglite.close();
+      },
+    };
+  },
+  // One WASM PostgreSQL in this process: 2,000 events show the same as 10,000, in a fifth of the time.
+  { readerEvents: 2_000 },
+);

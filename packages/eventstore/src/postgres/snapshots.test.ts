@@ -27,8 +27,21 @@ async function onPostgres(t: Test): Promise<Fixture> {
   return { store, sql };
 }
 
+// A PGlite start and the migrations cost seconds of WebAssembly each: done once, and each
+// case runs on a clone of that migrated, empty database (as pglite.test.ts does).
+let template: Promise<PGlite> | undefined;
+const migratedTemplate = () => {
+  template ??= (async () => {
+    const pglite = await PGlite.create();
+    await (await PostgresEventStore.open(pgliteClient(pglite))).close();
+    t.teardown(() => pglite.close());
+    return pglite;
+  })();
+  return template;
+};
+
 async function onPglite(t: Test): Promise<Fixture> {
-  const pglite = await PGlite.create();
+  const pglite = (await (await migratedTemplate()).clone()) as PGlite;
   const sql = pgliteClient(pglite);
   const store = await PostgresEventStore.open(sql);
   t.teardown(async () => {
