@@ -86,6 +86,7 @@ try {
     clearing: config.clearing,
     holdSweepIntervalMs: config.holdSweepIntervalMs,
     packFeesIntervalMs: config.packFeesIntervalMs,
+    jobLockMs: config.jobLockMs,
     kyc: { vault, documents },
     // Notification mails: through SMTP_URL, else written to DATA_DIR/outbox.
     mail: { vault, dataDir: config.dataDir, from: config.mailFrom },

@@ -21,12 +21,14 @@ export interface BullMqJobQueueOptions {
   logger: Logger;
   /** An enqueue that Redis does not acknowledge in time fails instead of hanging. */
   enqueueTimeoutMs?: number;
+  /** How long a worker's lock on a job lasts (renewed at half): a dead worker's job is taken back after it. */
+  lockMs?: number;
 }
 
 const enqueueTimeoutMsDefault = 10_000;
 /** Finished runs of a repeated job kept in Redis (each run is a new job; see repeat). */
 const repeatedKeptCount = 100;
-const workerLockDurationMs = 30_000;
+const lockMsDefault = 30_000;
 /**
  * While Redis is away, the connection that watches for its return tries again after
  * 100 ms × the attempt, at most this long: a return is noticed within about this bound.
@@ -45,6 +47,7 @@ export class BullMqJobQueue implements JobQueue {
   readonly #connection: ConnectionOptions;
   readonly #prefix: string;
   readonly #retry: RetryPolicy;
+  readonly #lockMs: number;
   readonly #logger: Logger;
   readonly #enqueueTimeoutMs: number;
   readonly #queues = new Map<string, Queue>();
@@ -61,6 +64,7 @@ export class BullMqJobQueue implements JobQueue {
     this.#connection = { url: options.redisUrl, maxRetriesPerRequest: null };
     this.#redisUrl = options.redisUrl;
     this.#prefix = options.prefix ?? 'ledger';
+    this.#lockMs = options.lockMs ?? lockMsDefault;
     this.#retry = options.retry ?? {
       attempts: jobLimits.attemptsDefault,
       backoffDelayMs: jobLimits.backoffDelayMsDefault,
@@ -172,8 +176,8 @@ export class BullMqJobQueue implements JobQueue {
         autorun: true,
         // A job whose worker died is taken back after its lock lapses, and run again once;
         // a second stall fails it (then its attempts decide).
-        lockDuration: workerLockDurationMs,
-        stalledInterval: workerLockDurationMs,
+        lockDuration: this.#lockMs,
+        stalledInterval: this.#lockMs,
         maxStalledCount: 1,
       },
     );

@@ -141,6 +141,15 @@ t.test("PACK_FEES_INTERVAL_MS (the worker's fee scheduler for packs)", async (t)
   }
 });
 
+t.test("JOB_LOCK_MS (BullMQ's job lock)", async (t) => {
+  t.equal(loadConfig({}).jobLockMs, 30_000);
+  t.equal(loadConfig({ JOB_LOCK_MS: '1000' }).jobLockMs, 1_000);
+  t.equal(loadConfig({ JOB_LOCK_MS: '600000' }).jobLockMs, 600_000);
+  for (const bad of ['abc', '0', '999', '-1', '1.5', '600001']) {
+    assertRejected(t, { JOB_LOCK_MS: bad }, 'JOB_LOCK_MS');
+  }
+});
+
 t.test('every bad variable is reported at once', async (t) => {
   const problems = problemsOf({ PORT: 'abc', DATABASE_URL: 'nope', CORS_ORIGINS: 'x' });
   t.same(problems.map((p) => p.variable).sort(), ['CORS_ORIGINS', 'DATABASE_URL', 'PORT']);

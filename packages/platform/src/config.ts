@@ -32,6 +32,14 @@ const packFeesIntervalMsMin = 100;
 const packFeesIntervalMsMax = 3_600_000;
 const packFeesIntervalMsMessage = `must be an integer from ${packFeesIntervalMsMin} to ${packFeesIntervalMsMax}`;
 
+/**
+ * Bounds of JOB_LOCK_MS (BullMQ): a job whose worker died is taken back by another after its
+ * lock lapses, within about this long; a live worker renews its lock at half of it.
+ */
+const jobLockMsMin = 1_000;
+const jobLockMsMax = 600_000;
+const jobLockMsMessage = `must be an integer from ${jobLockMsMin} to ${jobLockMsMax}`;
+
 /** The simulated clearing rail's bounds (packages/application, clearing.ts, says the same). */
 const clearingDelayMsMax = 86_400_000;
 const clearingReturnIbansMax = 1000;
@@ -96,6 +104,12 @@ const envSchema = z
       .min(packFeesIntervalMsMin, packFeesIntervalMsMessage)
       .max(packFeesIntervalMsMax, packFeesIntervalMsMessage)
       .default(60_000),
+    JOB_LOCK_MS: z.coerce
+      .number({ message: jobLockMsMessage })
+      .int(jobLockMsMessage)
+      .min(jobLockMsMin, jobLockMsMessage)
+      .max(jobLockMsMax, jobLockMsMessage)
+      .default(30_000),
     JWT_SECRET: optionalString.refine((s) => s === undefined || s.length >= 32, {
       message: 'must be at least 32 characters',
     }),
@@ -285,6 +299,8 @@ export interface Config {
   holdSweepIntervalMs: number;
   /** How often the worker settles the packs' due subscriptions (fees, dunning retries). */
   packFeesIntervalMs: number;
+  /** BullMQ's job lock: a dead worker's job is taken back after about this long. */
+  jobLockMs: number;
   /** Unset: generated once and kept in dataDir. */
   jwtSecret: string | undefined;
   /** Seals TOTP secrets at rest. Unset: generated once and kept in dataDir. */
@@ -360,6 +376,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     holdSweepIntervalMs: e.HOLD_SWEEP_INTERVAL_MS,
     packFeesIntervalMs: e.PACK_FEES_INTERVAL_MS,
+    jobLockMs: e.JOB_LOCK_MS,
     jwtSecret: e.JWT_SECRET,
     totpKey: e.TOTP_KEY,
     dataKey: e.DATA_KEY,

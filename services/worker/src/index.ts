@@ -131,6 +131,8 @@ export interface StartWorkerOptions {
   holdSweepIntervalMs?: number;
   /** PACK_FEES_INTERVAL_MS: how often the packs' fee scheduler settles due subscriptions. */
   packFeesIntervalMs?: number;
+  /** JOB_LOCK_MS: BullMQ's job lock (a dead worker's job is taken back after it). */
+  jobLockMs?: number;
   /** Default dispatchRules() / processors(); tests pass their own. */
   rules?: readonly DispatchRule[];
   processors?: readonly Processor[];
@@ -193,6 +195,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
       logger,
       ...(options.redisPrefix === undefined ? {} : { prefix: options.redisPrefix }),
       ...(options.retry === undefined ? {} : { retry: options.retry }),
+      ...(options.jobLockMs === undefined ? {} : { lockMs: options.jobLockMs }),
     });
   } else {
     jobs = new InProcessJobQueue({

@@ -19,6 +19,7 @@ await runService({
       clearing: config.clearing,
       holdSweepIntervalMs: config.holdSweepIntervalMs,
       packFeesIntervalMs: config.packFeesIntervalMs,
+      jobLockMs: config.jobLockMs,
       kyc: { vault, documents: localDocumentStorage(config.documentsDir) },
       mail: { vault, dataDir: config.dataDir, from: config.mailFrom },
       lockSessions: pgLockSessions(config.databaseUrl!, 'ledger-worker-lock'),

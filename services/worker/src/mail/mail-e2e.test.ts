@@ -35,8 +35,8 @@ const from = 'Ledger Bank <no-reply@ledger.local>';
 const nbsp = '\u00a0';
 const dataKey = 'mail-e2e-test-data-key-0123456789abcdef';
 
-// Two worker processes and a BullMQ lock that must lapse (30 s): ~80 s here alone, more on a
-// busy CI machine; a deadline, not a pause.
+// Two worker processes and a BullMQ lock that must lapse (JOB_LOCK_MS, 5 s here): a
+// deadline for a busy CI machine, not a pause.
 t.setTimeout(600_000);
 
 async function world(t: Test) {
@@ -307,6 +307,8 @@ t.test(
       SMTP_URL: peer.url,
       DATA_KEY: dataKey,
       DATA_DIR: dataDir,
+      // The killed worker's job is taken back once its lock lapses: 5 s, not the default 30 s.
+      JOB_LOCK_MS: '5000',
     };
     const spawnWorker = () =>
       spawnService({
