@@ -22,7 +22,11 @@ t.test(
   async (t) => {
     const documentsDir = await mkdtemp(join(tmpdir(), 'kyc-fault-'));
     t.teardown(() => rm(documentsDir, { recursive: true, force: true }));
-    const stack = await startStack(t, { env: { DOCUMENTS_DIR: documentsDir } });
+    // The killed worker's job is taken back once its lock lapses: 10 s, not the default 30 s.
+    const stack = await startStack(t, {
+      env: { DOCUMENTS_DIR: documentsDir },
+      workerEnv: { JOB_LOCK_MS: '10000' },
+    });
     const call = async (method: string, path: string, body?: unknown, token?: string) => {
       const response = await fetch(`${stack.apiUrl}${path}`, {
         method,
@@ -84,7 +88,7 @@ t.test(
     t.notOk((await caseEvents()).includes('KycChecked'), 'killed before it recorded an outcome');
     await stack.worker.start();
 
-    // BullMQ sees the job stalled once its lock (30 s) lapses, and runs it again.
+    // BullMQ sees the job stalled once its lock (JOB_LOCK_MS) lapses, and runs it again.
     await waitFor('the case decided', async () => (await caseEvents()).includes('KycChecked'), 150_000, 200);
     // A little longer: nothing more may come.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
