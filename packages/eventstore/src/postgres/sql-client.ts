@@ -24,6 +24,10 @@ export interface SqlClient {
   kysely(): Kysely<any>;
 }
 
+/** A LISTEN session lost is opened again after this long, doubling per failure up to the max. */
+const listenRetryMsFirst = 100;
+const listenRetryMsMax = 5_000;
+
 export function pgClient(pool: pg.Pool): SqlClient {
   return {
     kind: 'pg',
@@ -35,15 +39,72 @@ export function pgClient(pool: pg.Pool): SqlClient {
       return result.rows as R[];
     },
     async listen(channel, onNotification, onError) {
-      // A dedicated connection outside the pool: LISTEN is per session.
-      const client = new pg.Client(pool.options);
-      client.on('notification', onNotification);
-      client.on('error', onError);
-      await client.connect();
-      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      return async () => {
+      // A dedicated connection outside the pool: LISTEN is per session. A session lost (the
+      // server restarted, the network cut) is opened again with backoff, for as long as this
+      // listens: without it the process would be left polling. Once listening again it
+      // signals once, for what was appended while it was not.
+      let closed = false;
+      let current: pg.Client | undefined;
+      let retry: NodeJS.Timeout | undefined;
+      let failures = 0;
+      const open = async () => {
+        const client = new pg.Client(pool.options);
+        client.on('notification', onNotification);
+        client.on('error', (error) => {
+          onError(error);
+          lost(client);
+        });
+        client.on('end', () => lost(client));
+        try {
+          await client.connect();
+          await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        } catch (error) {
+          client.removeAllListeners('notification');
+          await client.end().catch(() => {});
+          throw error;
+        }
+        if (closed) {
+          client.removeAllListeners('notification');
+          await client.end().catch(() => {});
+          return;
+        }
+        current = client;
+      };
+      const lost = (client: pg.Client) => {
+        if (closed || current !== client) return;
+        current = undefined;
         client.removeAllListeners('notification');
-        await client.end().catch(() => {});
+        client.end().catch(() => {});
+        reopenLater();
+      };
+      const reopenLater = () => {
+        if (closed || retry !== undefined) return;
+        const delayMs = Math.min(listenRetryMsFirst * 2 ** Math.min(failures, 10), listenRetryMsMax);
+        retry = setTimeout(() => {
+          retry = undefined;
+          open().then(
+            () => {
+              failures = 0;
+              if (!closed) onNotification();
+            },
+            (error: unknown) => {
+              failures++;
+              onError(error);
+              reopenLater();
+            },
+          );
+        }, delayMs);
+        // A process shutting down without closing the store is not kept alive by it.
+        retry.unref();
+      };
+      await open();
+      return async () => {
+        closed = true;
+        clearTimeout(retry);
+        const client = current;
+        current = undefined;
+        client?.removeAllListeners('notification');
+        await client?.end().catch(() => {});
       };
     },
     kysely: () => new Kysely<any>({ dialect: new PostgresDialect({ pool }) }),
