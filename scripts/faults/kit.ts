@@ -367,6 +367,8 @@ export interface StackOptions {
   throughProxy?: ServiceName[];
   /** Not started (start them with stack.<name>.start()). */
   without?: ('projector' | 'worker')[];
+  /** The PostgreSQL server to make the database on (pg-server.ts's); default the shared test server. */
+  server?: { url: string };
 }
 
 /**
@@ -374,7 +376,7 @@ export interface StackOptions {
  * each up when this resolves. Everything is dropped, killed or closed at teardown.
  */
 export async function startStack(t: Test, options: StackOptions = {}): Promise<Stack> {
-  const database = await createTestDatabase('ledger_fault');
+  const database = await createTestDatabase('ledger_fault', options.server?.url);
   const pool = new pg.Pool({ connectionString: database.url, max: 8 });
   pool.on('error', () => {});
   // Teardowns run last-registered first: this one runs after the services are killed.

@@ -16,22 +16,26 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(prefix = 'ledger_test'): Promise<TestDatabase> {
+/** A fresh database on `serverUrl` (default testServerUrl, any server with trust auth). */
+export async function createTestDatabase(
+  prefix = 'ledger_test',
+  serverUrl: string = testServerUrl,
+): Promise<TestDatabase> {
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: testServerUrl });
+  const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
   } finally {
     await admin.end();
   }
-  const url = new URL(testServerUrl);
+  const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     name,
     async drop() {
-      const client = new pg.Client({ connectionString: testServerUrl });
+      const client = new pg.Client({ connectionString: serverUrl });
       await client.connect();
       try {
         // pg's pool.end() resolves before the server has seen every connection go: wait for
