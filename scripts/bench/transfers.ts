@@ -114,7 +114,8 @@
  * the API and projector children run with --cpu-prof there, each profile written when it
  * stops and named after its pid, which is printed), BENCH_KEEP_DB (unset; 1 leaves the
  * database behind, for looking into a failed check). With the defaults the whole run takes
- * about 3 to 4 minutes on the 2-core development machine; past 6 the watchdog ends it.
+ * about 3 minutes on the 2-core development machine (under 4 when shared); past 6 the watchdog
+ * ends it.
  *
  * The last line of stdout is one JSON object with the headline numbers: transfersPerSecond,
  * p50Ms, p99Ms (= uniformP99Ms), errors, rawCeilingTps, ratio (= uniformRatio), the rules
