@@ -133,6 +133,13 @@ t.test('stored per preferences as of the event; counter exact; replay and rebuil
       if (handled.has(event.type)) await projection.apply(tx.withSchema(projection.schema), event);
     }
   });
+  // And replayed as one batch, through applyBatch.
+  await database.db.transaction().execute(async (tx) => {
+    await projection.applyBatch!(
+      tx.withSchema(projection.schema),
+      events.filter((event) => handled.has(event.type)),
+    );
+  });
   const again = await listNotifications(database.db, { userId: payee, limit: 200 });
   t.same(again, await listNotifications(database.db, { userId: payee, limit: 200 }));
   t.equal(again.items.length, 40, 'a replay stores nothing twice');
