@@ -20,6 +20,8 @@ import type { NotificationsDatabase } from './schema.js';
 import { type InAppLocale, inAppText } from './text.js';
 
 export const notificationsProjectionName = 'notifications';
+/** Folded account states the projection's own ledger keeps (see notificationsProjection). */
+export const projectorAccountCacheSize = 256;
 export const notificationsProjectionSchema = 'notifications';
 
 export const notificationsProjectionHandles = [
@@ -43,7 +45,12 @@ export const notificationsProjectionHandles = [
  * address or a reference.
  */
 export function notificationsProjection(ports: { store: EventStore } | NotificationContext): Projection {
-  const context: NotificationContext = 'ledger' in ports ? ports : { ledger: createLedger(ports.store) };
+  // Deciding needs each account's owner and currency (kept apart, for every account seen) and
+  // rarely a whole folded state: a few are cached, not the API's thousands.
+  const context: NotificationContext =
+    'ledger' in ports
+      ? ports
+      : { ledger: createLedger(ports.store, { accountCacheSize: projectorAccountCacheSize }) };
   /**
    * Intents decided before the batch's transaction (beforeBatch): deciding reads the store
    * (owners, the user's logins), which inside the transaction would wait for embedded

@@ -113,10 +113,33 @@ async function accountNumber(ledger: Ledger, accountId: string): Promise<string 
   return number;
 }
 
-async function customerAccount(ledger: Ledger, accountId: string) {
+type CustomerAccount = { ownerId: string; currency: Currency } | null;
+
+/**
+ * Owner and currency of each account seen (they never change), apart from the ledger's
+ * cache of whole account states: a projector keeps these few bytes for every account of a
+ * busy hour, and only a few folded states (see notificationsProjection).
+ */
+const customerAccounts = new WeakMap<Ledger, Map<string, CustomerAccount>>();
+
+async function customerAccount(ledger: Ledger, accountId: string): Promise<CustomerAccount> {
+  let cache = customerAccounts.get(ledger);
+  if (cache === undefined) {
+    cache = new Map();
+    customerAccounts.set(ledger, cache);
+  }
+  const cached = cache.get(accountId);
+  if (cached !== undefined) return cached;
   const account = await accountOnce(ledger, accountId);
-  if (account.status === 'none' || account.kind !== 'customer' || account.ownerId === null) return null;
-  return { ownerId: account.ownerId, currency: account.currency };
+  // A missing account is not kept: it may be opened (its events may be behind this one's).
+  if (account.status === 'none') return null;
+  const facts =
+    account.kind !== 'customer' || account.ownerId === null
+      ? null
+      : { ownerId: account.ownerId, currency: account.currency };
+  if (cache.size >= accountNumbersCachedMax) cache.delete(cache.keys().next().value!);
+  cache.set(accountId, facts);
+  return facts;
 }
 
 /** The intents of one event: none for most. */
