@@ -279,7 +279,14 @@ const startedMessages: Record<Exclude<ServiceName, 'api'>, string> = {
   worker: 'worker started',
 };
 
-function service(t: Test, name: ServiceName, env: Record<string, string>, apiUrl?: string): Service {
+function service(
+  t: Test,
+  name: ServiceName,
+  env: Record<string, string>,
+  apiUrl?: string,
+  /** Its name in messages and Service.name when there are several: 'api-2'. */
+  label: string = name,
+): Service {
   let child: ChildProcess | undefined;
   let exitCode: Promise<number | null> = Promise.resolve(null);
   let out = '';
@@ -287,7 +294,7 @@ function service(t: Test, name: ServiceName, env: Record<string, string>, apiUrl
   t.teardown(() => killAndWait(child));
   const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   return {
-    name,
+    name: label,
     get running() {
       return running();
     },
@@ -296,7 +303,7 @@ function service(t: Test, name: ServiceName, env: Record<string, string>, apiUrl
     exit: () => exitCode,
     kill: (signal = 'SIGKILL') => killAndWait(child, signal),
     async start() {
-      if (running()) throw new Error(`${name} is already running`);
+      if (running()) throw new Error(`${label} is already running`);
       runOut = out.length;
       child = spawn(process.execPath, ['--import', 'tsx', entries[name]], {
         cwd: repoRoot,
@@ -326,10 +333,10 @@ function service(t: Test, name: ServiceName, env: Record<string, string>, apiUrl
             }
           : () => out.slice(runOut).includes(`"msg":"${startedMessages[name]}"`);
       await waitFor(
-        `${name} up`,
+        `${label} up`,
         async () => {
           if (!running())
-            throw new Error(`${name} exited ${current.exitCode} while starting:\n${out.slice(runOut)}`);
+            throw new Error(`${label} exited ${current.exitCode} while starting:\n${out.slice(runOut)}`);
           return up();
         },
         startWaitMs,
@@ -348,9 +355,17 @@ export interface Stack {
   /** The services' DATA_KEY, and the vault on it (the test process's, for seeding). */
   dataKey: string;
   vault: Vault;
+  /** The first API's (stack.apis[0]). */
   apiUrl: string;
+  /** The first API (stack.apis[0]). */
   api: Service;
+  /** The first projector (stack.projectors[0]). */
   projector: Service;
+  /** Every API process (StackOptions.apis), each on its own port: apiUrls[i] is apis[i]'s. */
+  apis: Service[];
+  apiUrls: string[];
+  /** Every projector process (StackOptions.projectors), on the same database. */
+  projectors: Service[];
   worker: Service;
   /** The test process's own connection to the database (not through the relay). */
   pool: pg.Pool;
@@ -369,6 +384,10 @@ export interface StackOptions {
   without?: ('projector' | 'worker')[];
   /** The PostgreSQL server to make the database on (pg-server.ts's); default the shared test server. */
   server?: { url: string };
+  /** API processes, each on its own port, one database and Redis (default 1). */
+  apis?: number;
+  /** Projector processes: one active per projection, the others standby (default 1). */
+  projectors?: number;
 }
 
 /**
@@ -391,8 +410,11 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
   });
   const jwtSecret = randomBytes(36).toString('base64url');
   const dataKey = randomBytes(36).toString('base64url');
-  const apiPort = await freePort();
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const apiPorts = await Promise.all(Array.from({ length: options.apis ?? 1 }, () => freePort()));
+  if (apiPorts.length < 1 || new Set(apiPorts).size !== apiPorts.length) throw new Error('API ports');
+  const apiUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
+  // The same on every replica (docs/operations.md).
+  const apiTotpKey = randomBytes(36).toString('base64url');
   const through = new Set(options.throughProxy ?? []);
   const envOf = (name: ServiceName, own: Record<string, string> | undefined) => ({
     DATABASE_URL: through.has(name) ? proxy.urlFor(database.url) : database.url,
@@ -404,19 +426,37 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
     ...options.env,
     ...own,
   });
-  const api = service(
-    t,
-    'api',
-    { ...envOf('api', options.apiEnv), HOST: '127.0.0.1', PORT: String(apiPort) },
-    apiUrl,
+  const apis = apiPorts.map((port, i) =>
+    service(
+      t,
+      'api',
+      {
+        ...envOf('api', { TOTP_KEY: apiTotpKey, ...options.apiEnv }),
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      },
+      apiUrls[i],
+      i === 0 ? 'api' : `api-${i + 1}`,
+    ),
   );
-  const projector = service(t, 'projector', envOf('projector', options.projectorEnv));
+  const projectors = Array.from({ length: Math.max(1, options.projectors ?? 1) }, (_, i) =>
+    service(
+      t,
+      'projector',
+      envOf('projector', options.projectorEnv),
+      undefined,
+      i === 0 ? 'projector' : `projector-${i + 1}`,
+    ),
+  );
+  const [api, projector] = [apis[0]!, projectors[0]!];
+  const apiUrl = apiUrls[0]!;
   const worker = service(t, 'worker', envOf('worker', options.workerEnv));
-  // The API first: it migrates the event store.
+  // The first API first: it migrates the event store; then the other replicas.
   await api.start();
+  await Promise.all(apis.slice(1).map((a) => a.start()));
   const without = new Set(options.without ?? []);
   await Promise.all([
-    without.has('projector') ? undefined : projector.start(),
+    ...(without.has('projector') ? [] : projectors.map((p) => p.start())),
     without.has('worker') ? undefined : worker.start(),
   ]);
   const store = await PostgresEventStore.open(pgClient(pool));
@@ -433,6 +473,9 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
     apiUrl,
     api,
     projector,
+    apis,
+    apiUrls,
+    projectors,
     worker,
     pool,
     store,
@@ -535,15 +578,18 @@ export async function seedCustomers(
 /** Each request's bound, so a hanging API fails the test instead of stalling it. */
 const requestTimeoutMs = 30_000;
 
-/** A request to the API as `customer`; never throws on an HTTP status (a network error still throws). */
+/**
+ * A request to the API as `customer`, to `options.apiUrl` (one of stack.apiUrls; default
+ * stack.apiUrl); never throws on an HTTP status (a network error still throws).
+ */
 export async function apiRequest(
   stack: Stack,
   customer: Customer | undefined,
   method: string,
   path: string,
-  options: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  options: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; apiUrl?: string } = {},
 ): Promise<{ status: number; body: any; headers: Headers }> {
-  const response = await fetch(`${stack.apiUrl}${path}`, {
+  const response = await fetch(`${options.apiUrl ?? stack.apiUrl}${path}`, {
     method,
     headers: {
       ...(customer ? { authorization: `Bearer ${customer.token}` } : {}),
@@ -563,13 +609,16 @@ export async function apiRequest(
   return { status: response.status, body, headers: response.headers };
 }
 
-/** POST /api/transactions as `customer` with an Idempotency-Key (a fresh UUID unless given). */
+/**
+ * POST /api/transactions as `customer` with an Idempotency-Key (a fresh UUID unless given),
+ * to `init.apiUrl` (default stack.apiUrl).
+ */
 export async function postTransfer(
   stack: Stack,
   customer: Customer,
   body: Record<string, unknown>,
   key: string = randomUUID(),
-  init: { signal?: AbortSignal } = {},
+  init: { signal?: AbortSignal; apiUrl?: string } = {},
 ): Promise<{ status: number; body: any; headers: Headers; key: string }> {
   const answer = await apiRequest(stack, customer, 'POST', '/api/transactions', {
     body,
