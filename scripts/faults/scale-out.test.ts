@@ -14,6 +14,7 @@ import {
   startStack,
   waitFor,
 } from './kit.js';
+import { startPostgresServer } from './pg-server.js';
 
 /**
  * Issue #22: scale-out, with processes. Two API processes and two projector processes on one
@@ -341,7 +342,10 @@ t.test(
   'two API and two projector processes: kill -9 of an API, then of the active projector',
   { timeout: 120_000 },
   async (t) => {
-    const stack = await startStack(t, { apis: 2, projectors: 2, without: ['worker'] });
+    // A PostgreSQL server of its own: two APIs and two projectors hold about 60 connections,
+    // which beside another test's on the shared server could pass its limit.
+    const server = await startPostgresServer(t);
+    const stack = await startStack(t, { server, apis: 2, projectors: 2, without: ['worker'] });
     t.equal(stack.apis.length, 2, 'two API processes');
     t.not(stack.apiUrls[0], stack.apiUrls[1], 'on two ports');
     t.equal(stack.projectors.length, 2, 'two projector processes');
