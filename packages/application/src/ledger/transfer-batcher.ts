@@ -61,6 +61,8 @@ export const transferBatching = {
   queueMax: 4096,
   /** How far down the queue one batch looks for commands on accounts not yet taken. */
   scanMax: 1024,
+  /** Conflicts a batch is decided again after at once, before the command loop's jittered pauses. */
+  retriesBeforePause: 3,
 } as const;
 
 export type CreateCommand = TransferCommand & { type: 'CreateTransfer' };
@@ -343,7 +345,9 @@ export class TransferBatcher {
           }
           this.stats.conflicts++;
           if (attempt < commandRetry.retriesMax) {
-            await retryPause(attempt);
+            // Reloading is the wait: the other writer's batch is committed by now. Only a
+            // batch that keeps losing backs off (two hot processes taking turns lose once).
+            if (attempt >= transferBatching.retriesBeforePause) await retryPause(attempt);
             continue;
           }
         }
