@@ -110,6 +110,22 @@ t.test('200 creates on 4 hot accounts at once: each its own outcome, far fewer a
   t.ok((await store.verify()).ok, 'chains verify');
 });
 
+t.test('transfers on unrelated accounts are not made one append: each is its own batch', async (t) => {
+  const accounts = await Promise.all(Array.from({ length: 20 }, () => open()));
+  for (const id of accounts.slice(0, 10)) await fund(id, 10_00n);
+  const before = ledger.transfers.stats.batches;
+  const outcomes = await Promise.all(
+    Array.from({ length: 10 }, (_, i) =>
+      runTransferCommand(ledger, createTransfer(accounts[i]!, accounts[10 + i]!, 1_00n), meta),
+    ),
+  );
+  t.same(
+    outcomes.map((o) => o.status),
+    outcomes.map(() => 'accepted'),
+  );
+  t.equal(ledger.transfers.stats.batches - before, 10, 'ten batches of one');
+});
+
 t.test('one account, 20 debits of 1.00 against 10.00: the first 10 in arrival order win', async (t) => {
   const from = await open();
   const to = await open();

@@ -55,8 +55,11 @@ import type { TransferOutcome } from './transfers.js';
 export const transferBatching = {
   /** Commands in one batch (each write of the append is counted too: limits.writesPerAppendMax). */
   commandsMax: 32,
-  /** Batches in flight at once in one process (their accounts are disjoint). */
-  inFlightMax: 4,
+  /**
+   * Batches in flight at once in one process (their accounts are disjoint). Most are one
+   * command: only commands on a shared account are batched together.
+   */
+  inFlightMax: 256,
   /** Commands waiting at most; past it a command runs alone (behind the same locks). */
   queueMax: 4096,
   /** How far down the queue one batch looks for commands on accounts not yet taken. */
@@ -188,7 +191,15 @@ export class TransferBatcher {
         writes + newAccounts + 2 > limits.writesPerAppendMax
       )
         break;
-      if (member.keys.some((key) => this.#held.has(key) || blocked.has(key)) || transfers.has(transfer)) {
+      // Only commands that share an account with the batch join it: those on other accounts
+      // gain nothing from it (the store's group commit puts their appends in one transaction
+      // anyway) and would make one append larger and slower to check. They form their own.
+      const joins = batch.length === 0 || accounts.has(debit) || accounts.has(credit);
+      if (
+        !joins ||
+        member.keys.some((key) => this.#held.has(key) || blocked.has(key)) ||
+        transfers.has(transfer)
+      ) {
         for (const key of member.keys) blocked.add(key);
         i++;
         continue;
@@ -329,6 +340,7 @@ export class TransferBatcher {
       try {
         result = await ledger.store.append(writes, deadline === undefined ? undefined : { deadline });
       } catch (error) {
+        deadline?.release();
         members = decided.map(({ member }) => member);
         if (deadline?.signal.aborted === true && error === deadline.signal.reason) continue;
         if (error instanceof WrongExpectedVersion) {
@@ -356,6 +368,7 @@ export class TransferBatcher {
         return;
       }
 
+      deadline?.release();
       this.stats.batches++;
       this.stats.batchedCommands += decided.length;
       for (const [i, id] of accountIds.entries()) {
@@ -383,13 +396,26 @@ export class TransferBatcher {
  * One deadline for a batch's append: aborted as soon as any member's is (the append is then
  * not sent, and that member leaves the batch); sent, it tells every member.
  */
-function combinedDeadline(deadlines: AppendDeadline[]): AppendDeadline | undefined {
+function combinedDeadline(deadlines: AppendDeadline[]): (AppendDeadline & { release(): void }) | undefined {
   if (deadlines.length === 0) return undefined;
-  if (deadlines.length === 1) return deadlines[0];
+  // Not AbortSignal.any: on Node 20 each call leaves dependent signals for the collector
+  // to trace, and a batch per few milliseconds made the API's CPU per transfer double.
+  const controller = new AbortController();
+  const abort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
+  for (const d of deadlines) {
+    if (d.signal.aborted) {
+      controller.abort(d.signal.reason);
+      break;
+    }
+    d.signal.addEventListener('abort', abort, { once: true });
+  }
   return {
-    signal: AbortSignal.any(deadlines.map((d) => d.signal)),
+    signal: controller.signal,
     sent() {
       for (const d of deadlines) d.sent?.();
+    },
+    release() {
+      for (const d of deadlines) d.signal.removeEventListener('abort', abort);
     },
   };
 }
