@@ -630,7 +630,8 @@ export async function postTransfer(
 
 // ---- the checks after a fault ---------------------------------------------------------------
 
-async function headOf(pool: pg.Pool): Promise<bigint> {
+/** The position of the last event written (visible to readers or not yet). */
+export async function headOf(pool: pg.Pool): Promise<bigint> {
   const { rows } = await pool.query<{ p: string | null }>(
     'SELECT max(global_position)::text AS p FROM es.events',
   );

@@ -64,7 +64,12 @@ t.test(
     const warm = await transfer();
     t.equal(warm.status, 201, 'a transfer before the faults');
     acknowledged.push(warm.body.transaction.id);
-    t.equal((await accountsOf(stack, alice!)).status, 200, 'a signed-in read before the faults');
+    const before = await accountsOf(stack, alice!);
+    t.equal(before.status, 200, 'a signed-in read before the faults');
+    if (before.status !== 200)
+      t.comment(
+        `answered ${JSON.stringify(before.body)}; the API said:\n${stack.api.output().slice(-4_000)}`,
+      );
 
     const isUnavailable = (
       t: Test,

@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import {
   type Customer,
   checkLedger,
+  headOf,
   postTransfer,
   type Stack,
   seedCustomers,
@@ -194,13 +195,6 @@ async function projectionCheckpoints(stack: Stack): Promise<Map<string, bigint>>
   return new Map(checkpoints.filter((c) => names.has(c.name)).map((c) => [c.name, c.position]));
 }
 
-async function headOf(stack: Stack): Promise<bigint> {
-  const { rows } = await stack.pool.query<{ p: string | null }>(
-    'SELECT max(global_position)::text AS p FROM es.events',
-  );
-  return BigInt(rows[0]?.p ?? '0');
-}
-
 t.test(
   'the PostgreSQL server crashes, under load and in a lull, and restarts: every request ends definite, nothing lost or doubled, read models equal their rebuild',
   { timeout: 150_000 },
@@ -307,7 +301,7 @@ t.test(
     paused = true;
     await waitFor('the load quiet', () => busy === 0, lullWithinMs);
     const atHead = async () => {
-      const head = await headOf(stack);
+      const head = await headOf(stack.pool);
       await waitFor(
         'the projector at the head',
         async () => [...(await projectionCheckpoints(stack)).values()].every((p) => p >= head),
@@ -376,7 +370,7 @@ t.test(
     await waitFor(
       'the projector at the head after the load',
       async () => {
-        const head = await headOf(stack);
+        const head = await headOf(stack.pool);
         return [...(await projectionCheckpoints(stack)).values()].every((p) => p >= head);
       },
       lullWithinMs,

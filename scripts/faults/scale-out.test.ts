@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import {
   type Customer,
   checkLedger,
+  headOf,
   postTransfer,
   type Service,
   type Stack,
@@ -331,13 +332,6 @@ async function positions(stack: Stack, names: string[]): Promise<Map<string, big
   return new Map(checkpoints.filter((c) => names.includes(c.name)).map((c) => [c.name, c.position]));
 }
 
-async function head(stack: Stack): Promise<bigint> {
-  const { rows } = await stack.pool.query<{ p: string | null }>(
-    'SELECT max(global_position)::text AS p FROM es.events',
-  );
-  return BigInt(rows[0]?.p ?? '0');
-}
-
 t.test(
   'two API and two projector processes: kill -9 of an API, then of the active projector',
   { timeout: 120_000 },
@@ -456,7 +450,7 @@ t.test(
       const survivorRun = survivor.output().length;
       await victim.kill('SIGKILL');
       const killedAt = performance.now();
-      const headAtKill = await head(stack);
+      const headAtKill = await headOf(stack.pool);
       let tookOverMs = Number.NaN;
       let last = '';
       await waitFor(

@@ -37,6 +37,12 @@ t.test('export, verify-export, and tampered copies', async (t) => {
   const env = { DATABASE_URL: url, DATA_DIR: dataDir };
   const out = join(work, 'all');
 
+  // The export reads what readers see: an event is visible once every older transaction on
+  // the server has ended, and another test's may be open for a moment.
+  const written = await store.lastWrittenPosition();
+  for (let waited = 0; (await store.headPosition()) < written && waited < 10_000; waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const exported = await ledgerCli(['export', '--all', '--out', out], env);
   t.equal(exported.code, 0, exported.stderr);
   t.match(exported.stdout, /export: \d+ events of \d+ stream\(s\), positions \d+ to \d+/);

@@ -119,9 +119,13 @@ t.test(
       phone: null,
       erasedAt: at,
     });
-    const rows = JSON.stringify(
+    const stored = JSON.stringify(
       await database.db.withSchema('users').selectFrom('users').selectAll().execute(),
     );
+    // Sealed values are random base64url, which now and then spells "555" or "Last": they are
+    // taken out (and counted) before looking for clear text.
+    t.ok((stored.match(/"pii1\.[\w.-]+"/g) ?? []).length >= 10, 'the profile fields are sealed');
+    const rows = stored.replace(/"pii1\.[\w.-]+"/g, '"<sealed>"');
     t.notMatch(rows, /plain|promoted|example\.com|First|Last|555/, 'the read model holds no clear field');
     t.notMatch(rows, /Gonesby/, 'nor, of course, an erased one');
     t.equal(page.nextCursor, null);
