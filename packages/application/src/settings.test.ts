@@ -301,6 +301,39 @@ t.test('rulePolicyFor: the rules’ settings in force and their version, as GET 
   t.same(later.policy.watchList, []);
 });
 
+t.test('a burst of loads that accept an age shares one read; an own change is never shared', async (t) => {
+  const { store: own } = await openTestStore('application_settings_burst', t);
+  const { store: counted, reads } = counting(own);
+  const context = { store: counted, settings: new SettingsCache() };
+  await changeSettings(
+    context,
+    { settings: { limits: {}, ruleThresholds: { velocityCount: 7 } }, now: now() },
+    meta,
+  );
+  reads.length = 0;
+  const burst = await Promise.all(
+    Array.from({ length: 20 }, () => loadSettings(context, { maxAgeMs: settingsMaxAgeMs })),
+  );
+  t.equal(reads.length, 1, 'twenty loads, one read of the stream');
+  t.ok(
+    burst.every((s) => s.state.settings.ruleThresholds.velocityCount === 7),
+    'each sees the change',
+  );
+  // A change expires the cache and any shared read: the next load reads after it.
+  context.settings.expire();
+  const [sharedBefore] = await Promise.all([
+    loadSettings(context, { maxAgeMs: settingsMaxAgeMs }),
+    changeSettings(
+      context,
+      { settings: { limits: {}, ruleThresholds: { velocityCount: 8 } }, now: now() },
+      meta,
+    ),
+  ]);
+  t.ok(sharedBefore.state.settings.ruleThresholds.velocityCount >= 7);
+  const after = await loadSettings(context, { maxAgeMs: settingsMaxAgeMs });
+  t.equal(after.state.settings.ruleThresholds.velocityCount, 8, 'the own change, at once');
+});
+
 t.test('settingsAtVersion: the settings a decision was made under, at any version', async (t) => {
   const { store: own } = await openTestStore('application_settings_at', t);
   const context = { store: own, settings: new SettingsCache() };

@@ -21,6 +21,7 @@ import {
 import type { EventMetadata, EventStore, RecordedEvent } from '@ledger/eventstore';
 import { foldStream, runCommand } from './command-handler.js';
 import { loadUser } from './identity.js';
+import { SingleFlight } from './single-flight.js';
 
 /**
  * The bank's settings over the event store: one stream, `bank-settings`, of SettingsChanged
@@ -63,8 +64,8 @@ type CachedSettings = LoadedSettings & { loadedAt?: number | undefined };
 /** The last fold of the settings stream this process made, and when its read started. */
 export class SettingsCache {
   #cached: CachedSettings | undefined;
-  /** A read of the stream in flight for callers that accept an age (see loadSettings). */
-  inFlight: Promise<LoadedSettings> | undefined;
+  /** The read of the stream in flight for callers that accept an age (see loadSettings). */
+  readonly #reading = new SingleFlight<'settings', LoadedSettings>();
 
   get(): CachedSettings | undefined {
     return this.#cached;
@@ -81,7 +82,12 @@ export class SettingsCache {
   expire(): void {
     if (this.#cached !== undefined) this.#cached = { ...this.#cached, loadedAt: undefined };
     // A read in flight may have started before the change: the next one starts after it.
-    this.inFlight = undefined;
+    this.#reading.forget('settings');
+  }
+
+  /** `read`, or the read already in flight (for callers that accept an age). */
+  shareRead(read: () => Promise<LoadedSettings>): Promise<LoadedSettings> {
+    return this.#reading.run('settings', read);
   }
 }
 
@@ -115,18 +121,10 @@ export async function loadSettings(
   ) {
     return { state: fresh.state, version: fresh.version, position: fresh.position };
   }
-  if (options.maxAgeMs !== undefined) {
-    // A burst right after the cache aged shares one read instead of each reading the stream.
-    const shared = context.settings.inFlight;
-    if (shared !== undefined) return shared;
-    const reading = readSettings(context, fresh, startedAt);
-    context.settings.inFlight = reading;
-    const clear = () => {
-      if (context.settings.inFlight === reading) context.settings.inFlight = undefined;
-    };
-    reading.then(clear, clear);
-    return reading;
-  }
+  // A burst right after the cache aged shares one read instead of each reading the stream.
+  // A caller without maxAgeMs wants a read that starts after its call: its own.
+  if (options.maxAgeMs !== undefined)
+    return context.settings.shareRead(() => readSettings(context, fresh, startedAt));
   return readSettings(context, fresh, startedAt);
 }
 

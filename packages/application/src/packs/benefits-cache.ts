@@ -1,5 +1,6 @@
 import type { Currency } from '@ledger/domain/ledger';
 import { benefitsApply, type PackBenefits, type Subscription } from '@ledger/domain/packs';
+import { SingleFlight } from '../single-flight.js';
 
 /**
  * This process's recent reads of which pack an account has: the transfer use cases read
@@ -20,7 +21,7 @@ export interface AccountPack {
 export class PackBenefitsCache {
   readonly #entries = new Map<string, { value: AccountPack | null; readAt: number }>();
   /** Reads in flight, by account: a burst on an account not read recently shares one. */
-  readonly #reading = new Map<string, Promise<{ value: AccountPack | null; readAt: number }>>();
+  readonly #reading = new SingleFlight<string, { value: AccountPack | null; readAt: number }>();
   readonly #sizeMax: number;
 
   constructor(sizeMax = benefitsCacheSizeMax) {
@@ -36,25 +37,16 @@ export class PackBenefitsCache {
     const startedAt = performance.now();
     let entry = this.#entries.get(accountId);
     if (entry === undefined || startedAt - entry.readAt >= benefitsMaxAgeMs) {
-      let reading = this.#reading.get(accountId);
-      if (reading === undefined) {
-        reading = load().then((value) => {
-          const read = { value, readAt: startedAt };
-          this.#entries.delete(accountId);
-          this.#entries.set(accountId, read);
-          if (this.#entries.size > this.#sizeMax) {
-            const oldest = this.#entries.keys().next().value;
-            if (oldest !== undefined) this.#entries.delete(oldest);
-          }
-          return read;
-        });
-        this.#reading.set(accountId, reading);
-        const clear = () => {
-          if (this.#reading.get(accountId) === reading) this.#reading.delete(accountId);
-        };
-        reading.then(clear, clear);
-      }
-      entry = await reading;
+      entry = await this.#reading.run(accountId, async () => {
+        const read = { value: await load(), readAt: startedAt };
+        this.#entries.delete(accountId);
+        this.#entries.set(accountId, read);
+        if (this.#entries.size > this.#sizeMax) {
+          const oldest = this.#entries.keys().next().value;
+          if (oldest !== undefined) this.#entries.delete(oldest);
+        }
+        return read;
+      });
     }
     const { value } = entry;
     if (value === null || !benefitsApply(value.subscription, now)) return null;
@@ -64,6 +56,6 @@ export class PackBenefitsCache {
   /** This process changed the account's pack: its next read reads the store. */
   forget(accountId: string): void {
     this.#entries.delete(accountId);
-    this.#reading.delete(accountId);
+    this.#reading.forget(accountId);
   }
 }
