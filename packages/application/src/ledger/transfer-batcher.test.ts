@@ -238,6 +238,34 @@ t.test('a poisoned command fails alone: the rest of its batch is appended', asyn
   t.ok((await store.verify()).ok, 'chains verify');
 });
 
+t.test('commands sent to run alone after a failed append are not overtaken by later ones', async (t) => {
+  const a = await open();
+  const b = await open();
+  await fund(a, 3_00n);
+  const poisonedMeta = { actorId: 'test', poison: 1n } as unknown as typeof meta;
+  // One batch: its append fails (the poison), so each of the three runs alone.
+  const first = [
+    runTransferCommand(ledger, createTransfer(a, b, 1_00n), poisonedMeta),
+    runTransferCommand(ledger, createTransfer(a, b, 2_00n), meta),
+    runTransferCommand(ledger, createTransfer(a, b, 2_00n), meta),
+  ];
+  await new Promise((resolve) => setImmediate(resolve));
+  // Sent once that batch is taken: it must be decided after the three.
+  const later = runTransferCommand(ledger, createTransfer(a, b, 1_00n), meta);
+  const settled = await Promise.allSettled([...first, later]);
+  t.same(
+    settled.map((s) =>
+      s.status === 'rejected'
+        ? 'failed'
+        : s.value.status === 'rejected'
+          ? s.value.rejection.code
+          : s.value.status,
+    ),
+    ['failed', 'accepted', 'insufficient_funds', 'accepted'],
+    'in arrival order: 2.00 paid, then 2.00 refused, then the later 1.00 paid',
+  );
+});
+
 t.test('a request whose deadline passed leaves the batch having appended nothing', async (t) => {
   const a = await open();
   const b = await open();

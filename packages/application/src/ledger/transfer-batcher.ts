@@ -223,10 +223,14 @@ export class TransferBatcher {
       // Only a bug gets here (#decideAndAppend answers every member): fail them all, loudly.
       for (const member of batch) member.reject(error);
     }
-    for (const member of alone) {
-      this.stats.alone++;
-      this.#runAlone(member.ledger, member.command, member.metadata).then(member.resolve, member.reject);
-    }
+    // Started in arrival order (each queues on the locks in turn) and awaited while the
+    // batch's streams are still held here: no later batch overtakes them on an account.
+    this.stats.alone += alone.length;
+    await Promise.all(
+      alone.map((member) =>
+        this.#runAlone(member.ledger, member.command, member.metadata).then(member.resolve, member.reject),
+      ),
+    );
   }
 
   async #decideAndAppend(members: Member[], alone: Member[]): Promise<void> {
