@@ -95,51 +95,52 @@ const money = (minor: string, currency: Currency) => ({
   currency,
 });
 
-/** Account numbers kept per ledger (they never change): most events name accounts seen before. */
+/** Facts of an account kept per ledger (they never change): most events name accounts seen before. */
 export const accountNumbersCachedMax = 10_000;
-const accountNumbers = new WeakMap<Ledger, Map<string, string | null>>();
 
-async function accountNumber(ledger: Ledger, accountId: string): Promise<string | null> {
-  let cache = accountNumbers.get(ledger);
-  if (cache === undefined) {
-    cache = new Map();
-    accountNumbers.set(ledger, cache);
-  }
-  const cached = cache.get(accountId);
-  if (cached !== undefined) return cached;
-  const number = await accountNumberOf(ledger, accountId);
-  if (cache.size >= accountNumbersCachedMax) cache.delete(cache.keys().next().value!);
-  cache.set(accountId, number);
-  return number;
+/**
+ * A per-ledger memo of what never changes about an account, at most accountNumbersCachedMax
+ * (the oldest goes first). `read` answering undefined keeps nothing (ask again next time).
+ */
+function accountFacts<V>(read: (ledger: Ledger, accountId: string) => Promise<V | undefined>) {
+  const caches = new WeakMap<Ledger, Map<string, V>>();
+  return async (ledger: Ledger, accountId: string): Promise<V | undefined> => {
+    let cache = caches.get(ledger);
+    if (cache === undefined) {
+      cache = new Map();
+      caches.set(ledger, cache);
+    }
+    if (cache.has(accountId)) return cache.get(accountId);
+    const value = await read(ledger, accountId);
+    if (value === undefined) return undefined;
+    if (cache.size >= accountNumbersCachedMax) cache.delete(cache.keys().next().value!);
+    cache.set(accountId, value);
+    return value;
+  };
 }
+
+const accountNumbers = accountFacts(accountNumberOf);
+const accountNumber = async (ledger: Ledger, accountId: string): Promise<string | null> =>
+  (await accountNumbers(ledger, accountId)) ?? null;
 
 type CustomerAccount = { ownerId: string; currency: Currency } | null;
 
 /**
- * Owner and currency of each account seen (they never change), apart from the ledger's
- * cache of whole account states: a projector keeps these few bytes for every account of a
- * busy hour, and only a few folded states (see notificationsProjection).
+ * Owner and currency of each account seen, apart from the ledger's cache of whole account
+ * states: a projector keeps these few bytes for every account of a busy hour, and only a few
+ * folded states (see notificationsProjection).
  */
-const customerAccounts = new WeakMap<Ledger, Map<string, CustomerAccount>>();
-
-async function customerAccount(ledger: Ledger, accountId: string): Promise<CustomerAccount> {
-  let cache = customerAccounts.get(ledger);
-  if (cache === undefined) {
-    cache = new Map();
-    customerAccounts.set(ledger, cache);
-  }
-  const cached = cache.get(accountId);
-  if (cached !== undefined) return cached;
+const customerAccountFacts = accountFacts(async (ledger, accountId): Promise<CustomerAccount | undefined> => {
   const account = await accountOnce(ledger, accountId);
   // A missing account is not kept: it may be opened (its events may be behind this one's).
-  if (account.status === 'none') return null;
-  const facts =
-    account.kind !== 'customer' || account.ownerId === null
-      ? null
-      : { ownerId: account.ownerId, currency: account.currency };
-  if (cache.size >= accountNumbersCachedMax) cache.delete(cache.keys().next().value!);
-  cache.set(accountId, facts);
-  return facts;
+  if (account.status === 'none') return undefined;
+  return account.kind !== 'customer' || account.ownerId === null
+    ? null
+    : { ownerId: account.ownerId, currency: account.currency };
+});
+
+async function customerAccount(ledger: Ledger, accountId: string): Promise<CustomerAccount> {
+  return (await customerAccountFacts(ledger, accountId)) ?? null;
 }
 
 /** The intents of one event: none for most. */
